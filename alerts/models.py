@@ -1,0 +1,1 @@
+# Models for alerts land with their issue.

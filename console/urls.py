@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("organization/switch/", views.organization_switch, name="organization_switch"),
+    path("map/", views.map_view, name="map"),
+    path("orders/", views.orders, name="orders"),
+    path("alerts/", views.alerts, name="alerts"),
+    path("dashboards/", views.dashboards, name="dashboards"),
+    path("driver/", views.driver_home, name="driver_home"),
+]

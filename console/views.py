@@ -1,0 +1,88 @@
+"""The console shell: navigation, organization switching, and placeholder pages of later issues."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from tenancy.middleware import SESSION_KEY
+from tenancy.models import Role
+from tenancy.permissions import CONSOLE_ROLES, role_required
+from tenancy.selectors import membership_list_for_user
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        return render(request, "console/no_organization.html", status=403)
+    if membership.role == Role.DRIVER:
+        return redirect("console:driver_home")
+    if membership.role in (Role.SUPPORT,):
+        return redirect("console:orders")
+    if membership.role == Role.MANAGER:
+        return redirect("console:dashboards")
+    return redirect("console:map")
+
+
+@require_POST
+@login_required
+def organization_switch(request: HttpRequest) -> HttpResponse:
+    wanted = request.POST.get("organization_id", "")
+    allowed = {str(m.organization_id) for m in membership_list_for_user(user=request.user)}
+    if wanted in allowed:
+        request.session[SESSION_KEY] = int(wanted)
+    return redirect("console:home")
+
+
+def _placeholder(request: HttpRequest, *, section: str, title: str, lead: str) -> HttpResponse:
+    return render(
+        request, "console/placeholder.html", {"section": section, "title": title, "lead": lead}
+    )
+
+
+@role_required(*CONSOLE_ROLES)
+def map_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/map.html", {"section": "map"})
+
+
+@role_required(*CONSOLE_ROLES)
+def orders(request: HttpRequest) -> HttpResponse:
+    return _placeholder(
+        request,
+        section="orders",
+        title="Orders",
+        lead="Order lookup, import and the delivery timeline arrive with the deliveries issue.",
+    )
+
+
+@role_required(*CONSOLE_ROLES)
+def alerts(request: HttpRequest) -> HttpResponse:
+    return _placeholder(
+        request,
+        section="alerts",
+        title="Alerts",
+        lead="Open alerts, acknowledgement and rules arrive with the alerts issue.",
+    )
+
+
+@role_required(Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
+def dashboards(request: HttpRequest) -> HttpResponse:
+    return _placeholder(
+        request,
+        section="dashboards",
+        title="Dashboards",
+        lead="On-time rate, failed deliveries, utilization and idle cost arrive with reporting.",
+    )
+
+
+@role_required(Role.DRIVER)
+def driver_home(request: HttpRequest) -> HttpResponse:
+    return _placeholder(
+        request,
+        section="driver",
+        title="Today's route",
+        lead="Your route and proof of delivery arrive with the deliveries issue.",
+    )

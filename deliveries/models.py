@@ -1,0 +1,1 @@
+# Models for deliveries land with their issue.

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from tenancy.admin_base import TenantAdmin
+
+from .models import Device, Driver, Hub, Vehicle, Zone
+
+
+@admin.register(Hub)
+class HubAdmin(TenantAdmin):
+    list_display = ["name", "code", "region", "latitude", "longitude"]
+    search_fields = ["name", "code", "region"]
+
+
+@admin.register(Zone)
+class ZoneAdmin(TenantAdmin):
+    list_display = ["name", "kind", "hub"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+@admin.register(Driver)
+class DriverAdmin(TenantAdmin):
+    list_display = ["name", "phone", "hub", "active"]
+    list_filter = ["active"]
+    search_fields = ["name", "phone"]
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(TenantAdmin):
+    list_display = ["plate", "name", "type", "hub", "driver", "active"]
+    list_filter = ["type", "active"]
+    search_fields = ["plate", "name"]
+
+
+@admin.register(Device)
+class DeviceAdmin(TenantAdmin):
+    list_display = ["identifier", "name", "protocol", "vehicle", "active"]
+    list_filter = ["protocol", "active"]
+    search_fields = ["identifier", "name"]
+    actions = ["regenerate_token"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not obj.token_hash:
+            token = obj.set_token()
+            messages.warning(
+                request, f"Device token for {obj.identifier}: {token} — copy it now, it is shown once."
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Issue a new token (shown once)")
+    def regenerate_token(self, request: HttpRequest, queryset: Any) -> None:
+        for device in queryset:
+            token = device.set_token()
+            device.save(update_fields=["token_hash"])
+            messages.warning(request, f"New token for {device.identifier}: {token}")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.db import models
+
+from tenancy.models import TenantModel
+
+from .vehicles import Vehicle
+
+
+def hash_device_token(token: str) -> str:
+    # Tokens are long random strings, so a fast keyed-less SHA-256 is enough (no password stretching
+    # needed) and keeps the per-fix check on the ingest path cheap.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Device(TenantModel):
+    class Protocol(models.TextChoices):
+        OSMAND = "osmand", "OsmAnd / Traccar Client"
+        JSON = "json", "JSON batch API"
+
+    # The id exactly as the tracker sends it; unique across the whole system, since the OsmAnd
+    # protocol carries nothing else that could tell which organization a fix belongs to.
+    identifier = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=80, blank=True)
+    protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.OSMAND)
+    vehicle = models.OneToOneField(
+        Vehicle, null=True, blank=True, on_delete=models.SET_NULL, related_name="device"
+    )
+    token_hash = models.CharField(max_length=64, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["identifier"]
+
+    def __str__(self) -> str:
+        return self.name or self.identifier
+
+    def set_token(self, token: str | None = None) -> str:
+        """Store a new token's hash and return the plain token (shown to the admin once)."""
+        token = token or secrets.token_urlsafe(24)
+        self.token_hash = hash_device_token(token)
+        return token
+
+    def check_token(self, token: str) -> bool:
+        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, hash_device_token(token))

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from tenancy.models import TenantModel
+
+LATITUDE = [MinValueValidator(-90), MaxValueValidator(90)]
+LONGITUDE = [MinValueValidator(-180), MaxValueValidator(180)]
+
+
+class Hub(TenantModel):
+    """A depot: the last hub before the doorstep."""
+
+    name = models.CharField(max_length=120)
+    code = models.SlugField(max_length=32)
+    region = models.CharField(max_length=80, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+    latitude = models.FloatField(validators=LATITUDE)
+    longitude = models.FloatField(validators=LONGITUDE)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="hub_code_unique_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def validate_polygon_geojson(value: object) -> None:
+    """A Zone's geometry: a GeoJSON Polygon with closed rings of [lon, lat] pairs."""
+    if not isinstance(value, dict) or value.get("type") != "Polygon":
+        raise ValidationError('Geometry must be a GeoJSON object with "type": "Polygon".')
+    rings = value.get("coordinates")
+    if not isinstance(rings, list) or not rings:
+        raise ValidationError("Polygon needs at least one ring of coordinates.")
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise ValidationError("Each ring needs at least four [lon, lat] positions.")
+        for point in ring:
+            if (
+                not isinstance(point, list | tuple)
+                or len(point) < 2
+                or not all(isinstance(c, int | float) for c in point[:2])
+                or not (-180 <= point[0] <= 180 and -90 <= point[1] <= 90)
+            ):
+                raise ValidationError(f"Invalid position {point!r}: expected [lon, lat].")
+        if list(ring[0][:2]) != list(ring[-1][:2]):
+            raise ValidationError("Each ring must be closed (first position equals last).")
+
+
+class Zone(TenantModel):
+    class Kind(models.TextChoices):
+        GEOFENCE = "geofence", "Geofence"
+        SERVICE_AREA = "service_area", "Service area"
+        RESTRICTED = "restricted", "Restricted"
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GEOFENCE)
+    hub = models.ForeignKey(Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="zones")
+    geometry = models.JSONField(
+        validators=[validate_polygon_geojson],
+        help_text='GeoJSON Polygon, e.g. {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}',
+    )
+    color = models.CharField(max_length=7, default="#6366f1")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

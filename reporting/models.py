@@ -1,0 +1,1 @@
+# Models for reporting land with their issue.
