@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 
 
 def is_org_admin(request: HttpRequest) -> bool:
@@ -20,6 +25,17 @@ class DoorstepAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(user.is_active and (user.is_superuser or is_org_admin(request)))
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+        inner = super().admin_view(view, cacheable)
+
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # A signed-in dispatcher asking for admin gets a plain 403, not a second login form.
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied("Only this organization's admins can open the admin.")
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(wrapper, view)
 
 
 class DoorstepAdminConfig(AdminConfig):

@@ -5,18 +5,23 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.http import HttpRequest
 from django_scopes.forms import SafeModelMultipleChoiceField
 
-from .admin_base import TenantAdmin
+from .admin_base import ForeignIdIs404Mixin, TenantAdmin
 from .models import Membership, Organization
 
 User = get_user_model()
 
 
+# Roles are memberships, not Django groups; the Group admin would only confuse tenant admins.
+admin.site.unregister(Group)
+
+
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ForeignIdIs404Mixin, admin.ModelAdmin):
     list_display = ["name", "slug", "timezone", "distance_unit"]
     prepopulated_fields = {"slug": ["name"]}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
 from django.forms import Field
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -14,7 +13,15 @@ from config.admin import is_org_admin
 from .models import TenantModel
 
 
-class TenantAdmin(admin.ModelAdmin):
+class ForeignIdIs404Mixin:
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> HttpResponse:
+        # Another tenant's id must look exactly like a missing one: 404, not a redirect.
+        raise Http404("No such object in this organization.")
+
+
+class TenantAdmin(ForeignIdIs404Mixin, admin.ModelAdmin):
     def _allowed(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser or is_org_admin(request))
 
@@ -63,27 +70,3 @@ class TenantAdmin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         return self._limit_to_organization(request, db_field, field)
-
-    def _get_obj_does_not_exist_redirect(
-        self, request: HttpRequest, opts: Any, object_id: str
-    ) -> HttpResponse:
-        # Another tenant's id must look exactly like a missing one: 404, not a redirect.
-        raise Http404("No such object in this organization.")
-
-
-class TenantTabularInline(admin.TabularInline):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-
-def tenant_model_fields(model: type[models.Model]) -> list[str]:
-    return [f.name for f in model._meta.fields if f.name not in {"id", "organization"}]
