@@ -32,6 +32,8 @@ class Device(TenantModel):
     )
     token_hash = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(default=True)
+    # Per-device filter overrides, e.g. {"max_accuracy_m": 50, "max_jump_kmh": 120}.
+    filter_overrides = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

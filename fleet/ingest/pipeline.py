@@ -1,0 +1,398 @@
+"""The ingest pipeline of one web process: a device directory kept in memory and a shared
+group-commit writer. Each request hands its fixes over and awaits the flush that holds them;
+one flush is one transaction (COPY + upserts), so a request never opens a transaction of its own.
+
+Raw psycopg on purpose: this is the hottest path in the system, and the tenant is fully
+determined by the device id (globally unique), so no scope lookup is needed per fix."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from django.conf import settings
+
+from .decode import Fix
+from .filters import LastFix, Limits, derive_status, fix_refusal, next_stationary_since
+
+logger = logging.getLogger(__name__)
+
+POSITION_COLUMNS = (
+    "device_id", "organization_id", "vehicle_id", "fix_time", "server_time", "latitude",
+    "longitude", "speed_kmh", "heading", "accuracy_m", "altitude_m", "odometer_m",
+    "battery_pct", "ignition", "attributes",
+)  # fmt: skip
+
+
+class Unavailable(Exception):
+    """The database could not take the fixes; the device must retry (503)."""
+
+
+@dataclass(slots=True)
+class DeviceInfo:
+    device_id: int
+    organization_id: int
+    vehicle_id: int | None
+    token_hash: str
+    active: bool
+    speed_unit: str
+    require_token: bool
+    limits: Limits
+    vehicle: dict[str, Any] = field(default_factory=dict)
+
+    def token_ok(self, token: str | None) -> bool:
+        if not token or not self.token_hash:
+            return False
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return hmac.compare_digest(digest, self.token_hash)
+
+
+@dataclass(slots=True)
+class Item:
+    fix: Fix
+    device: DeviceInfo
+    server_time: dt.datetime
+    refusal: tuple[str, str] | None = None
+    outcome: str = ""  # stored / duplicate / rejected
+
+
+def conninfo_from_settings() -> str:
+    db = settings.DATABASES["default"]
+    params: dict[str, Any] = {
+        "dbname": db.get("NAME"),
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "connect_timeout": 3,
+        "application_name": "doorstep-ingest",
+    }
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+DIRECTORY_SQL = """
+SELECT d.id, d.identifier, d.organization_id, d.vehicle_id, d.token_hash, d.active,
+       d.filter_overrides, o.osmand_speed_unit,
+       v.plate, v.name, v.hub_id, h.name, dr.name, v.tags,
+       ts.max_future_seconds, ts.max_age_seconds, ts.max_accuracy_m, ts.max_jump_kmh,
+       ts.moving_speed_kmh, ts.stopped_after_seconds, ts.offline_after_seconds,
+       ts.require_device_token
+FROM fleet_device d
+JOIN tenancy_organization o ON o.id = d.organization_id
+LEFT JOIN fleet_vehicle v ON v.id = d.vehicle_id
+LEFT JOIN fleet_hub h ON h.id = v.hub_id
+LEFT JOIN fleet_driver dr ON dr.id = v.driver_id
+LEFT JOIN fleet_trackingsettings ts ON ts.organization_id = d.organization_id
+"""
+
+LIMIT_FIELDS = (
+    "max_future_seconds", "max_age_seconds", "max_accuracy_m", "max_jump_kmh",
+    "moving_speed_kmh", "stopped_after_seconds", "offline_after_seconds",
+)  # fmt: skip
+
+
+def limits_from_row(values: tuple[Any, ...], overrides: dict[str, Any]) -> Limits:
+    base = Limits()
+    merged = {
+        name: (float(value) if value is not None else getattr(base, name))
+        for name, value in zip(LIMIT_FIELDS, values, strict=True)
+    }
+    for name, value in (overrides or {}).items():
+        if name in merged and isinstance(value, int | float):
+            merged[name] = float(value)
+    return Limits(**merged)
+
+
+class DeviceDirectory:
+    """identifier -> DeviceInfo, plus each vehicle's last fix; reloaded in the background."""
+
+    def __init__(self, conninfo: str, *, max_age: float = 30.0, miss_reload_gap: float = 2.0):
+        self.conninfo = conninfo
+        self.max_age = max_age
+        self.miss_reload_gap = miss_reload_gap
+        self.devices: dict[str, DeviceInfo] = {}
+        self.last_fix: dict[int, LastFix] = {}
+        self.loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> None:
+        async with self._lock:
+            async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+                rows = await (await conn.execute(DIRECTORY_SQL)).fetchall()
+                states = await (
+                    await conn.execute(
+                        "SELECT vehicle_id, fix_time, latitude, longitude, stationary_since "
+                        "FROM fleet_vehiclestate"
+                    )
+                ).fetchall()
+            devices = {}
+            for row in rows:
+                (device_id, identifier, org_id, vehicle_id, token_hash, active, overrides,
+                 speed_unit, plate, name, hub_id, hub, driver, tags, *rest) = row  # fmt: skip
+                devices[identifier] = DeviceInfo(
+                    device_id=device_id,
+                    organization_id=org_id,
+                    vehicle_id=vehicle_id,
+                    token_hash=token_hash,
+                    active=active,
+                    speed_unit=speed_unit,
+                    require_token=bool(rest[-1]),
+                    limits=limits_from_row(tuple(rest[:-1]), overrides),
+                    vehicle={"plate": plate, "name": name, "hub_id": hub_id, "hub": hub,
+                             "driver": driver, "device": identifier, "tags": tags or []},  # fmt: skip
+                )
+            self.devices = devices
+            known = self.last_fix
+            for vehicle_id, fix_time, lat, lon, stationary_since in states:
+                current = known.get(vehicle_id)
+                if current is None or current.fix_time < fix_time:
+                    known[vehicle_id] = LastFix(fix_time, lat, lon, stationary_since)
+            self.loaded_at = time.monotonic()
+
+    async def lookup(self, identifier: str) -> DeviceInfo | None:
+        age = time.monotonic() - self.loaded_at
+        if not self.devices or age > self.max_age:
+            await self.reload()
+        device = self.devices.get(identifier)
+        if device is None and time.monotonic() - self.loaded_at > self.miss_reload_gap:
+            # A device added in the admin a moment ago; reloads are rate-limited so a flood of
+            # unknown ids cannot turn into a flood of queries.
+            await self.reload()
+            device = self.devices.get(identifier)
+        return device
+
+
+Broadcast = Callable[[dict[int, list[dict[str, Any]]]], Awaitable[None]]
+
+
+class GroupCommitWriter:
+    """Collects items from many requests and writes them in one transaction per flush."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        directory: DeviceDirectory,
+        *,
+        broadcast: Broadcast | None = None,
+        max_delay: float = 0.02,
+        max_batch: int = 5000,
+    ) -> None:
+        self.conninfo = conninfo
+        self.directory = directory
+        self.broadcast = broadcast
+        self.max_delay = max_delay
+        self.max_batch = max_batch
+        self.pending: list[tuple[list[Item], asyncio.Future[None]]] = []
+        self.pending_count = 0
+        self.wakeup = asyncio.Event()
+        self.full = asyncio.Event()
+        self.conn: psycopg.AsyncConnection[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.broadcast_tasks: set[asyncio.Task[None]] = set()
+        self.flushes = 0
+
+    async def submit(self, items: list[Item]) -> None:
+        """Returns once the items are committed (each item's `outcome` is set); raises Unavailable."""
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((items, future))
+        self.pending_count += len(items)
+        self.wakeup.set()
+        if self.pending_count >= self.max_batch:
+            self.full.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self.wakeup.wait()
+            try:
+                await asyncio.wait_for(self.full.wait(), timeout=self.max_delay)
+            except TimeoutError:
+                pass
+            batch, self.pending, self.pending_count = self.pending, [], 0
+            self.wakeup.clear()
+            self.full.clear()
+            if not batch:
+                continue
+            items = [item for group, _ in batch for item in group]
+            try:
+                updates = await self._flush(items)
+            except Exception as exc:
+                logger.warning("ingest flush failed, answering 503: %s", exc)
+                await self._drop_connection()
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(Unavailable(str(exc)))
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            if updates and self.broadcast is not None:
+                task = asyncio.get_running_loop().create_task(self.broadcast(updates))
+                self.broadcast_tasks.add(task)
+                task.add_done_callback(self.broadcast_tasks.discard)
+
+    async def _drop_connection(self) -> None:
+        if self.conn is not None:
+            try:
+                await self.conn.close()
+            except Exception:  # noqa: S110 - already broken; closing is best effort
+                pass
+        self.conn = None
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self.conn is None or self.conn.closed:
+            self.conn = await psycopg.AsyncConnection.connect(self.conninfo)
+            await self.conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming_position "
+                "(LIKE fleet_position INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            await self.conn.commit()
+        return self.conn
+
+    async def _flush(self, items: list[Item]) -> dict[int, list[dict[str, Any]]]:
+        conn = await self._connection()
+        accepted = [item for item in items if item.refusal is None]
+        async with conn.transaction():
+            stored: set[tuple[int, dt.datetime]] = set()
+            if accepted:
+                async with conn.cursor() as cursor:
+                    async with cursor.copy(
+                        f"COPY incoming_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN"
+                    ) as copy:
+                        for item in accepted:
+                            await copy.write_row(position_row(item))
+                    await cursor.execute(
+                        "INSERT INTO fleet_position SELECT * FROM incoming_position "
+                        "ON CONFLICT DO NOTHING RETURNING device_id, fix_time"
+                    )
+                    stored = {(row[0], row[1]) for row in await cursor.fetchall()}
+            for item in items:
+                if item.refusal is not None:
+                    item.outcome = "rejected"
+                elif (item.device.device_id, item.fix.fix_time) in stored:
+                    item.outcome = "stored"
+                    stored.discard((item.device.device_id, item.fix.fix_time))
+                else:
+                    item.outcome = "duplicate"
+                    item.refusal = ("duplicate", "same device and fix time already stored")
+            await self._write_refusals(conn, [i for i in items if i.refusal is not None])
+            states = self._next_states([i for i in items if i.outcome == "stored"])
+            advanced = await self._upsert_states(conn, states)
+        self.flushes += 1
+        return self._remember(states, advanced)
+
+    async def _write_refusals(self, conn: psycopg.AsyncConnection[Any], items: list[Item]) -> None:
+        if not items:
+            return
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO fleet_rejectedfix (organization_id, device_id, received_at, "
+                "fix_time, reason, detail, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (i.device.organization_id, i.device.device_id, i.server_time,
+                     i.fix.fix_time, i.refusal[0], i.refusal[1][:200],  # type: ignore[index]
+                     json.dumps(i.fix.as_payload()))
+                    for i in items
+                ],  # fmt: skip
+            )
+
+    def _next_states(self, items: list[Item]) -> dict[int, tuple[Item, str, dt.datetime | None]]:
+        """The newest stored fix per vehicle, with its derived status."""
+        newest: dict[int, Item] = {}
+        for item in items:
+            vehicle_id = item.device.vehicle_id
+            if vehicle_id is None:
+                continue
+            current = newest.get(vehicle_id)
+            if current is None or current.fix.fix_time < item.fix.fix_time:
+                newest[vehicle_id] = item
+        states = {}
+        for vehicle_id, item in newest.items():
+            previous = self.directory.last_fix.get(vehicle_id)
+            if previous is not None and previous.fix_time >= item.fix.fix_time:
+                continue  # out of order: kept in history, never moves the vehicle
+            limits = item.device.limits
+            since = next_stationary_since(
+                speed_kmh=item.fix.speed_kmh, fix_time=item.fix.fix_time, previous=previous,
+                limits=limits,
+            )  # fmt: skip
+            status = derive_status(
+                speed_kmh=item.fix.speed_kmh, ignition=item.fix.ignition,
+                fix_time=item.fix.fix_time, stationary_since=since, now=item.server_time,
+                limits=limits,
+            )  # fmt: skip
+            states[vehicle_id] = (item, status, since)
+        return states
+
+    async def _upsert_states(
+        self, conn: psycopg.AsyncConnection[Any], states: dict[int, tuple[Item, str, dt.datetime | None]]
+    ) -> set[int]:
+        if not states:
+            return set()
+        columns: dict[str, list[Any]] = {name: [] for name in STATE_COLUMNS}
+        for vehicle_id, (item, status, since) in states.items():
+            fix = item.fix
+            row = (vehicle_id, item.device.organization_id, item.device.device_id, fix.fix_time,
+                   item.server_time, fix.latitude, fix.longitude, fix.speed_kmh, fix.heading,
+                   fix.accuracy_m, fix.battery_pct, fix.ignition, status, since)  # fmt: skip
+            for name, value in zip(STATE_COLUMNS, row, strict=True):
+                columns[name].append(value)
+        cursor = await conn.execute(STATE_UPSERT_SQL, [columns[name] for name in STATE_COLUMNS])
+        return {row[0] for row in await cursor.fetchall()}
+
+    def _remember(
+        self, states: dict[int, tuple[Item, str, dt.datetime | None]], advanced: set[int]
+    ) -> dict[int, list[dict[str, Any]]]:
+        updates: dict[int, list[dict[str, Any]]] = {}
+        for vehicle_id in advanced:
+            item, status, since = states[vehicle_id]
+            fix = item.fix
+            self.directory.last_fix[vehicle_id] = LastFix(
+                fix.fix_time, fix.latitude, fix.longitude, since
+            )
+            updates.setdefault(item.device.organization_id, []).append(
+                {"id": vehicle_id, **item.device.vehicle, "lat": fix.latitude,
+                 "lon": fix.longitude, "speed_kmh": fix.speed_kmh, "heading": fix.heading,
+                 "status": status, "fix_time": fix.fix_time.isoformat(),
+                 "battery_pct": fix.battery_pct}  # fmt: skip
+            )
+        return updates
+
+
+STATE_COLUMNS = (
+    "vehicle_id", "organization_id", "device_id", "fix_time", "server_time", "latitude",
+    "longitude", "speed_kmh", "heading", "accuracy_m", "battery_pct", "ignition", "status",
+    "stationary_since",
+)  # fmt: skip
+STATE_TYPES = (
+    "bigint", "bigint", "bigint", "timestamptz", "timestamptz", "float8", "float8", "float8",
+    "float8", "float8", "float8", "boolean", "varchar", "timestamptz",
+)  # fmt: skip
+STATE_UPSERT_SQL = (
+    f"INSERT INTO fleet_vehiclestate ({', '.join(STATE_COLUMNS)}) "  # noqa: S608
+    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in STATE_TYPES)}) "
+    "ON CONFLICT (vehicle_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS[1:])
+    + " WHERE fleet_vehiclestate.fix_time < EXCLUDED.fix_time RETURNING vehicle_id"
+)
+
+
+def position_row(item: Item) -> tuple[Any, ...]:
+    fix = item.fix
+    return (
+        item.device.device_id, item.device.organization_id, item.device.vehicle_id,
+        fix.fix_time, item.server_time, fix.latitude, fix.longitude, fix.speed_kmh,
+        fix.heading, fix.accuracy_m, fix.altitude_m, fix.odometer_m, fix.battery_pct,
+        fix.ignition, json.dumps(fix.attributes, default=str),
+    )  # fmt: skip

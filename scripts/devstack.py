@@ -1,0 +1,213 @@
+"""The engine of ``make run``: the whole Doorstep system on one machine, nothing to install.
+
+1. Services: PostgreSQL and Redis from ``DATABASE_URL`` / ``REDIS_URL`` when set, else
+   embedded ones (see scripts/embedded.py) with their data in ``.data/`` (kept across runs).
+2. ``manage.py migrate`` and ``manage.py seed_demo`` (idempotent: demo tenants and logins).
+3. Under honcho, one coloured log stream of:
+     web        daphne on http://127.0.0.1:8000 (HTTP + websockets)
+     worker     celery worker (alert evaluation, reports, webhooks)
+     beat       celery beat (time-based rules, rollups, schedules)
+     simulator  ``manage.py simulate_fleet`` (demo fleet posting GPS fixes), once it exists
+4. Ctrl-C / SIGTERM / SIGHUP stop everything: the app processes first (SIGTERM, SIGKILL
+   after 5 s), then Redis and PostgreSQL. Nothing is left running.
+
+Options: ``--port`` (or DOORSTEP_WEB_PORT, default 8000), ``--host`` (default 127.0.0.1),
+``--redis-port`` (or DOORSTEP_REDIS_PORT, default 6390; a taken port falls back to a free
+one), ``--no-simulator``, ``--access-log`` (show one line per HTTP request; off by default
+because the simulator makes many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import embedded  # scripts/embedded.py (this script's folder is first on sys.path)
+from honcho.manager import Manager
+from honcho.printer import Message, Printer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+BIN = Path(sys.executable).parent  # the virtualenv's bin/, where daphne and celery live
+SEED_DEMO = ROOT / "tenancy" / "management" / "commands" / "seed_demo.py"
+SIMULATE_FLEET = ROOT / "fleet" / "management" / "commands" / "simulate_fleet.py"
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    """Until honcho takes over: SIGINT, SIGTERM and SIGHUP all unwind through the finally
+    blocks that stop the services. Installed explicitly because a shell starting us in the
+    background makes us inherit an *ignored* SIGINT."""
+    raise KeyboardInterrupt
+
+
+def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
+    """Run ``manage.py <args>``; on an interrupt, stop the command before unwinding."""
+    command = [str(BIN / "python"), str(ROOT / "manage.py"), *args]
+    out = subprocess.PIPE if capture else None
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, text=True)
+    try:
+        output, _ = child.communicate()
+    except BaseException:
+        child.terminate()
+        child.wait()
+        raise
+    if child.returncode != 0:
+        if output:
+            say(output)
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return output or ""
+
+
+def wait_http(url: str, timeout: float = 120) -> bool:
+    """True once something answers HTTP at ``url`` (any status), False after ``timeout``."""
+    host_port = url.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection(host, int(port or 80), timeout=2)
+        try:
+            connection.request("GET", "/login/")
+            connection.getresponse()
+            return True
+        except OSError:
+            time.sleep(0.25)
+        finally:
+            connection.close()
+    return False
+
+
+def announce_when_ready(manager: Manager, url: str, lines: list[str]) -> None:
+    """Print the banner into honcho's stream once the web server answers (from a thread:
+    messages go through honcho's event queue, so they never interleave with other output)."""
+
+    def run() -> None:
+        if not wait_http(url, timeout=300):
+            return
+        for line in lines:
+            message = Message("line", line + "\n", datetime.datetime.now(), "system", None)
+            manager.events.put(message)
+
+    threading.Thread(target=run, name="announce", daemon=True).start()
+
+
+def build_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    env["PYTHONUNBUFFERED"] = "1"  # output reaches honcho line by line, not in 4 KB lumps
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    if args.host not in ("127.0.0.1", "localhost") and "DJANGO_ALLOWED_HOSTS" not in env:
+        say(f"note: set DJANGO_ALLOWED_HOSTS to include the name you use to reach {args.host}")
+    return env
+
+
+def build_manager(args: argparse.Namespace, env: dict[str, str], url: str) -> Manager:
+    manager = Manager(printer=Printer(sys.stdout))
+    python, daphne, celery = (
+        shlex.quote(str(BIN / name)) for name in ("python", "daphne", "celery")
+    )
+    access_log = "-" if args.access_log else os.devnull
+    schedule = shlex.quote(str(DATA / "celerybeat-schedule"))
+    processes = {
+        "web": f"exec {daphne} -b {args.host} -p {args.port} "
+        f"--access-log {access_log} config.asgi:application",
+        "worker": f"exec {celery} -A config worker -l info --concurrency 2",
+        "beat": f"exec {celery} -A config beat -l info --schedule {schedule}",
+    }
+    if SIMULATE_FLEET.exists() and not args.no_simulator:
+        devstack = shlex.quote(str(Path(__file__).resolve()))
+        processes["simulator"] = (
+            f"{python} {devstack} wait-http {url} && "
+            f"exec {python} manage.py simulate_fleet --url {url}"
+        )
+    for name, command in processes.items():
+        manager.add_process(name, command, env=env, cwd=str(ROOT))
+    return manager
+
+
+def run_stack(args: argparse.Namespace) -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
+
+    url = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
+    if not embedded.port_free(args.port, args.host):
+        say(f"Port {args.port} is in use (another `make run`?). Stop it or use --port.")
+        return 1
+
+    DATA.mkdir(exist_ok=True)
+    env = build_env(args)
+    started = time.monotonic()
+    try:
+        with embedded.services(DATA, redis_port=args.redis_port, log=say) as service_env:
+            env.update(service_env)
+            say(f"DATABASE_URL={env.get('DATABASE_URL', '(settings default)')}")
+            say(f"REDIS_URL={env.get('REDIS_URL', '(settings default)')}")
+
+            say("Applying migrations ...")
+            manage(env, "migrate", "--noinput", "-v", "1")
+            logins: list[str] = []
+            if SEED_DEMO.exists():
+                logins = manage(env, "seed_demo", capture=True).rstrip().splitlines()
+                say("\n".join(logins))
+            else:
+                say("seed_demo does not exist yet: no demo data.")
+
+            manager = build_manager(args, env, url)
+            rule = "-" * 72
+            banner = [rule, f"Doorstep is running: {url}", *logins, "Ctrl-C stops everything."]
+            say(f"Ready for processes after {time.monotonic() - started:.1f}s")
+            announce_when_ready(manager, url, [*banner, rule])
+            # Honcho installs its own SIGINT/SIGTERM handlers (terminate all processes);
+            # route SIGHUP (terminal closed) there too.
+            signal.signal(signal.SIGHUP, lambda signum, frame: manager.terminate())
+            manager.loop()
+            code = manager.returncode or 0
+            if code in (130, 143):  # stopped on request: a clean exit
+                code = 0
+    except KeyboardInterrupt:
+        code = 130
+    except subprocess.CalledProcessError as exc:
+        say(f"Failed: {shlex.join(str(part) for part in exc.cmd)} (exit {exc.returncode})")
+        code = exc.returncode or 1
+    say("Doorstep stopped." if code == 0 else f"Doorstep stopped (exit {code}).")
+    return code
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="web bind address")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DOORSTEP_WEB_PORT", 8000)))
+    parser.add_argument(
+        "--redis-port",
+        type=int,
+        default=int(os.environ.get("DOORSTEP_REDIS_PORT", embedded.DEFAULT_REDIS_PORT)),
+        help="port of the embedded Redis (when REDIS_URL is unset)",
+    )
+    parser.add_argument("--no-simulator", action="store_true", help="do not run simulate_fleet")
+    parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["wait-http"]:  # internal: the simulator waits for the web server
+        return 0 if wait_http(argv[1]) else 1
+    return run_stack(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against pytest-django's live server.
+
+Playwright's sync API runs an event loop in the test thread, which trips Django's async-safety
+check on the ORM calls tests make to build their state; the tests are plain sync code, so the
+check is switched off for this package.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django_scopes import scopes_disabled
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tenancy.models import Membership, Organization
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPO_ROOT / "artifacts" / "screenshots"
+VENDOR_DIR = REPO_ROOT / "static" / "vendor"
+PASSWORD = "correct-horse-battery"
+# Big enough to show the console as dispatchers see it on their monitors.
+VIEWPORT = {"width": 1600, "height": 900}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    if not Path(CHROMIUM_PATH).exists():
+        pytest.skip(f"Debian Chromium not found at {CHROMIUM_PATH}")
+    if not (VENDOR_DIR / "htmx" / "htmx.min.js").exists():
+        pytest.fail("static/vendor/ is missing: run scripts/build_static.sh first")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, live_server: object) -> Iterator[Page]:
+    context = chromium.new_context(viewport=VIEWPORT, base_url=str(live_server))
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], Path]:
+    """Save a full-viewport PNG under artifacts/screenshots/ for people to look at."""
+
+    def save(page: Page, name: str) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    return save
+
+
+@pytest.fixture
+def member(transactional_db: None) -> Callable[..., AbstractUser]:
+    """Create a user with a role in one or more organizations (created by name if new)."""
+
+    def create(
+        username: str,
+        *,
+        role: str,
+        organizations: tuple[str, ...] = ("Amsterdam Express",),
+        first_name: str = "",
+        last_name: str = "",
+    ) -> AbstractUser:
+        with scopes_disabled():
+            user = get_user_model().objects.create_user(
+                username=username,
+                password=PASSWORD,
+                first_name=first_name,
+                last_name=last_name,
+            )
+            for name in organizations:
+                organization, _ = Organization.objects.get_or_create(
+                    name=name, defaults={"slug": name.lower().replace(" ", "-")}
+                )
+                Membership.objects.create(organization=organization, user=user, role=role)
+        return user
+
+    return create
+
+
+@pytest.fixture
+def sign_in(page: Page) -> Callable[..., None]:
+    """Sign in through the real login form."""
+
+    def submit(username: str, password: str = PASSWORD, *, next_path: str = "/") -> None:
+        page.goto(next_path)
+        expect(page).to_have_url(re.compile(r"/login/"))
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+
+    return submit

@@ -1,0 +1,192 @@
+"""The console shell in a real browser: sign in, navigation by role, organization, error pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CONSOLE_SECTIONS = ("Map", "Orders", "Alerts", "Dashboards")
+
+
+def main_nav(page: Page):
+    return page.get_by_role("navigation", name="Main")
+
+
+def test_login_page_shows_product_and_form(page: Page, screenshot) -> None:
+    page.goto("/login/")
+
+    expect(page).to_have_title(re.compile("Sign in"))
+    expect(page.get_by_role("heading", name="Sign in to Doorstep")).to_be_visible()
+    expect(page.get_by_label("Username")).to_be_focused()
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+    screenshot(page, "login")
+
+
+def test_dispatcher_signs_in_and_sees_console_shell(page: Page, member, sign_in, screenshot):
+    member("dana", role="dispatcher", first_name="Dana", last_name="Visser")
+
+    sign_in("dana")
+
+    # A dispatcher lands on the live map.
+    expect(page).to_have_url(re.compile(r"/map/$"))
+    nav = main_nav(page)
+    for section in CONSOLE_SECTIONS:
+        expect(nav.get_by_role("link", name=section, exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Admin")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Map", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.get_by_test_id("organization-name")).to_have_text("Amsterdam Express")
+    expect(page.get_by_test_id("role-badge")).to_have_text("Dispatcher")
+    expect(page.get_by_text("Dana Visser")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    # Front-end libraries come from static/vendor, and htmx sends the CSRF token.
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert page.evaluate("typeof window.Chart") == "undefined"  # loaded only where charts are
+    csrf_header = page.locator("body").get_attribute("hx-headers") or ""
+    assert re.fullmatch(r'\{"X-CSRFToken": "[A-Za-z0-9]{32,64}"\}', csrf_header)
+
+    # The map fills the space under the top bar and Leaflet is running on it.
+    expect(page.locator("#map.leaflet-container")).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile("Vehicles"))).to_be_visible()
+    expect(page.get_by_text("No vehicles reporting yet")).to_be_visible()
+    map_box = page.locator("#map").bounding_box()
+    assert map_box is not None
+    assert map_box["height"] > 0.85 * page.viewport_size["height"]
+    assert map_box["width"] > 0.7 * page.viewport_size["width"]
+    center = page.evaluate("[doorstepMap.getCenter().lat, doorstepMap.getCenter().lng]")
+    assert center == pytest.approx([52.3676, 4.9041], abs=0.01)
+    screenshot(page, "console_map")
+
+    # A placeholder section: the shell around a "coming soon" empty state.
+    nav.get_by_role("link", name="Orders", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/orders/$"))
+    expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    expect(page.get_by_text("Coming soon")).to_be_visible()
+    expect(nav.get_by_role("link", name="Orders", exact=True)).to_have_attribute(
+        "aria-current", "page"
+    )
+    screenshot(page, "console_shell")
+
+
+def test_wrong_password_shows_an_error(page: Page, member, sign_in, screenshot) -> None:
+    member("dana", role="dispatcher")
+
+    sign_in("dana", "not-the-password")
+
+    expect(page).to_have_url(re.compile(r"/login/"))
+    expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+    expect(page.get_by_label("Username")).to_have_value("dana")
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+    screenshot(page, "login_error")
+
+
+def test_admin_sees_the_admin_link(page: Page, member, sign_in) -> None:
+    member("ada", role="admin")
+
+    sign_in("ada")
+
+    expect(main_nav(page).get_by_role("link", name="Admin")).to_be_visible()
+    expect(page.get_by_test_id("role-badge")).to_have_text("Admin")
+
+
+def test_support_agent_gets_no_dashboards_link_and_a_friendly_403(
+    page: Page, member, sign_in, screenshot
+) -> None:
+    member("sam", role="support")
+
+    sign_in("sam")
+
+    expect(page).to_have_url(re.compile(r"/orders/$"))
+    expect(main_nav(page).get_by_role("link", name="Dashboards")).to_have_count(0)
+    response = page.goto("/dashboards/")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="You can't open this page")).to_be_visible()
+    expect(page.get_by_text("Support agent")).to_have_count(2)  # badge and explanation
+    expect(page.get_by_role("link", name="Back to the console")).to_be_visible()
+    screenshot(page, "forbidden")
+
+
+def test_unknown_page_shows_friendly_404(page: Page, member, sign_in, screenshot) -> None:
+    member("dana", role="dispatcher")
+    sign_in("dana")
+    expect(page).to_have_url(re.compile(r"/map/$"))
+
+    response = page.goto("/no-such-page/")
+
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(main_nav(page)).to_be_visible()
+    page.get_by_role("link", name="Back to the console").click()
+    expect(page).to_have_url(re.compile(r"/map/$"))
+    page.goto("/no-such-page/")
+    screenshot(page, "not_found")
+
+
+def test_organization_switcher_changes_organization(page: Page, member, sign_in, screenshot):
+    member("dana", role="dispatcher", organizations=("Amsterdam Express", "Rotterdam Parcels"))
+    sign_in("dana")
+    switcher = page.get_by_label("Organization")
+    expect(switcher.locator("option:checked")).to_have_text("Amsterdam Express")
+    # JavaScript submits on change, so the fallback button is hidden.
+    expect(page.get_by_role("button", name="Switch")).to_be_hidden()
+    screenshot(page, "organization_switcher")
+
+    switcher.select_option(label="Rotterdam Parcels")
+
+    expect(page.get_by_label("Organization").locator("option:checked")).to_have_text(
+        "Rotterdam Parcels"
+    )
+
+
+def test_log_out_returns_to_sign_in(page: Page, member, sign_in) -> None:
+    member("dana", role="dispatcher")
+    sign_in("dana")
+    expect(page).to_have_url(re.compile(r"/map/$"))
+
+    page.get_by_role("button", name="Log out").click()
+
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    page.goto("/map/")
+    expect(page).to_have_url(re.compile(r"/login/\?next=/map/"))
+
+
+def test_anonymous_404_uses_the_public_layout(page: Page, screenshot) -> None:
+    response = page.goto("/no-such-page/")
+
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    screenshot(page, "not_found_anonymous")
+
+
+def test_repeated_wrong_passwords_lock_sign_in(page: Page, member, sign_in, screenshot):
+    member("dana", role="dispatcher")
+
+    for _ in range(5):
+        sign_in("dana", "not-the-password")
+
+    expect(page.get_by_role("heading", name="Too many sign-in attempts")).to_be_visible()
+    expect(page.get_by_text("15 minutes")).to_be_visible()
+    screenshot(page, "locked_out")
+
+
+def test_user_without_organization_is_told_what_to_do(page: Page, sign_in, screenshot):
+    from django.contrib.auth import get_user_model
+
+    from .conftest import PASSWORD
+
+    get_user_model().objects.create_user(username="newbie", password=PASSWORD)
+
+    sign_in("newbie")
+
+    expect(page.get_by_role("heading", name="You're not part of an organization yet")).to_be_visible()
+    expect(main_nav(page).get_by_role("link")).to_have_count(0)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    screenshot(page, "no_organization")
