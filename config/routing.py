@@ -1,3 +1,7 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []  # type: ignore[type-arg]
+from fleet.consumers import LiveMapConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveMapConsumer.as_asgi(), name="ws-live"),
+]

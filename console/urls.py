@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fleet.views import map_page
+
 from . import views
 
 app_name = "console"
@@ -7,7 +9,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.home, name="home"),
     path("organization/switch/", views.organization_switch, name="organization_switch"),
-    path("map/", views.map_view, name="map"),
+    path("map/", map_page, name="map"),
     path("orders/", views.orders, name="orders"),
     path("alerts/", views.alerts, name="alerts"),
     path("dashboards/", views.dashboards, name="dashboards"),

@@ -44,11 +44,6 @@ def _placeholder(request: HttpRequest, *, section: str, title: str, lead: str) -
 
 
 @role_required(*CONSOLE_ROLES)
-def map_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/map.html", {"section": "map"})
-
-
-@role_required(*CONSOLE_ROLES)
 def orders(request: HttpRequest) -> HttpResponse:
     return _placeholder(
         request,

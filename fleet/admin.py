@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from tenancy.admin_base import TenantAdmin
 
-from .models import Device, Driver, Hub, Vehicle, Zone
+from .models import Device, Driver, Hub, RejectedFix, SavedView, TrackingSettings, Vehicle, Zone
 
 
 @admin.register(Hub)
@@ -58,3 +58,35 @@ class DeviceAdmin(TenantAdmin):
             token = device.set_token()
             device.save(update_fields=["token_hash"])
             messages.warning(request, f"New token for {device.identifier}: {token}")
+
+
+@admin.register(TrackingSettings)
+class TrackingSettingsAdmin(TenantAdmin):
+    list_display = ["organization", "moving_speed_kmh", "offline_after_seconds", "require_device_token"]
+
+
+@admin.register(RejectedFix)
+class RejectedFixAdmin(TenantAdmin):
+    """Read-only: refusals are evidence, not configuration."""
+
+    list_display = ["received_at", "device", "fix_time", "reason", "detail"]
+    list_filter = ["reason"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(TenantAdmin):
+    list_display = ["name", "owner", "shared", "refresh_seconds"]
+    list_filter = ["shared"]
+    readonly_fields = ["owner"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)

@@ -55,11 +55,24 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
-    """Run ``manage.py <args>``; on an interrupt, stop the command before unwinding."""
-    command = [str(BIN / "python"), str(ROOT / "manage.py"), *args]
-    out = subprocess.PIPE if capture else None
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, text=True)
+# migrate + seed_demo in one Python process: each Django start costs seconds on a small
+# machine. Migration output goes to stderr (shown live); stdout carries only seed_demo's
+# report (the demo logins), which we capture for the banner.
+PREPARE = """
+import sys, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
+if "--seed" in sys.argv:
+    call_command("seed_demo")
+"""
+
+
+def prepare(env: dict[str, str], seed: bool) -> list[str]:
+    """Apply migrations and (when the command exists) seed the demo data; return its lines.
+    On an interrupt the child is stopped before we unwind."""
+    command = [str(BIN / "python"), "-c", PREPARE, *(["--seed"] if seed else [])]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         output, _ = child.communicate()
     except BaseException:
@@ -67,10 +80,9 @@ def manage(env: dict[str, str], *args: str, capture: bool = False) -> str:
         child.wait()
         raise
     if child.returncode != 0:
-        if output:
-            say(output)
-        raise subprocess.CalledProcessError(child.returncode, command)
-    return output or ""
+        say(output)
+        raise subprocess.CalledProcessError(child.returncode, ["manage.py migrate / seed_demo"])
+    return output.rstrip().splitlines()
 
 
 def wait_http(url: str, timeout: float = 120) -> bool:
@@ -157,14 +169,9 @@ def run_stack(args: argparse.Namespace) -> int:
             say(f"DATABASE_URL={env.get('DATABASE_URL', '(settings default)')}")
             say(f"REDIS_URL={env.get('REDIS_URL', '(settings default)')}")
 
-            say("Applying migrations ...")
-            manage(env, "migrate", "--noinput", "-v", "1")
-            logins: list[str] = []
-            if SEED_DEMO.exists():
-                logins = manage(env, "seed_demo", capture=True).rstrip().splitlines()
-                say("\n".join(logins))
-            else:
-                say("seed_demo does not exist yet: no demo data.")
+            say("manage.py migrate" + (" + seed_demo" if SEED_DEMO.exists() else "") + " ...")
+            logins = prepare(env, seed=SEED_DEMO.exists())
+            say("\n".join(logins) if logins else "seed_demo does not exist yet: no demo data.")
 
             manager = build_manager(args, env, url)
             rule = "-" * 72

@@ -12,12 +12,9 @@ from .devices import Device
 from .vehicles import Vehicle
 
 
-class TrackingSettings(models.Model):
+class TrackingSettings(TenantModel):
     """An organization's filter defaults and status thresholds (a device may override filters)."""
 
-    organization = models.OneToOneField(
-        Organization, on_delete=models.CASCADE, related_name="tracking_settings"
-    )
     # Status thresholds
     moving_speed_kmh = models.FloatField(default=5.0, help_text="At or above: moving.")
     stopped_after_seconds = models.PositiveIntegerField(
@@ -37,6 +34,9 @@ class TrackingSettings(models.Model):
 
     class Meta:
         verbose_name_plural = "tracking settings"
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="one_tracking_settings_per_org")
+        ]
 
     def __str__(self) -> str:
         return f"Tracking settings of {self.organization}"

@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django_scopes import scopes_disabled
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tenancy.models import Membership, Organization
 
@@ -36,7 +36,7 @@ SCREENSHOT_DIR = REPO_ROOT / "artifacts" / "screenshots"
 VENDOR_DIR = REPO_ROOT / "static" / "vendor"
 PASSWORD = "correct-horse-battery"
 # Big enough to show the console as dispatchers see it on their monitors.
-VIEWPORT = {"width": 1600, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1600, "height": 900}
 
 
 @pytest.fixture(scope="session")

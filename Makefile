@@ -1,0 +1,70 @@
+# Doorstep developer commands. `make run` runs the whole system, `make test` the test suite;
+# both work on a machine with only Python 3.11+ and Node/npm (PostgreSQL and Redis start
+# embedded when DATABASE_URL / REDIS_URL are unset). See docs/development.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# `pip install --user` puts uv in ~/.local/bin, which is often not on PATH yet.
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# pytest arguments for `make test`, e.g. make test ARGS="-x -k ingest"
+ARGS ?=
+# A throwaway key, only so the production settings load for `check --deploy`.
+DEPLOY_CHECK_KEY = $(shell python3 -c "import secrets; print(secrets.token_urlsafe(50))")
+
+.PHONY: help setup run test check fmt bench
+
+help:
+	@echo "make setup   install uv if missing, the virtualenv (uv sync --frozen), static assets"
+	@echo "make run     the whole system on http://127.0.0.1:8000 with demo data (Ctrl-C stops)"
+	@echo "make test    the test suite (ARGS=\"...\" passes arguments to pytest)"
+	@echo "make check   ruff, formatting, mypy, Django system + deploy checks, migrations"
+	@echo "make fmt     format and autofix"
+	@echo "make bench   run every bench/*.py with its default arguments"
+
+setup:
+	@if ! command -v uv >/dev/null 2>&1; then \
+		echo "uv not found: installing it with pip --user"; \
+		python3 -m pip install --user uv \
+			|| python3 -m pip install --user --break-system-packages uv \
+			|| python3 -m pip install uv; \
+	fi
+	uv sync --frozen
+	@if [ -f scripts/build_static.sh ]; then bash scripts/build_static.sh; fi
+
+run: setup
+	$(PY) scripts/devstack.py
+
+test: setup
+	bash scripts/test.sh $(ARGS)
+
+# makemigrations needs a database only to check the applied history: it uses DATABASE_URL
+# when set, and otherwise just warns that it could not connect.
+check: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY="$(DEPLOY_CHECK_KEY)" \
+		$(PY) manage.py check --deploy --fail-level WARNING
+
+fmt: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Benchmarks get the same services as everything else: DATABASE_URL / REDIS_URL when set,
+# else embedded ones in .data/bench-services.
+BENCH_FILES = $(sort $(wildcard bench/*.py))
+
+bench: setup
+ifeq ($(strip $(BENCH_FILES)),)
+	@echo "No benchmarks in bench/ yet."
+else
+	$(PY) scripts/embedded.py run --data-dir .data/bench-services -- bash -euo pipefail -c \
+		'for f in $(BENCH_FILES); do echo "== $$f"; $(PY) "$$f"; done'
+endif

@@ -1,0 +1,122 @@
+"""Reads of fleet data. Every function takes the organization and runs inside its scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django_scopes import scope
+
+from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
+from .models.tracking import TrackingSettings
+
+
+def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[str, Any]:
+    """A vehicle as the live map sees it (the `V` of docs/live-map.md)."""
+    device = getattr(vehicle, "device", None)
+    return {
+        "id": vehicle.pk,
+        "plate": vehicle.plate,
+        "name": vehicle.name,
+        "hub_id": vehicle.hub_id,
+        "hub": vehicle.hub.name,
+        "driver": vehicle.driver.name if vehicle.driver else None,
+        "device": device.identifier if device else None,
+        "tags": list(vehicle.tags),
+        "lat": state.latitude if state else None,
+        "lon": state.longitude if state else None,
+        "speed_kmh": state.speed_kmh if state else None,
+        "heading": state.heading if state else None,
+        "status": state.status if state else VehicleState.Status.OFFLINE,
+        "fix_time": state.fix_time.isoformat() if state else None,
+        "battery_pct": state.battery_pct if state else None,
+    }
+
+
+def vehicle_live_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Every active vehicle of the organization (of `hub_ids` only, when given) with its state."""
+    with scope(organization=organization_id):
+        vehicles = Vehicle.objects.filter(active=True).select_related("hub", "driver", "device")
+        if hub_ids:
+            vehicles = vehicles.filter(hub_id__in=hub_ids)
+        states = {
+            s.vehicle_id: s
+            for s in VehicleState.objects.filter(vehicle__in=[v.pk for v in vehicles])
+        }
+        return [vehicle_live_payload(v, states.get(v.pk)) for v in vehicles]
+
+
+def vehicle_get(*, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None) -> Vehicle:
+    """One vehicle of the organization; raises Vehicle.DoesNotExist for a foreign or out-of-scope id."""
+    with scope(organization=organization_id):
+        vehicles = Vehicle.objects.select_related("hub", "driver", "device")
+        if hub_ids:
+            vehicles = vehicles.filter(hub_id__in=hub_ids)
+        return vehicles.get(pk=vehicle_id)
+
+
+def vehicle_state_get(*, organization_id: int, vehicle_id: int) -> VehicleState | None:
+    with scope(organization=organization_id):
+        return VehicleState.objects.filter(vehicle_id=vehicle_id).first()
+
+
+def zone_geometries(*, organization_id: int) -> dict[int, dict[str, Any]]:
+    with scope(organization=organization_id):
+        return {z.pk: z.geometry for z in Zone.objects.all()}
+
+
+def zone_feature_collection(*, organization_id: int) -> dict[str, Any]:
+    with scope(organization=organization_id):
+        zones = Zone.objects.all()
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": zone.pk,
+                    "properties": {"name": zone.name, "kind": zone.kind, "color": zone.color},
+                    "geometry": zone.geometry,
+                }
+                for zone in zones
+            ],
+        }
+
+
+def hub_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[Hub]:
+    with scope(organization=organization_id):
+        hubs = Hub.objects.all()
+        if hub_ids:
+            hubs = hubs.filter(pk__in=hub_ids)
+        return list(hubs)
+
+
+def vehicle_tag_list(*, organization_id: int) -> list[str]:
+    with scope(organization=organization_id):
+        tags: set[str] = set()
+        for row in Vehicle.objects.values_list("tags", flat=True):
+            tags.update(row)
+        return sorted(tags)
+
+
+def saved_view_list(*, organization_id: int, user_id: int) -> QuerySet[SavedView]:
+    """The user's own views and the views shared with the organization."""
+    from django.db.models import Q
+
+    with scope(organization=organization_id):
+        return SavedView.objects.filter(Q(owner_id=user_id) | Q(shared=True)).order_by("name")
+
+
+def saved_view_default_id(*, organization_id: int, user_id: int) -> int | None:
+    with scope(organization=organization_id):
+        default = SavedViewDefault.objects.filter(user_id=user_id).first()
+        return default.view_id if default else None
+
+
+def tracking_settings_get(*, organization_id: int) -> TrackingSettings:
+    settings = TrackingSettings.objects.filter(organization_id=organization_id).first()
+    return settings or TrackingSettings(organization_id=organization_id)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,61 @@
+"""Writes of fleet data: validated, atomic, scoped to the organization given."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django_scopes import scope
+
+from .live import FilterError, interval_parse, live_filter_parse
+from .models import SavedView, SavedViewDefault
+from .selectors import zone_geometries
+
+
+@transaction.atomic
+def saved_view_create(
+    *,
+    organization_id: int,
+    owner_id: int,
+    name: str,
+    filters: Any,
+    refresh_seconds: Any = 5,
+    shared: bool = False,
+    make_default: bool = False,
+) -> SavedView:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationError({"name": "Give the view a name of 1 to 80 characters."})
+    try:
+        live_filter_parse(filters, zone_geometries=zone_geometries(organization_id=organization_id))
+        refresh = interval_parse(refresh_seconds)
+    except FilterError as exc:
+        raise ValidationError({"filters": str(exc)}) from exc
+    with scope(organization=organization_id):
+        view = SavedView.objects.create(
+            organization_id=organization_id,
+            owner_id=owner_id,
+            name=name,
+            filters=filters or {},
+            refresh_seconds=refresh,
+            shared=bool(shared),
+        )
+        if make_default:
+            saved_view_make_default(organization_id=organization_id, user_id=owner_id, view=view)
+    return view
+
+
+def saved_view_make_default(*, organization_id: int, user_id: int, view: SavedView) -> None:
+    with scope(organization=organization_id):
+        SavedViewDefault.objects.update_or_create(
+            organization_id=organization_id, user_id=user_id, defaults={"view": view}
+        )
+
+
+def saved_view_delete(*, organization_id: int, user_id: int, view: SavedView) -> None:
+    """Only the owner deletes a view; a shared view stays for everybody else until then."""
+    if view.owner_id != user_id:
+        raise PermissionDenied("Only the owner can delete this view.")
+    with scope(organization=organization_id):
+        view.delete()

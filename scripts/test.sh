@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The engine of `make test`: run the pytest suite against real PostgreSQL and Redis.
+#
+#   DATABASE_URL / REDIS_URL set (CI, or your own servers): pytest runs against them.
+#   Unset (a fresh developer machine): scripts/embedded.py starts an embedded PostgreSQL
+#   and/or Redis with their data in .data/test-services (apart from the `make run` data),
+#   runs pytest, and stops them afterwards, also on failure or Ctrl-C.
+#
+# Arguments go to pytest: scripts/test.sh -x -k ingest ; make test ARGS="-x -k ingest".
+# The exit code is pytest's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ! -x .venv/bin/pytest ]]; then
+    echo "No .venv/bin/pytest: run 'make setup' first." >&2
+    exit 2
+fi
+
+if [[ -n "${DATABASE_URL:-}" && -n "${REDIS_URL:-}" ]]; then
+    exec .venv/bin/pytest "$@"
+fi
+
+# --fast: fsync off for this throwaway cluster (pytest-django recreates what it needs).
+exec .venv/bin/python scripts/embedded.py run --data-dir .data/test-services --fast \
+    -- .venv/bin/pytest "$@"

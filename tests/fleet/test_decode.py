@@ -1,0 +1,159 @@
+"""Every OsmAnd parameter form, its JSON variant, and the batch format (pure, no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from fleet.ingest.decode import (
+    DecodeError,
+    batch_fix,
+    osmand_from_json,
+    osmand_from_params,
+    parse_time,
+    query_params,
+)
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+T = dt.datetime(2026, 11, 25, 11, 59, 30, tzinfo=dt.UTC)
+
+
+def decode(query: str, **kwargs: str) -> object:
+    return osmand_from_params(query_params(query.encode()), now=NOW, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        str(int(T.timestamp())),
+        str(int(T.timestamp() * 1000)),
+        "2026-11-25T11:59:30Z",
+        "2026-11-25T12:59:30+01:00",
+        "2026-11-25 11:59:30",
+    ],
+    ids=["unix-seconds", "unix-millis", "iso-z", "iso-offset", "space-separated"],
+)
+def test_timestamp_forms(raw: str) -> None:
+    assert parse_time(raw, now=NOW) == T
+
+
+def test_missing_timestamp_is_server_time() -> None:
+    assert decode("id=a&lat=1&lon=2").fix_time == NOW
+
+
+def test_unreadable_timestamp_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="timestamp"):
+        decode("id=a&lat=1&lon=2&timestamp=yesterday")
+
+
+@pytest.mark.parametrize("key", ["id", "deviceid"])
+def test_device_id_either_name(key: str) -> None:
+    assert decode(f"{key}=tracker-1&lat=1&lon=2").device_key == "tracker-1"
+
+
+def test_missing_device_id() -> None:
+    with pytest.raises(DecodeError, match="device id"):
+        decode("lat=1&lon=2")
+
+
+def test_location_parameter() -> None:
+    fix = decode("id=a&location=52.1,4.2")
+    assert (fix.latitude, fix.longitude) == (52.1, 4.2)
+
+
+def test_missing_position() -> None:
+    with pytest.raises(DecodeError, match="position"):
+        decode("id=a&lat=1")
+
+
+def test_unreadable_coordinate_becomes_nan_for_the_filters() -> None:
+    fix = decode("id=a&lat=abc&lon=2")
+    assert math.isnan(fix.latitude)
+
+
+@pytest.mark.parametrize(
+    ("unit", "kmh"), [("kn", 18.52), ("kmh", 10.0), ("ms", 36.0), ("mph", 16.09344)]
+)
+def test_speed_units(unit: str, kmh: float) -> None:
+    assert decode("id=a&lat=1&lon=2&speed=10", speed_unit=unit).speed_kmh == pytest.approx(kmh)
+
+
+def test_negative_speed_and_heading_mean_unknown() -> None:
+    fix = decode("id=a&lat=1&lon=2&speed=-1&bearing=-1")
+    assert fix.speed_kmh is None and fix.heading is None
+
+
+@pytest.mark.parametrize("key", ["bearing", "heading"])
+def test_heading_either_name(key: str) -> None:
+    assert decode(f"id=a&lat=1&lon=2&{key}=271.5").heading == 271.5
+
+
+def test_measurements_and_typed_attributes() -> None:
+    fix = decode(
+        "id=a&lat=1&lon=2&altitude=12.5&accuracy=4&hdop=0.9&batt=87&charge=true&valid=false"
+        "&driverUniqueId=X7&sat=9&door=open&ignition=true"
+    )
+    assert fix.altitude_m == 12.5
+    assert fix.accuracy_m == 4
+    assert fix.battery_pct == 87
+    assert fix.ignition is True
+    assert fix.attributes == {
+        "hdop": 0.9, "charge": True, "valid": False, "driverUniqueId": "X7", "sat": 9,
+        "door": "open",
+    }  # fmt: skip
+
+
+def test_token_is_kept_apart_from_attributes() -> None:
+    fix = decode("id=a&lat=1&lon=2&token=s3cret")
+    assert fix.token == "s3cret"
+    assert "token" not in fix.attributes
+
+
+def test_json_variant() -> None:
+    body = {
+        "device_id": "phone-7",
+        "location": {
+            "timestamp": "2026-11-25T11:59:30.000Z",
+            "coords": {"latitude": 52.1, "longitude": 4.3, "accuracy": 8, "speed": 10,
+                       "heading": 90, "altitude": 3},
+            "battery": {"level": 0.55, "is_charging": True},
+            "is_moving": True,
+            "odometer": 1234.5,
+            "event": "motionchange",
+            "extras": {"route": 12},
+        },
+    }  # fmt: skip
+    (fix,) = osmand_from_json(body, now=NOW)
+    assert fix.device_key == "phone-7"
+    assert fix.fix_time == T
+    assert fix.speed_kmh == pytest.approx(36.0)  # m/s in this variant
+    assert fix.battery_pct == 55
+    assert fix.odometer_m == 1234.5
+    assert fix.attributes == {"is_moving": True, "event": "motionchange", "charge": True, "route": 12}
+
+
+def test_json_variant_negative_speed_and_heading_unknown() -> None:
+    body = {"device_id": "p", "location": {"coords": {"latitude": 1, "longitude": 2,
+                                                      "speed": -1, "heading": -1}}}  # fmt: skip
+    (fix,) = osmand_from_json(body, now=NOW)
+    assert fix.speed_kmh is None and fix.heading is None and fix.fix_time == NOW
+
+
+@pytest.mark.parametrize(
+    "body", [[], {"location": {}}, {"device_id": "p"}, {"device_id": "p", "location": {"x": 1}}]
+)
+def test_json_variant_malformed(body: object) -> None:
+    with pytest.raises(DecodeError):
+        osmand_from_json(body, now=NOW)  # type: ignore[arg-type]
+
+
+def test_batch_fix() -> None:
+    fix = batch_fix(
+        {"device_id": "d1", "lat": 1.5, "lon": 2.5, "timestamp": int(T.timestamp()),
+         "speed_kmh": 42, "attributes": {"temp": -18}},
+        now=NOW,
+    )  # fmt: skip
+    assert (fix.device_key, fix.latitude, fix.speed_kmh, fix.fix_time) == ("d1", 1.5, 42, T)
+    assert fix.attributes == {"temp": -18}
