@@ -49,7 +49,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         request,
         section="orders",
         title="Orders",
-        lead="Order lookup, import and the delivery timeline arrive with the deliveries issue.",
+        lead="Find any order by reference, tracking code, phone or name; import and follow its timeline.",
     )
 
 
@@ -59,7 +59,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         request,
         section="alerts",
         title="Alerts",
-        lead="Open alerts, acknowledgement and rules arrive with the alerts issue.",
+        lead="Open alerts for your fleet: acknowledge, assign, snooze and resolve.",
     )
 
 
@@ -69,7 +69,7 @@ def dashboards(request: HttpRequest) -> HttpResponse:
         request,
         section="dashboards",
         title="Dashboards",
-        lead="On-time rate, failed deliveries, utilization and idle cost arrive with reporting.",
+        lead="On-time rate, failed deliveries, utilization, idle time and its cost, per hub and day.",
     )
 
 
@@ -79,5 +79,5 @@ def driver_home(request: HttpRequest) -> HttpResponse:
         request,
         section="driver",
         title="Today's route",
-        lead="Your route and proof of delivery arrive with the deliveries issue.",
+        lead="Your stops for today, navigation and proof of delivery.",
     )

@@ -7,9 +7,19 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from fleet.models import Device, Driver, Hub, Vehicle, Zone
+from fleet.models import (
+    Device,
+    Driver,
+    Hub,
+    RejectedFix,
+    SavedView,
+    TrackingSettings,
+    Vehicle,
+    Zone,
+)
 from tenancy.models import Organization, Role
 from tests.factories import (
     DeviceFactory,
@@ -31,6 +41,9 @@ class Tenant:
     driver: Driver
     vehicle: Vehicle
     device: Device
+    saved_view: SavedView
+    tracking_settings: TrackingSettings
+    rejected_fix: RejectedFix
     users: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -42,6 +55,8 @@ class Tenant:
             self.driver.name,
             self.vehicle.plate,
             self.device.identifier,
+            self.saved_view.name,
+            self.rejected_fix.detail,
         ]
 
     def objects(self) -> dict[type, Any]:
@@ -52,6 +67,9 @@ class Tenant:
             Driver: self.driver,
             Vehicle: self.vehicle,
             Device: self.device,
+            SavedView: self.saved_view,
+            TrackingSettings: self.tracking_settings,
+            RejectedFix: self.rejected_fix,
         }
 
 
@@ -66,15 +84,27 @@ def build_tenant(label: str) -> Tenant:
         vehicle__hub=hub,
         vehicle__driver__name=f"{label}driver Person",
     )
-    with scopes_disabled():
-        vehicle = device.vehicle
-        driver = vehicle.driver
-    tenant = Tenant(organization, hub, zone, driver, vehicle, device)
+    users = {}
     for role in Role.values:
         user = UserFactory(username=f"{label.lower()}-{role}")
         MembershipFactory(organization=organization, user=user, role=role)
-        tenant.users[role] = user
-    return tenant
+        users[role] = user
+    with scopes_disabled():
+        vehicle = device.vehicle
+        driver = vehicle.driver
+        saved_view = SavedView.objects.create(
+            organization=organization, owner=users[Role.DISPATCHER], name=f"{label}view Shared",
+            shared=True, filters={"status": ["moving"]},
+        )  # fmt: skip
+        tracking_settings = TrackingSettings.objects.create(organization=organization)
+        rejected_fix = RejectedFix.objects.create(
+            organization=organization, device=device, received_at=timezone.now(),
+            reason=RejectedFix.Reason.NULL_ISLAND, detail=f"{label}refusal detail",
+        )  # fmt: skip
+    return Tenant(
+        organization, hub, zone, driver, vehicle, device, saved_view, tracking_settings,
+        rejected_fix, users,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -43,7 +43,9 @@ def positions(tenant: Tenant) -> list[Position]:
 @sync_to_async
 def refusals(tenant: Tenant) -> list[str]:
     with scopes_disabled():
-        return list(RejectedFix.objects.filter(device=tenant.device).values_list("reason", flat=True))
+        # Leave out the refusal every test tenant is built with.
+        rows = RejectedFix.objects.filter(device=tenant.device).exclude(pk=tenant.rejected_fix.pk)
+        return list(rows.order_by("id").values_list("reason", flat=True))
 
 
 @sync_to_async
@@ -192,7 +194,9 @@ async def test_broadcast_reaches_the_organization_group(ingest: IngestService, t
 @sync_to_async
 def require_token(tenant: Tenant, speed_unit: str = "kn") -> None:
     with scopes_disabled():
-        TrackingSettings.objects.create(organization=tenant.organization, require_device_token=True)
+        TrackingSettings.objects.filter(organization=tenant.organization).update(
+            require_device_token=True
+        )
         tenant.organization.osmand_speed_unit = speed_unit
         tenant.organization.save()
 

@@ -14,7 +14,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 # name -> how to build its kwargs from the *foreign* tenant. Only URLs that take ids go here.
 ForeignKwargs = Callable[[Any], dict[str, Any]]
-FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {}
+FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
+    "fleet:vehicle_detail": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
+    "fleet:saved_view_detail": lambda b: {"view_id": b.tenant.saved_view.pk},
+}
 
 # URLs without ids that are served to everybody (their pages must still show no foreign data).
 PLAIN_URLS: set[str] = {
@@ -27,6 +30,9 @@ PLAIN_URLS: set[str] = {
     "console:alerts",
     "console:dashboards",
     "console:driver_home",
+    "fleet:roads",
+    "fleet:saved_views",
+    "fleet:data_health",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.

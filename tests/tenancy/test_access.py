@@ -57,7 +57,7 @@ def test_user_without_membership_is_told_so() -> None:
     user = UserFactory()
     response = login(user).get("/")
     assert response.status_code == 403
-    assert "not a member" in response.content.decode()
+    assert "not part of an organization" in response.content.decode()
 
 
 def test_member_of_two_organizations_switches(tenant_a: Tenant, tenant_b: Tenant) -> None:
