@@ -78,11 +78,13 @@ def test_road_network_is_connected_and_city_sized(hub: tuple[float, float]) -> N
 
 
 def test_neighbouring_hubs_split_the_area() -> None:
-    west = build_network(*LIS_BELEM, [LIS_CENTRO])
+    near = (LIS_BELEM[0] + 0.01, LIS_BELEM[1] + 0.025)  # ~2.5 km north-east
+    west = build_network(*LIS_BELEM, [near])
     alone = build_network(*LIS_BELEM)
-    assert len(west.nodes) < len(alone.nodes)
+    assert len(west.nodes) < 0.8 * len(alone.nodes)
+    assert west.is_connected()
     for point in west.nodes.values():
-        assert haversine_m(*point, *LIS_BELEM) <= haversine_m(*point, *LIS_CENTRO) + 1
+        assert haversine_m(*point, *LIS_BELEM) <= haversine_m(*point, *near) + 1
 
 
 def test_shortest_path_follows_edges() -> None:
@@ -181,7 +183,9 @@ def test_fixes_and_speeds_are_plausible() -> None:
         for a, b in pairwise(per_vehicle):
             implied_kmh = haversine_m(a.lat, a.lon, b.lat, b.lon) / 5 * 3.6
             assert implied_kmh < 100
-        assert per_vehicle[-1].battery < per_vehicle[0].battery + 5
+        # The battery drains (or charges at the hub) slowly.
+        assert all(abs(b.battery - a.battery) <= 0.1 for a, b in pairwise(per_vehicle))
+        assert per_vehicle[-1].battery != per_vehicle[0].battery
     for fix in fixes:
         assert fix.speed_kmh <= fix.speed_limit_kmh * 1.05
         assert 3 <= fix.accuracy <= 15
@@ -269,7 +273,9 @@ def test_anomaly_shapes() -> None:
         for tag in fix.anomalies:
             tags[tag].append(fix)
     assert set(tags) == {"speeding", "jump", "duplicate", "out_of_order"}
-    assert all(f.speed_kmh > f.speed_limit_kmh for f in tags["speeding"][10:])
+    # While speeding a driver still slows down for turns and stops, but mostly speeds.
+    speeding = tags["speeding"]
+    assert sum(f.speed_kmh > 1.2 * f.speed_limit_kmh for f in speeding) > len(speeding) / 2
 
 
 def test_anomalies_parse() -> None:

@@ -1,0 +1,24 @@
+"""Bench-only Django settings: the dev settings plus a URLconf with a trivial baseline view.
+
+Used by the benchmarks in this folder (DJANGO_SETTINGS_MODULE=bench.settings); never by the app.
+DEBUG is off because the baseline must be measured as production runs Django (no per-query
+log, no debug pages), and the channel layer gets a prefix of its own so a benchmark on the
+machine's shared Redis never meets another run's groups."""
+
+if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is not a benchmark
+    raise SystemExit(0)
+
+from config.settings.dev import *  # noqa: E402, F403
+from config.settings.dev import CHANNEL_LAYERS, LOGGING, REDIS_URL  # noqa: E402
+
+DEBUG = False
+ROOT_URLCONF = "bench.urls"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "doorstep-bench:"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "doorstep-bench",
+    }
+}
+LOGGING["root"]["level"] = "WARNING"

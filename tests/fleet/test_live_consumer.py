@@ -1,0 +1,196 @@
+"""The live map websocket through the real ASGI stack: auth, origin, tenant and hub scope,
+snapshots, filters and per-interval coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django_scopes import scopes_disabled
+
+from config.asgi import application
+from fleet.ingest.service import live_group
+from fleet.models import Hub, Vehicle, VehicleState
+from tenancy.models import Membership, Role
+from tests.conftest import Tenant, build_tenant
+from tests.factories import HubFactory, VehicleFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def tenants(transactional_db: Any) -> tuple[Tenant, Tenant]:
+    return build_tenant("Alpha"), build_tenant("Bravo")
+
+
+@sync_to_async
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def connect(user: Any | None, origin: str = "http://127.0.0.1") -> tuple[WebsocketCommunicator, Any]:
+    headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1")]
+    if user is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, (connected, code)
+
+
+def vehicle_message(vehicle_id: int, *, hub_id: int, lat: float = 52.37, status: str = "moving",
+                    plate: str = "X") -> dict[str, Any]:  # fmt: skip
+    return {"id": vehicle_id, "plate": plate, "name": "", "hub_id": hub_id, "hub": "h",
+            "driver": None, "device": None, "tags": [], "lat": lat, "lon": 4.89,
+            "speed_kmh": 30, "heading": 10, "status": status,
+            "fix_time": "2026-11-25T12:00:00+00:00", "battery_pct": None}  # fmt: skip
+
+
+async def subscribe(communicator: WebsocketCommunicator, filters: dict[str, Any] | None = None,
+                    interval: int = 1) -> dict[str, Any]:  # fmt: skip
+    await communicator.send_json_to({"type": "subscribe", "filters": filters or {}, "interval": interval})
+    return await communicator.receive_json_from(timeout=5)
+
+
+async def test_anonymous_is_closed(tenants: tuple[Tenant, Tenant]) -> None:
+    communicator, (connected, code) = await connect(None)
+    assert connected is False and code == 4401
+
+
+async def test_foreign_origin_is_refused(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    communicator, (connected, _) = await connect(alpha.users[Role.DISPATCHER], origin="http://evil.example")
+    assert connected is False
+
+
+async def test_driver_role_is_refused(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    communicator, (connected, code) = await connect(alpha.users[Role.DRIVER])
+    assert connected is False and code == 4403
+
+
+async def test_snapshot_holds_only_own_vehicles_and_foreign_groups_never_arrive(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, bravo = tenants
+    communicator, (connected, _) = await connect(alpha.users[Role.DISPATCHER])
+    assert connected
+    snapshot = await subscribe(communicator)
+    assert snapshot["type"] == "snapshot"
+    assert [v["plate"] for v in snapshot["vehicles"]] == [alpha.vehicle.plate]
+    layer = get_channel_layer()
+    await layer.group_send(
+        live_group(bravo.organization.pk),
+        {"type": "positions.update", "vehicles": [vehicle_message(bravo.vehicle.pk, hub_id=bravo.hub.pk)]},
+    )
+    assert await communicator.receive_nothing(timeout=1.5)
+    await communicator.disconnect()
+
+
+async def test_foreign_zone_in_filter_is_unknown(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, bravo = tenants
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    reply = await subscribe(communicator, {"zone": bravo.zone.pk})
+    assert reply == {"type": "error", "message": "unknown zone"}
+    reply = await subscribe(communicator, {"status": ["flying"]})
+    assert reply["type"] == "error"
+    await communicator.disconnect()
+
+
+async def test_updates_are_coalesced_per_interval(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    await subscribe(communicator, interval=1)
+    layer = get_channel_layer()
+    for step in range(5):
+        await layer.group_send(
+            live_group(alpha.organization.pk),
+            {"type": "positions.update",
+             "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, lat=52 + step)]},
+        )  # fmt: skip
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["type"] == "update"
+    assert [v["lat"] for v in frame["vehicles"]] == [56]  # only the latest of five fixes
+    assert await communicator.receive_nothing(timeout=1.2)
+    await communicator.disconnect()
+
+
+async def test_filter_hides_and_reports_removed(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    await sync_to_async(_state)(alpha, status="moving")
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    snapshot = await subscribe(communicator, {"status": ["moving"]}, interval=1)
+    assert [v["id"] for v in snapshot["vehicles"]] == [alpha.vehicle.pk]
+    layer = get_channel_layer()
+    await layer.group_send(
+        live_group(alpha.organization.pk),
+        {"type": "positions.update",
+         "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, status="stopped")]},
+    )  # fmt: skip
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["vehicles"] == [] and frame["removed"] == [alpha.vehicle.pk]
+    text = await subscribe(communicator, {"q": alpha.vehicle.plate[-4:].lower()})
+    assert [v["id"] for v in text["vehicles"]] == [alpha.vehicle.pk]
+    none = await subscribe(communicator, {"q": "no-such-plate"})
+    assert none["vehicles"] == []
+    await communicator.disconnect()
+
+
+def _state(tenant: Tenant, *, status: str) -> None:
+    from django.utils import timezone
+
+    with scopes_disabled():
+        VehicleState.objects.create(
+            organization=tenant.organization, vehicle=tenant.vehicle, device=tenant.device,
+            fix_time=timezone.now(), server_time=timezone.now(), latitude=52.37, longitude=4.89,
+            speed_kmh=30, status=status,
+        )  # fmt: skip
+
+
+def _hub_scoped_dispatcher(tenant: Tenant) -> tuple[Any, Vehicle]:
+    """A dispatcher scoped to the tenant's hub, and a vehicle of a second hub they must not see."""
+    with scopes_disabled():
+        other_hub: Hub = HubFactory(organization=tenant.organization, name="Other Hub")
+        other_vehicle: Vehicle = VehicleFactory(
+            organization=tenant.organization, hub=other_hub, plate="OTHER-HUB-1"
+        )
+        membership = Membership.objects.get(user=tenant.users[Role.DISPATCHER])
+        membership.hubs.set([tenant.hub])
+    return tenant.users[Role.DISPATCHER], other_vehicle
+
+
+async def test_hub_scoped_dispatcher_only_receives_their_hubs(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    user, other_vehicle = await sync_to_async(_hub_scoped_dispatcher)(alpha)
+    communicator, _ = await connect(user)
+    snapshot = await subscribe(communicator, interval=1)
+    assert [v["plate"] for v in snapshot["vehicles"]] == [alpha.vehicle.plate]
+    layer = get_channel_layer()
+    await layer.group_send(
+        live_group(alpha.organization.pk),
+        {"type": "positions.update",
+         "vehicles": [vehicle_message(other_vehicle.pk, hub_id=other_vehicle.hub_id)]},
+    )  # fmt: skip
+    assert await communicator.receive_nothing(timeout=1.5)
+    await communicator.disconnect()
+
+
+async def test_reconnect_gets_a_fresh_snapshot(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    await subscribe(communicator)
+    await communicator.disconnect()
+    await asyncio.sleep(0.1)
+    await sync_to_async(_state)(alpha, status="idle")
+    again, _ = await connect(alpha.users[Role.DISPATCHER])
+    snapshot = await subscribe(again)
+    assert snapshot["vehicles"][0]["status"] == "idle"
+    assert snapshot["vehicles"][0]["lat"] == 52.37
+    await again.disconnect()

@@ -1,0 +1,102 @@
+"""The map page and its JSON endpoints: saved views, vehicle details, data health."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django_scopes import scopes_disabled
+
+from fleet.models import SavedView, SavedViewDefault
+from tenancy.models import Role
+from tests.conftest import Tenant, login
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def post_json(client, url: str, body: object, method: str = "post"):  # type: ignore[no-untyped-def]
+    return getattr(client, method)(url, json.dumps(body), content_type="application/json")
+
+
+def test_map_page_carries_its_configuration(tenant_a: Tenant) -> None:
+    response = login(tenant_a.users[Role.DISPATCHER]).get("/map/")
+    assert response.status_code == 200
+    config = response.context["map_config"]
+    assert config["wsPath"] == "/ws/live/"
+    assert [h["name"] for h in config["hubs"]] == [tenant_a.hub.name]
+    assert config["zones"]["features"][0]["properties"]["name"] == tenant_a.zone.name
+    assert config["savedViews"][0]["name"] == tenant_a.saved_view.name
+    assert 'id="map-config"' in response.content.decode()
+
+
+def test_create_saved_view_and_make_it_default(tenant_a: Tenant) -> None:
+    client = login(tenant_a.users[Role.SUPPORT])
+    response = post_json(
+        client, "/map/views/",
+        {"name": "Late vans", "filters": {"status": ["idle", "stopped"], "stale_minutes": 10},
+         "refresh_seconds": 15, "shared": False, "make_default": True},
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["is_default"] and created["mine"] and created["refresh_seconds"] == 15
+    page = client.get("/map/").context["map_config"]
+    assert [v["name"] for v in page["savedViews"] if v["is_default"]] == ["Late vans"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "", "filters": {}},
+        {"name": "x", "filters": {"status": ["flying"]}},
+        {"name": "x", "filters": {}, "refresh_seconds": 7},
+        {"name": "x", "filters": {"polygon": {"type": "Point", "coordinates": [1, 2]}}},
+    ],
+)
+def test_invalid_saved_view_is_a_400(tenant_a: Tenant, body: dict[str, object]) -> None:
+    response = post_json(login(tenant_a.users[Role.DISPATCHER]), "/map/views/", body)
+    assert response.status_code == 400
+    assert "errors" in response.json()
+
+
+def test_private_views_stay_private_and_only_owners_delete(tenant_a: Tenant) -> None:
+    owner = login(tenant_a.users[Role.DISPATCHER])
+    private = post_json(owner, "/map/views/", {"name": "Mine only", "filters": {}}).json()
+    colleague = UserFactory()
+    MembershipFactory(user=colleague, organization=tenant_a.organization, role=Role.DISPATCHER)
+    other = login(colleague)
+    names = [v["name"] for v in other.get("/map/views/").json()["views"]]
+    assert "Mine only" not in names and tenant_a.saved_view.name in names
+    assert other.get(f"/map/views/{private['id']}/").status_code == 404
+    # A shared view can be made one's default by a colleague, but not deleted by them.
+    shared = tenant_a.saved_view.pk
+    assert post_json(other, f"/map/views/{shared}/", {"make_default": True}).json()["is_default"]
+    assert other.delete(f"/map/views/{shared}/").status_code == 403
+    assert owner.delete(f"/map/views/{private['id']}/").status_code == 204
+    with scopes_disabled():
+        assert not SavedView.objects.filter(pk=private["id"]).exists()
+        assert SavedViewDefault.objects.filter(user=colleague, view_id=shared).exists()
+
+
+def test_vehicle_detail_fragment(tenant_a: Tenant) -> None:
+    response = login(tenant_a.users[Role.DISPATCHER]).get(f"/map/vehicles/{tenant_a.vehicle.pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert tenant_a.vehicle.plate in body and tenant_a.driver.name in body
+    assert "Never reported" in body
+
+
+def test_data_health_counts_refusals(tenant_a: Tenant) -> None:
+    response = login(tenant_a.users[Role.DISPATCHER]).get("/map/data-health/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert tenant_a.rejected_fix.detail in body
+    assert 'data-reason="null_island">1<' in body
+
+
+def test_roads_layer_is_geojson(tenant_a: Tenant) -> None:
+    response = login(tenant_a.users[Role.DISPATCHER]).get("/map/roads.geojson")
+    assert response.status_code == 200
+    roads = response.json()
+    assert roads["type"] == "FeatureCollection"
+    assert roads["features"] and roads["features"][0]["geometry"]["type"] == "LineString"
