@@ -244,8 +244,9 @@ class Fleet:
     session_keys: list[str] = field(default_factory=list)
 
     def position(self, index: int, step: int) -> tuple[float, float]:
-        """Device `index`'s position at its `step`-th fix: about a metre per step (never a jump)."""
-        lat = BASE_LAT + (index % 100) * 0.002 + (step % 500) * 0.00001
+        """Device `index`'s position at its `step`-th fix: a metre per step, never more than
+        110 m from its start (the speed-jump filter only refuses hops over 200 m)."""
+        lat = BASE_LAT + (index % 100) * 0.002 + (step % 100) * 0.00001
         lon = BASE_LON + (index // 100) * 0.002
         return round(lat, 6), round(lon, 6)
 
@@ -384,7 +385,7 @@ function request()
   local round = math.floor(sent / per)
   sent = sent + 1
   local index = tid + nthreads * slot
-  local lat = 52.30 + (index % 100) * 0.002 + (round % 500) * 0.00001
+  local lat = 52.30 + (index % 100) * 0.002 + (round % 100) * 0.00001
   local lon = 4.80 + math.floor(index / 100) * 0.002
   return wrk.format("GET", string.format(
     "/ingest/osmand/?id=%s%05d&lat=%.6f&lon=%.6f&timestamp=%d&speed=15&batt=80",
@@ -555,9 +556,16 @@ async def paced_requests(
             if idle:
                 return idle.pop()
             opened += 1
-        return await RawConnection.open(port)
+        try:
+            return await RawConnection.open(port)
+        except Exception:
+            async with free:
+                opened -= 1
+                free.notify()
+            raise
 
     async def one(index: int, due: float) -> None:
+        nonlocal opened
         method, path, body = make_request(index)
         conn: RawConnection | None = None
         try:
@@ -567,7 +575,6 @@ async def paced_requests(
             result.errors += 1
             if conn is not None:
                 conn.close()
-                nonlocal opened
                 async with free:
                     opened -= 1
                     free.notify()
@@ -612,7 +619,7 @@ def osmand_path(fleet_size: int, index: int, *, now_ms: int | None = None) -> st
     never sends twice in the same millisecond at these rates, so every fix is distinct)."""
     device = index % fleet_size
     step = index // fleet_size
-    lat = BASE_LAT + (device % 100) * 0.002 + (step % 500) * 0.00001
+    lat = BASE_LAT + (device % 100) * 0.002 + (step % 100) * 0.00001
     lon = BASE_LON + (device // 100) * 0.002
     stamp = now_ms if now_ms is not None else int(time.time() * 1000)
     return (

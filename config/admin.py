@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from collections.abc import Callable
 from functools import update_wrapper
 from typing import Any
 
+from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +13,9 @@ from django.http import HttpRequest, HttpResponse
 
 def is_org_admin(request: HttpRequest) -> bool:
     membership = getattr(request, "membership", None)
-    return membership is not None and membership.role == "admin"  # Role.ADMIN; models aren't importable here
+    return (
+        membership is not None and membership.role == "admin"
+    )  # Role.ADMIN; models aren't importable here
 
 
 class DoorstepAdminSite(admin.AdminSite):
@@ -26,7 +27,7 @@ class DoorstepAdminSite(admin.AdminSite):
         user = request.user
         return bool(user.is_active and (user.is_superuser or is_org_admin(request)))
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         inner = super().admin_view(view, cacheable)
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

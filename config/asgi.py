@@ -19,6 +19,8 @@ application = ProtocolTypeRouter(
     {
         # Trackers hit the ingest endpoints once per fix: they bypass Django's middleware stack.
         "http": with_ingest(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

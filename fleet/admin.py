@@ -48,7 +48,8 @@ class DeviceAdmin(TenantAdmin):
         if not obj.token_hash:
             token = obj.set_token()
             messages.warning(
-                request, f"Device token for {obj.identifier}: {token} — copy it now, it is shown once."
+                request,
+                f"Device token for {obj.identifier}: {token} — copy it now, it is shown once.",
             )
         super().save_model(request, obj, form, change)
 
@@ -62,7 +63,12 @@ class DeviceAdmin(TenantAdmin):
 
 @admin.register(TrackingSettings)
 class TrackingSettingsAdmin(TenantAdmin):
-    list_display = ["organization", "moving_speed_kmh", "offline_after_seconds", "require_device_token"]
+    list_display = [
+        "organization",
+        "moving_speed_kmh",
+        "offline_after_seconds",
+        "require_device_token",
+    ]
 
 
 @admin.register(RejectedFix)

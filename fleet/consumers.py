@@ -65,14 +65,18 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if self.flush_task is not None:
             self.flush_task.cancel()
         if hasattr(self, "organization_id"):
-            await self.channel_layer.group_discard(live_group(self.organization_id), self.channel_name)
+            await self.channel_layer.group_discard(
+                live_group(self.organization_id), self.channel_name
+            )
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe":
             await self.send_json({"type": "error", "message": "expected {type: subscribe}"})
             return
         try:
-            zones = await database_sync_to_async(zone_geometries)(organization_id=self.organization_id)
+            zones = await database_sync_to_async(zone_geometries)(
+                organization_id=self.organization_id
+            )
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
         except FilterError as exc:
@@ -134,6 +138,10 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.visible.discard(vehicle_id)
         if shown or removed:
             await self.send_json(
-                {"type": "update", "vehicles": shown, "removed": removed,
-                 "server_time": now.isoformat()}  # fmt: skip
+                {
+                    "type": "update",
+                    "vehicles": shown,
+                    "removed": removed,
+                    "server_time": now.isoformat(),
+                }
             )

@@ -61,4 +61,7 @@ def positions_maintain() -> dict[str, Any]:
             "SELECT COALESCE(MAX(position_retention_days), 90) FROM fleet_trackingsettings"
         )
         retention = max(int(cursor.fetchone()[0]), 90)
-    return {"created": partitions_ensure(), "dropped": partitions_drop_expired(retention_days=retention)}
+    return {
+        "created": partitions_ensure(),
+        "dropped": partitions_drop_expired(retention_days=retention),
+    }

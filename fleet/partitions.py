@@ -33,7 +33,9 @@ def existing_partitions() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def partitions_ensure(*, today: dt.date | None = None, days_back: int = 2, days_ahead: int = 7) -> list[str]:
+def partitions_ensure(
+    *, today: dt.date | None = None, days_back: int = 2, days_ahead: int = 7
+) -> list[str]:
     today = today or dt.datetime.now(dt.UTC).date()
     have = existing_partitions()
     created = []
@@ -46,7 +48,7 @@ def partitions_ensure(*, today: dt.date | None = None, days_back: int = 2, days_
         try:
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "  # noqa: S608
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
                     f"FOR VALUES FROM ('{start} 00:00+00') TO ('{end} 00:00+00')"
                 )
             created.append(name)

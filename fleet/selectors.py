@@ -34,7 +34,9 @@ def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[s
     }
 
 
-def vehicle_live_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[dict[str, Any]]:
+def vehicle_live_list(
+    *, organization_id: int, hub_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Every active vehicle of the organization (of `hub_ids` only, when given) with its state."""
     with scope(organization=organization_id):
         vehicles = Vehicle.objects.filter(active=True).select_related("hub", "driver", "device")
@@ -47,7 +49,9 @@ def vehicle_live_list(*, organization_id: int, hub_ids: list[int] | None = None)
         return [vehicle_live_payload(v, states.get(v.pk)) for v in vehicles]
 
 
-def vehicle_get(*, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None) -> Vehicle:
+def vehicle_get(
+    *, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None
+) -> Vehicle:
     """One vehicle of the organization; raises Vehicle.DoesNotExist for a foreign or out-of-scope id."""
     with scope(organization=organization_id):
         vehicles = Vehicle.objects.select_related("hub", "driver", "device")

@@ -22,7 +22,8 @@ from .models import RejectedFix, SavedView, Vehicle
 
 def _context(request: HttpRequest) -> tuple[int, int, list[int]]:
     membership = request.membership  # type: ignore[attr-defined]
-    return membership.organization_id, request.user.pk, membership_hub_ids(membership=membership)
+    user_id = int(request.user.pk or 0)
+    return membership.organization_id, user_id, membership_hub_ids(membership=membership)
 
 
 def _saved_view_json(view: SavedView, *, user_id: int, default_id: int | None) -> dict[str, Any]:
@@ -58,9 +59,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "zones": selectors.zone_feature_collection(organization_id=organization_id),
         "tags": selectors.vehicle_tag_list(organization_id=organization_id),
         "roadsUrl": "/map/roads.geojson",
-        "savedViews": [
-            _saved_view_json(v, user_id=user_id, default_id=default_id) for v in views
-        ],
+        "savedViews": [_saved_view_json(v, user_id=user_id, default_id=default_id) for v in views],
         "viewsUrl": "/map/views/",
         "viewUrlTemplate": "/map/views/0/",
         "vehicleUrlTemplate": "/map/vehicles/0/",
@@ -114,8 +113,12 @@ def saved_views(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             return _error(exc)
-        default_id = selectors.saved_view_default_id(organization_id=organization_id, user_id=user_id)
-        return JsonResponse(_saved_view_json(view, user_id=user_id, default_id=default_id), status=201)
+        default_id = selectors.saved_view_default_id(
+            organization_id=organization_id, user_id=user_id
+        )
+        return JsonResponse(
+            _saved_view_json(view, user_id=user_id, default_id=default_id), status=201
+        )
     default_id = selectors.saved_view_default_id(organization_id=organization_id, user_id=user_id)
     views = selectors.saved_view_list(organization_id=organization_id, user_id=user_id)
     return JsonResponse(
@@ -127,9 +130,11 @@ def saved_views(request: HttpRequest) -> HttpResponse:
 @role_required(*CONSOLE_ROLES)
 def saved_view_detail(request: HttpRequest, view_id: int) -> HttpResponse:
     organization_id, user_id, _ = _context(request)
-    view = selectors.saved_view_list(organization_id=organization_id, user_id=user_id).filter(
-        pk=view_id
-    ).first()
+    view = (
+        selectors.saved_view_list(organization_id=organization_id, user_id=user_id)
+        .filter(pk=view_id)
+        .first()
+    )
     if view is None:
         raise Http404("No such view.")
     if request.method == "DELETE":
@@ -159,9 +164,7 @@ def vehicle_detail(request: HttpRequest, vehicle_id: int) -> HttpResponse:
     except Vehicle.DoesNotExist as exc:
         raise Http404("No such vehicle.") from exc
     state = selectors.vehicle_state_get(organization_id=organization_id, vehicle_id=vehicle.pk)
-    return render(
-        request, "fleet/_vehicle_detail.html", {"vehicle": vehicle, "state": state}
-    )
+    return render(request, "fleet/_vehicle_detail.html", {"vehicle": vehicle, "state": state})
 
 
 @require_GET
@@ -176,7 +179,9 @@ def data_health(request: HttpRequest) -> HttpResponse:
             for row in RejectedFix.objects.values("reason").annotate(count=Count("id"))
         }
         recent = list(refused[:200])
-    reasons = [(value, label, by_reason.get(value, 0)) for value, label in RejectedFix.Reason.choices]
+    reasons = [
+        (value, label, by_reason.get(value, 0)) for value, label in RejectedFix.Reason.choices
+    ]
     return render(
         request,
         "fleet/data_health.html",

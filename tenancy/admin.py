@@ -89,7 +89,9 @@ class MembershipAdmin(TenantAdmin):
     list_filter = ["role"]
     search_fields = ["user__username", "user__email"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None and not request.user.is_superuser:
             kwargs["form"] = MembershipCreateForm
             kwargs["fields"] = ["username", "email", "password", "role", "hubs"]

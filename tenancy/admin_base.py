@@ -55,7 +55,9 @@ class TenantAdmin(ForeignIdIs404Mixin, admin.ModelAdmin):
             obj.organization = request.organization  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
 
-    def _limit_to_organization(self, request: HttpRequest, db_field: Any, field: Field | None) -> Any:
+    def _limit_to_organization(
+        self, request: HttpRequest, db_field: Any, field: Field | None
+    ) -> Any:
         # The scope already filters these; the explicit filter keeps it true even if a form is
         # built outside a scope, so a foreign hub can never be offered as a choice.
         related = db_field.related_model

@@ -64,9 +64,27 @@ DEMO_ORGANIZATIONS = (
 
 VEHICLE_TAGS = (["express"], ["standard"], ["cold"], ["standard", "large"], ["express", "cold"])
 DRIVER_NAMES = (
-    "Ana", "Bram", "Chloé", "Daan", "Emre", "Fatima", "Gijs", "Hana", "Ivo", "Joana",
-    "Kees", "Lotte", "Miguel", "Noor", "Omar", "Pim", "Quinn", "Rita", "Sem", "Tess",
-)  # fmt: skip
+    "Ana",
+    "Bram",
+    "Chloé",
+    "Daan",
+    "Emre",
+    "Fatima",
+    "Gijs",
+    "Hana",
+    "Ivo",
+    "Joana",
+    "Kees",
+    "Lotte",
+    "Miguel",
+    "Noor",
+    "Omar",
+    "Pim",
+    "Quinn",
+    "Rita",
+    "Sem",
+    "Tess",
+)
 
 
 def square_polygon(latitude: float, longitude: float, half_km: float) -> dict[str, object]:
@@ -88,7 +106,9 @@ def demo_username(spec: OrganizationSpec, role: str) -> str:
 
 def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organization:
     User = get_user_model()
-    organization = Organization.objects.create(name=spec.name, slug=spec.slug, timezone=spec.timezone)
+    organization = Organization.objects.create(
+        name=spec.name, slug=spec.slug, timezone=spec.timezone
+    )
     with scope(organization=organization):
         hubs = [
             Hub.objects.create(
@@ -196,5 +216,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
                 DEMO_PASSWORD,
             )
         )
-    rows.append(("regional-dispatcher", "dispatcher in both organizations (switcher)", DEMO_PASSWORD))
+    rows.append(
+        ("regional-dispatcher", "dispatcher in both organizations (switcher)", DEMO_PASSWORD)
+    )
     return rows

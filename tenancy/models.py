@@ -8,6 +8,7 @@ of quietly returning every tenant's rows.
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -68,7 +69,8 @@ class TenantModel(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
-    objects = ScopedManager(organization="organization")
+    # ScopedManager builds its class at run time, so the type checker is told what it is.
+    objects: ClassVar[models.Manager[Any]] = ScopedManager(organization="organization")
 
     class Meta:
         abstract = True

@@ -20,7 +20,9 @@ def has_role(request: HttpRequest, *roles: str) -> bool:
     return membership is not None and membership.role in roles
 
 
-def role_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def role_required(
+    *roles: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Login first; then 403 unless the user's role in the current organization is one of `roles`."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

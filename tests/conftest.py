@@ -75,7 +75,9 @@ class Tenant:
 
 def build_tenant(label: str) -> Tenant:
     organization = OrganizationFactory(name=f"{label} Logistics Org", slug=f"{label.lower()}-org")
-    hub = HubFactory(organization=organization, name=f"{label}hub Depot", code=f"{label.lower()}-hub")
+    hub = HubFactory(
+        organization=organization, name=f"{label}hub Depot", code=f"{label.lower()}-hub"
+    )
     zone = ZoneFactory(organization=organization, name=f"{label}zone Area", hub=hub)
     device = DeviceFactory(
         organization=organization,
@@ -93,18 +95,32 @@ def build_tenant(label: str) -> Tenant:
         vehicle = device.vehicle
         driver = vehicle.driver
         saved_view = SavedView.objects.create(
-            organization=organization, owner=users[Role.DISPATCHER], name=f"{label}view Shared",
-            shared=True, filters={"status": ["moving"]},
-        )  # fmt: skip
+            organization=organization,
+            owner=users[Role.DISPATCHER],
+            name=f"{label}view Shared",
+            shared=True,
+            filters={"status": ["moving"]},
+        )
         tracking_settings = TrackingSettings.objects.create(organization=organization)
         rejected_fix = RejectedFix.objects.create(
-            organization=organization, device=device, received_at=timezone.now(),
-            reason=RejectedFix.Reason.NULL_ISLAND, detail=f"{label}refusal detail",
-        )  # fmt: skip
+            organization=organization,
+            device=device,
+            received_at=timezone.now(),
+            reason=RejectedFix.Reason.NULL_ISLAND,
+            detail=f"{label}refusal detail",
+        )
     return Tenant(
-        organization, hub, zone, driver, vehicle, device, saved_view, tracking_settings,
-        rejected_fix, users,
-    )  # fmt: skip
+        organization,
+        hub,
+        zone,
+        driver,
+        vehicle,
+        device,
+        saved_view,
+        tracking_settings,
+        rejected_fix,
+        users,
+    )
 
 
 @pytest.fixture

@@ -102,7 +102,9 @@ class DeviceFactory(UnscopedFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     identifier = factory.Sequence(lambda n: f"dev-{n:05d}")
-    vehicle = factory.SubFactory(VehicleFactory, organization=factory.SelfAttribute("..organization"))
+    vehicle = factory.SubFactory(
+        VehicleFactory, organization=factory.SelfAttribute("..organization")
+    )
     token = "device-secret"
 
     @classmethod

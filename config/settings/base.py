@@ -184,7 +184,6 @@ MAP_TILE_ATTRIBUTION = env(
 )
 
 
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

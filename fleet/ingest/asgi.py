@@ -43,7 +43,9 @@ async def read_body(receive: Any, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def respond(send: Any, status: int, body: bytes | str, content_type: bytes = b"text/plain") -> None:
+async def respond(
+    send: Any, status: int, body: bytes | str, content_type: bytes = b"text/plain"
+) -> None:
     payload = body.encode() if isinstance(body, str) else body
     headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
     if status == 503:
@@ -143,7 +145,11 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return await json_error(send, 503, "temporarily unavailable, retry")
     for (index, _), outcome in zip(decoded, outcomes, strict=True):
         status, _, reason = outcome.partition(":")
-        results[index] = {"index": index, "status": status, **({"reason": reason} if reason else {})}
+        results[index] = {
+            "index": index,
+            "status": status,
+            **({"reason": reason} if reason else {}),
+        }
     if decoded and all(o == UNAUTHORIZED for o in outcomes):
         return await json_error(send, 401, "token does not match these devices")
     summary: dict[str, int] = {}

@@ -14,9 +14,24 @@ SPEED_TO_KMH = {"kn": KNOT_KMH, "kmh": 1.0, "ms": 3.6, "mph": 1.609344}
 
 # Parameters with a meaning of their own; every other parameter becomes a typed attribute.
 KNOWN_PARAMS = frozenset(
-    {"id", "deviceid", "timestamp", "lat", "lon", "location", "speed", "bearing", "heading",
-     "altitude", "accuracy", "batt", "token", "ignition", "odometer"}
-)  # fmt: skip
+    {
+        "id",
+        "deviceid",
+        "timestamp",
+        "lat",
+        "lon",
+        "location",
+        "speed",
+        "bearing",
+        "heading",
+        "altitude",
+        "accuracy",
+        "batt",
+        "token",
+        "ignition",
+        "odometer",
+    }
+)
 
 
 class DecodeError(ValueError):
@@ -126,13 +141,13 @@ def typed_attribute(raw: str) -> bool | int | float | str:
     return value if value is not None else raw
 
 
-def osmand_from_params(
-    params: dict[str, str], *, now: dt.datetime, speed_unit: str = "kn"
-) -> Fix:
+def osmand_from_params(params: dict[str, str], *, now: dt.datetime, speed_unit: str = "kn") -> Fix:
     """One OsmAnd fix from query or form parameters (the last value of a repeated key wins)."""
     device_key = (params.get("id") or params.get("deviceid") or "").strip()
     if not device_key:
         raise DecodeError("missing device id (id or deviceid)")
+    lat_raw: str | None
+    lon_raw: str | None
     if "location" in params and "lat" not in params:
         lat_raw, _, lon_raw = params["location"].partition(",")
     else:
@@ -190,7 +205,8 @@ def osmand_from_json(body: dict[str, Any], *, now: dt.datetime) -> list[Fix]:
         coords = location.get("coords")
         if not isinstance(coords, dict):
             raise DecodeError("location.coords missing")
-        battery = location.get("battery") if isinstance(location.get("battery"), dict) else {}
+        battery_raw = location.get("battery")
+        battery: dict[str, Any] = battery_raw if isinstance(battery_raw, dict) else {}
         level = _float(battery.get("level"))
         attributes: dict[str, Any] = {}
         for key in ("is_moving", "event", "activity", "uuid"):
@@ -232,7 +248,8 @@ def batch_fix(item: Any, *, now: dt.datetime) -> Fix:
     if "lat" not in item or "lon" not in item:
         raise DecodeError("missing lat/lon")
     timestamp = item.get("timestamp")
-    attributes = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
+    attributes_raw = item.get("attributes")
+    attributes: dict[str, Any] = attributes_raw if isinstance(attributes_raw, dict) else {}
     return Fix(
         device_key=device_key,
         fix_time=parse_time(None if timestamp is None else str(timestamp), now=now),

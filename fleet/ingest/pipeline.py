@@ -8,13 +8,14 @@ determined by the device id (globally unique), so no scope lookup is needed per 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +23,27 @@ import psycopg
 from django.conf import settings
 
 from .decode import Fix
-from .filters import LastFix, Limits, derive_status, fix_refusal, next_stationary_since
+from .filters import LastFix, Limits, derive_status, next_stationary_since
 
 logger = logging.getLogger(__name__)
 
 POSITION_COLUMNS = (
-    "device_id", "organization_id", "vehicle_id", "fix_time", "server_time", "latitude",
-    "longitude", "speed_kmh", "heading", "accuracy_m", "altitude_m", "odometer_m",
-    "battery_pct", "ignition", "attributes",
-)  # fmt: skip
+    "device_id",
+    "organization_id",
+    "vehicle_id",
+    "fix_time",
+    "server_time",
+    "latitude",
+    "longitude",
+    "speed_kmh",
+    "heading",
+    "accuracy_m",
+    "altitude_m",
+    "odometer_m",
+    "battery_pct",
+    "ignition",
+    "attributes",
+)
 
 
 class Unavailable(Exception):
@@ -95,9 +108,14 @@ LEFT JOIN fleet_trackingsettings ts ON ts.organization_id = d.organization_id
 """
 
 LIMIT_FIELDS = (
-    "max_future_seconds", "max_age_seconds", "max_accuracy_m", "max_jump_kmh",
-    "moving_speed_kmh", "stopped_after_seconds", "offline_after_seconds",
-)  # fmt: skip
+    "max_future_seconds",
+    "max_age_seconds",
+    "max_accuracy_m",
+    "max_jump_kmh",
+    "moving_speed_kmh",
+    "stopped_after_seconds",
+    "offline_after_seconds",
+)
 
 
 def limits_from_row(values: tuple[Any, ...], overrides: dict[str, Any]) -> Limits:
@@ -126,7 +144,9 @@ class DeviceDirectory:
 
     async def reload(self) -> None:
         async with self._lock:
-            async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            async with await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True
+            ) as conn:
                 rows = await (await conn.execute(DIRECTORY_SQL)).fetchall()
                 states = await (
                     await conn.execute(
@@ -136,8 +156,23 @@ class DeviceDirectory:
                 ).fetchall()
             devices = {}
             for row in rows:
-                (device_id, identifier, org_id, vehicle_id, token_hash, active, overrides,
-                 speed_unit, plate, name, hub_id, hub, driver, tags, *rest) = row  # fmt: skip
+                (
+                    device_id,
+                    identifier,
+                    org_id,
+                    vehicle_id,
+                    token_hash,
+                    active,
+                    overrides,
+                    speed_unit,
+                    plate,
+                    name,
+                    hub_id,
+                    hub,
+                    driver,
+                    tags,
+                    *rest,
+                ) = row
                 devices[identifier] = DeviceInfo(
                     device_id=device_id,
                     organization_id=org_id,
@@ -147,8 +182,15 @@ class DeviceDirectory:
                     speed_unit=speed_unit,
                     require_token=bool(rest[-1]),
                     limits=limits_from_row(tuple(rest[:-1]), overrides),
-                    vehicle={"plate": plate, "name": name, "hub_id": hub_id, "hub": hub,
-                             "driver": driver, "device": identifier, "tags": tags or []},  # fmt: skip
+                    vehicle={
+                        "plate": plate,
+                        "name": name,
+                        "hub_id": hub_id,
+                        "hub": hub,
+                        "driver": driver,
+                        "device": identifier,
+                        "tags": tags or [],
+                    },
                 )
             self.devices = devices
             known = self.last_fix
@@ -171,7 +213,7 @@ class DeviceDirectory:
         return device
 
 
-Broadcast = Callable[[dict[int, list[dict[str, Any]]]], Awaitable[None]]
+Broadcast = Callable[[dict[int, list[dict[str, Any]]]], Coroutine[Any, Any, None]]
 
 
 class GroupCommitWriter:
@@ -215,10 +257,8 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         while True:
             await self.wakeup.wait()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.full.wait(), timeout=self.max_delay)
-            except TimeoutError:
-                pass
             batch, self.pending, self.pending_count = self.pending, [], 0
             self.wakeup.clear()
             self.full.clear()
@@ -244,10 +284,8 @@ class GroupCommitWriter:
 
     async def _drop_connection(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already broken; closing is best effort
                 await self.conn.close()
-            except Exception:  # noqa: S110 - already broken; closing is best effort
-                pass
         self.conn = None
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
@@ -300,11 +338,17 @@ class GroupCommitWriter:
                 "INSERT INTO fleet_rejectedfix (organization_id, device_id, received_at, "
                 "fix_time, reason, detail, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [
-                    (i.device.organization_id, i.device.device_id, i.server_time,
-                     i.fix.fix_time, i.refusal[0], i.refusal[1][:200],  # type: ignore[index]
-                     json.dumps(i.fix.as_payload()))
+                    (
+                        i.device.organization_id,
+                        i.device.device_id,
+                        i.server_time,
+                        i.fix.fix_time,
+                        *(i.refusal or ("", ""))[:1],
+                        (i.refusal or ("", ""))[1][:200],
+                        json.dumps(i.fix.as_payload()),
+                    )
                     for i in items
-                ],  # fmt: skip
+                ],
             )
 
     def _next_states(self, items: list[Item]) -> dict[int, tuple[Item, str, dt.datetime | None]]:
@@ -324,28 +368,48 @@ class GroupCommitWriter:
                 continue  # out of order: kept in history, never moves the vehicle
             limits = item.device.limits
             since = next_stationary_since(
-                speed_kmh=item.fix.speed_kmh, fix_time=item.fix.fix_time, previous=previous,
+                speed_kmh=item.fix.speed_kmh,
+                fix_time=item.fix.fix_time,
+                previous=previous,
                 limits=limits,
-            )  # fmt: skip
+            )
             status = derive_status(
-                speed_kmh=item.fix.speed_kmh, ignition=item.fix.ignition,
-                fix_time=item.fix.fix_time, stationary_since=since, now=item.server_time,
+                speed_kmh=item.fix.speed_kmh,
+                ignition=item.fix.ignition,
+                fix_time=item.fix.fix_time,
+                stationary_since=since,
+                now=item.server_time,
                 limits=limits,
-            )  # fmt: skip
+            )
             states[vehicle_id] = (item, status, since)
         return states
 
     async def _upsert_states(
-        self, conn: psycopg.AsyncConnection[Any], states: dict[int, tuple[Item, str, dt.datetime | None]]
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        states: dict[int, tuple[Item, str, dt.datetime | None]],
     ) -> set[int]:
         if not states:
             return set()
         columns: dict[str, list[Any]] = {name: [] for name in STATE_COLUMNS}
         for vehicle_id, (item, status, since) in states.items():
             fix = item.fix
-            row = (vehicle_id, item.device.organization_id, item.device.device_id, fix.fix_time,
-                   item.server_time, fix.latitude, fix.longitude, fix.speed_kmh, fix.heading,
-                   fix.accuracy_m, fix.battery_pct, fix.ignition, status, since)  # fmt: skip
+            row = (
+                vehicle_id,
+                item.device.organization_id,
+                item.device.device_id,
+                fix.fix_time,
+                item.server_time,
+                fix.latitude,
+                fix.longitude,
+                fix.speed_kmh,
+                fix.heading,
+                fix.accuracy_m,
+                fix.battery_pct,
+                fix.ignition,
+                status,
+                since,
+            )
             for name, value in zip(STATE_COLUMNS, row, strict=True):
                 columns[name].append(value)
         cursor = await conn.execute(STATE_UPSERT_SQL, [columns[name] for name in STATE_COLUMNS])
@@ -362,23 +426,53 @@ class GroupCommitWriter:
                 fix.fix_time, fix.latitude, fix.longitude, since
             )
             updates.setdefault(item.device.organization_id, []).append(
-                {"id": vehicle_id, **item.device.vehicle, "lat": fix.latitude,
-                 "lon": fix.longitude, "speed_kmh": fix.speed_kmh, "heading": fix.heading,
-                 "status": status, "fix_time": fix.fix_time.isoformat(),
-                 "battery_pct": fix.battery_pct}  # fmt: skip
+                {
+                    "id": vehicle_id,
+                    **item.device.vehicle,
+                    "lat": fix.latitude,
+                    "lon": fix.longitude,
+                    "speed_kmh": fix.speed_kmh,
+                    "heading": fix.heading,
+                    "status": status,
+                    "fix_time": fix.fix_time.isoformat(),
+                    "battery_pct": fix.battery_pct,
+                }
             )
         return updates
 
 
 STATE_COLUMNS = (
-    "vehicle_id", "organization_id", "device_id", "fix_time", "server_time", "latitude",
-    "longitude", "speed_kmh", "heading", "accuracy_m", "battery_pct", "ignition", "status",
+    "vehicle_id",
+    "organization_id",
+    "device_id",
+    "fix_time",
+    "server_time",
+    "latitude",
+    "longitude",
+    "speed_kmh",
+    "heading",
+    "accuracy_m",
+    "battery_pct",
+    "ignition",
+    "status",
     "stationary_since",
-)  # fmt: skip
+)
 STATE_TYPES = (
-    "bigint", "bigint", "bigint", "timestamptz", "timestamptz", "float8", "float8", "float8",
-    "float8", "float8", "float8", "boolean", "varchar", "timestamptz",
-)  # fmt: skip
+    "bigint",
+    "bigint",
+    "bigint",
+    "timestamptz",
+    "timestamptz",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "boolean",
+    "varchar",
+    "timestamptz",
+)
 STATE_UPSERT_SQL = (
     f"INSERT INTO fleet_vehiclestate ({', '.join(STATE_COLUMNS)}) "  # noqa: S608
     f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in STATE_TYPES)}) "
@@ -391,8 +485,19 @@ STATE_UPSERT_SQL = (
 def position_row(item: Item) -> tuple[Any, ...]:
     fix = item.fix
     return (
-        item.device.device_id, item.device.organization_id, item.device.vehicle_id,
-        fix.fix_time, item.server_time, fix.latitude, fix.longitude, fix.speed_kmh,
-        fix.heading, fix.accuracy_m, fix.altitude_m, fix.odometer_m, fix.battery_pct,
-        fix.ignition, json.dumps(fix.attributes, default=str),
-    )  # fmt: skip
+        item.device.device_id,
+        item.device.organization_id,
+        item.device.vehicle_id,
+        fix.fix_time,
+        item.server_time,
+        fix.latitude,
+        fix.longitude,
+        fix.speed_kmh,
+        fix.heading,
+        fix.accuracy_m,
+        fix.altitude_m,
+        fix.odometer_m,
+        fix.battery_pct,
+        fix.ignition,
+        json.dumps(fix.attributes, default=str),
+    )

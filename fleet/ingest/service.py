@@ -90,9 +90,14 @@ class IngestService:
                     self.directory.last_fix.get(device.vehicle_id) if device.vehicle_id else None
                 )
                 refusal = fix_refusal(
-                    latitude=fix.latitude, longitude=fix.longitude, fix_time=fix.fix_time,
-                    accuracy_m=fix.accuracy_m, now=now, limits=device.limits, previous=previous,
-                )  # fmt: skip
+                    latitude=fix.latitude,
+                    longitude=fix.longitude,
+                    fix_time=fix.fix_time,
+                    accuracy_m=fix.accuracy_m,
+                    now=now,
+                    limits=device.limits,
+                    previous=previous,
+                )
                 items.append((index, Item(fix, device, now, refusal)))
         except Unavailable:
             raise

@@ -49,4 +49,6 @@ class Device(TenantModel):
         return token
 
     def check_token(self, token: str) -> bool:
-        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, hash_device_token(token))
+        return bool(self.token_hash) and hmac.compare_digest(
+            self.token_hash, hash_device_token(token)
+        )

@@ -60,7 +60,9 @@ class Zone(TenantModel):
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GEOFENCE)
-    hub = models.ForeignKey(Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="zones")
+    hub = models.ForeignKey(
+        Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="zones"
+    )
     geometry = models.JSONField(
         validators=[validate_polygon_geojson],
         help_text='GeoJSON Polygon, e.g. {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}',

@@ -67,6 +67,9 @@ class Position(models.Model):
         managed = False
         db_table = "fleet_position"
 
+    def __str__(self) -> str:
+        return f"{self.device_id} @ {self.fix_time:%Y-%m-%d %H:%M:%S}"
+
 
 class VehicleState(TenantModel):
     class Status(models.TextChoices):
@@ -75,7 +78,9 @@ class VehicleState(TenantModel):
         STOPPED = "stopped", "Stopped"
         OFFLINE = "offline", "Offline"
 
-    vehicle = models.OneToOneField(Vehicle, on_delete=models.CASCADE, related_name="state", primary_key=True)
+    vehicle = models.OneToOneField(
+        Vehicle, on_delete=models.CASCADE, related_name="state", primary_key=True
+    )
     device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL, related_name="+")
     fix_time = models.DateTimeField()
     server_time = models.DateTimeField()

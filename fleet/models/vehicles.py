@@ -16,7 +16,9 @@ class Driver(TenantModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    hub = models.ForeignKey(Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers")
+    hub = models.ForeignKey(
+        Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers"
+    )
     active = models.BooleanField(default=True)
 
     class Meta:

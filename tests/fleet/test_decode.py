@@ -100,9 +100,13 @@ def test_measurements_and_typed_attributes() -> None:
     assert fix.battery_pct == 87
     assert fix.ignition is True
     assert fix.attributes == {
-        "hdop": 0.9, "charge": True, "valid": False, "driverUniqueId": "X7", "sat": 9,
+        "hdop": 0.9,
+        "charge": True,
+        "valid": False,
+        "driverUniqueId": "X7",
+        "sat": 9,
         "door": "open",
-    }  # fmt: skip
+    }
 
 
 def test_token_is_kept_apart_from_attributes() -> None:
@@ -116,27 +120,40 @@ def test_json_variant() -> None:
         "device_id": "phone-7",
         "location": {
             "timestamp": "2026-11-25T11:59:30.000Z",
-            "coords": {"latitude": 52.1, "longitude": 4.3, "accuracy": 8, "speed": 10,
-                       "heading": 90, "altitude": 3},
+            "coords": {
+                "latitude": 52.1,
+                "longitude": 4.3,
+                "accuracy": 8,
+                "speed": 10,
+                "heading": 90,
+                "altitude": 3,
+            },
             "battery": {"level": 0.55, "is_charging": True},
             "is_moving": True,
             "odometer": 1234.5,
             "event": "motionchange",
             "extras": {"route": 12},
         },
-    }  # fmt: skip
+    }
     (fix,) = osmand_from_json(body, now=NOW)
     assert fix.device_key == "phone-7"
     assert fix.fix_time == T
     assert fix.speed_kmh == pytest.approx(36.0)  # m/s in this variant
     assert fix.battery_pct == 55
     assert fix.odometer_m == 1234.5
-    assert fix.attributes == {"is_moving": True, "event": "motionchange", "charge": True, "route": 12}
+    assert fix.attributes == {
+        "is_moving": True,
+        "event": "motionchange",
+        "charge": True,
+        "route": 12,
+    }
 
 
 def test_json_variant_negative_speed_and_heading_unknown() -> None:
-    body = {"device_id": "p", "location": {"coords": {"latitude": 1, "longitude": 2,
-                                                      "speed": -1, "heading": -1}}}  # fmt: skip
+    body = {
+        "device_id": "p",
+        "location": {"coords": {"latitude": 1, "longitude": 2, "speed": -1, "heading": -1}},
+    }
     (fix,) = osmand_from_json(body, now=NOW)
     assert fix.speed_kmh is None and fix.heading is None and fix.fix_time == NOW
 
@@ -151,9 +168,15 @@ def test_json_variant_malformed(body: object) -> None:
 
 def test_batch_fix() -> None:
     fix = batch_fix(
-        {"device_id": "d1", "lat": 1.5, "lon": 2.5, "timestamp": int(T.timestamp()),
-         "speed_kmh": 42, "attributes": {"temp": -18}},
+        {
+            "device_id": "d1",
+            "lat": 1.5,
+            "lon": 2.5,
+            "timestamp": int(T.timestamp()),
+            "speed_kmh": 42,
+            "attributes": {"temp": -18},
+        },
         now=NOW,
-    )  # fmt: skip
+    )
     assert (fix.device_key, fix.latitude, fix.speed_kmh, fix.fix_time) == ("d1", 1.5, 42, T)
     assert fix.attributes == {"temp": -18}

@@ -13,12 +13,23 @@ NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 LIMITS = Limits(max_future_seconds=300, max_age_seconds=86400, max_accuracy_m=100, max_jump_kmh=200)
 
 
-def refusal(lat: float = 52.37, lon: float = 4.89, *, seconds_ago: float = 5,
-            accuracy: float | None = 5, previous: LastFix | None = None) -> str | None:  # fmt: skip
+def refusal(
+    lat: float = 52.37,
+    lon: float = 4.89,
+    *,
+    seconds_ago: float = 5,
+    accuracy: float | None = 5,
+    previous: LastFix | None = None,
+) -> str | None:
     result = fix_refusal(
-        latitude=lat, longitude=lon, fix_time=NOW - dt.timedelta(seconds=seconds_ago),
-        accuracy_m=accuracy, now=NOW, limits=LIMITS, previous=previous,
-    )  # fmt: skip
+        latitude=lat,
+        longitude=lon,
+        fix_time=NOW - dt.timedelta(seconds=seconds_ago),
+        accuracy_m=accuracy,
+        now=NOW,
+        limits=LIMITS,
+        previous=previous,
+    )
     return result[0] if result else None
 
 
@@ -64,14 +75,19 @@ def test_out_of_order_fix_is_not_judged_by_jump() -> None:
     assert refusal(52.47, 4.89, seconds_ago=60, previous=previous) is None
 
 
-def status(speed: float | None, *, age: float = 5, standing: float | None = 0,
-           ignition: bool | None = None) -> str:  # fmt: skip
+def status(
+    speed: float | None, *, age: float = 5, standing: float | None = 0, ignition: bool | None = None
+) -> str:
     fix_time = NOW - dt.timedelta(seconds=age)
     since = None if standing is None else fix_time - dt.timedelta(seconds=standing)
     return derive_status(
-        speed_kmh=speed, ignition=ignition, fix_time=fix_time, stationary_since=since, now=NOW,
+        speed_kmh=speed,
+        ignition=ignition,
+        fix_time=fix_time,
+        stationary_since=since,
+        now=NOW,
         limits=Limits(moving_speed_kmh=5, stopped_after_seconds=300, offline_after_seconds=600),
-    )  # fmt: skip
+    )
 
 
 def test_status_derivation() -> None:
@@ -85,6 +101,14 @@ def test_status_derivation() -> None:
 def test_stationary_since_carries_over_and_resets_when_moving() -> None:
     earlier = NOW - dt.timedelta(minutes=3)
     previous = LastFix(earlier, 1, 1, earlier)
-    assert next_stationary_since(speed_kmh=0, fix_time=NOW, previous=previous, limits=Limits()) == earlier
-    assert next_stationary_since(speed_kmh=40, fix_time=NOW, previous=previous, limits=Limits()) is None
-    assert next_stationary_since(speed_kmh=None, fix_time=NOW, previous=None, limits=Limits()) == NOW
+    assert (
+        next_stationary_since(speed_kmh=0, fix_time=NOW, previous=previous, limits=Limits())
+        == earlier
+    )
+    assert (
+        next_stationary_since(speed_kmh=40, fix_time=NOW, previous=previous, limits=Limits())
+        is None
+    )
+    assert (
+        next_stationary_since(speed_kmh=None, fix_time=NOW, previous=None, limits=Limits()) == NOW
+    )

@@ -31,7 +31,9 @@ def tenant(transactional_db: Any) -> Tenant:
 
 
 def client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://127.0.0.1")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://127.0.0.1"
+    )
 
 
 @sync_to_async
@@ -80,11 +82,20 @@ async def test_post_form_and_json_variant(ingest: IngestService, tenant: Tenant)
     async with client() as http:
         form = await http.post(
             "/ingest/osmand/",
-            data={"id": tenant.device.identifier, "lat": "52.1", "lon": "4.1", "timestamp": now_ts(-20)},
+            data={
+                "id": tenant.device.identifier,
+                "lat": "52.1",
+                "lon": "4.1",
+                "timestamp": now_ts(-20),
+            },
         )
-        body = {"device_id": tenant.device.identifier,
-                "location": {"timestamp": dt.datetime.now(dt.UTC).isoformat(),
-                             "coords": {"latitude": 52.1005, "longitude": 4.1, "speed": 5}}}  # fmt: skip
+        body = {
+            "device_id": tenant.device.identifier,
+            "location": {
+                "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+                "coords": {"latitude": 52.1005, "longitude": 4.1, "speed": 5},
+            },
+        }
         as_json = await http.post("/ingest/osmand/", json=body)
     assert (form.status_code, as_json.status_code) == (200, 200)
     stored = await positions(tenant)
@@ -141,7 +152,8 @@ async def test_resend_is_stored_exactly_once(ingest: IngestService, tenant: Tena
         again = await osmand(http, tenant, timestamp=timestamp)
         # The same fix twice inside one flush, too.
         together = await asyncio.gather(
-            osmand(http, tenant, timestamp=timestamp + 1), osmand(http, tenant, timestamp=timestamp + 1)
+            osmand(http, tenant, timestamp=timestamp + 1),
+            osmand(http, tenant, timestamp=timestamp + 1),
         )
     assert [first.status_code, again.status_code, *(r.status_code for r in together)] == [200] * 4
     assert len(await positions(tenant)) == 2
@@ -166,7 +178,9 @@ async def test_out_of_order_fix_kept_in_history_but_never_moves_the_vehicle(
     await layer.group_discard(live_group(tenant.organization.pk), channel)
 
 
-async def test_concurrent_requests_share_group_commits(ingest: IngestService, tenant: Tenant) -> None:
+async def test_concurrent_requests_share_group_commits(
+    ingest: IngestService, tenant: Tenant
+) -> None:
     base = now_ts(-100)
     async with client() as http:
         responses = await asyncio.gather(
@@ -177,7 +191,9 @@ async def test_concurrent_requests_share_group_commits(ingest: IngestService, te
     assert ingest.writer.flushes < 45  # requests share transactions instead of one each
 
 
-async def test_broadcast_reaches_the_organization_group(ingest: IngestService, tenant: Tenant) -> None:
+async def test_broadcast_reaches_the_organization_group(
+    ingest: IngestService, tenant: Tenant
+) -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(live_group(tenant.organization.pk), channel)
@@ -201,7 +217,9 @@ def require_token(tenant: Tenant, speed_unit: str = "kn") -> None:
         tenant.organization.save()
 
 
-async def test_organization_can_require_the_device_token(ingest: IngestService, tenant: Tenant) -> None:
+async def test_organization_can_require_the_device_token(
+    ingest: IngestService, tenant: Tenant
+) -> None:
     await require_token(tenant, speed_unit="kmh")
     async with client() as http:
         missing = await osmand(http, tenant, timestamp=now_ts(-2))
@@ -221,9 +239,10 @@ async def test_batch_api(ingest: IngestService, tenant: Tenant) -> None:
     ]
     async with client() as http:
         response = await http.post(
-            "/api/v1/positions/batch/", json={"fixes": fixes},
+            "/api/v1/positions/batch/",
+            json={"fixes": fixes},
             headers={"Authorization": "Bearer device-secret"},
-        )  # fmt: skip
+        )
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["status"] for r in results] == ["stored", "rejected", "unknown_device", "invalid"]
@@ -245,8 +264,11 @@ async def test_batch_api_refuses_bad_requests(ingest: IngestService, tenant: Ten
             "/api/v1/positions/batch/", json=[fix], headers={"Authorization": "Bearer x"}
         )
     assert [no_auth.status_code, wrong.status_code, garbage.status_code, shape.status_code] == [
-        401, 401, 400, 400,
-    ]  # fmt: skip
+        401,
+        401,
+        400,
+        400,
+    ]
     assert json.loads(garbage.text)["detail"] == "malformed JSON"
     assert await positions(tenant) == []
 

@@ -36,43 +36,66 @@ def session_cookie(user: Any) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def connect(user: Any | None, origin: str = "http://127.0.0.1") -> tuple[WebsocketCommunicator, Any]:
+async def connect(
+    user: Any | None, origin: str = "http://127.0.0.1"
+) -> tuple[WebsocketCommunicator, Any]:
     headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1")]
     if user is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode()))
+        headers.append(
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode())
+        )
     communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
     connected, code = await communicator.connect()
     return communicator, (connected, code)
 
 
-def vehicle_message(vehicle_id: int, *, hub_id: int, lat: float = 52.37, status: str = "moving",
-                    plate: str = "X") -> dict[str, Any]:  # fmt: skip
-    return {"id": vehicle_id, "plate": plate, "name": "", "hub_id": hub_id, "hub": "h",
-            "driver": None, "device": None, "tags": [], "lat": lat, "lon": 4.89,
-            "speed_kmh": 30, "heading": 10, "status": status,
-            "fix_time": "2026-11-25T12:00:00+00:00", "battery_pct": None}  # fmt: skip
+def vehicle_message(
+    vehicle_id: int, *, hub_id: int, lat: float = 52.37, status: str = "moving", plate: str = "X"
+) -> dict[str, Any]:
+    return {
+        "id": vehicle_id,
+        "plate": plate,
+        "name": "",
+        "hub_id": hub_id,
+        "hub": "h",
+        "driver": None,
+        "device": None,
+        "tags": [],
+        "lat": lat,
+        "lon": 4.89,
+        "speed_kmh": 30,
+        "heading": 10,
+        "status": status,
+        "fix_time": "2026-11-25T12:00:00+00:00",
+        "battery_pct": None,
+    }
 
 
-async def subscribe(communicator: WebsocketCommunicator, filters: dict[str, Any] | None = None,
-                    interval: int = 1) -> dict[str, Any]:  # fmt: skip
-    await communicator.send_json_to({"type": "subscribe", "filters": filters or {}, "interval": interval})
+async def subscribe(
+    communicator: WebsocketCommunicator, filters: dict[str, Any] | None = None, interval: int = 1
+) -> dict[str, Any]:
+    await communicator.send_json_to(
+        {"type": "subscribe", "filters": filters or {}, "interval": interval}
+    )
     return await communicator.receive_json_from(timeout=5)
 
 
 async def test_anonymous_is_closed(tenants: tuple[Tenant, Tenant]) -> None:
-    communicator, (connected, code) = await connect(None)
+    _communicator, (connected, code) = await connect(None)
     assert connected is False and code == 4401
 
 
 async def test_foreign_origin_is_refused(tenants: tuple[Tenant, Tenant]) -> None:
     alpha, _ = tenants
-    communicator, (connected, _) = await connect(alpha.users[Role.DISPATCHER], origin="http://evil.example")
+    _communicator, (connected, _) = await connect(
+        alpha.users[Role.DISPATCHER], origin="http://evil.example"
+    )
     assert connected is False
 
 
 async def test_driver_role_is_refused(tenants: tuple[Tenant, Tenant]) -> None:
     alpha, _ = tenants
-    communicator, (connected, code) = await connect(alpha.users[Role.DRIVER])
+    _communicator, (connected, code) = await connect(alpha.users[Role.DRIVER])
     assert connected is False and code == 4403
 
 
@@ -88,7 +111,10 @@ async def test_snapshot_holds_only_own_vehicles_and_foreign_groups_never_arrive(
     layer = get_channel_layer()
     await layer.group_send(
         live_group(bravo.organization.pk),
-        {"type": "positions.update", "vehicles": [vehicle_message(bravo.vehicle.pk, hub_id=bravo.hub.pk)]},
+        {
+            "type": "positions.update",
+            "vehicles": [vehicle_message(bravo.vehicle.pk, hub_id=bravo.hub.pk)],
+        },
     )
     assert await communicator.receive_nothing(timeout=1.5)
     await communicator.disconnect()
@@ -112,9 +138,11 @@ async def test_updates_are_coalesced_per_interval(tenants: tuple[Tenant, Tenant]
     for step in range(5):
         await layer.group_send(
             live_group(alpha.organization.pk),
-            {"type": "positions.update",
-             "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, lat=52 + step)]},
-        )  # fmt: skip
+            {
+                "type": "positions.update",
+                "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, lat=52 + step)],
+            },
+        )
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["type"] == "update"
     assert [v["lat"] for v in frame["vehicles"]] == [56]  # only the latest of five fixes
@@ -131,9 +159,11 @@ async def test_filter_hides_and_reports_removed(tenants: tuple[Tenant, Tenant]) 
     layer = get_channel_layer()
     await layer.group_send(
         live_group(alpha.organization.pk),
-        {"type": "positions.update",
-         "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, status="stopped")]},
-    )  # fmt: skip
+        {
+            "type": "positions.update",
+            "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, status="stopped")],
+        },
+    )
     frame = await communicator.receive_json_from(timeout=3)
     assert frame["vehicles"] == [] and frame["removed"] == [alpha.vehicle.pk]
     text = await subscribe(communicator, {"q": alpha.vehicle.plate[-4:].lower()})
@@ -148,10 +178,16 @@ def _state(tenant: Tenant, *, status: str) -> None:
 
     with scopes_disabled():
         VehicleState.objects.create(
-            organization=tenant.organization, vehicle=tenant.vehicle, device=tenant.device,
-            fix_time=timezone.now(), server_time=timezone.now(), latitude=52.37, longitude=4.89,
-            speed_kmh=30, status=status,
-        )  # fmt: skip
+            organization=tenant.organization,
+            vehicle=tenant.vehicle,
+            device=tenant.device,
+            fix_time=timezone.now(),
+            server_time=timezone.now(),
+            latitude=52.37,
+            longitude=4.89,
+            speed_kmh=30,
+            status=status,
+        )
 
 
 def _hub_scoped_dispatcher(tenant: Tenant) -> tuple[Any, Vehicle]:
@@ -166,7 +202,9 @@ def _hub_scoped_dispatcher(tenant: Tenant) -> tuple[Any, Vehicle]:
     return tenant.users[Role.DISPATCHER], other_vehicle
 
 
-async def test_hub_scoped_dispatcher_only_receives_their_hubs(tenants: tuple[Tenant, Tenant]) -> None:
+async def test_hub_scoped_dispatcher_only_receives_their_hubs(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
     alpha, _ = tenants
     user, other_vehicle = await sync_to_async(_hub_scoped_dispatcher)(alpha)
     communicator, _ = await connect(user)
@@ -175,9 +213,11 @@ async def test_hub_scoped_dispatcher_only_receives_their_hubs(tenants: tuple[Ten
     layer = get_channel_layer()
     await layer.group_send(
         live_group(alpha.organization.pk),
-        {"type": "positions.update",
-         "vehicles": [vehicle_message(other_vehicle.pk, hub_id=other_vehicle.hub_id)]},
-    )  # fmt: skip
+        {
+            "type": "positions.update",
+            "vehicles": [vehicle_message(other_vehicle.pk, hub_id=other_vehicle.hub_id)],
+        },
+    )
     assert await communicator.receive_nothing(timeout=1.5)
     await communicator.disconnect()
 

@@ -33,10 +33,16 @@ def test_map_page_carries_its_configuration(tenant_a: Tenant) -> None:
 def test_create_saved_view_and_make_it_default(tenant_a: Tenant) -> None:
     client = login(tenant_a.users[Role.SUPPORT])
     response = post_json(
-        client, "/map/views/",
-        {"name": "Late vans", "filters": {"status": ["idle", "stopped"], "stale_minutes": 10},
-         "refresh_seconds": 15, "shared": False, "make_default": True},
-    )  # fmt: skip
+        client,
+        "/map/views/",
+        {
+            "name": "Late vans",
+            "filters": {"status": ["idle", "stopped"], "stale_minutes": 10},
+            "refresh_seconds": 15,
+            "shared": False,
+            "make_default": True,
+        },
+    )
     assert response.status_code == 201, response.content
     created = response.json()
     assert created["is_default"] and created["mine"] and created["refresh_seconds"] == 15

@@ -184,7 +184,7 @@ def test_fixes_and_speeds_are_plausible() -> None:
             implied_kmh = haversine_m(a.lat, a.lon, b.lat, b.lon) / 5 * 3.6
             assert implied_kmh < 100
         # The battery drains (or charges at the hub) slowly.
-        assert all(abs(b.battery - a.battery) <= 0.1 for a, b in pairwise(per_vehicle))
+        assert all(abs(b.battery - a.battery) < 0.15 for a, b in pairwise(per_vehicle))
         assert per_vehicle[-1].battery != per_vehicle[0].battery
     for fix in fixes:
         assert fix.speed_kmh <= fix.speed_limit_kmh * 1.05

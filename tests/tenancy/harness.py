@@ -41,9 +41,17 @@ POST_ONLY_URLS: set[str] = {"logout", "console:organization_switch"}
 # Admin URL names that take no object id and are walked generically.
 ADMIN_PLAIN_SUFFIXES = ("changelist", "add")
 ADMIN_OBJECT_SUFFIXES = ("change", "delete", "history")
-ADMIN_SITE_URLS = {"admin:index", "admin:login", "admin:logout", "admin:password_change",
-                   "admin:password_change_done", "admin:jsi18n", "admin:autocomplete",
-                   "admin:view_on_site", "admin:app_list"}  # fmt: skip
+ADMIN_SITE_URLS = {
+    "admin:index",
+    "admin:login",
+    "admin:logout",
+    "admin:password_change",
+    "admin:password_change_done",
+    "admin:jsi18n",
+    "admin:autocomplete",
+    "admin:view_on_site",
+    "admin:app_list",
+}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,9 @@ def test_repeated_bad_logins_are_locked_out(tenant_a: Tenant) -> None:
         response = client.post("/login/", {"username": "alpha-dispatcher", "password": "wrong"})
         assert response.status_code == 200
     # The fifth failure locks the account from this address; even the right password is refused.
-    assert client.post("/login/", {"username": "alpha-dispatcher", "password": "x"}).status_code == 429
+    assert (
+        client.post("/login/", {"username": "alpha-dispatcher", "password": "x"}).status_code == 429
+    )
     response = client.post("/login/", {"username": "alpha-dispatcher", "password": PASSWORD})
     assert response.status_code == 429
     assert "Too many" in response.content.decode()
@@ -95,7 +97,10 @@ def test_org_admin_adds_a_member_with_a_new_login(tenant_a: Tenant) -> None:
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     newbie_client = Client()
-    assert newbie_client.post(
-        "/login/", {"username": "newbie", "password": "a-long-enough-pass-42"}
-    ).status_code == 302
+    assert (
+        newbie_client.post(
+            "/login/", {"username": "newbie", "password": "a-long-enough-pass-42"}
+        ).status_code
+        == 302
+    )
     assert newbie_client.get("/").headers["Location"] == "/orders/"

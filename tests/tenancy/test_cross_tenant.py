@@ -105,9 +105,16 @@ def test_admin_refuses_a_posted_foreign_hub(tenant_a: Tenant, tenant_b: Tenant) 
     client = login(tenant_a.users[Role.ADMIN])
     response = client.post(
         "/admin/fleet/vehicle/add/",
-        {"plate": "NEW-1", "type": "van", "capacity_kg": 500, "capacity_volume_l": 1000,
-         "hub": tenant_b.hub.pk, "tags": "", "active": "on"},
-    )  # fmt: skip
+        {
+            "plate": "NEW-1",
+            "type": "van",
+            "capacity_kg": 500,
+            "capacity_volume_l": 1000,
+            "hub": tenant_b.hub.pk,
+            "tags": "",
+            "active": "on",
+        },
+    )
     assert response.status_code == 200  # the form comes back with an error
     assert "Select a valid choice" in response.content.decode()
     with scopes_disabled():
