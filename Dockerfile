@@ -18,7 +18,7 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
-RUN pip install --no-cache-dir uv
+RUN pip install --no-cache-dir --root-user-action=ignore uv
 WORKDIR /app
 # Dependencies first: this layer is reused until pyproject.toml / uv.lock change.
 COPY pyproject.toml uv.lock ./

@@ -50,7 +50,9 @@ from bench._common import (  # noqa: E402
     say,
     seed_fleet,
     table,
-    table_counts,
+    settled_counts,
+    OtherLoad,
+    wait_for_quiet,
     today,
     verdict,
     write_section,
@@ -94,11 +96,12 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
 
     trivial(3)  # warm-up: imports, URL resolver, thread pool
     osmand(3)  # warm-up: device directory, writer connection
-    time.sleep(1)
     trivial_runs, osmand_runs = [], []
     acks = sent = 0
     cpu = {"trivial": 0.0, "osmand": 0.0}
-    before = table_counts(db_url)
+    before = settled_counts(db_url)
+    wait_for_quiet(args.max_wait)
+    others = OtherLoad({server.pid})
     for _ in range(args.rounds):
         c0 = server.cpu_seconds()
         t = trivial(args.seconds)
@@ -113,12 +116,13 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
         sent += o.sent
         say(f"  trivial {t.rps:8.0f} req/s (non-2xx {t.non2xx}, errors {t.errors}, p99 {t.p99_ms:.1f} ms)"
             f" | osmand {o.rps:8.0f} req/s (non-2xx {o.non2xx}, errors {o.errors}, p99 {o.p99_ms:.1f} ms)")  # fmt: skip
-    time.sleep(1.5)  # requests in flight when wrk stopped finish on the server
-    after = table_counts(db_url)
+    other_cores = others.cores()
+    after = settled_counts(db_url)  # requests in flight when wrk stopped finish on the server
     stored, rejected = after[0] - before[0], after[1] - before[1]
     trivial_rps = sum(r.rps for r in trivial_runs) / len(trivial_runs)
     osmand_rps = sum(r.rps for r in osmand_runs) / len(osmand_runs)
     in_flight = sent - sum(r.completed for r in osmand_runs)
+    say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  trivial view: {trivial_rps:.0f} req/s (Daphne CPU {cpu['trivial']:.0%})")
     say(f"  OsmAnd:       {osmand_rps:.0f} req/s (Daphne CPU {cpu['osmand']:.0%})")
     say(f"  ratio {osmand_rps / trivial_rps:.2f}x (target >= 2x): {verdict(osmand_rps >= 2 * trivial_rps)}")
@@ -132,7 +136,7 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
         "trivial_rps": trivial_rps, "osmand_rps": osmand_rps, "acks": acks, "stored": stored,
         "rejected": rejected, "in_flight": in_flight, "stored_ok": stored_ok,
         "trivial_p99": max(r.p99_ms for r in trivial_runs),
-        "osmand_p99": max(r.p99_ms for r in osmand_runs), "cpu": cpu,
+        "osmand_p99": max(r.p99_ms for r in osmand_runs), "cpu": cpu, "others": other_cores,
     }  # fmt: skip
 
 
@@ -233,12 +237,15 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("TRUNCATE fleet_position")
-    before = table_counts(db_url)
+    before = settled_counts(db_url)
+    wait_for_quiet(args.max_wait)
+    others = OtherLoad({server.pid})
     c0 = server.cpu_seconds()
     stats = asyncio.run(run_batches(server.port, [b for b, _ in prepared], args.batch_clients,
                                     args.batch_seconds))  # fmt: skip
     cpu = (server.cpu_seconds() - c0) / stats["elapsed"]
-    after = table_counts(db_url)
+    other_cores = others.cores()
+    after = settled_counts(db_url)
     stored_api = stats["summary"].get("stored", 0)
     stored_db, rejected = after[0] - before[0], after[1] - before[1]
     api_rate = stored_db / stats["elapsed"]
@@ -249,6 +256,7 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
     say(f"  batch API: {api_rate:,.0f} fixes/s ({stats['requests']} requests, statuses "
         f"{stats['statuses']}, request p50 {percentile(lat, 50) * 1000:.0f} ms, p99 "
         f"{percentile(lat, 99) * 1000:.0f} ms, Daphne CPU {cpu:.0%})")  # fmt: skip
+    say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  bare COPY: {copy_rate:,.0f} rows/s ({len(rows)} rows in {copy_seconds:.2f} s)")
     ratio = api_rate / copy_rate
     say(f"  {api_rate:,.0f} fixes/s (target >= 20,000): {verdict(api_rate >= 20_000)}; "
@@ -258,28 +266,31 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
         f"{len(rows)}, refused {rejected}: {verdict(stored_ok)}")  # fmt: skip
     return {"api_rate": api_rate, "copy_rate": copy_rate, "ratio": ratio, "stored_ok": stored_ok,
             "stored": stored_db, "acks": stored_api, "cpu": cpu,
-            "p99_request_ms": percentile(lat, 99) * 1000}  # fmt: skip
+            "p99_request_ms": percentile(lat, 99) * 1000, "others": other_cores}  # fmt: skip
 
 
 def part_c(server: Daphne, fleet: Fleet, db_url: str, args: Any) -> dict[str, Any]:
     say(f"\n(c) OsmAnd acknowledgement latency at a paced {args.rate} fixes/s for "
         f"{args.latency_seconds} s (open loop, latency from each request's scheduled time)")  # fmt: skip
     n = len(fleet.identifiers)
-    before = table_counts(db_url)
+    before = settled_counts(db_url)
+    wait_for_quiet(args.max_wait)
+    others = OtherLoad({server.pid})
     c0 = server.cpu_seconds()
     result = asyncio.run(paced_requests(
         server.port, rate=args.rate, seconds=args.latency_seconds,
         make_request=lambda i: ("GET", osmand_path(n, i), b""),
     ))  # fmt: skip
     cpu = (server.cpu_seconds() - c0) / result.elapsed
-    time.sleep(0.5)
-    after = table_counts(db_url)
+    other_cores = others.cores()
+    after = settled_counts(db_url)
     stored, rejected = after[0] - before[0], after[1] - before[1]
     lat = [v * 1000 for v in result.latencies]
     p50, p90, p99, worst = (percentile(lat, p) for p in (50, 90, 99, 100))
     say(f"  achieved {result.achieved_rate:,.0f} fixes/s of {args.rate} scheduled "
         f"({result.scheduled} requests, statuses {result.statuses}, errors {result.errors}, "
         f"{result.connections} connections, Daphne CPU {cpu:.0%})")  # fmt: skip
+    say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     say(f"  p99 {p99:.1f} ms (target < 200 ms): {verdict(p99 < 200)}")
     stored_ok = stored == result.ok and rejected == 0 and result.errors == 0
@@ -288,7 +299,7 @@ def part_c(server: Daphne, fleet: Fleet, db_url: str, args: Any) -> dict[str, An
         say(f"  refusals: {rejected_reasons(db_url)}")
     return {"p50": p50, "p90": p90, "p99": p99, "max": worst, "achieved": result.achieved_rate,
             "acks": result.ok, "stored": stored, "stored_ok": stored_ok, "cpu": cpu,
-            "statuses": result.statuses, "errors": result.errors}  # fmt: skip
+            "statuses": result.statuses, "errors": result.errors, "others": other_cores}  # fmt: skip
 
 
 def report(facts: dict[str, str], a: dict[str, Any], b: dict[str, Any], c: dict[str, Any], args: Any) -> str:
@@ -325,7 +336,9 @@ def report(facts: dict[str, str], a: dict[str, Any], b: dict[str, Any], c: dict[
         "",
         f"Daphne CPU (share of one core): trivial view {a['cpu']['trivial']:.0%}, OsmAnd "
         f"{a['cpu']['osmand']:.0%}, batch {b['cpu']:.0%}, paced OsmAnd {c['cpu']:.0%}. "
-        f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms.",
+        f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms. "
+        f"Other processes on the machine used {a['others']:.2f} / {b['others']:.2f} / "
+        f"{c['others']:.2f} cores during (a) / (b) / (c).",
     ])  # fmt: skip
 
 
@@ -341,6 +354,8 @@ def main() -> int:
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--rate", type=int, default=2000, help="(c) paced fixes/s")
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--max-wait", type=float, default=600,
+                        help="seconds to wait for a quiet machine before each part")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="short runs, for a look")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--keep-db", action="store_true", help="keep the doorstep_bench database")

@@ -11,8 +11,9 @@ Both servers come from pip wheels that are already in the project's virtualenv:
   ourselves as a child process on 127.0.0.1 with append-only persistence in its data
   directory (``.data/redis``), so queued tasks and cached data survive a restart.
 
-These helpers are only used when ``DATABASE_URL`` / ``REDIS_URL`` are unset; production and
-CI always give real services through those variables.
+``make run`` and ``make test`` use them only when ``DATABASE_URL`` / ``REDIS_URL`` are unset;
+production and CI give real services through those variables (fault tests still start
+private embedded servers of their own to kill).
 
 Python API (used by scripts/devstack.py and usable from tests)::
 
@@ -20,8 +21,9 @@ Python API (used by scripts/devstack.py and usable from tests)::
     stop_postgres(Path(".data/postgres"))
     url = ensure_redis(Path(".data/redis"), port=6390)   # port 0: any free port
     stop_redis(Path(".data/redis"))
+    postgres_running(path); kill_postgres(path); kill_redis(path)   # crash-like, for fault tests
 
-Command line (used by scripts/test.sh and the Makefile)::
+Command line (scripts/test.sh uses ``run``)::
 
     python scripts/embedded.py run --data-dir .data/test-services -- pytest -x
         start whatever of PostgreSQL / Redis has no URL in the environment, export
@@ -178,6 +180,31 @@ def stop_postgres(data_dir: Path, timeout: float = 30) -> None:
     _wait_gone(pid, 5)
 
 
+def postgres_running(data_dir: Path) -> bool:
+    """Whether an embedded PostgreSQL runs on ``data_dir``."""
+    return _postmaster(Path(data_dir).expanduser().resolve()) is not None
+
+
+def kill_postgres(data_dir: Path) -> None:
+    """Crash-like stop for fault tests: ``pg_ctl -m immediate`` (every process exits at once,
+    no checkpoint; the next start runs crash recovery), SIGKILL if that fails."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    running = _postmaster(data_dir)
+    if running is None:
+        return
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(
+            [str(_pg_bin() / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "-w", "stop"],
+            check=False,
+            capture_output=True,
+            user=_pg_system_user(),
+            timeout=30,
+        )
+    if not _wait_gone(running[0], 10):
+        _kill(running[0], signal.SIGKILL)
+        _wait_gone(running[0], 5)
+
+
 # --- Redis ------------------------------------------------------------------------------------
 
 _redis_children: dict[Path, subprocess.Popen[bytes]] = {}
@@ -294,6 +321,21 @@ def stop_redis(data_dir: Path, timeout: float = 15) -> None:
                 child.wait()
         elif not _wait_gone(pid, timeout):
             _kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 5)
+    pidfile.unlink(missing_ok=True)
+
+
+def kill_redis(data_dir: Path) -> None:
+    """Crash-like stop for fault tests: SIGKILL (the AOF keeps what was fsynced)."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    pidfile = data_dir / "redis.pid"
+    child = _redis_children.pop(data_dir, None)
+    pid = child.pid if child is not None else _read_pid(pidfile)
+    if pid is not None and (child is not None or _is_redis(pid)):
+        _kill(pid, signal.SIGKILL)
+        if child is not None:
+            child.wait()
+        else:
             _wait_gone(pid, 5)
     pidfile.unlink(missing_ok=True)
 

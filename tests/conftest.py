@@ -148,3 +148,9 @@ def client_for():
         return login(tenant.users[role])
 
     return make
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Browser tests last: Playwright's sync API leaves an event loop in the main thread, which
+    would break the async tests that came after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

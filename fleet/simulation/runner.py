@@ -47,6 +47,10 @@ class SimClock:
         self._monotonic = monotonic
         self._origin = monotonic()
 
+    def restart(self) -> None:
+        """Make the simulated time `start` again, now."""
+        self._origin = self._monotonic()
+
     def wall_elapsed(self) -> float:
         return self._monotonic() - self._origin
 
@@ -150,7 +154,6 @@ class FleetSender:
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
-        started = time.monotonic()
         async with httpx.AsyncClient(
             timeout=self.timeout,
             limits=limits,
@@ -158,9 +161,16 @@ class FleetSender:
             headers={"User-Agent": "doorstep-simulate-fleet"},
         ) as client:
             self._client = client
+            # Duration and simulated time both count from here (a client takes a moment to set
+            # up): a run of `duration` s simulates exactly duration x speedup s.
+            self.clock.restart()
+            started = time.monotonic()
             workers = [asyncio.create_task(self._worker(q)) for q in self._queues]
             reporter = asyncio.create_task(self._report())
-            await self._produce(None if duration is None else started + duration)
+            await self._produce(
+                None if duration is None else started + duration,
+                None if duration is None else self.clock.start + duration * self.clock.speedup,
+            )
             try:
                 drained = asyncio.gather(*(q.join() for q in self._queues))
                 finished = asyncio.create_task(self._abort.wait())
@@ -191,12 +201,11 @@ class FleetSender:
         self.log(self.summary_line(final=True))
         return self.stats
 
-    async def _produce(self, deadline: float | None) -> None:
-        while not self._stop.is_set():
+    async def _produce(self, deadline: float | None, sim_end: float | None) -> None:
+        while True:
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return
-            for fix in self.fleet.advance(self.clock.now()):
+            sim_now = self.clock.now() if sim_end is None else min(self.clock.now(), sim_end)
+            for fix in self.fleet.advance(sim_now):
                 queue = self._queues[self._workers_of.get(fix.device_id, 0)]
                 while True:
                     try:
@@ -207,6 +216,8 @@ class FleetSender:
                         if self._stop.is_set():
                             return
                         await asyncio.sleep(0.05)
+            if self._stop.is_set() or (deadline is not None and now >= deadline):
+                return
             wait = self.tick if deadline is None else max(0.0, min(self.tick, deadline - now))
             await _wait(self._stop, wait)
 

@@ -315,43 +315,58 @@
 
   // ---- canvas layer ----------------------------------------------------------------------------
 
-  // Pre-rendered vehicle dots: one small canvas per status, radius and heading (white halo,
-  // status fill, a wedge pointing where a moving vehicle is heading). Stamping these is much
-  // cheaper than building and stroking 10,000 paths every frame.
+  const STATUS_CELL = { moving: 0, idle: 1, stopped: 2, offline: 3 };
+
+  // Every dot the layer can draw, pre-rendered once per radius and pixel ratio into one canvas:
+  // a white halo, the status fill, and for moving vehicles a wedge pointing where they head
+  // (one cell per 10 degrees). It is the WebGL texture, or the drawImage source in 2D.
   class SpriteAtlas {
-    constructor(colors) {
-      this.colors = colors;
-      this.cache = new Map();
-    }
-
-    get(status, radius, headingStep, ratio) {
-      const key = `${status}|${radius}|${headingStep}|${ratio}`;
-      let sprite = this.cache.get(key);
-      if (sprite === undefined) {
-        sprite = this._render(this.colors[status], radius, headingStep, ratio);
-        this.cache.set(key, sprite);
-      }
-      return sprite;
-    }
-
-    _render(color, radius, headingStep, ratio) {
-      const wedge = headingStep >= 0 ? Math.max(5, radius) : 0;
-      const half = Math.ceil(radius + wedge + 2);
-      const size = half * 2;
+    constructor(colors, radius, ratio) {
+      this.radius = radius;
+      this.ratio = ratio;
+      this.wedge = Math.max(5, radius);
+      this.half = Math.ceil(radius + this.wedge + 2); // CSS px from the centre to a cell edge
+      this.size = this.half * 2; // CSS px
+      this.cell = this.size * ratio; // device px
+      this.columns = 8;
+      this.rows = Math.ceil((STATUSES.length + HEADING_STEPS) / this.columns);
       const canvas = document.createElement("canvas");
-      canvas.width = size * ratio;
-      canvas.height = size * ratio;
+      canvas.width = this.columns * this.cell;
+      canvas.height = this.rows * this.cell;
       const ctx = canvas.getContext("2d");
-      ctx.scale(ratio, ratio);
-      ctx.translate(half, half);
+      for (const status of STATUSES) {
+        this._paint(ctx, STATUS_CELL[status], colors[status], -1);
+      }
+      for (let step = 0; step < HEADING_STEPS; step++) {
+        this._paint(ctx, STATUSES.length + step, colors.moving, step);
+      }
+      this.canvas = canvas;
+    }
+
+    cellOf(record) {
+      const heading = record.heading;
+      if (record.rank === 3 && heading !== null && heading === heading) {
+        const step = Math.round((((heading % 360) + 360) % 360) / (360 / HEADING_STEPS)) % HEADING_STEPS;
+        return STATUSES.length + step;
+      }
+      return STATUS_CELL[record.status];
+    }
+
+    _paint(ctx, index, color, headingStep) {
+      const radius = this.radius;
+      ctx.save();
+      ctx.translate((index % this.columns) * this.cell, Math.floor(index / this.columns) * this.cell);
+      ctx.scale(this.ratio, this.ratio);
+      ctx.translate(this.half, this.half);
       ctx.beginPath();
       ctx.arc(0, 0, radius, 0, Math.PI * 2);
       if (headingStep >= 0) {
         // Heading: degrees clockwise from north; canvas y grows downwards.
         const angle = (headingStep * (360 / HEADING_STEPS) - 90) * DEG;
         const spread = 38 * DEG;
+        const tip = radius + this.wedge;
         ctx.moveTo(Math.cos(angle - spread) * radius, Math.sin(angle - spread) * radius);
-        ctx.lineTo(Math.cos(angle) * (radius + wedge), Math.sin(angle) * (radius + wedge));
+        ctx.lineTo(Math.cos(angle) * tip, Math.sin(angle) * tip);
         ctx.lineTo(Math.cos(angle + spread) * radius, Math.sin(angle + spread) * radius);
         ctx.closePath();
       }
@@ -361,17 +376,177 @@
       ctx.stroke();
       ctx.fillStyle = color;
       ctx.fill();
-      ctx.lineWidth = 1;
-      ctx.strokeStyle = "rgba(15,23,42,0.28)";
       ctx.beginPath();
       ctx.arc(0, 0, radius - 0.5, 0, Math.PI * 2);
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = "rgba(15,23,42,0.25)";
       ctx.stroke();
-      return { canvas, half, size };
+      ctx.restore();
     }
   }
 
+  const DOT_VERTEX_SHADER = `
+    attribute vec2 a_position; // CSS px from the canvas's top-left corner
+    attribute float a_cell;
+    attribute float a_alpha;
+    uniform vec2 u_size;
+    uniform float u_point;
+    uniform vec2 u_grid;
+    varying vec2 v_origin;
+    varying vec2 v_scale;
+    varying float v_alpha;
+    void main() {
+      gl_Position = vec4(a_position.x / u_size.x * 2.0 - 1.0, 1.0 - a_position.y / u_size.y * 2.0, 0.0, 1.0);
+      gl_PointSize = u_point;
+      float row = floor((a_cell + 0.5) / u_grid.x);
+      v_scale = 1.0 / u_grid;
+      v_origin = vec2(a_cell - row * u_grid.x, row) * v_scale;
+      v_alpha = a_alpha;
+    }`;
+
+  const DOT_FRAGMENT_SHADER = `
+    precision mediump float;
+    uniform sampler2D u_atlas;
+    varying vec2 v_origin;
+    varying vec2 v_scale;
+    varying float v_alpha;
+    void main() {
+      gl_FragColor = texture2D(u_atlas, v_origin + gl_PointCoord * v_scale) * v_alpha;
+    }`;
+
+  // All dots in one WebGL draw call: point sprites textured from the atlas. The main thread only
+  // fills one Float32Array; rasterising is the GPU's job. Returns null where WebGL is missing.
+  class GlDots {
+    static create(canvas) {
+      let gl = null;
+      try {
+        gl = canvas.getContext("webgl", {
+          alpha: true,
+          antialias: false,
+          depth: false,
+          stencil: false,
+          premultipliedAlpha: true,
+          preserveDrawingBuffer: false,
+        });
+      } catch (error) {
+        gl = null;
+      }
+      if (!gl) {
+        return null;
+      }
+      const compile = (type, source) => {
+        const shader = gl.createShader(type);
+        gl.shaderSource(shader, source);
+        gl.compileShader(shader);
+        if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) {
+          throw new Error(gl.getShaderInfoLog(shader) || "shader");
+        }
+        return shader;
+      };
+      try {
+        const program = gl.createProgram();
+        gl.attachShader(program, compile(gl.VERTEX_SHADER, DOT_VERTEX_SHADER));
+        gl.attachShader(program, compile(gl.FRAGMENT_SHADER, DOT_FRAGMENT_SHADER));
+        gl.linkProgram(program);
+        if (!gl.getProgramParameter(program, gl.LINK_STATUS)) {
+          throw new Error(gl.getProgramInfoLog(program) || "link");
+        }
+        return new GlDots(gl, program);
+      } catch (error) {
+        console.warn("live map: WebGL unusable, drawing with canvas 2D", error);
+        return null;
+      }
+    }
+
+    constructor(gl, program) {
+      this.gl = gl;
+      this.program = program;
+      this.maxPoint = gl.getParameter(gl.ALIASED_POINT_SIZE_RANGE)[1];
+      this.data = new Float32Array(4 * 1024);
+      this.buffer = gl.createBuffer();
+      this.texture = gl.createTexture();
+      this.atlas = null;
+      gl.useProgram(program);
+      const location = (name) => gl.getAttribLocation(program, name);
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer);
+      const stride = 16;
+      gl.enableVertexAttribArray(location("a_position"));
+      gl.vertexAttribPointer(location("a_position"), 2, gl.FLOAT, false, stride, 0);
+      gl.enableVertexAttribArray(location("a_cell"));
+      gl.vertexAttribPointer(location("a_cell"), 1, gl.FLOAT, false, stride, 8);
+      gl.enableVertexAttribArray(location("a_alpha"));
+      gl.vertexAttribPointer(location("a_alpha"), 1, gl.FLOAT, false, stride, 12);
+      this.uSize = gl.getUniformLocation(program, "u_size");
+      this.uPoint = gl.getUniformLocation(program, "u_point");
+      this.uGrid = gl.getUniformLocation(program, "u_grid");
+      gl.uniform1i(gl.getUniformLocation(program, "u_atlas"), 0);
+      gl.enable(gl.BLEND);
+      gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA); // premultiplied alpha
+    }
+
+    supports(atlas) {
+      return atlas.cell <= this.maxPoint;
+    }
+
+    setAtlas(atlas) {
+      if (this.atlas === atlas) {
+        return;
+      }
+      const gl = this.gl;
+      this.atlas = atlas;
+      gl.activeTexture(gl.TEXTURE0);
+      gl.bindTexture(gl.TEXTURE_2D, this.texture);
+      gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, true);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, atlas.canvas);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      gl.uniform1f(this.uPoint, atlas.cell);
+      gl.uniform2f(this.uGrid, atlas.columns, atlas.rows);
+    }
+
+    // xs/ys: CSS px; cells/levels per point; order: paint order (indexes into them).
+    draw(width, height, ratio, n, order, xs, ys, cells, levels) {
+      const gl = this.gl;
+      const canvas = gl.canvas;
+      const deviceWidth = Math.round(width * ratio);
+      const deviceHeight = Math.round(height * ratio);
+      if (canvas.width !== deviceWidth || canvas.height !== deviceHeight) {
+        canvas.width = deviceWidth;
+        canvas.height = deviceHeight;
+      }
+      if (this.data.length < n * 4) {
+        this.data = new Float32Array(Math.max(n * 4, this.data.length * 2));
+      }
+      const data = this.data;
+      for (let k = 0, j = 0; k < n; k++) {
+        const i = order[k];
+        // Whole CSS px: with an even sprite size every texel lands on one device pixel.
+        data[j++] = Math.round(xs[i]);
+        data[j++] = Math.round(ys[i]);
+        data[j++] = cells[i];
+        data[j++] = LEVEL_ALPHA[levels[i]];
+      }
+      gl.viewport(0, 0, deviceWidth, deviceHeight);
+      gl.uniform2f(this.uSize, width, height);
+      gl.clearColor(0, 0, 0, 0);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+      if (n > 0) {
+        gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer);
+        gl.bufferData(gl.ARRAY_BUFFER, data.subarray(0, n * 4), gl.DYNAMIC_DRAW);
+        gl.drawArrays(gl.POINTS, 0, n);
+      }
+    }
+  }
+
+  const LEVEL_ALPHA = Array.from({ length: ALPHA_LEVELS }, (_, level) => levelAlpha(level));
+
+  // The vehicles layer: a WebGL canvas for the dots (a 2D fallback draws them on the overlay),
+  // and a 2D overlay canvas for the selection ring, the hover ring and plate labels. Both sit in
+  // one box in a map pane at the map container's top-left corner and are repainted together.
   const VehicleLayer = L.Layer.extend({
-    options: { pane: "vehiclesPane" },
+    options: { pane: "vehiclesPane", webgl: true },
 
     initialize(store, options) {
       L.setOptions(this, options);
@@ -381,28 +556,40 @@
       this._hoverId = null;
       this._zooming = false;
       this._count = 0; // vehicles drawn in the last frame
-      this._xs = new Float32Array(1024);
-      this._ys = new Float32Array(1024);
+      this._capacity = 0;
       this._records = [];
       this._grid = null;
+      this._atlas = null;
       this.lastDrawMs = 0;
       this.paintedFrames = 0;
       this.onPainted = null;
+      this.renderer = "none";
     },
 
     onAdd(map) {
-      this._canvas = L.DomUtil.create("canvas", "lm-vehicle-canvas");
+      this._box = L.DomUtil.create("div", "lm-vehicle-layer");
+      this._glCanvas = L.DomUtil.create("canvas", "lm-vehicle-canvas", this._box);
+      this._canvas = L.DomUtil.create("canvas", "lm-vehicle-canvas", this._box);
       this._ctx = this._canvas.getContext("2d");
       this._animated = map._zoomAnimated;
       if (this._animated) {
-        L.DomUtil.addClass(this._canvas, "leaflet-zoom-animated");
+        L.DomUtil.addClass(this._box, "leaflet-zoom-animated");
       }
-      this.getPane().appendChild(this._canvas);
-      const statusColors = {};
+      this.getPane().appendChild(this._box);
+      this._dots = this.options.webgl ? GlDots.create(this._glCanvas) : null;
+      this.renderer = this._dots ? "webgl" : "canvas2d";
+      this._glCanvas.hidden = !this._dots;
+      this._glCanvas.addEventListener("webglcontextlost", (event) => {
+        event.preventDefault();
+        this._dots = null; // carry on in 2D
+        this.renderer = "canvas2d";
+        this._glCanvas.hidden = true;
+        this.redraw();
+      });
+      this._colors = {};
       for (const status of STATUSES) {
-        statusColors[status] = cssVar(`--status-${status}`, "#6b7280");
+        this._colors[status] = cssVar(`--status-${status}`, "#6b7280");
       }
-      this._atlas = new SpriteAtlas(statusColors);
       this._selectionColor = cssVar("--brand-600", "#5a43d6");
       this._labelColor = cssVar("--gray-800", "#242b36");
       this._labelFont = `600 11px ${cssVar("--font-sans", "system-ui, sans-serif")}`;
@@ -411,7 +598,7 @@
     },
 
     onRemove() {
-      L.DomUtil.remove(this._canvas);
+      L.DomUtil.remove(this._box);
       if (this._frame) {
         L.Util.cancelAnimFrame(this._frame);
         this._frame = 0;
@@ -463,10 +650,12 @@
       this._ratio = ratio;
       this._width = size.x;
       this._height = size.y;
-      this._canvas.width = Math.round(size.x * ratio);
-      this._canvas.height = Math.round(size.y * ratio);
-      this._canvas.style.width = `${size.x}px`;
-      this._canvas.style.height = `${size.y}px`;
+      for (const canvas of [this._canvas, this._glCanvas]) {
+        canvas.width = Math.round(size.x * ratio);
+        canvas.height = Math.round(size.y * ratio);
+        canvas.style.width = `${size.x}px`;
+        canvas.style.height = `${size.y}px`;
+      }
     },
 
     // While Leaflet animates a zoom, scale the last frame with CSS like its own renderers do,
@@ -478,7 +667,7 @@
       this._zooming = true;
       const scale = this._map.getZoomScale(event.zoom, this._drawnZoom);
       const offset = this._map._latLngToNewLayerPoint(this._drawnTopLeft, event.zoom, event.center);
-      L.DomUtil.setTransform(this._canvas, offset, scale);
+      L.DomUtil.setTransform(this._box, offset, scale);
     },
 
     _onZoomEnd() {
@@ -487,11 +676,24 @@
     },
 
     _ensureCapacity(n) {
-      if (this._xs.length < n) {
-        const size = Math.max(n, this._xs.length * 2);
+      if (this._capacity < n) {
+        const size = Math.max(n, this._capacity * 2, 1024);
+        this._capacity = size;
         this._xs = new Float32Array(size);
         this._ys = new Float32Array(size);
+        this._cells = new Uint8Array(size);
+        this._levels = new Uint8Array(size);
+        this._buckets = new Uint8Array(size);
+        this._order = new Int32Array(size);
       }
+    },
+
+    _atlasFor(radius) {
+      const ratio = this._ratio;
+      if (!this._atlas || this._atlas.radius !== radius || this._atlas.ratio !== ratio) {
+        this._atlas = new SpriteAtlas(this._colors, radius, ratio);
+      }
+      return this._atlas;
     },
 
     _draw() {
@@ -501,7 +703,6 @@
         return;
       }
       const started = performance.now();
-      const ctx = this._ctx;
       const ratio = this._ratio;
       const width = this._width;
       const height = this._height;
@@ -509,9 +710,9 @@
         return;
       }
 
-      // The canvas sits in a map pane at the container's top-left corner.
+      // The layer box sits in a map pane at the container's top-left corner.
       const topLeft = map.containerPointToLayerPoint([0, 0]);
-      L.DomUtil.setPosition(this._canvas, topLeft);
+      L.DomUtil.setPosition(this._box, topLeft);
       const zoom = map.getZoom();
       const origin = map.getPixelOrigin();
       const worldSize = 256 * Math.pow(2, zoom);
@@ -521,20 +722,30 @@
       this._drawnZoom = zoom;
       this._drawnLayerOrigin = topLeft;
 
-      const radius = zoom >= 15 ? 6 : zoom >= 12 ? 5 : 4;
-      const margin = radius + 12;
+      // Bigger dots when zoomed in, and when the fleet is small enough not to turn into a carpet.
+      const radius = (zoom >= 15 ? 6 : zoom >= 13 ? 5 : 4) + (this._store.vehicles.size <= 2000 ? 1 : 0);
+      let atlas = this._atlasFor(radius);
+      if (this._dots && !this._dots.supports(atlas)) {
+        this._dots = null; // sprites larger than this GPU's biggest point
+        this.renderer = "canvas2d";
+        this._glCanvas.hidden = true;
+      }
+      const margin = atlas.half + 2;
       const now = this._store.now();
 
-      // Pass 1: positions in view, bucketed by (alpha level, status) for paint order.
+      // Pass 1: who is in view, where, which sprite, how faded; bucketed for paint order
+      // (faded under fresh, quiet under moving).
       const vehicles = this._store.vehicles;
       this._ensureCapacity(vehicles.size);
       const xs = this._xs;
       const ys = this._ys;
+      const cells = this._cells;
+      const levels = this._levels;
+      const buckets = this._buckets;
       const records = this._records;
       records.length = vehicles.size;
       const bucketCount = ALPHA_LEVELS * 4;
-      const buckets = new Uint8Array(vehicles.size);
-      const bucketSizes = new Int32Array(bucketCount + 1);
+      const bucketStarts = new Int32Array(bucketCount + 1);
       let n = 0;
       for (const record of vehicles.values()) {
         const mx = record.mx;
@@ -549,9 +760,12 @@
         xs[n] = x;
         ys[n] = y;
         records[n] = record;
-        const bucket = alphaLevel(now - record.fixMs) * 4 + record.rank;
+        const level = alphaLevel(now - record.fixMs);
+        levels[n] = level;
+        cells[n] = atlas.cellOf(record);
+        const bucket = level * 4 + record.rank;
         buckets[n] = bucket;
-        bucketSizes[bucket + 1]++;
+        bucketStarts[bucket + 1]++;
         n++;
       }
       records.length = n;
@@ -560,50 +774,48 @@
 
       // Counting sort into paint order.
       for (let b = 0; b < bucketCount; b++) {
-        bucketSizes[b + 1] += bucketSizes[b];
+        bucketStarts[b + 1] += bucketStarts[b];
       }
-      const order = new Int32Array(n);
-      const cursor = bucketSizes.slice(0, bucketCount);
+      const order = this._order;
       for (let i = 0; i < n; i++) {
-        order[cursor[buckets[i]]++] = i;
+        order[bucketStarts[buckets[i]]++] = i;
       }
 
+      const ctx = this._ctx;
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.clearRect(0, 0, this._canvas.width, this._canvas.height);
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
 
-      // Pass 2: stamp sprites, one globalAlpha change per alpha level.
-      const atlas = this._atlas;
-      const plain = {};
-      for (const status of STATUSES) {
-        plain[status] = atlas.get(status, radius, -1, ratio);
-      }
-      let currentLevel = -1;
-      for (let k = 0; k < n; k++) {
-        const i = order[k];
-        const record = records[i];
-        const level = (buckets[i] / 4) | 0;
-        if (level !== currentLevel) {
-          currentLevel = level;
-          ctx.globalAlpha = levelAlpha(level);
+      // Pass 2: the dots.
+      if (this._dots) {
+        this._dots.setAtlas(atlas);
+        this._dots.draw(width, height, ratio, n, order, xs, ys, cells, levels);
+      } else {
+        const cell = atlas.cell;
+        const size = atlas.size;
+        const half = atlas.half;
+        let currentLevel = -1;
+        for (let k = 0; k < n; k++) {
+          const i = order[k];
+          if (levels[i] !== currentLevel) {
+            currentLevel = levels[i];
+            ctx.globalAlpha = LEVEL_ALPHA[currentLevel];
+          }
+          const c = cells[i];
+          ctx.drawImage(
+            atlas.canvas,
+            (c % atlas.columns) * cell,
+            Math.floor(c / atlas.columns) * cell,
+            cell,
+            cell,
+            Math.round(xs[i]) - half,
+            Math.round(ys[i]) - half,
+            size,
+            size,
+          );
         }
-        let sprite;
-        const heading = record.heading;
-        if (record.rank === 3 && heading !== null && heading === heading) {
-          const step = Math.round((((heading % 360) + 360) % 360) / (360 / HEADING_STEPS)) % HEADING_STEPS;
-          sprite = atlas.get("moving", radius, step, ratio);
-        } else {
-          sprite = plain[record.status];
-        }
-        ctx.drawImage(
-          sprite.canvas,
-          Math.round(xs[i] - sprite.half),
-          Math.round(ys[i] - sprite.half),
-          sprite.size,
-          sprite.size,
-        );
+        ctx.globalAlpha = 1;
       }
-      ctx.globalAlpha = 1;
 
       // Plates next to the dots once zoomed in far enough for them to be readable.
       if (zoom >= 15 && n <= 400) {
@@ -614,14 +826,14 @@
         ctx.strokeStyle = "rgba(255,255,255,0.92)";
         ctx.fillStyle = this._labelColor;
         for (let i = 0; i < n; i++) {
-          const x = Math.round(xs[i] + radius + 5);
+          const x = Math.round(xs[i] + radius + 6);
           const y = Math.round(ys[i]);
           ctx.strokeText(records[i].plate, x, y);
           ctx.fillText(records[i].plate, x, y);
         }
       }
 
-      this._drawRing(this._hoverId, radius, "rgba(15,23,42,0.45)", 1.5, offsetX, offsetY, worldSize);
+      this._drawRing(this._hoverId, radius, "rgba(15,23,42,0.55)", 1.5, offsetX, offsetY, worldSize);
       this._drawRing(this._selectedId, radius, this._selectionColor, 2.5, offsetX, offsetY, worldSize);
 
       this.lastDrawMs = performance.now() - started;
@@ -640,10 +852,10 @@
         return;
       }
       const ctx = this._ctx;
-      const x = record.mx * worldSize - offsetX;
-      const y = record.my * worldSize - offsetY;
+      const x = Math.round(record.mx * worldSize - offsetX);
+      const y = Math.round(record.my * worldSize - offsetY);
       ctx.beginPath();
-      ctx.arc(x, y, radius + 5, 0, Math.PI * 2);
+      ctx.arc(x, y, radius + 6, 0, Math.PI * 2);
       ctx.lineWidth = lineWidth + 3;
       ctx.strokeStyle = "rgba(255,255,255,0.9)";
       ctx.stroke();
@@ -702,8 +914,7 @@
             const dx = this._xs[i] - x;
             const dy = this._ys[i] - y;
             const distance = dx * dx + dy * dy;
-            // Ties go to the later one: it is painted on top.
-            if (distance <= bestDistance) {
+            if (distance < bestDistance || (distance === bestDistance && this._paintsAbove(i, best))) {
               bestDistance = distance;
               best = i;
             }
@@ -713,8 +924,25 @@
       return best < 0 ? null : this._records[best];
     },
 
+    // On a tie, the dot painted later (fresher, busier) is the one the user sees.
+    _paintsAbove(i, j) {
+      return j < 0 || this._buckets[i] >= this._buckets[j];
+    },
+
     drawnCount() {
       return this._count;
+    },
+
+    // The container point where a vehicle was last drawn (tests click there), or null.
+    pointOf(id) {
+      for (let i = 0; i < this._count; i++) {
+        if (this._records[i].id === id) {
+          return L.point(this._xs[i], this._ys[i]).add(
+            this._map.layerPointToContainerPoint(this._drawnLayerOrigin),
+          );
+        }
+      }
+      return null;
     },
   });
 
@@ -899,7 +1127,9 @@
 
       if (this.config.wsPath) {
         const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-        this.connection = new LiveConnection(`${scheme}//${location.host}${this.config.wsPath}`, {
+        const path = this.config.wsPath;
+        const url = /^wss?:\/\//.test(path) ? path : `${scheme}//${location.host}${path}`;
+        this.connection = new LiveConnection(url, {
           subscription: () => this.subscription(),
           onMessage: (message) => this.handleMessage(message),
           onState: (state) => this._setConnectionState(state),
@@ -1028,6 +1258,10 @@
       }
       if (loading) {
         loading.hidden = this.snapshotSeen || failing;
+      }
+      const placeholder = $("vehicle-list-placeholder");
+      if (placeholder) {
+        placeholder.hidden = this.snapshotSeen;
       }
       if (empty) {
         const show = this.snapshotSeen && this.store.vehicles.size === 0 && !failing;
@@ -1158,7 +1392,8 @@
         marker.on("click", () => this._toggleHub(hub.id));
       }
 
-      this.layer = new VehicleLayer(this.store).addTo(map);
+      // WebGL unless the config asks for the Canvas 2D path (benchmarks compare the two).
+      this.layer = new VehicleLayer(this.store, { webgl: config.renderer !== "canvas2d" }).addTo(map);
       this.debug.map = map;
       this.debug.layer = this.layer;
       this.layer.onPainted = (t) => {
@@ -1327,7 +1562,7 @@
       this._hover(null);
       $("draw-hint").hidden = false;
       $("draw-area").setAttribute("aria-pressed", "true");
-      $("draw-area-label").textContent = "Cancel drawing";
+      $("draw-area-label").textContent = "Cancel";
     }
 
     _stopDrawing() {
@@ -1399,7 +1634,7 @@
         const count = document.createElement("span");
         count.className = "lm-count";
         count.dataset.hubCount = String(hub.id);
-        count.textContent = "0";
+        count.textContent = "–";
         label.append(input, name, count);
         item.append(label);
         hubList.append(item);
@@ -2100,7 +2335,7 @@
       this.spacer = element.querySelector(".lm-vlist__spacer");
       this.sorted = [];
       this.sortedVersion = -1;
-      this.countsVersion = -1;
+      this.countsVersion = 0; // the store's version before its first frame: nothing to count yet
       this.rows = [];
       this.lastRender = 0;
       this.refreshTimer = 0;
@@ -2231,10 +2466,18 @@
         row.badge.textContent = STATUS_LABEL[v];
         row.dataset.status = v;
       });
-      this._set(row, "speed", formatSpeed(record.speed_kmh), (v) => (cells[3].textContent = v));
+      const speed = record.speed_kmh === null ? "—" : String(Math.round(record.speed_kmh));
+      this._set(row, "speed", speed, (v) => (cells[3].textContent = v));
       const age = now - record.fixMs;
       this._set(row, "age", formatAge(age), (v) => (cells[4].textContent = v));
       this._set(row, "stale", ageAlpha(age) < 0.7, (v) => row.classList.toggle("is-stale", v));
+      this._set(
+        row,
+        "label",
+        `${record.plate}, ${record.driver || "no driver"}, ${STATUS_LABEL[record.status]}, ` +
+          `${formatSpeed(record.speed_kmh)}, updated ${formatAge(age)} ago`,
+        (v) => row.setAttribute("aria-label", v),
+      );
       this._set(row, "selected", record.id === selected, (v) => {
         row.classList.toggle("is-selected", v);
         row.setAttribute("aria-selected", v ? "true" : "false");

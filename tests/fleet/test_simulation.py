@@ -22,6 +22,7 @@ import pytest
 from fleet.simulation import roads
 from fleet.simulation.driver import (
     ANOMALY_KINDS,
+    NO_ANOMALIES,
     Anomalies,
     Fix,
     Fleet,
@@ -136,7 +137,7 @@ def distance_to_segment(p: Any, a: Any, b: Any) -> float:
     return math.hypot(px - t * bx, py - t * by)
 
 
-def make_vehicle(anomalies: Anomalies = Anomalies(), seed: int = 1, **kw: Any) -> SimulatedVehicle:
+def make_vehicle(anomalies: Anomalies = NO_ANOMALIES, seed: int = 1, **kw: Any) -> SimulatedVehicle:
     network = build_network(*AMS_WEST, [AMS_EAST])
     return SimulatedVehicle(
         f"nw-{seed:03d}",
@@ -402,13 +403,13 @@ def sender_for(url: str, fleet: Fleet, speedup: float = 20.0, **kw: Any) -> Flee
     return sender
 
 
-def assert_valid_osmand(request: dict[str, Any], ids: set[str], start: float) -> None:
+def assert_valid_osmand(request: dict[str, Any], ids: set[str], start: float, end: float) -> None:
     assert request["path"] == "/ingest/osmand/"
     params = request["params"]
     assert params["id"] in ids
     assert -90 <= float(params["lat"]) <= 90 and -180 <= float(params["lon"]) <= 180
     assert haversine_m(float(params["lat"]), float(params["lon"]), *LIS_CENTRO) < 5000
-    assert start - 1 <= int(params["timestamp"]) <= start + 120
+    assert start - 1 <= int(params["timestamp"]) <= end
     assert float(params["speed"]) >= 0
     assert params["token"] == "demo-device-token"
 
@@ -417,15 +418,17 @@ async def test_sender_posts_osmand_fixes_to_the_endpoint(stub: StubOsmAnd) -> No
     fleet = small_fleet()
     start = fleet.vehicles[0].t
     sender = sender_for(stub.url, fleet)
+    began = time.monotonic()
     stats = await sender.run(duration=2.0)
+    simulated = (time.monotonic() - began) * 20
     requests = stub.requests
     ids = {v.device_id for v in fleet.vehicles}
-    # ~40 s of simulated time at one fix every 5 s: ~8 fixes per vehicle.
-    assert 15 <= len(requests) <= 40
-    assert {r["params"]["id"] for r in requests} == ids
+    # >= 40 s of simulated time at one fix every 5 s: ~8 fixes per vehicle.
+    for device in ids:
+        assert 6 <= sum(r["params"]["id"] == device for r in requests) <= simulated / 5 + 2
     for request in requests:
         assert request["method"] == "GET"
-        assert_valid_osmand(request, ids, start)
+        assert_valid_osmand(request, ids, start, start + simulated + 1)
     # One request per fix, each device's fixes in order.
     assert stats.sent == stats.ok == len(requests)
     assert stats.rejected == stats.errors == stats.dropped == 0
@@ -437,7 +440,7 @@ async def test_sender_posts_osmand_fixes_to_the_endpoint(stub: StubOsmAnd) -> No
 
 async def test_sender_post_method(stub: StubOsmAnd) -> None:
     fleet = small_fleet(count=1)
-    stats = await sender_for(stub.url, fleet, method="post").run(duration=1.0)
+    stats = await sender_for(stub.url, fleet, speedup=40, method="post").run(duration=1.0)
     assert stats.ok == len(stub.requests) > 0
     assert all(r["method"] == "POST" and "lat" in r["params"] for r in stub.requests)
 
@@ -448,12 +451,16 @@ async def test_sender_retries_503_and_waits_for_a_server_that_is_not_up_yet() ->
     sender = sender_for(f"http://127.0.0.1:{port}", fleet)
     server: list[StubOsmAnd] = []
 
-    def start_server() -> None:
+    async def start_server_after_a_refusal() -> None:
+        while sender.stats.errors == 0:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
         server.append(StubOsmAnd(port, statuses=[503] * 4))
 
-    asyncio.get_running_loop().call_later(0.8, start_server)
+    starter = asyncio.create_task(start_server_after_a_refusal())
     try:
         stats = await sender.run(duration=2.5)
+        await starter
     finally:
         for s in server:
             s.close()
@@ -527,7 +534,7 @@ def test_command_simulates_the_database_devices(stub: StubOsmAnd, tenant_a, tena
         assert params["id"] == tenant_a.device.identifier
         assert params["token"] == "device-secret"
         assert haversine_m(float(params["lat"]), float(params["lon"]), *hub) < 5000
-        assert int(params["timestamp"]) <= time.time() + 5  # backdated: never in the future
+        assert int(params["timestamp"]) <= time.time()  # backdated: never in the future
 
 
 @pytest.mark.django_db

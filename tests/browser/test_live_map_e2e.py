@@ -1,0 +1,138 @@
+"""End to end in Chromium against a real Daphne: a vehicle reports over OsmAnd and moves on the
+map, a filter hides it, a saved view brings it back."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django_scopes import scopes_disabled
+from playwright.sync_api import Browser, Page, expect
+
+from fleet.models import SavedView
+from tenancy.models import Role
+from tests.conftest import Tenant, build_tenant
+from tests.factories import PASSWORD
+
+from .conftest import VIEWPORT
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def daphne(transactional_db: None) -> Iterator[str]:
+    """The real ASGI server (HTTP, ingest and websockets) on the test database."""
+    db = settings.DATABASES["default"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "config.asgi:application"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/login/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("daphne did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def tenant(transactional_db: None) -> Tenant:
+    tenant = build_tenant("Live")
+    with scopes_disabled():
+        SavedView.objects.create(
+            organization=tenant.organization, owner=tenant.users[Role.DISPATCHER],
+            name="Everything", filters={}, refresh_seconds=1,
+        )  # fmt: skip
+    return tenant
+
+
+@pytest.fixture
+def live_page(chromium: Browser, daphne: str) -> Iterator[Page]:
+    context = chromium.new_context(viewport=VIEWPORT, base_url=daphne)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def report(daphne: str, tenant: Tenant, *, lat: float, lon: float, ago: int = 0) -> None:
+    response = httpx.get(
+        f"{daphne}/ingest/osmand/",
+        params={"id": tenant.device.identifier, "lat": lat, "lon": lon, "speed": 20,
+                "bearing": 45, "timestamp": int(time.time()) - ago},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+
+
+def vehicle_lat(page: Page, vehicle_id: int) -> float | None:
+    return page.evaluate(
+        "id => window.doorstepMap?.vehicles?.get(id)?.lat ?? null", vehicle_id
+    )
+
+
+def test_vehicle_moves_filter_hides_saved_view_restores(
+    live_page: Page, daphne: str, tenant: Tenant, screenshot: Callable[[Page, str], Path]
+) -> None:
+    page = live_page
+    report(daphne, tenant, lat=52.3700, lon=4.8900, ago=5)
+    page.goto("/map/")
+    page.get_by_label("Username").fill(tenant.users[Role.DISPATCHER].username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/map/"))
+    page.select_option("#map-filters [name=interval]", "1")
+    row = page.locator(f'#vehicle-list [data-plate="{tenant.vehicle.plate}"]')
+    expect(row).to_be_visible()
+    expect(page.locator("[data-connection-state]")).to_have_attribute(
+        "data-connection-state", "live"
+    )
+
+    # It moves: a new fix through the OsmAnd endpoint reaches the map within the interval.
+    report(daphne, tenant, lat=52.3712, lon=4.8915)
+    page.wait_for_function(
+        "([id, lat]) => window.doorstepMap.vehicles.get(id)?.lat === lat",
+        arg=[tenant.vehicle.pk, 52.3712],
+    )
+    screenshot(page, "live_map_e2e_moving")
+
+    # A filter hides it: only stopped vehicles, and ours is moving.
+    page.locator("#map-filters [name=status][value=moving]").uncheck()
+    expect(row).to_have_count(0)
+    assert vehicle_lat(page, tenant.vehicle.pk) is None
+
+    # The saved view (no filters) brings it back.
+    page.select_option("#saved-view-select", label="Everything")
+    expect(row).to_be_visible()
+    assert vehicle_lat(page, tenant.vehicle.pk) == 52.3712
+    screenshot(page, "live_map_e2e_restored")
