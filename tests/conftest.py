@@ -74,12 +74,14 @@ class Tenant:
 
 
 def build_tenant(label: str) -> Tenant:
-    organization = OrganizationFactory(name=f"{label} Logistics Org", slug=f"{label.lower()}-org")
-    hub = HubFactory(
+    organization = OrganizationFactory.create(
+        name=f"{label} Logistics Org", slug=f"{label.lower()}-org"
+    )
+    hub = HubFactory.create(
         organization=organization, name=f"{label}hub Depot", code=f"{label.lower()}-hub"
     )
-    zone = ZoneFactory(organization=organization, name=f"{label}zone Area", hub=hub)
-    device = DeviceFactory(
+    zone = ZoneFactory.create(organization=organization, name=f"{label}zone Area", hub=hub)
+    device = DeviceFactory.create(
         organization=organization,
         identifier=f"{label.lower()}dev-0001",
         vehicle__plate=f"{label.upper()}PLATE-01",
@@ -88,11 +90,12 @@ def build_tenant(label: str) -> Tenant:
     )
     users = {}
     for role in Role.values:
-        user = UserFactory(username=f"{label.lower()}-{role}")
-        MembershipFactory(organization=organization, user=user, role=role)
+        user = UserFactory.create(username=f"{label.lower()}-{role}")
+        MembershipFactory.create(organization=organization, user=user, role=role)
         users[role] = user
     with scopes_disabled():
         vehicle = device.vehicle
+        assert vehicle is not None and vehicle.driver is not None
         driver = vehicle.driver
         saved_view = SavedView.objects.create(
             organization=organization,

@@ -3,7 +3,7 @@ with scopes disabled because a factory builds state for a test, it is not tenant
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import factory
 from django.contrib.auth import get_user_model
@@ -13,10 +13,12 @@ from fleet.models import Device, Driver, Hub, Vehicle, Zone
 from tenancy.demo import square_polygon
 from tenancy.models import Membership, Organization, Role
 
+T = TypeVar("T")
+
 PASSWORD = "correct-horse-battery"
 
 
-class UnscopedFactory(factory.django.DjangoModelFactory):
+class UnscopedFactory(factory.django.DjangoModelFactory[T]):
     class Meta:
         abstract = True
 
@@ -26,7 +28,7 @@ class UnscopedFactory(factory.django.DjangoModelFactory):
             return super()._create(model_class, *args, **kwargs)
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -34,7 +36,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"org-{n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[Any]):
     class Meta:
         model = get_user_model()
         skip_postgeneration_save = True
@@ -48,7 +50,7 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-class MembershipFactory(UnscopedFactory):
+class MembershipFactory(UnscopedFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -57,7 +59,7 @@ class MembershipFactory(UnscopedFactory):
     role = Role.DISPATCHER
 
 
-class HubFactory(UnscopedFactory):
+class HubFactory(UnscopedFactory[Hub]):
     class Meta:
         model = Hub
 
@@ -68,7 +70,7 @@ class HubFactory(UnscopedFactory):
     longitude = 4.89
 
 
-class ZoneFactory(UnscopedFactory):
+class ZoneFactory(UnscopedFactory[Zone]):
     class Meta:
         model = Zone
 
@@ -77,7 +79,7 @@ class ZoneFactory(UnscopedFactory):
     geometry = factory.LazyFunction(lambda: square_polygon(52.37, 4.89, 1.0))
 
 
-class DriverFactory(UnscopedFactory):
+class DriverFactory(UnscopedFactory[Driver]):
     class Meta:
         model = Driver
 
@@ -85,7 +87,7 @@ class DriverFactory(UnscopedFactory):
     name = factory.Sequence(lambda n: f"Driver {n}")
 
 
-class VehicleFactory(UnscopedFactory):
+class VehicleFactory(UnscopedFactory[Vehicle]):
     class Meta:
         model = Vehicle
 
@@ -96,7 +98,7 @@ class VehicleFactory(UnscopedFactory):
     tags = factory.LazyFunction(lambda: ["standard"])
 
 
-class DeviceFactory(UnscopedFactory):
+class DeviceFactory(UnscopedFactory[Device]):
     class Meta:
         model = Device
 

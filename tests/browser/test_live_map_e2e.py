@@ -96,9 +96,7 @@ def report(daphne: str, tenant: Tenant, *, lat: float, lon: float, ago: int = 0)
 
 
 def vehicle_lat(page: Page, vehicle_id: int) -> float | None:
-    return page.evaluate(
-        "id => window.doorstepMap?.vehicles?.get(id)?.lat ?? null", vehicle_id
-    )
+    return page.evaluate("id => window.doorstepMap?.vehicles?.get(id)?.lat ?? null", vehicle_id)
 
 
 def test_vehicle_moves_filter_hides_saved_view_restores(

@@ -9,6 +9,7 @@ import pytest
 
 from fleet.ingest.decode import (
     DecodeError,
+    Fix,
     batch_fix,
     osmand_from_json,
     osmand_from_params,
@@ -20,7 +21,7 @@ NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 T = dt.datetime(2026, 11, 25, 11, 59, 30, tzinfo=dt.UTC)
 
 
-def decode(query: str, **kwargs: str) -> object:
+def decode(query: str, **kwargs: str) -> Fix:
     return osmand_from_params(query_params(query.encode()), now=NOW, **kwargs)
 
 

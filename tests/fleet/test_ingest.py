@@ -57,7 +57,12 @@ def state(tenant: Tenant) -> VehicleState | None:
 
 
 async def osmand(http: httpx.AsyncClient, tenant: Tenant, **params: Any) -> httpx.Response:
-    query = {"id": tenant.device.identifier, "lat": 52.37, "lon": 4.89, "timestamp": now_ts()}
+    query: dict[str, Any] = {
+        "id": tenant.device.identifier,
+        "lat": 52.37,
+        "lon": 4.89,
+        "timestamp": now_ts(),
+    }
     query.update(params)
     return await http.get("/ingest/osmand/", params=query)
 

@@ -45,7 +45,7 @@ async def connect(
             (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode())
         )
     communicator = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-    connected, code = await communicator.connect()
+    connected, code = await communicator.connect(timeout=5)
     return communicator, (connected, code)
 
 
@@ -193,8 +193,8 @@ def _state(tenant: Tenant, *, status: str) -> None:
 def _hub_scoped_dispatcher(tenant: Tenant) -> tuple[Any, Vehicle]:
     """A dispatcher scoped to the tenant's hub, and a vehicle of a second hub they must not see."""
     with scopes_disabled():
-        other_hub: Hub = HubFactory(organization=tenant.organization, name="Other Hub")
-        other_vehicle: Vehicle = VehicleFactory(
+        other_hub: Hub = HubFactory.create(organization=tenant.organization, name="Other Hub")
+        other_vehicle: Vehicle = VehicleFactory.create(
             organization=tenant.organization, hub=other_hub, plate="OTHER-HUB-1"
         )
         membership = Membership.objects.get(user=tenant.users[Role.DISPATCHER])

@@ -68,8 +68,10 @@ def test_invalid_saved_view_is_a_400(tenant_a: Tenant, body: dict[str, object]) 
 def test_private_views_stay_private_and_only_owners_delete(tenant_a: Tenant) -> None:
     owner = login(tenant_a.users[Role.DISPATCHER])
     private = post_json(owner, "/map/views/", {"name": "Mine only", "filters": {}}).json()
-    colleague = UserFactory()
-    MembershipFactory(user=colleague, organization=tenant_a.organization, role=Role.DISPATCHER)
+    colleague = UserFactory.create()
+    MembershipFactory.create(
+        user=colleague, organization=tenant_a.organization, role=Role.DISPATCHER
+    )
     other = login(colleague)
     names = [v["name"] for v in other.get("/map/views/").json()["views"]]
     assert "Mine only" not in names and tenant_a.saved_view.name in names

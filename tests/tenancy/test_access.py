@@ -54,16 +54,16 @@ def test_only_admins_open_django_admin(tenant_a: Tenant) -> None:
 
 
 def test_user_without_membership_is_told_so() -> None:
-    user = UserFactory()
+    user = UserFactory.create()
     response = login(user).get("/")
     assert response.status_code == 403
     assert "not part of an organization" in response.content.decode()
 
 
 def test_member_of_two_organizations_switches(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    user = UserFactory(username="both")
-    MembershipFactory(user=user, organization=tenant_a.organization, role=Role.DISPATCHER)
-    MembershipFactory(user=user, organization=tenant_b.organization, role=Role.ADMIN)
+    user = UserFactory.create(username="both")
+    MembershipFactory.create(user=user, organization=tenant_a.organization, role=Role.DISPATCHER)
+    MembershipFactory.create(user=user, organization=tenant_b.organization, role=Role.ADMIN)
     client = login(user)
     # Memberships are ordered by organization name: Alpha first.
     assert login(user).get("/admin/").status_code == 403

@@ -124,7 +124,7 @@ def test_admin_refuses_a_posted_foreign_hub(tenant_a: Tenant, tenant_b: Tenant) 
 def test_superuser_sees_every_organization_in_admin(tenant_a: Tenant, tenant_b: Tenant) -> None:
     from tests.factories import UserFactory
 
-    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    root = UserFactory.create(username="root", is_superuser=True, is_staff=True)
     body = login(root).get("/admin/fleet/vehicle/").content.decode()
     assert tenant_a.vehicle.plate in body
     assert tenant_b.vehicle.plate in body
