@@ -178,19 +178,35 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[Any] | No
 class Daphne:
     """One Daphne process serving config.asgi:application with the bench settings."""
 
-    def __init__(self, db_url: str, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        log_path: Path,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db_url = db_url
+        self.env = env or {}
         self.port = port or free_port()
         self.log_path = log_path
+        self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Daphne:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "daphne"), "-b", HOST, "-p", str(self.port),
-             "config.asgi:application"],  # fmt: skip
+            [
+                str(VENV_BIN / "daphne"),
+                "-b",
+                HOST,
+                "-p",
+                str(self.port),
+                *self.extra,
+                "config.asgi:application",
+            ],
             cwd=REPO,
-            env=service_env(self.db_url),
+            env=service_env(self.db_url, self.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -299,8 +315,10 @@ def wait_for_quiet(max_wait: float = 600, threshold: float = 0.25, window: float
             say(f"machine quiet: other processes use {cores:.2f} cores")
             return cores
         if time.monotonic() > deadline:
-            say(f"WARNING: machine still busy after {max_wait:.0f} s ({cores:.2f} cores used by "
-                "other processes); figures below are depressed by that")  # fmt: skip
+            say(
+                f"WARNING: machine still busy after {max_wait:.0f} s ({cores:.2f} cores used by "
+                "other processes); figures below are depressed by that"
+            )
             return cores
         say(f"waiting for a quiet machine: other processes use {cores:.2f} cores")
 
@@ -345,9 +363,12 @@ def seed_fleet(vehicles: int, *, screens: int = 0) -> Fleet:
         org = Organization.objects.create(name="Bench Fleet", slug="bench", osmand_speed_unit="kn")
         hubs = [
             Hub.objects.create(
-                organization=org, name=f"Bench hub {n}", code=f"bench-{n}",
-                latitude=BASE_LAT, longitude=BASE_LON + n * 0.1,
-            )  # fmt: skip
+                organization=org,
+                name=f"Bench hub {n}",
+                code=f"bench-{n}",
+                latitude=BASE_LAT,
+                longitude=BASE_LON + n * 0.1,
+            )
             for n in range(4)
         ]
         drivers = Driver.objects.bulk_create(
@@ -357,9 +378,13 @@ def seed_fleet(vehicles: int, *, screens: int = 0) -> Fleet:
         vehicle_rows = Vehicle.objects.bulk_create(
             [
                 Vehicle(
-                    organization=org, plate=f"BN-{n + 1:05d}", name=f"Van {n + 1}",
-                    hub=hubs[n % len(hubs)], driver=drivers[n], tags=["bench"],
-                )  # fmt: skip
+                    organization=org,
+                    plate=f"BN-{n + 1:05d}",
+                    name=f"Van {n + 1}",
+                    hub=hubs[n % len(hubs)],
+                    driver=drivers[n],
+                    tags=["bench"],
+                )
                 for n in range(vehicles)
             ],
             batch_size=2000,
@@ -367,9 +392,12 @@ def seed_fleet(vehicles: int, *, screens: int = 0) -> Fleet:
         devices = Device.objects.bulk_create(
             [
                 Device(
-                    organization=org, identifier=identifier(n), name=f"Tracker {n + 1}",
-                    vehicle=vehicle_rows[n], token_hash=token_hash,
-                )  # fmt: skip
+                    organization=org,
+                    identifier=identifier(n),
+                    name=f"Tracker {n + 1}",
+                    vehicle=vehicle_rows[n],
+                    token_hash=token_hash,
+                )
                 for n in range(vehicles)
             ],
             batch_size=2000,
@@ -571,8 +599,9 @@ class RawConnection:
         reader, writer = await asyncio.open_connection(HOST, port)
         return cls(reader, writer)
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}"]
         for name, value in (headers or {}).items():
             lines.append(f"{name}: {value}")

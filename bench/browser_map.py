@@ -222,7 +222,9 @@ def report(result: dict[str, Any]) -> bool:
         f"ratio baseline (second rAF) / Doorstep (onPainted): "
         f"p50 {headline[0]:.1f}x, p95 {headline[1]:.1f}x"
     )
-    print(f"ratio next frame / next frame (like for like):   p50 {like[0]:.1f}x, p95 {like[1]:.1f}x")
+    print(
+        f"ratio next frame / next frame (like for like):   p50 {like[0]:.1f}x, p95 {like[1]:.1f}x"
+    )
     ok = ours["painted"]["p95"] < TARGET_P95_MS
     print(
         f"p95 applied -> painted < {TARGET_P95_MS:.0f} ms: "

@@ -28,13 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     BENCH_PREFIX,
     BENCH_TOKEN,
     HOST,
     WRK_OSMAND_LUA,
     Daphne,
     Fleet,
+    OtherLoad,
     RawConnection,
     bench_database,
     django_setup,
@@ -49,12 +50,11 @@ from bench._common import (  # noqa: E402
     run_wrk,
     say,
     seed_fleet,
-    table,
     settled_counts,
-    OtherLoad,
-    wait_for_quiet,
+    table,
     today,
     verdict,
+    wait_for_quiet,
     write_section,
 )
 
@@ -72,9 +72,13 @@ class Clock:
         return start
 
 
-def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, work: Path) -> dict[str, Any]:
-    say("\n(a) single-fix OsmAnd vs trivial Django view, wrk "
-        f"-t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} alternating rounds")  # fmt: skip
+def part_a(
+    server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, work: Path
+) -> dict[str, Any]:
+    say(
+        "\n(a) single-fix OsmAnd vs trivial Django view, wrk "
+        f"-t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} alternating rounds"
+    )
     base_url = f"http://{HOST}:{server.port}"
     n = len(fleet.identifiers)
 
@@ -83,16 +87,23 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
         passes = seconds * 20_000 // n + 2
         base = clock.take(passes * 1000) // 1000
         return run_wrk(
-            f"{base_url}/ingest/osmand/", seconds=seconds, connections=args.connections,
-            threads=args.threads, script=WRK_OSMAND_LUA,
-            script_args=[str(base), str(n), str(args.threads), BENCH_PREFIX], workdir=work,
-        )  # fmt: skip
+            f"{base_url}/ingest/osmand/",
+            seconds=seconds,
+            connections=args.connections,
+            threads=args.threads,
+            script=WRK_OSMAND_LUA,
+            script_args=[str(base), str(n), str(args.threads), BENCH_PREFIX],
+            workdir=work,
+        )
 
     def trivial(seconds: int) -> Any:
         return run_wrk(
-            f"{base_url}/bench/ok/", seconds=seconds, connections=args.connections,
-            threads=args.threads, workdir=work,
-        )  # fmt: skip
+            f"{base_url}/bench/ok/",
+            seconds=seconds,
+            connections=args.connections,
+            threads=args.threads,
+            workdir=work,
+        )
 
     trivial(3)  # warm-up: imports, URL resolver, thread pool
     osmand(3)  # warm-up: device directory, writer connection
@@ -114,8 +125,10 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
         osmand_runs.append(o)
         acks += o.ok
         sent += o.sent
-        say(f"  trivial {t.rps:8.0f} req/s (non-2xx {t.non2xx}, errors {t.errors}, p99 {t.p99_ms:.1f} ms)"
-            f" | osmand {o.rps:8.0f} req/s (non-2xx {o.non2xx}, errors {o.errors}, p99 {o.p99_ms:.1f} ms)")  # fmt: skip
+        say(
+            f"  trivial {t.rps:8.0f} req/s (non-2xx {t.non2xx}, errors {t.errors}, p99 {t.p99_ms:.1f} ms)"
+            f" | osmand {o.rps:8.0f} req/s (non-2xx {o.non2xx}, errors {o.errors}, p99 {o.p99_ms:.1f} ms)"
+        )
     other_cores = others.cores()
     after = settled_counts(db_url)  # requests in flight when wrk stopped finish on the server
     stored, rejected = after[0] - before[0], after[1] - before[1]
@@ -125,22 +138,35 @@ def part_a(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, w
     say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  trivial view: {trivial_rps:.0f} req/s (Daphne CPU {cpu['trivial']:.0%})")
     say(f"  OsmAnd:       {osmand_rps:.0f} req/s (Daphne CPU {cpu['osmand']:.0%})")
-    say(f"  ratio {osmand_rps / trivial_rps:.2f}x (target >= 2x): {verdict(osmand_rps >= 2 * trivial_rps)}")
-    say(f"  check: 200 acks {acks}, rows stored {stored}, refused {rejected}, requests still in "
-        f"flight when wrk stopped {in_flight} (stored may exceed acks by at most that)")  # fmt: skip
+    say(
+        f"  ratio {osmand_rps / trivial_rps:.2f}x (target >= 2x): {verdict(osmand_rps >= 2 * trivial_rps)}"
+    )
+    say(
+        f"  check: 200 acks {acks}, rows stored {stored}, refused {rejected}, requests still in "
+        f"flight when wrk stopped {in_flight} (stored may exceed acks by at most that)"
+    )
     stored_ok = acks <= stored <= acks + in_flight and rejected == 0
     say(f"  stored == acknowledged (+ in flight): {verdict(stored_ok)}")
     if rejected:
         say(f"  refusals: {rejected_reasons(db_url)}")
     return {
-        "trivial_rps": trivial_rps, "osmand_rps": osmand_rps, "acks": acks, "stored": stored,
-        "rejected": rejected, "in_flight": in_flight, "stored_ok": stored_ok,
+        "trivial_rps": trivial_rps,
+        "osmand_rps": osmand_rps,
+        "acks": acks,
+        "stored": stored,
+        "rejected": rejected,
+        "in_flight": in_flight,
+        "stored_ok": stored_ok,
         "trivial_p99": max(r.p99_ms for r in trivial_runs),
-        "osmand_p99": max(r.p99_ms for r in osmand_runs), "cpu": cpu, "others": other_cores,
-    }  # fmt: skip
+        "osmand_p99": max(r.p99_ms for r in osmand_runs),
+        "cpu": cpu,
+        "others": other_cores,
+    }
 
 
-def batch_bodies(fleet: Fleet, clock: Clock, requests: int, size: int) -> list[tuple[bytes, list[tuple[Any, ...]]]]:
+def batch_bodies(
+    fleet: Fleet, clock: Clock, requests: int, size: int
+) -> list[tuple[bytes, list[tuple[Any, ...]]]]:
     """Request bodies and, for the COPY baseline, the same fixes as fleet_position rows."""
     n = len(fleet.identifiers)
     total = requests * size
@@ -154,18 +180,42 @@ def batch_bodies(fleet: Fleet, clock: Clock, requests: int, size: int) -> list[t
             device, step = k % n, k // n
             lat, lon = fleet.position(device, step)
             stamp = base_ms + step * 20  # 20 ms apart per device: distinct, never in the future
-            fixes.append({"device_id": fleet.identifiers[device], "lat": lat, "lon": lon,
-                          "timestamp": stamp, "speed_kmh": 28.0, "battery_pct": 80})  # fmt: skip
-            rows.append((
-                fleet.device_ids[device], fleet.organization_id, fleet.vehicle_ids[device],
-                dt.datetime.fromtimestamp(stamp / 1000, tz=dt.UTC), server_time, lat, lon,
-                28.0, None, None, None, None, 80.0, None, "{}",
-            ))  # fmt: skip
+            fixes.append(
+                {
+                    "device_id": fleet.identifiers[device],
+                    "lat": lat,
+                    "lon": lon,
+                    "timestamp": stamp,
+                    "speed_kmh": 28.0,
+                    "battery_pct": 80,
+                }
+            )
+            rows.append(
+                (
+                    fleet.device_ids[device],
+                    fleet.organization_id,
+                    fleet.vehicle_ids[device],
+                    dt.datetime.fromtimestamp(stamp / 1000, tz=dt.UTC),
+                    server_time,
+                    lat,
+                    lon,
+                    28.0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    80.0,
+                    None,
+                    "{}",
+                )
+            )
         bodies.append((json.dumps({"fixes": fixes}, separators=(",", ":")).encode(), rows))
     return bodies
 
 
-async def run_batches(port: int, bodies: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+async def run_batches(
+    port: int, bodies: list[bytes], clients: int, seconds: float
+) -> dict[str, Any]:
     """`clients` connections, each posting its next body as soon as the previous is answered,
     until `seconds` have passed (every request sent is awaited: exact accounting)."""
     loop = asyncio.get_running_loop()
@@ -182,9 +232,11 @@ async def run_batches(port: int, bodies: list[bytes], clients: int, seconds: flo
                 next_body += 1
                 t0 = loop.time()
                 status, payload = await conn.request(
-                    "POST", "/api/v1/positions/batch/", body,
+                    "POST",
+                    "/api/v1/positions/batch/",
+                    body,
                     {"Authorization": f"Bearer {BENCH_TOKEN}", "Content-Type": "application/json"},
-                )  # fmt: skip
+                )
                 stats["latencies"].append(loop.time() - t0)
                 stats["requests"] += 1
                 stats["statuses"][status] = stats["statuses"].get(status, 0) + 1
@@ -209,26 +261,32 @@ def copy_rows(db_url: str, rows: list[tuple[Any, ...]]) -> float:
 
     buffer = io.StringIO()
     for row in rows:
-        buffer.write("\t".join(
-            r"\N" if v is None else v.isoformat() if isinstance(v, dt.datetime) else str(v)
-            for v in row
-        ) + "\n")  # fmt: skip
+        buffer.write(
+            "\t".join(
+                r"\N" if v is None else v.isoformat() if isinstance(v, dt.datetime) else str(v)
+                for v in row
+            )
+            + "\n"
+        )
     data = buffer.getvalue().encode()
     with psycopg.connect(db_url) as conn:
         conn.execute("TRUNCATE fleet_position")
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cursor:
-            with cursor.copy(f"COPY fleet_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN") as copy:
-                for offset in range(0, len(data), 1 << 20):
-                    copy.write(data[offset : offset + (1 << 20)])
+        with conn.cursor() as cursor, cursor.copy(
+            f"COPY fleet_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN"
+        ) as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(data[offset : offset + (1 << 20)])
         conn.commit()
         return time.perf_counter() - started
 
 
 def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -> dict[str, Any]:
-    say(f"\n(b) JSON batch API, {args.batch_clients} clients x {args.batch_size} fixes per request, "
-        f"{args.batch_seconds} s, vs a bare COPY of the same rows")  # fmt: skip
+    say(
+        f"\n(b) JSON batch API, {args.batch_clients} clients x {args.batch_size} fixes per request, "
+        f"{args.batch_seconds} s, vs a bare COPY of the same rows"
+    )
     requests = int(args.batch_seconds * 80_000 / args.batch_size) + args.batch_clients
     prepared = batch_bodies(fleet, clock, requests, args.batch_size)
     warm = batch_bodies(fleet, clock, 4, args.batch_size)
@@ -241,8 +299,9 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
     wait_for_quiet(args.max_wait)
     others = OtherLoad({server.pid})
     c0 = server.cpu_seconds()
-    stats = asyncio.run(run_batches(server.port, [b for b, _ in prepared], args.batch_clients,
-                                    args.batch_seconds))  # fmt: skip
+    stats = asyncio.run(
+        run_batches(server.port, [b for b, _ in prepared], args.batch_clients, args.batch_seconds)
+    )
     cpu = (server.cpu_seconds() - c0) / stats["elapsed"]
     other_cores = others.cores()
     after = settled_counts(db_url)
@@ -253,93 +312,163 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
     copy_seconds = copy_rows(db_url, rows)
     copy_rate = len(rows) / copy_seconds
     lat = stats["latencies"]
-    say(f"  batch API: {api_rate:,.0f} fixes/s ({stats['requests']} requests, statuses "
+    say(
+        f"  batch API: {api_rate:,.0f} fixes/s ({stats['requests']} requests, statuses "
         f"{stats['statuses']}, request p50 {percentile(lat, 50) * 1000:.0f} ms, p99 "
-        f"{percentile(lat, 99) * 1000:.0f} ms, Daphne CPU {cpu:.0%})")  # fmt: skip
+        f"{percentile(lat, 99) * 1000:.0f} ms, Daphne CPU {cpu:.0%})"
+    )
     say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  bare COPY: {copy_rate:,.0f} rows/s ({len(rows)} rows in {copy_seconds:.2f} s)")
     ratio = api_rate / copy_rate
-    say(f"  {api_rate:,.0f} fixes/s (target >= 20,000): {verdict(api_rate >= 20_000)}; "
-        f"ratio {ratio:.2f}x COPY (target >= 0.1x): {verdict(ratio >= 0.1)}")  # fmt: skip
+    say(
+        f"  {api_rate:,.0f} fixes/s (target >= 20,000): {verdict(api_rate >= 20_000)}; "
+        f"ratio {ratio:.2f}x COPY (target >= 0.1x): {verdict(ratio >= 0.1)}"
+    )
     stored_ok = stored_api == stored_db == len(rows) and rejected == 0
-    say(f"  check: fixes answered 'stored' {stored_api}, rows stored {stored_db}, fixes sent "
-        f"{len(rows)}, refused {rejected}: {verdict(stored_ok)}")  # fmt: skip
-    return {"api_rate": api_rate, "copy_rate": copy_rate, "ratio": ratio, "stored_ok": stored_ok,
-            "stored": stored_db, "acks": stored_api, "cpu": cpu,
-            "p99_request_ms": percentile(lat, 99) * 1000, "others": other_cores}  # fmt: skip
+    say(
+        f"  check: fixes answered 'stored' {stored_api}, rows stored {stored_db}, fixes sent "
+        f"{len(rows)}, refused {rejected}: {verdict(stored_ok)}"
+    )
+    return {
+        "api_rate": api_rate,
+        "copy_rate": copy_rate,
+        "ratio": ratio,
+        "stored_ok": stored_ok,
+        "stored": stored_db,
+        "acks": stored_api,
+        "cpu": cpu,
+        "p99_request_ms": percentile(lat, 99) * 1000,
+        "others": other_cores,
+    }
 
 
 def part_c(server: Daphne, fleet: Fleet, db_url: str, args: Any) -> dict[str, Any]:
-    say(f"\n(c) OsmAnd acknowledgement latency at a paced {args.rate} fixes/s for "
-        f"{args.latency_seconds} s (open loop, latency from each request's scheduled time)")  # fmt: skip
+    say(
+        f"\n(c) OsmAnd acknowledgement latency at a paced {args.rate} fixes/s for "
+        f"{args.latency_seconds} s (open loop, latency from each request's scheduled time)"
+    )
     n = len(fleet.identifiers)
     before = settled_counts(db_url)
     wait_for_quiet(args.max_wait)
     others = OtherLoad({server.pid})
     c0 = server.cpu_seconds()
-    result = asyncio.run(paced_requests(
-        server.port, rate=args.rate, seconds=args.latency_seconds,
-        make_request=lambda i: ("GET", osmand_path(n, i), b""),
-    ))  # fmt: skip
+    result = asyncio.run(
+        paced_requests(
+            server.port,
+            rate=args.rate,
+            seconds=args.latency_seconds,
+            make_request=lambda i: ("GET", osmand_path(n, i), b""),
+        )
+    )
     cpu = (server.cpu_seconds() - c0) / result.elapsed
     other_cores = others.cores()
     after = settled_counts(db_url)
     stored, rejected = after[0] - before[0], after[1] - before[1]
     lat = [v * 1000 for v in result.latencies]
     p50, p90, p99, worst = (percentile(lat, p) for p in (50, 90, 99, 100))
-    say(f"  achieved {result.achieved_rate:,.0f} fixes/s of {args.rate} scheduled "
+    say(
+        f"  achieved {result.achieved_rate:,.0f} fixes/s of {args.rate} scheduled "
         f"({result.scheduled} requests, statuses {result.statuses}, errors {result.errors}, "
-        f"{result.connections} connections, Daphne CPU {cpu:.0%})")  # fmt: skip
+        f"{result.connections} connections, Daphne CPU {cpu:.0%})"
+    )
     say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     say(f"  p99 {p99:.1f} ms (target < 200 ms): {verdict(p99 < 200)}")
     stored_ok = stored == result.ok and rejected == 0 and result.errors == 0
-    say(f"  check: 200 acks {result.ok}, rows stored {stored}, refused {rejected}: {verdict(stored_ok)}")
+    say(
+        f"  check: 200 acks {result.ok}, rows stored {stored}, refused {rejected}: {verdict(stored_ok)}"
+    )
     if rejected:
         say(f"  refusals: {rejected_reasons(db_url)}")
-    return {"p50": p50, "p90": p90, "p99": p99, "max": worst, "achieved": result.achieved_rate,
-            "acks": result.ok, "stored": stored, "stored_ok": stored_ok, "cpu": cpu,
-            "statuses": result.statuses, "errors": result.errors, "others": other_cores}  # fmt: skip
+    return {
+        "p50": p50,
+        "p90": p90,
+        "p99": p99,
+        "max": worst,
+        "achieved": result.achieved_rate,
+        "acks": result.ok,
+        "stored": stored,
+        "stored_ok": stored_ok,
+        "cpu": cpu,
+        "statuses": result.statuses,
+        "errors": result.errors,
+        "others": other_cores,
+    }
 
 
-def report(facts: dict[str, str], a: dict[str, Any], b: dict[str, Any], c: dict[str, Any], args: Any) -> str:
+def report(
+    facts: dict[str, str], a: dict[str, Any], b: dict[str, Any], c: dict[str, Any], args: Any
+) -> str:
     machine = machine_line(facts)
     date = today()
     rows = [
-        ["(a) OsmAnd single fix, requests/s", f"{a['osmand_rps']:,.0f}",
-         f"trivial Django view {a['trivial_rps']:,.0f} req/s",
-         f"{a['osmand_rps'] / a['trivial_rps']:.2f}x", ">= 2x",
-         verdict(a["osmand_rps"] >= 2 * a["trivial_rps"])],
-        ["(a) rows stored vs 200 acks", f"{a['stored']:,} stored", f"{a['acks']:,} acks "
-         f"(+{a['in_flight']} in flight at wrk stop)", "", "acks <= stored <= acks + in flight",
-         verdict(a["stored_ok"])],
-        ["(b) batch API, fixes/s", f"{b['api_rate']:,.0f}", f"bare COPY {b['copy_rate']:,.0f} rows/s",
-         f"{b['ratio']:.2f}x", ">= 20,000/s and >= 0.1x",
-         verdict(b["api_rate"] >= 20_000 and b["ratio"] >= 0.1)],
-        ["(b) rows stored vs 'stored' answers", f"{b['stored']:,}", f"{b['acks']:,}", "", "equal",
-         verdict(b["stored_ok"])],
-        [f"(c) OsmAnd ack p99 at {args.rate}/s paced", f"{c['p99']:.1f} ms",
-         f"achieved {c['achieved']:,.0f}/s; p50 {c['p50']:.1f} ms, max {c['max']:.1f} ms",
-         f"{c['p99'] / 200:.2f}x of target", "< 200 ms", verdict(c["p99"] < 200)],
-        ["(c) rows stored vs 200 acks", f"{c['stored']:,}", f"{c['acks']:,}", "", "equal",
-         verdict(c["stored_ok"])],
-    ]  # fmt: skip
-    return "\n".join([
-        "## Ingest (`bench/ingest.py`)",
-        "",
-        f"Date {date}; machine: {machine}. One Daphne process; wrk -t{args.threads} "
-        f"-c{args.connections}, {args.rounds} alternating rounds of {args.seconds} s per side for "
-        f"(a); {args.batch_clients} clients x {args.batch_size} fixes for {args.batch_seconds} s "
-        f"for (b); {args.latency_seconds} s paced for (c); 5,000 devices; every fix distinct.",
-        "",
-        table(rows, ["figure", "measured", "baseline", "ratio", "target", "result"]),
-        "",
-        f"Daphne CPU (share of one core): trivial view {a['cpu']['trivial']:.0%}, OsmAnd "
-        f"{a['cpu']['osmand']:.0%}, batch {b['cpu']:.0%}, paced OsmAnd {c['cpu']:.0%}. "
-        f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms. "
-        f"Other processes on the machine used {a['others']:.2f} / {b['others']:.2f} / "
-        f"{c['others']:.2f} cores during (a) / (b) / (c).",
-    ])  # fmt: skip
+        [
+            "(a) OsmAnd single fix, requests/s",
+            f"{a['osmand_rps']:,.0f}",
+            f"trivial Django view {a['trivial_rps']:,.0f} req/s",
+            f"{a['osmand_rps'] / a['trivial_rps']:.2f}x",
+            ">= 2x",
+            verdict(a["osmand_rps"] >= 2 * a["trivial_rps"]),
+        ],
+        [
+            "(a) rows stored vs 200 acks",
+            f"{a['stored']:,} stored",
+            f"{a['acks']:,} acks (+{a['in_flight']} in flight at wrk stop)",
+            "",
+            "acks <= stored <= acks + in flight",
+            verdict(a["stored_ok"]),
+        ],
+        [
+            "(b) batch API, fixes/s",
+            f"{b['api_rate']:,.0f}",
+            f"bare COPY {b['copy_rate']:,.0f} rows/s",
+            f"{b['ratio']:.2f}x",
+            ">= 20,000/s and >= 0.1x",
+            verdict(b["api_rate"] >= 20_000 and b["ratio"] >= 0.1),
+        ],
+        [
+            "(b) rows stored vs 'stored' answers",
+            f"{b['stored']:,}",
+            f"{b['acks']:,}",
+            "",
+            "equal",
+            verdict(b["stored_ok"]),
+        ],
+        [
+            f"(c) OsmAnd ack p99 at {args.rate}/s paced",
+            f"{c['p99']:.1f} ms",
+            f"achieved {c['achieved']:,.0f}/s; p50 {c['p50']:.1f} ms, max {c['max']:.1f} ms",
+            f"{c['p99'] / 200:.2f}x of target",
+            "< 200 ms",
+            verdict(c["p99"] < 200),
+        ],
+        [
+            "(c) rows stored vs 200 acks",
+            f"{c['stored']:,}",
+            f"{c['acks']:,}",
+            "",
+            "equal",
+            verdict(c["stored_ok"]),
+        ],
+    ]
+    return "\n".join(
+        [
+            "## Ingest (`bench/ingest.py`)",
+            "",
+            f"Date {date}; machine: {machine}. One Daphne process; wrk -t{args.threads} "
+            f"-c{args.connections}, {args.rounds} alternating rounds of {args.seconds} s per side for "
+            f"(a); {args.batch_clients} clients x {args.batch_size} fixes for {args.batch_seconds} s "
+            f"for (b); {args.latency_seconds} s paced for (c); 5,000 devices; every fix distinct.",
+            "",
+            table(rows, ["figure", "measured", "baseline", "ratio", "target", "result"]),
+            "",
+            f"Daphne CPU (share of one core): trivial view {a['cpu']['trivial']:.0%}, OsmAnd "
+            f"{a['cpu']['osmand']:.0%}, batch {b['cpu']:.0%}, paced OsmAnd {c['cpu']:.0%}. "
+            f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms. "
+            f"Other processes on the machine used {a['others']:.2f} / {b['others']:.2f} / "
+            f"{c['others']:.2f} cores during (a) / (b) / (c).",
+        ]
+    )
 
 
 def main() -> int:
@@ -354,8 +483,12 @@ def main() -> int:
     parser.add_argument("--batch-clients", type=int, default=4)
     parser.add_argument("--rate", type=int, default=2000, help="(c) paced fixes/s")
     parser.add_argument("--latency-seconds", type=float, default=30)
-    parser.add_argument("--max-wait", type=float, default=600,
-                        help="seconds to wait for a quiet machine before each part")  # fmt: skip
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=600,
+        help="seconds to wait for a quiet machine before each part",
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, for a look")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--keep-db", action="store_true", help="keep the doorstep_bench database")
@@ -380,7 +513,9 @@ def main() -> int:
                 except Exception:
                     say("Daphne log tail:\n" + server.log_tail())
                     raise
-                errors = [line for line in server.log_tail(20000).splitlines() if "Traceback" in line]
+                errors = [
+                    line for line in server.log_tail(20000).splitlines() if "Traceback" in line
+                ]
                 if errors:
                     say(f"Daphne logged {len(errors)} tracebacks:\n" + server.log_tail())
     markdown = report(facts, a, b, c, args)

@@ -51,7 +51,11 @@ ZONES: dict[str, Any] = {
         {
             "type": "Feature",
             "id": 11,
-            "properties": {"name": "Centrum low-emission", "kind": "restricted", "color": "#dc2626"},
+            "properties": {
+                "name": "Centrum low-emission",
+                "kind": "restricted",
+                "color": "#dc2626",
+            },
             "geometry": {
                 "type": "Polygon",
                 "coordinates": [
@@ -71,11 +75,17 @@ ZONES: dict[str, Any] = {
         {
             "type": "Feature",
             "id": 12,
-            "properties": {"name": "Westpoort service area", "kind": "service_area", "color": "#0891b2"},
+            "properties": {
+                "name": "Westpoort service area",
+                "kind": "service_area",
+                "color": "#0891b2",
+            },
             "geometry": {
                 "type": "Polygon",
                 "coordinates": [
-                    _ring([(52.3950, 4.8000), (52.3950, 4.8500), (52.3780, 4.8560), (52.3760, 4.8050)])
+                    _ring(
+                        [(52.3950, 4.8000), (52.3950, 4.8500), (52.3780, 4.8560), (52.3760, 4.8050)]
+                    )
                 ],
             },
         },
@@ -86,7 +96,9 @@ ZONES: dict[str, Any] = {
             "geometry": {
                 "type": "Polygon",
                 "coordinates": [
-                    _ring([(52.3180, 4.9300), (52.3180, 4.9480), (52.3090, 4.9480), (52.3090, 4.9300)])
+                    _ring(
+                        [(52.3180, 4.9300), (52.3180, 4.9480), (52.3090, 4.9480), (52.3090, 4.9300)]
+                    )
                 ],
             },
         },
@@ -248,8 +260,8 @@ class MapPageServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def url(self, path: str = "/map/") -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}{path}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}{path}"
 
     def __enter__(self) -> MapPageServer:
         self._thread.start()
@@ -331,7 +343,7 @@ class MapPageServer:
                         if not str(body.get("name", "")).strip():
                             self._json(HTTPStatus.BAD_REQUEST, {"errors": {"name": ["Required."]}})
                             return
-                        view = {
+                        created: dict[str, Any] = {
                             "id": max((v["id"] for v in server.views), default=0) + 1,
                             "name": body["name"].strip(),
                             "shared": bool(body.get("shared")),
@@ -340,10 +352,10 @@ class MapPageServer:
                             "refresh_seconds": body.get("refresh_seconds", 5),
                             "is_default": False,
                         }
-                        server.views.append(view)
+                        server.views.append(created)
                         if body.get("make_default"):
-                            self._make_default(view)
-                        self._json(HTTPStatus.CREATED, view)
+                            self._make_default(created)
+                        self._json(HTTPStatus.CREATED, created)
                     elif (match := re.fullmatch(r"/map/views/(\d+)/", path)) and (
                         view := self._view(int(match[1]))
                     ):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     Daphne,
     OtherLoad,
     bench_database,
@@ -63,72 +63,113 @@ def main() -> int:
         django_setup(db_url)
         fleet = seed_fleet(args.vehicles)
         n = len(fleet.identifiers)
-        with tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp:
-            with Daphne(db_url, Path(tmp) / "daphne.log") as server:
-                samples: list[tuple[float, int]] = [(0.0, server.rss_bytes())]
-                say(f"\nDaphne RSS at start {samples[0][1] / MB:.1f} MiB; {args.rate} fixes/s for "
-                    f"{args.minutes:g} min, a sample every {args.sample:g} s")  # fmt: skip
-                before = settled_counts(db_url)
-                wait_for_quiet(args.max_wait)
-                others = OtherLoad({server.pid})
-                c0 = server.cpu_seconds()
+        with (
+            tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp,
+            Daphne(db_url, Path(tmp) / "daphne.log") as server,
+        ):
+            samples: list[tuple[float, int]] = [(0.0, server.rss_bytes())]
+            say(
+                f"\nDaphne RSS at start {samples[0][1] / MB:.1f} MiB; {args.rate} fixes/s for "
+                f"{args.minutes:g} min, a sample every {args.sample:g} s"
+            )
+            before = settled_counts(db_url)
+            wait_for_quiet(args.max_wait)
+            others = OtherLoad({server.pid})
+            c0 = server.cpu_seconds()
 
-                def sample(elapsed: float) -> None:
-                    rss = server.rss_bytes()
-                    samples.append((elapsed, rss))
-                    if len(samples) % max(1, int(60 / args.sample)) == 0:
-                        say(f"  {elapsed:6.0f} s  RSS {rss / MB:7.1f} MiB")
+            def sample(elapsed: float) -> None:
+                rss = server.rss_bytes()
+                samples.append((elapsed, rss))
+                if len(samples) % max(1, int(60 / args.sample)) == 0:
+                    say(f"  {elapsed:6.0f} s  RSS {rss / MB:7.1f} MiB")
 
-                result = asyncio.run(paced_requests(
-                    server.port, rate=args.rate, seconds=seconds,
+            result = asyncio.run(
+                paced_requests(
+                    server.port,
+                    rate=args.rate,
+                    seconds=seconds,
                     make_request=lambda i: ("GET", osmand_path(n, i), b""),
-                    sample_every=args.sample, on_sample=sample,
-                ))  # fmt: skip
-                samples.append((result.elapsed, server.rss_bytes()))
-                cpu = (server.cpu_seconds() - c0) / result.elapsed
-                other_cores = others.cores()
-                after = settled_counts(db_url)
+                    sample_every=args.sample,
+                    on_sample=sample,
+                )
+            )
+            samples.append((result.elapsed, server.rss_bytes()))
+            cpu = (server.cpu_seconds() - c0) / result.elapsed
+            other_cores = others.cores()
+            after = settled_counts(db_url)
     stored, rejected = after[0] - before[0], after[1] - before[1]
     baseline = min(samples, key=lambda s: abs(s[0] - warmup))[1]
     later = [rss for t, rss in samples if t >= warmup]
     low, high = min(later), max(later)
     within = all(abs(rss - baseline) <= 0.10 * baseline for rss in later)
     lat = [v * 1000 for v in result.latencies]
-    say(f"  achieved {result.achieved_rate:,.0f} fixes/s, statuses {result.statuses}, errors "
+    say(
+        f"  achieved {result.achieved_rate:,.0f} fixes/s, statuses {result.statuses}, errors "
         f"{result.errors}; latency p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f}"
-        f" ms; Daphne CPU {cpu:.0%}; other processes {other_cores:.2f} cores")  # fmt: skip
-    say(f"  RSS first {samples[0][1] / MB:.1f} MiB, after warm-up ({warmup:.0f} s) "
+        f" ms; Daphne CPU {cpu:.0%}; other processes {other_cores:.2f} cores"
+    )
+    say(
+        f"  RSS first {samples[0][1] / MB:.1f} MiB, after warm-up ({warmup:.0f} s) "
         f"{baseline / MB:.1f} MiB, last {samples[-1][1] / MB:.1f} MiB, min {low / MB:.1f} MiB, "
-        f"max {high / MB:.1f} MiB after warm-up")  # fmt: skip
-    say(f"  within +-10% of the warm-up RSS: {verdict(within)} "
-        f"({(low / baseline - 1):+.1%} .. {(high / baseline - 1):+.1%})")  # fmt: skip
+        f"max {high / MB:.1f} MiB after warm-up"
+    )
+    say(
+        f"  within +-10% of the warm-up RSS: {verdict(within)} "
+        f"({(low / baseline - 1):+.1%} .. {(high / baseline - 1):+.1%})"
+    )
     stored_ok = stored == result.ok and rejected == 0 and result.errors == 0
-    say(f"  check: 200 acks {result.ok}, rows stored {stored}, refused {rejected}: "
-        f"{verdict(stored_ok)}")  # fmt: skip
+    say(
+        f"  check: 200 acks {result.ok}, rows stored {stored}, refused {rejected}: "
+        f"{verdict(stored_ok)}"
+    )
     rows = [
-        ["Daphne RSS after warm-up -> last", f"{samples[-1][1] / MB:.1f} MiB",
-         f"{baseline / MB:.1f} MiB at {warmup:.0f} s", f"{samples[-1][1] / baseline:.3f}x",
-         "within +-10%", verdict(abs(samples[-1][1] - baseline) <= 0.1 * baseline)],
-        ["Daphne RSS min / max after warm-up", f"{low / MB:.1f} / {high / MB:.1f} MiB",
-         f"{baseline / MB:.1f} MiB", f"{low / baseline:.3f}x / {high / baseline:.3f}x",
-         "within +-10%", verdict(within)],
+        [
+            "Daphne RSS after warm-up -> last",
+            f"{samples[-1][1] / MB:.1f} MiB",
+            f"{baseline / MB:.1f} MiB at {warmup:.0f} s",
+            f"{samples[-1][1] / baseline:.3f}x",
+            "within +-10%",
+            verdict(abs(samples[-1][1] - baseline) <= 0.1 * baseline),
+        ],
+        [
+            "Daphne RSS min / max after warm-up",
+            f"{low / MB:.1f} / {high / MB:.1f} MiB",
+            f"{baseline / MB:.1f} MiB",
+            f"{low / baseline:.3f}x / {high / baseline:.3f}x",
+            "within +-10%",
+            verdict(within),
+        ],
         ["Daphne RSS at start (idle)", f"{samples[0][1] / MB:.1f} MiB", "", "", "", ""],
-        [f"fixes/s paced ({args.rate} scheduled)", f"{result.achieved_rate:,.0f}",
-         f"{args.rate:,}", f"{result.achieved_rate / args.rate:.2f}x", "", ""],
-        ["rows stored vs 200 acks", f"{stored:,}", f"{result.ok:,}", "", "equal",
-         verdict(stored_ok)],
-    ]  # fmt: skip
-    markdown = "\n".join([
-        f"## Memory (`bench/memory.py --minutes {args.minutes:g}`)",
-        "",
-        f"Date {today()}; machine: {machine_line(facts)}. One Daphne process, single-fix OsmAnd "
-        f"at a paced {args.rate:,} fixes/s over {args.vehicles:,} devices for {args.minutes:g} "
-        f"min, RSS sampled every {args.sample:g} s. Ack latency p50 {percentile(lat, 50):.1f} ms,"
-        f" p99 {percentile(lat, 99):.1f} ms; Daphne CPU {cpu:.0%}; other processes on the "
-        f"machine {other_cores:.2f} cores.",
-        "",
-        table(rows, ["figure", "measured", "baseline", "ratio", "target", "result"]),
-    ])  # fmt: skip
+        [
+            f"fixes/s paced ({args.rate} scheduled)",
+            f"{result.achieved_rate:,.0f}",
+            f"{args.rate:,}",
+            f"{result.achieved_rate / args.rate:.2f}x",
+            "",
+            "",
+        ],
+        [
+            "rows stored vs 200 acks",
+            f"{stored:,}",
+            f"{result.ok:,}",
+            "",
+            "equal",
+            verdict(stored_ok),
+        ],
+    ]
+    markdown = "\n".join(
+        [
+            f"## Memory (`bench/memory.py --minutes {args.minutes:g}`)",
+            "",
+            f"Date {today()}; machine: {machine_line(facts)}. One Daphne process, single-fix OsmAnd "
+            f"at a paced {args.rate:,} fixes/s over {args.vehicles:,} devices for {args.minutes:g} "
+            f"min, RSS sampled every {args.sample:g} s. Ack latency p50 {percentile(lat, 50):.1f} ms,"
+            f" p99 {percentile(lat, 99):.1f} ms; Daphne CPU {cpu:.0%}; other processes on the "
+            f"machine {other_cores:.2f} cores.",
+            "",
+            table(rows, ["figure", "measured", "baseline", "ratio", "target", "result"]),
+        ]
+    )
     say("\n" + markdown)
     if not args.no_docs and args.minutes >= 10:
         write_section("memory", markdown)

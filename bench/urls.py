@@ -5,8 +5,8 @@ the ingest path against)."""
 if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is not a benchmark
     raise SystemExit(0)
 
-from django.http import HttpRequest, HttpResponse  # noqa: E402
-from django.urls import include, path  # noqa: E402
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
 
 
 def ok(request: HttpRequest) -> HttpResponse:

@@ -24,6 +24,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 LIVE_COALESCE_SECONDS = 0.1
 STALE_RESNAPSHOT_SECONDS = 30
+HEARTBEAT_SECONDS = 5
 
 
 @database_sync_to_async
@@ -43,12 +44,12 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         session = self.scope.get("session") or {}
         membership, hub_ids = await _membership(user, session.get("organization_id"))
         if membership is None or membership.role not in CONSOLE_ROLES:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.organization_id = membership.organization_id
         self.hub_ids = hub_ids
@@ -58,8 +59,15 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.visible: set[int] = set()
         self.flush_task: asyncio.Task[None] | None = None
         self.subscribed = False
+        self.last_sent = 0.0
         await self.channel_layer.group_add(live_group(self.organization_id), self.channel_name)
         await self.accept()
+
+    async def refuse(self, code: int) -> None:
+        # Accept, then close with our code: a refused handshake reaches the browser only as
+        # 1006, and the screen would retry forever instead of saying "signed out" / "no access".
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         if self.flush_task is not None:
@@ -96,6 +104,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         matching = [v for v in vehicles if self.filter.matches(v, now=now)]
         self.pending.clear()
         self.visible = {v["id"] for v in matching}
+        self.last_sent = asyncio.get_running_loop().time()
         await self.send_json(
             {"type": "snapshot", "vehicles": matching, "server_time": now.isoformat()}
         )
@@ -125,6 +134,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def flush(self) -> None:
         if not self.pending:
+            await self.heartbeat()
             return
         batch, self.pending = self.pending, {}
         now = dt.datetime.now(dt.UTC)
@@ -137,11 +147,24 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 removed.append(vehicle_id)
                 self.visible.discard(vehicle_id)
         if shown or removed:
-            await self.send_json(
-                {
-                    "type": "update",
-                    "vehicles": shown,
-                    "removed": removed,
-                    "server_time": now.isoformat(),
-                }
-            )
+            await self.send_update(shown, removed, now)
+        else:
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """An empty update now and then, so a quiet fleet does not look like a dead socket."""
+        if asyncio.get_running_loop().time() - self.last_sent >= HEARTBEAT_SECONDS:
+            await self.send_update([], [], dt.datetime.now(dt.UTC))
+
+    async def send_update(
+        self, shown: list[dict[str, Any]], removed: list[int], now: dt.datetime
+    ) -> None:
+        self.last_sent = asyncio.get_running_loop().time()
+        await self.send_json(
+            {
+                "type": "update",
+                "vehicles": shown,
+                "removed": removed,
+                "server_time": now.isoformat(),
+            }
+        )

@@ -167,13 +167,13 @@ class FleetSender:
             started = time.monotonic()
             workers = [asyncio.create_task(self._worker(q)) for q in self._queues]
             reporter = asyncio.create_task(self._report())
-            await self._produce(
-                None if duration is None else started + duration,
-                None if duration is None else self.clock.start + duration * self.clock.speedup,
-            )
             try:
-                drained = asyncio.gather(*(q.join() for q in self._queues))
-                finished = asyncio.create_task(self._abort.wait())
+                await self._produce(
+                    None if duration is None else started + duration,
+                    None if duration is None else self.clock.start + duration * self.clock.speedup,
+                )
+                drained = asyncio.create_task(self._drain())
+                finished = asyncio.create_task(self._wait_abort())
                 done, _ = await asyncio.wait(
                     {drained, finished}, timeout=drain_timeout, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -183,8 +183,6 @@ class FleetSender:
                 finished.cancel()
             finally:
                 self._abort.set()
-                # Let workers that are mid-backoff notice the abort and count their fix.
-                await asyncio.sleep(0)
                 for task in [*workers, reporter]:
                     task.cancel()
                 await asyncio.gather(*workers, reporter, return_exceptions=True)
@@ -200,6 +198,12 @@ class FleetSender:
                 self._client = None
         self.log(self.summary_line(final=True))
         return self.stats
+
+    async def _drain(self) -> None:
+        await asyncio.gather(*(q.join() for q in self._queues))
+
+    async def _wait_abort(self) -> None:
+        await self._abort.wait()
 
     async def _produce(self, deadline: float | None, sim_end: float | None) -> None:
         while True:

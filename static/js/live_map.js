@@ -212,7 +212,7 @@
       this.status = "offline";
       this.fix_time = null;
       this.battery_pct = null;
-      this.fixMs = NaN; // fix_time as epoch ms
+      this._fixMs = NaN; // fix_time as epoch ms, parsed on first use
       this.mx = NaN; // Web-Mercator units, NaN when the vehicle never reported a position
       this.my = NaN;
       this.rank = 0;
@@ -232,8 +232,8 @@
       this.rank = STATUS_RANK[this.status];
       this.battery_pct = v.battery_pct == null ? null : v.battery_pct;
       if (v.fix_time !== this.fix_time) {
-        this.fix_time = v.fix_time || null;
-        this.fixMs = this.fix_time ? Date.parse(this.fix_time) : NaN;
+        this.fix_time = v.fix_time ? String(v.fix_time) : null;
+        this._fixMs = undefined;
       }
       const lat = v.lat == null ? null : +v.lat;
       const lon = v.lon == null ? null : +v.lon;
@@ -244,6 +244,28 @@
         this.mx = valid ? mercatorX(lon) : NaN;
         this.my = valid ? mercatorY(lat) : NaN;
       }
+    }
+
+    // Parsed lazily: most fixes are drawn as "fresh" without it (see isFresh) and only the rows
+    // in view show an age, so 10,000 updates a second need not pay 10,000 Date.parse calls.
+    get fixMs() {
+      if (this._fixMs === undefined) {
+        this._fixMs = this.fix_time ? Date.parse(this.fix_time) : NaN;
+      }
+      return this._fixMs;
+    }
+
+    // Whether the fix is newer than `threshold`, an ISO-8601 UTC string: UTC ISO strings order
+    // like the times they write, so this needs no parsing (other zones fall back to parsing).
+    isNewerThan(threshold, thresholdMs) {
+      const fix = this.fix_time;
+      if (fix === null) {
+        return false;
+      }
+      if (fix.endsWith("+00:00") || fix.endsWith("Z")) {
+        return fix > threshold;
+      }
+      return this.fixMs > thresholdMs;
     }
   }
 
@@ -324,10 +346,14 @@
     constructor(colors, radius, ratio) {
       this.radius = radius;
       this.ratio = ratio;
-      this.wedge = Math.max(5, radius);
-      this.half = Math.ceil(radius + this.wedge + 2); // CSS px from the centre to a cell edge
+      this.wedge = Math.max(4, radius);
+      this.half = Math.ceil(radius + this.wedge + 1.5); // CSS px from the centre to a cell edge
       this.size = this.half * 2; // CSS px
       this.cell = this.size * ratio; // device px
+      // A plain dot (no wedge) fits a much smaller square centred in its cell.
+      this.plainHalf = Math.ceil(radius + 2);
+      this.plainSize = this.plainHalf * 2;
+      this.plainCell = this.plainSize * ratio;
       this.columns = 8;
       this.rows = Math.ceil((STATUSES.length + HEADING_STEPS) / this.columns);
       const canvas = document.createElement("canvas");
@@ -385,22 +411,27 @@
     }
   }
 
+  // Plain dots (cells 0-3) are drawn as smaller points than wedge dots: most of a wedge cell is
+  // transparent room for the wedge, and every texel of a point costs fill rate.
   const DOT_VERTEX_SHADER = `
     attribute vec2 a_position; // CSS px from the canvas's top-left corner
     attribute float a_cell;
     attribute float a_alpha;
     uniform vec2 u_size;
-    uniform float u_point;
+    uniform float u_point; // device px: a whole atlas cell
+    uniform float u_plain; // device px: the tight square around a plain dot
     uniform vec2 u_grid;
     varying vec2 v_origin;
-    varying vec2 v_scale;
+    varying vec2 v_span;
     varying float v_alpha;
     void main() {
       gl_Position = vec4(a_position.x / u_size.x * 2.0 - 1.0, 1.0 - a_position.y / u_size.y * 2.0, 0.0, 1.0);
-      gl_PointSize = u_point;
+      float size = a_cell < 3.5 ? u_plain : u_point;
+      gl_PointSize = size;
       float row = floor((a_cell + 0.5) / u_grid.x);
-      v_scale = 1.0 / u_grid;
-      v_origin = vec2(a_cell - row * u_grid.x, row) * v_scale;
+      vec2 scale = 1.0 / u_grid;
+      v_span = scale * (size / u_point);
+      v_origin = (vec2(a_cell - row * u_grid.x, row) + 0.5 * (1.0 - size / u_point)) * scale;
       v_alpha = a_alpha;
     }`;
 
@@ -408,10 +439,14 @@
     precision mediump float;
     uniform sampler2D u_atlas;
     varying vec2 v_origin;
-    varying vec2 v_scale;
+    varying vec2 v_span;
     varying float v_alpha;
     void main() {
-      gl_FragColor = texture2D(u_atlas, v_origin + gl_PointCoord * v_scale) * v_alpha;
+      vec4 color = texture2D(u_atlas, v_origin + gl_PointCoord * v_span);
+      if (color.a < 0.004) {
+        discard;
+      }
+      gl_FragColor = color * v_alpha;
     }`;
 
   // All dots in one WebGL draw call: point sprites textured from the atlas. The main thread only
@@ -478,6 +513,7 @@
       gl.vertexAttribPointer(location("a_alpha"), 1, gl.FLOAT, false, stride, 12);
       this.uSize = gl.getUniformLocation(program, "u_size");
       this.uPoint = gl.getUniformLocation(program, "u_point");
+      this.uPlain = gl.getUniformLocation(program, "u_plain");
       this.uGrid = gl.getUniformLocation(program, "u_grid");
       gl.uniform1i(gl.getUniformLocation(program, "u_atlas"), 0);
       gl.enable(gl.BLEND);
@@ -503,6 +539,7 @@
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
       gl.uniform1f(this.uPoint, atlas.cell);
+      gl.uniform1f(this.uPlain, atlas.plainCell);
       gl.uniform2f(this.uGrid, atlas.columns, atlas.rows);
     }
 
@@ -722,8 +759,11 @@
       this._drawnZoom = zoom;
       this._drawnLayerOrigin = topLeft;
 
-      // Bigger dots when zoomed in, and when the fleet is small enough not to turn into a carpet.
-      const radius = (zoom >= 15 ? 6 : zoom >= 13 ? 5 : 4) + (this._store.vehicles.size <= 2000 ? 1 : 0);
+      // Bigger dots when zoomed in or when the fleet is small, smaller ones for a whole city of
+      // thousands (which would otherwise read as a carpet, and costs fill rate).
+      const fleetSize = this._store.vehicles.size;
+      const radius =
+        (zoom >= 15 ? 6 : zoom >= 13 ? 5 : 4) + (fleetSize <= 2000 ? 1 : fleetSize > 5000 && zoom < 13 ? -1 : 0);
       let atlas = this._atlasFor(radius);
       if (this._dots && !this._dots.supports(atlas)) {
         this._dots = null; // sprites larger than this GPU's biggest point
@@ -732,6 +772,8 @@
       }
       const margin = atlas.half + 2;
       const now = this._store.now();
+      const freshAfterMs = now - FRESH_MS;
+      const freshAfter = new Date(freshAfterMs).toISOString();
 
       // Pass 1: who is in view, where, which sprite, how faded; bucketed for paint order
       // (faded under fresh, quiet under moving).
@@ -760,7 +802,9 @@
         xs[n] = x;
         ys[n] = y;
         records[n] = record;
-        const level = alphaLevel(now - record.fixMs);
+        const level = record.isNewerThan(freshAfter, freshAfterMs)
+          ? ALPHA_LEVELS - 1
+          : alphaLevel(now - record.fixMs);
         levels[n] = level;
         cells[n] = atlas.cellOf(record);
         const bucket = level * 4 + record.rank;
@@ -802,16 +846,21 @@
             ctx.globalAlpha = LEVEL_ALPHA[currentLevel];
           }
           const c = cells[i];
+          const plain = c < STATUSES.length;
+          const inset = plain ? (cell - atlas.plainCell) / 2 : 0;
+          const source = plain ? atlas.plainCell : cell;
+          const target = plain ? atlas.plainSize : size;
+          const offset = plain ? atlas.plainHalf : half;
           ctx.drawImage(
             atlas.canvas,
-            (c % atlas.columns) * cell,
-            Math.floor(c / atlas.columns) * cell,
-            cell,
-            cell,
-            Math.round(xs[i]) - half,
-            Math.round(ys[i]) - half,
-            size,
-            size,
+            (c % atlas.columns) * cell + inset,
+            Math.floor(c / atlas.columns) * cell + inset,
+            source,
+            source,
+            Math.round(xs[i]) - offset,
+            Math.round(ys[i]) - offset,
+            target,
+            target,
           );
         }
         ctx.globalAlpha = 1;
@@ -1125,6 +1174,7 @@
       this.sentSubscription = JSON.stringify(this.subscription());
       this._updateFilterSummary();
 
+      this._setConnectionState("connecting");
       if (this.config.wsPath) {
         const scheme = location.protocol === "https:" ? "wss:" : "ws:";
         const path = this.config.wsPath;
@@ -1136,9 +1186,8 @@
         });
         this.connection.start();
       }
-      this._setConnectionState("connecting");
 
-      setInterval(() => this._tick(), 1000);
+      setInterval(() => this._tick(), LIST_REFRESH_MS); // list data, ages, connection state
       setInterval(() => this.layer.redraw(), FADE_REDRAW_MS); // ages fade even without frames
     }
 
@@ -1167,11 +1216,10 @@
         this.snapshotSeen = true;
         this.awaitingSnapshot = false;
         this._setSyncing(false);
-        this.list.render(true);
+        this.list.render();
         this._updateStates();
-      } else {
-        this.list.scheduleRefresh();
       }
+      // Updates reach the list with the next tick: at most one data refresh per second.
       this._updateFrameClock();
     }
 
@@ -1199,7 +1247,7 @@
     _setConnectionState(state) {
       this.connectionState = state;
       const indicator = $("connection-state");
-      if (indicator) {
+      if (indicator && indicator.dataset.connectionState !== state) {
         indicator.dataset.connectionState = state;
       }
       this._renderConnection();
@@ -1315,7 +1363,7 @@
       }
       this._renderConnection();
       this._updateStates();
-      this.list.render(false);
+      this.list.render();
       this._renderDetailsLive();
       this._refreshDetailAges();
     }
@@ -1897,7 +1945,7 @@
       if (source !== "list") {
         this.list.scrollTo(record);
       }
-      this.list.render(false);
+      this.list.render();
       if (changed || $("vehicle-details").hidden) {
         this._openDetails(record);
       }
@@ -1953,7 +2001,7 @@
           throw new Error(`HTTP ${response.status}`);
         }
         const html = await response.text();
-        if (this.detailRecord !== record) {
+        if (!this.detailRecord || this.detailRecord.id !== record.id) {
           return;
         }
         const scroll = body.scrollTop;
@@ -1964,7 +2012,7 @@
         }
         this._refreshDetailAges();
       } catch (error) {
-        if (error.name === "AbortError" || this.detailRecord !== record) {
+        if (error.name === "AbortError" || !this.detailRecord || this.detailRecord.id !== record.id) {
           return;
         }
         if (firstLoad) {
@@ -2004,7 +2052,7 @@
       // The fragment shows server-side facts: refresh it now and then while the vehicle moves.
       if (
         current &&
-        record.fixMs !== this.detailsFixMs &&
+        !Object.is(record.fixMs, this.detailsFixMs) &&
         Date.now() - this.detailsFetchedAt > DETAILS_REFRESH_MS
       ) {
         this._loadDetailsFragment(record, false);
@@ -2033,7 +2081,7 @@
       this.detailRecord = null;
       this.selectedId = null;
       this.layer.setSelected(null);
-      this.list.render(false);
+      this.list.render();
       $("vehicle-list").focus({ preventScroll: true });
     }
 
@@ -2337,8 +2385,6 @@
       this.sortedVersion = -1;
       this.countsVersion = 0; // the store's version before its first frame: nothing to count yet
       this.rows = [];
-      this.lastRender = 0;
-      this.refreshTimer = 0;
       this.scrollFrame = 0;
 
       element.addEventListener("scroll", () => {
@@ -2359,22 +2405,9 @@
       new ResizeObserver(() => this._renderRows()).observe(element);
     }
 
-    // Data changed: refresh now if the last refresh is a second old, else when it is.
-    scheduleRefresh() {
-      if (this.refreshTimer) {
-        return;
-      }
-      const wait = Math.max(0, this.lastRender + LIST_REFRESH_MS - performance.now());
-      this.refreshTimer = setTimeout(() => {
-        this.refreshTimer = 0;
-        this.render(true);
-      }, wait);
-    }
-
-    render(dataChanged) {
-      if (dataChanged) {
-        this.lastRender = performance.now();
-      }
+    // Re-sort if vehicles came or went, recount, refresh the rows in view. Called once a second
+    // by the page's ticker, on snapshots, and on selection changes.
+    render() {
       if (this.sortedVersion !== this.store.orderVersion) {
         this.sorted = Array.from(this.store.vehicles.values());
         this.sorted.sort((a, b) => plateCollator.compare(a.plate, b.plate) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -2486,7 +2519,7 @@
 
     scrollTo(record) {
       if (this.sortedVersion !== this.store.orderVersion) {
-        this.render(false);
+        this.render();
       }
       const index = this.sorted.indexOf(record);
       if (index < 0) {

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from bench.map_page import MapPageServer, map_config
 
@@ -25,7 +25,7 @@ from .conftest import SCREENSHOT_DIR
 
 pytestmark = pytest.mark.browser
 
-VIEWPORT = {"width": 1920, "height": 1080}
+VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 
 
 def vehicle(
