@@ -1,9 +1,11 @@
-"""The live map websocket: transport only. Filtering is fleet.live, data is fleet.selectors."""
+"""The live map websocket: transport only. Filtering is fleet.live, data is fleet.selectors,
+and the feed comes from the process's LiveHub."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -14,8 +16,8 @@ from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids
 
-from .ingest.service import live_group
 from .live import FilterError, LiveFilter, interval_parse, live_filter_parse
+from .live_hub import EncodedVehicle, live_hub
 from .selectors import vehicle_live_list, zone_geometries
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,8 @@ CLOSE_FORBIDDEN = 4403
 LIVE_COALESCE_SECONDS = 0.1
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
+# Daphne refuses websocket messages over 1 MiB; ~300 bytes a vehicle keeps a frame well under.
+VEHICLES_PER_FRAME = 1000
 
 
 @database_sync_to_async
@@ -33,6 +37,26 @@ def _membership(user: Any, organization_id: int | None) -> tuple[Membership | No
     if membership is None:
         return None, []
     return membership, membership_hub_ids(membership=membership)
+
+
+def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetime) -> list[str]:
+    """JSON frames of at most VEHICLES_PER_FRAME vehicles, built from pre-serialized vehicles.
+    A snapshot's first part is "snapshot" (replace everything), the rest "snapshot_more"."""
+    server_time = json.dumps(now.isoformat())
+    parts = [
+        encoded[i : i + VEHICLES_PER_FRAME] for i in range(0, len(encoded), VEHICLES_PER_FRAME)
+    ]
+    result = []
+    for index, part in enumerate(parts or [[]]):
+        frame_type = "snapshot_more" if kind == "snapshot" and index > 0 else kind
+        tail = f',"removed":{json.dumps(removed)}' if kind == "update" and index == 0 else ""
+        if kind == "update" and index > 0:
+            tail = ',"removed":[]'
+        result.append(
+            f'{{"type":"{frame_type}","vehicles":[{",".join(part)}]{tail},'
+            f'"server_time":{server_time}}}'
+        )
+    return result
 
 
 class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -55,12 +79,12 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.hub_ids = hub_ids
         self.filter = LiveFilter()
         self.interval = 5
-        self.pending: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, EncodedVehicle] = {}
         self.visible: set[int] = set()
         self.flush_task: asyncio.Task[None] | None = None
         self.subscribed = False
         self.last_sent = 0.0
-        await self.channel_layer.group_add(live_group(self.organization_id), self.channel_name)
+        await live_hub().join(self.organization_id, self)
         await self.accept()
 
     async def refuse(self, code: int) -> None:
@@ -70,12 +94,10 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if self.flush_task is not None:
-            self.flush_task.cancel()
+        if getattr(self, "flush_task", None) is not None:
+            self.flush_task.cancel()  # type: ignore[union-attr]
         if hasattr(self, "organization_id"):
-            await self.channel_layer.group_discard(
-                live_group(self.organization_id), self.channel_name
-            )
+            live_hub().leave(self.organization_id, self)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe":
@@ -104,67 +126,54 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         matching = [v for v in vehicles if self.filter.matches(v, now=now)]
         self.pending.clear()
         self.visible = {v["id"] for v in matching}
-        self.last_sent = asyncio.get_running_loop().time()
-        await self.send_json(
-            {"type": "snapshot", "vehicles": matching, "server_time": now.isoformat()}
-        )
+        await self.send_frames("snapshot", [json.dumps(v) for v in matching], [], now)
 
-    async def positions_update(self, event: dict[str, Any]) -> None:
-        """From the ingest pipeline (group_send): remember the latest per vehicle, send later."""
+    def receive_positions(self, vehicles: list[EncodedVehicle]) -> None:
+        """From the process's LiveHub: remember the latest per vehicle, send at the interval."""
         if not self.subscribed:
             return
-        for vehicle in event["vehicles"]:
+        for vehicle, encoded in vehicles:
             if self.hub_ids and vehicle.get("hub_id") not in self.hub_ids:
                 continue  # a hub-scoped dispatcher never receives other hubs' vehicles
-            self.pending[vehicle["id"]] = vehicle
+            self.pending[vehicle["id"]] = (vehicle, encoded)
 
     async def flush_loop(self) -> None:
-        last_snapshot = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        last_snapshot = loop.time()
         while True:
             await asyncio.sleep(self.interval or LIVE_COALESCE_SECONDS)
             if (
                 self.filter.stale_minutes is not None
-                and asyncio.get_running_loop().time() - last_snapshot > STALE_RESNAPSHOT_SECONDS
+                and loop.time() - last_snapshot > STALE_RESNAPSHOT_SECONDS
             ):
                 # Vehicles become stale by *not* reporting, which no update announces.
                 await self.send_snapshot()
-                last_snapshot = asyncio.get_running_loop().time()
+                last_snapshot = loop.time()
                 continue
             await self.flush()
 
     async def flush(self) -> None:
-        if not self.pending:
-            await self.heartbeat()
-            return
         batch, self.pending = self.pending, {}
         now = dt.datetime.now(dt.UTC)
-        shown, removed = [], []
-        for vehicle_id, vehicle in batch.items():
-            if self.filter.matches(vehicle, now=now):
-                shown.append(vehicle)
+        shown: list[str] = []
+        removed: list[int] = []
+        match_all = self.filter.is_empty
+        for vehicle_id, (vehicle, encoded) in batch.items():
+            if match_all or self.filter.matches(vehicle, now=now):
+                shown.append(encoded)
                 self.visible.add(vehicle_id)
             elif vehicle_id in self.visible:
                 removed.append(vehicle_id)
                 self.visible.discard(vehicle_id)
         if shown or removed:
-            await self.send_update(shown, removed, now)
-        else:
-            await self.heartbeat()
+            await self.send_frames("update", shown, removed, now)
+        elif asyncio.get_running_loop().time() - self.last_sent >= HEARTBEAT_SECONDS:
+            # An empty update now and then, so a quiet fleet does not look like a dead socket.
+            await self.send_frames("update", [], [], now)
 
-    async def heartbeat(self) -> None:
-        """An empty update now and then, so a quiet fleet does not look like a dead socket."""
-        if asyncio.get_running_loop().time() - self.last_sent >= HEARTBEAT_SECONDS:
-            await self.send_update([], [], dt.datetime.now(dt.UTC))
-
-    async def send_update(
-        self, shown: list[dict[str, Any]], removed: list[int], now: dt.datetime
+    async def send_frames(
+        self, kind: str, encoded: list[str], removed: list[int], now: dt.datetime
     ) -> None:
         self.last_sent = asyncio.get_running_loop().time()
-        await self.send_json(
-            {
-                "type": "update",
-                "vehicles": shown,
-                "removed": removed,
-                "server_time": now.isoformat(),
-            }
-        )
+        for frame in frames(kind, encoded, removed=removed, now=now):
+            await self.send(text_data=frame)

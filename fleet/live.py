@@ -28,6 +28,13 @@ class LiveFilter:
     text: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def is_empty(self) -> bool:
+        return (
+            not (self.statuses or self.hub_ids or self.area is not None or self.tags or self.text)
+            and self.stale_minutes is None
+        )
+
     def matches(self, vehicle: dict[str, Any], *, now: dt.datetime) -> bool:
         if self.statuses and vehicle.get("status") not in self.statuses:
             return False

@@ -317,7 +317,8 @@
           this._upsert(v);
         }
         this.orderVersion++;
-      } else if (message.type === "update") {
+      } else if (message.type === "update" || message.type === "snapshot_more") {
+        // A large snapshot arrives in parts: "snapshot" replaces, "snapshot_more" adds.
         for (const v of vehicles) {
           this._upsert(v);
         }
@@ -1042,7 +1043,7 @@
         } catch (error) {
           return;
         }
-        if (message.type === "snapshot" || message.type === "update") {
+        if (["snapshot", "snapshot_more", "update"].includes(message.type)) {
           this.attempt = 0;
           this.lastFrameAt = Date.now();
           this.probedAt = 0;
@@ -1212,7 +1213,10 @@
         this._setConnectionState("live");
       }
       this.layer.redraw();
-      if (message.type === "snapshot") {
+      if (message.type === "snapshot_more") {
+        this.list.render();
+        this._updateStates();
+      } else if (message.type === "snapshot") {
         this.snapshotSeen = true;
         this.awaitingSnapshot = false;
         this._setSyncing(false);

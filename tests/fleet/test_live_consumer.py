@@ -238,3 +238,21 @@ async def test_reconnect_gets_a_fresh_snapshot(tenants: tuple[Tenant, Tenant]) -
     assert snapshot["vehicles"][0]["status"] == "idle"
     assert snapshot["vehicles"][0]["lat"] == 52.37
     await again.disconnect()
+
+
+async def test_screens_of_one_organization_share_the_feed(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    screens = [(await connect(alpha.users[role]))[0] for role in (Role.DISPATCHER, Role.SUPPORT)]
+    for screen in screens:
+        await subscribe(screen, interval=1)
+    await get_channel_layer().group_send(
+        live_group(alpha.organization.pk),
+        {
+            "type": "positions.update",
+            "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, lat=51.5)],
+        },
+    )
+    for screen in screens:
+        frame = await screen.receive_json_from(timeout=3)
+        assert [v["lat"] for v in frame["vehicles"]] == [51.5]
+        await screen.disconnect()
