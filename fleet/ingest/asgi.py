@@ -9,8 +9,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
+
 from .decode import DecodeError, Fix, batch_fix, osmand_from_json, osmand_from_params, query_params
-from .pipeline import DeviceInfo, Unavailable
+from .pipeline import DeviceInfo, Unavailable, token_digest
 from .service import UNAUTHORIZED, UNKNOWN_DEVICE, ingest_service
 
 logger = logging.getLogger(__name__)
@@ -121,8 +123,8 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     except BodyTooLarge:
         return await json_error(send, 413, "request body over 4 MiB")
     try:
-        document = json.loads(body or b"null")
-    except ValueError:
+        document = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
         return await json_error(send, 400, "malformed JSON")
     raw_fixes = document.get("fixes") if isinstance(document, dict) else None
     if not isinstance(raw_fixes, list):
@@ -130,6 +132,7 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if len(raw_fixes) > BATCH_MAX_FIXES:
         return await json_error(send, 413, f"at most {BATCH_MAX_FIXES} fixes per request")
     now = dt.datetime.now(dt.UTC)
+    digest = token_digest(token)
     results: list[dict[str, Any]] = [{} for _ in raw_fixes]
     decoded: list[tuple[int, Fix]] = []
     for index, raw in enumerate(raw_fixes):
@@ -139,7 +142,7 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
             results[index] = {"index": index, "status": "invalid", "detail": str(exc)}
     try:
         outcomes = await ingest_service().ingest(
-            [fix for _, fix in decoded], authorized=lambda device, fix: device.token_ok(token)
+            [fix for _, fix in decoded], authorized=lambda device, fix: device.digest_ok(digest)
         )
     except Unavailable:
         return await json_error(send, 503, "temporarily unavailable, retry")
@@ -155,7 +158,7 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     summary: dict[str, int] = {}
     for result in results:
         summary[result["status"]] = summary.get(result["status"], 0) + 1
-    payload = json.dumps({"summary": summary, "results": results}).encode()
+    payload = orjson.dumps({"summary": summary, "results": results})
     return await respond(send, 200, payload, b"application/json")
 
 

@@ -63,10 +63,15 @@ class DeviceInfo:
     vehicle: dict[str, Any] = field(default_factory=dict)
 
     def token_ok(self, token: str | None) -> bool:
-        if not token or not self.token_hash:
-            return False
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        return hmac.compare_digest(digest, self.token_hash)
+        return bool(token) and self.digest_ok(token_digest(token or ""))
+
+    def digest_ok(self, digest: str) -> bool:
+        return bool(self.token_hash) and hmac.compare_digest(digest, self.token_hash)
+
+
+def token_digest(token: str) -> str:
+    """As Device.token_hash stores it; computed once per request, not once per fix."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -200,10 +205,12 @@ class DeviceDirectory:
                     known[vehicle_id] = LastFix(fix_time, lat, lon, stationary_since)
             self.loaded_at = time.monotonic()
 
-    async def lookup(self, identifier: str) -> DeviceInfo | None:
-        age = time.monotonic() - self.loaded_at
-        if not self.devices or age > self.max_age:
+    async def ensure_fresh(self) -> None:
+        if not self.devices or time.monotonic() - self.loaded_at > self.max_age:
             await self.reload()
+
+    async def lookup(self, identifier: str) -> DeviceInfo | None:
+        await self.ensure_fresh()
         device = self.devices.get(identifier)
         if device is None and time.monotonic() - self.loaded_at > self.miss_reload_gap:
             # A device added in the admin a moment ago; reloads are rate-limited so a flood of
@@ -293,63 +300,73 @@ class GroupCommitWriter:
             self.conn = await psycopg.AsyncConnection.connect(self.conninfo)
             await self.conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS incoming_position "
-                "(LIKE fleet_position INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                "(LIKE fleet_position INCLUDING DEFAULTS, seq integer) ON COMMIT DELETE ROWS"
             )
             await self.conn.commit()
         return self.conn
 
     async def _flush(self, items: list[Item]) -> dict[int, list[dict[str, Any]]]:
         conn = await self._connection()
-        accepted = [item for item in items if item.refusal is None]
+        fresh = self._mark_repeats_in_batch(items)
         async with conn.transaction():
-            stored: set[tuple[int, dt.datetime]] = set()
-            if accepted:
+            if fresh:
                 async with conn.cursor() as cursor:
-                    async with cursor.copy(
-                        f"COPY incoming_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN"
-                    ) as copy:
-                        for item in accepted:
-                            await copy.write_row(position_row(item))
-                    await cursor.execute(
-                        "INSERT INTO fleet_position SELECT * FROM incoming_position "
-                        "ON CONFLICT DO NOTHING RETURNING device_id, fix_time"
-                    )
-                    stored = {(row[0], row[1]) for row in await cursor.fetchall()}
+                    async with cursor.copy(COPY_SQL) as copy:
+                        await copy.write(copy_text(fresh))
+                    # Only the rows that were *not* inserted come back (normally none), so the
+                    # common case parses nothing.
+                    await cursor.execute(INSERT_SQL)
+                    for (seq,) in await cursor.fetchall():
+                        fresh[seq].outcome = "duplicate"
+                        fresh[seq].refusal = DUPLICATE
             for item in items:
-                if item.refusal is not None:
-                    item.outcome = "rejected"
-                elif (item.device.device_id, item.fix.fix_time) in stored:
+                if item.refusal is None:
                     item.outcome = "stored"
-                    stored.discard((item.device.device_id, item.fix.fix_time))
-                else:
-                    item.outcome = "duplicate"
-                    item.refusal = ("duplicate", "same device and fix time already stored")
+                elif not item.outcome:
+                    item.outcome = "rejected"
             await self._write_refusals(conn, [i for i in items if i.refusal is not None])
             states = self._next_states([i for i in items if i.outcome == "stored"])
             advanced = await self._upsert_states(conn, states)
         self.flushes += 1
         return self._remember(states, advanced)
 
+    @staticmethod
+    def _mark_repeats_in_batch(items: list[Item]) -> list[Item]:
+        """The accepted items to write; a second copy of a fix inside one flush is a duplicate."""
+        seen: set[tuple[int, dt.datetime]] = set()
+        fresh = []
+        for item in items:
+            if item.refusal is not None:
+                continue
+            key = (item.device.device_id, item.fix.fix_time)
+            if key in seen:
+                item.outcome = "duplicate"
+                item.refusal = DUPLICATE
+                continue
+            seen.add(key)
+            fresh.append(item)
+        return fresh
+
     async def _write_refusals(self, conn: psycopg.AsyncConnection[Any], items: list[Item]) -> None:
         if not items:
             return
-        async with conn.cursor() as cursor:
-            await cursor.executemany(
-                "INSERT INTO fleet_rejectedfix (organization_id, device_id, received_at, "
-                "fix_time, reason, detail, payload) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [
+        async with conn.cursor() as cursor, cursor.copy(
+            "COPY fleet_rejectedfix (organization_id, device_id, received_at, fix_time, "
+            "reason, detail, payload) FROM STDIN"
+        ) as copy:
+            for item in items:
+                reason, detail = item.refusal or ("", "")
+                await copy.write_row(
                     (
-                        i.device.organization_id,
-                        i.device.device_id,
-                        i.server_time,
-                        i.fix.fix_time,
-                        *(i.refusal or ("", ""))[:1],
-                        (i.refusal or ("", ""))[1][:200],
-                        json.dumps(i.fix.as_payload()),
+                        item.device.organization_id,
+                        item.device.device_id,
+                        item.server_time,
+                        item.fix.fix_time,
+                        reason,
+                        detail[:200],
+                        json.dumps(item.fix.as_payload()),
                     )
-                    for i in items
-                ],
-            )
+                )
 
     def _next_states(self, items: list[Item]) -> dict[int, tuple[Item, str, dt.datetime | None]]:
         """The newest stored fix per vehicle, with its derived status."""
@@ -441,6 +458,16 @@ class GroupCommitWriter:
         return updates
 
 
+DUPLICATE = ("duplicate", "same device and fix time already stored")
+COPY_SQL = f"COPY incoming_position ({', '.join(POSITION_COLUMNS)}, seq) FROM STDIN"
+INSERT_SQL = (
+    f"WITH inserted AS (INSERT INTO fleet_position ({', '.join(POSITION_COLUMNS)}) "  # noqa: S608
+    f"SELECT {', '.join(POSITION_COLUMNS)} FROM incoming_position "
+    "ON CONFLICT DO NOTHING RETURNING device_id, fix_time) "
+    "SELECT i.seq FROM incoming_position i LEFT JOIN inserted USING (device_id, fix_time) "
+    "WHERE inserted.device_id IS NULL"
+)
+
 STATE_COLUMNS = (
     "vehicle_id",
     "organization_id",
@@ -482,22 +509,30 @@ STATE_UPSERT_SQL = (
 )
 
 
-def position_row(item: Item) -> tuple[Any, ...]:
-    fix = item.fix
-    return (
-        item.device.device_id,
-        item.device.organization_id,
-        item.device.vehicle_id,
-        fix.fix_time,
-        item.server_time,
-        fix.latitude,
-        fix.longitude,
-        fix.speed_kmh,
-        fix.heading,
-        fix.accuracy_m,
-        fix.altitude_m,
-        fix.odometer_m,
-        fix.battery_pct,
-        fix.ignition,
-        json.dumps(fix.attributes, default=str),
-    )
+def _text(value: Any) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def copy_text(items: list[Item]) -> str:
+    """The rows of a flush in COPY text format, built in one pass: several times cheaper than
+    adapting value by value. Numbers and timestamps need no escaping; JSON escapes control
+    characters itself, so only its backslashes need doubling."""
+    lines = []
+    for seq, item in enumerate(items):
+        fix = item.fix
+        device = item.device
+        attributes = (
+            json.dumps(fix.attributes, default=str).replace("\\", "\\\\")
+            if fix.attributes
+            else "{}"
+        )
+        lines.append(
+            f"{device.device_id}\t{device.organization_id}\t{_text(device.vehicle_id)}\t"
+            f"{fix.fix_time.isoformat()}\t{item.server_time.isoformat()}\t"
+            f"{fix.latitude!r}\t{fix.longitude!r}\t{_text(fix.speed_kmh)}\t"
+            f"{_text(fix.heading)}\t{_text(fix.accuracy_m)}\t{_text(fix.altitude_m)}\t"
+            f"{_text(fix.odometer_m)}\t{_text(fix.battery_pct)}\t"
+            f"{_text(None if fix.ignition is None else ('t' if fix.ignition else 'f'))}\t"
+            f"{attributes}\t{seq}\n"
+        )
+    return "".join(lines)

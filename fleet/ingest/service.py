@@ -78,8 +78,10 @@ class IngestService:
         outcomes: list[str] = [""] * len(fixes)
         items: list[tuple[int, Item]] = []
         try:
+            await self.directory.ensure_fresh()
+            devices = self.directory.devices
             for index, fix in enumerate(fixes):
-                device = await self.directory.lookup(fix.device_key)
+                device = devices.get(fix.device_key) or await self.directory.lookup(fix.device_key)
                 if device is None or not device.active:
                     outcomes[index] = UNKNOWN_DEVICE
                     continue
