@@ -273,9 +273,10 @@ def copy_rows(db_url: str, rows: list[tuple[Any, ...]]) -> float:
         conn.execute("TRUNCATE fleet_position")
         conn.commit()
         started = time.perf_counter()
-        with conn.cursor() as cursor, cursor.copy(
-            f"COPY fleet_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN"
-        ) as copy:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY fleet_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN") as copy,
+        ):
             for offset in range(0, len(data), 1 << 20):
                 copy.write(data[offset : offset + (1 << 20)])
         conn.commit()

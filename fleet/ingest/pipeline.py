@@ -350,10 +350,13 @@ class GroupCommitWriter:
     async def _write_refusals(self, conn: psycopg.AsyncConnection[Any], items: list[Item]) -> None:
         if not items:
             return
-        async with conn.cursor() as cursor, cursor.copy(
-            "COPY fleet_rejectedfix (organization_id, device_id, received_at, fix_time, "
-            "reason, detail, payload) FROM STDIN"
-        ) as copy:
+        async with (
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY fleet_rejectedfix (organization_id, device_id, received_at, fix_time, "
+                "reason, detail, payload) FROM STDIN"
+            ) as copy,
+        ):
             for item in items:
                 reason, detail = item.refusal or ("", "")
                 await copy.write_row(
