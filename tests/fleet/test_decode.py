@@ -181,3 +181,16 @@ def test_batch_fix() -> None:
     )
     assert (fix.device_key, fix.latitude, fix.speed_kmh, fix.fix_time) == ("d1", 1.5, 42, T)
     assert fix.attributes == {"temp": -18}
+
+
+def test_query_params_unquote_and_keep_blanks() -> None:
+    params = query_params(b"id=a%20b&lat=1&lon=2&note=x+y&empty=&flag&id2=%E2%82%AC")
+    assert params == {
+        "id": "a b",
+        "lat": "1",
+        "lon": "2",
+        "note": "x y",
+        "empty": "",
+        "flag": "",
+        "id2": "\u20ac",
+    }
