@@ -69,14 +69,16 @@ class SendStats:
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:
-    """Wait up to `timeout` seconds for `event`; True if it is set."""
+    """Wait up to `timeout` seconds for `event`; True if it is set. (Not asyncio.wait_for: on
+    Python 3.11 it can swallow a cancellation that arrives as the event is set.)"""
     if event.is_set():
         return True
+    waiter = asyncio.ensure_future(event.wait())
     try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        return False
-    return True
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return event.is_set()
 
 
 class FleetSender:
@@ -232,6 +234,8 @@ class FleetSender:
                 await self._deliver(fix)
             finally:
                 queue.task_done()
+            if self._abort.is_set():
+                return
 
     async def _deliver(self, fix: Fix) -> None:
         assert self._client is not None

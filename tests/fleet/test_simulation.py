@@ -507,7 +507,7 @@ async def test_sender_stops_on_request_even_when_the_server_is_down() -> None:
     await stopper
     assert time.monotonic() - stop_requested[0] < 3
     assert stats.ok == 0 and stats.errors >= 2
-    assert stats.dropped == stats.sent > 0
+    assert stats.dropped >= stats.sent > 0  # sent but never acknowledged, or still queued
 
 
 async def test_sender_with_anomalies(stub: StubOsmAnd) -> None:
