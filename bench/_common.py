@@ -48,6 +48,15 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (timeout, kill) unwinds like Ctrl-C: Daphne is stopped and the database dropped."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 # --- machine facts ----------------------------------------------------------------------------
 
 
@@ -552,6 +561,7 @@ def run_wrk(
     workdir: Path,
 ) -> WrkResult:
     args = [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    args.append("--latency")
     if script is not None:
         lua = workdir / "bench.lua"
         lua.write_text(script)
@@ -571,6 +581,15 @@ def run_wrk(
     if non2xx_match:
         non2xx = int(non2xx_match.group(1))
     errors = sum(int(fields.get(k, 0)) for k in ("timeouts", "connect", "read"))
+    if "p99_ms" not in fields:  # no Lua script: read wrk's --latency distribution
+        for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+            fields[f"p{pct}_ms"] = str(float(value) * scale)
+        errors_match = re.search(
+            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+        )
+        if errors_match:
+            errors = sum(int(x) for x in errors_match.groups())
     return WrkResult(
         rps=float(rps_match.group(1)) if rps_match else 0.0,
         completed=completed,
@@ -630,7 +649,8 @@ class PacedResult:
     latencies: list[float] = field(default_factory=list)  # seconds, from the scheduled send time
     elapsed: float = 0.0
     connections: int = 0
-    late_starts: int = 0  # requests that had to wait for a free connection
+    skipped: int = 0  # never sent: the client's backlog was full (the server fell far behind)
+    unfinished: int = 0  # sent, but no answer when the run ended (cancelled)
 
     @property
     def ok(self) -> int:
@@ -653,11 +673,15 @@ async def paced_requests(
     on_response: Callable[[int, int, float], None] | None = None,
     sample_every: float = 0.0,
     on_sample: Callable[[float], None] | None = None,
+    max_backlog: int | None = None,
 ) -> PacedResult:
     """Send rate*seconds requests at fixed times t0 + i/rate (open loop: a slow answer never
     delays the next send), each on an idle keep-alive connection (a new one if none is idle).
-    Latency is measured from the scheduled time, so queueing in the client counts too."""
+    Latency is measured from the scheduled time, so queueing in the client counts too. When
+    more than `max_backlog` requests (default: 10 s worth) are outstanding, the server is far
+    behind: further requests are counted as skipped instead of piling up in the client."""
     loop = asyncio.get_running_loop()
+    backlog_cap = max_backlog if max_backlog is not None else int(rate * 10)
     result = PacedResult(scheduled=int(rate * seconds))
     idle: list[RawConnection] = []
     free = asyncio.Condition()
@@ -717,12 +741,19 @@ async def paced_requests(
             await asyncio.sleep(min(due - now, 0.05))
             continue
         while index < result.scheduled and t0 + index / rate <= now:
+            if len(tasks) >= backlog_cap:
+                result.skipped += 1
+                index += 1
+                continue
             task = loop.create_task(one(index, t0 + index / rate))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             index += 1
     if tasks:
-        await asyncio.wait(set(tasks), timeout=60)
+        _, pending = await asyncio.wait(set(tasks), timeout=60)
+        result.unfinished = len(pending)
+        for task in pending:
+            task.cancel()
     result.elapsed = loop.time() - t0
     result.connections = opened
     for conn in idle:

@@ -9,7 +9,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("deliveries.api.urls")),
     path("", include("fleet.urls")),
+    path("", include("deliveries.urls")),
     path("", include("console.urls")),
 ]
 

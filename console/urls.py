@@ -1,5 +1,6 @@
 from django.urls import path
 
+from deliveries.views import order_list
 from fleet.views import map_page
 
 from . import views
@@ -10,7 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("organization/switch/", views.organization_switch, name="organization_switch"),
     path("map/", map_page, name="map"),
-    path("orders/", views.orders, name="orders"),
+    path("orders/", order_list, name="orders"),
     path("alerts/", views.alerts, name="alerts"),
     path("dashboards/", views.dashboards, name="dashboards"),
     path("driver/", views.driver_home, name="driver_home"),

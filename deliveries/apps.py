@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class DeliveriesConfig(AppConfig):
     name = "deliveries"
+    verbose_name = "Deliveries"

@@ -201,6 +201,10 @@ def demo_seed() -> list[Organization]:
         for spec in DEMO_ORGANIZATIONS:
             if not Organization.objects.filter(slug=spec.slug).exists():
                 created.append(_seed_organization(spec, rng))
+    from deliveries.demo import demo_orders_seed
+
+    for organization in Organization.objects.filter(slug__in=[s.slug for s in DEMO_ORGANIZATIONS]):
+        demo_orders_seed(organization)  # idempotent: adds nothing the second time
     return created
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from deliveries.models import Order
 from fleet.models import (
     Device,
     Driver,
@@ -21,6 +22,7 @@ from fleet.models import (
     Zone,
 )
 from tenancy.models import Organization, Role
+from tests.deliveries.builders import tenant_deliveries_build
 from tests.factories import (
     DeviceFactory,
     HubFactory,
@@ -45,6 +47,9 @@ class Tenant:
     tracking_settings: TrackingSettings
     rejected_fix: RejectedFix
     users: dict[str, Any] = field(default_factory=dict)
+    # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
+    order: Order | None = None
+    delivery_objects: dict[type, Any] = field(default_factory=dict)
 
     @property
     def markers(self) -> list[str]:
@@ -57,6 +62,17 @@ class Tenant:
             self.device.identifier,
             self.saved_view.name,
             self.rejected_fix.detail,
+            *(
+                [
+                    self.order.reference,
+                    self.order.tracking_code,
+                    self.order.customer_name,
+                    self.order.address,
+                    self.order.phone,
+                ]
+                if self.order
+                else []
+            ),
         ]
 
     def objects(self) -> dict[type, Any]:
@@ -70,6 +86,7 @@ class Tenant:
             SavedView: self.saved_view,
             TrackingSettings: self.tracking_settings,
             RejectedFix: self.rejected_fix,
+            **self.delivery_objects,
         }
 
 
@@ -112,6 +129,7 @@ def build_tenant(label: str) -> Tenant:
             reason=RejectedFix.Reason.NULL_ISLAND,
             detail=f"{label}refusal detail",
         )
+    order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
     return Tenant(
         organization,
         hub,
@@ -123,6 +141,8 @@ def build_tenant(label: str) -> Tenant:
         tracking_settings,
         rejected_fix,
         users,
+        order=order,
+        delivery_objects=delivery_objects,
     )
 
 

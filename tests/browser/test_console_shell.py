@@ -64,11 +64,11 @@ def test_dispatcher_signs_in_and_sees_console_shell(page: Page, member, sign_in,
     screenshot(page, "console_map")
 
     # A placeholder section: the shell around a "coming soon" empty state.
-    nav.get_by_role("link", name="Orders", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/orders/$"))
-    expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    nav.get_by_role("link", name="Alerts", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/alerts/$"))
+    expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
     expect(page.get_by_text("Coming soon")).to_be_visible()
-    expect(nav.get_by_role("link", name="Orders", exact=True)).to_have_attribute(
+    expect(nav.get_by_role("link", name="Alerts", exact=True)).to_have_attribute(
         "aria-current", "page"
     )
     screenshot(page, "console_shell")

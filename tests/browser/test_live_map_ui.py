@@ -66,25 +66,34 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-THREE = [
-    vehicle(1, "KX-204-B", lat=52.3702, lon=4.8952, driver="Noor Visser", age_s=4),
-    vehicle(
-        2, "AB-017-Z", lat=52.3600, lon=4.8700, status="idle", driver="Daan Smit", speed=0, age_s=40
-    ),
-    vehicle(
-        3,
-        "GT-550-N",
-        lat=52.3820,
-        lon=4.9200,
-        status="stopped",
-        driver="Emma de Boer",
-        speed=0,
-        heading=None,
-        age_s=420,
-        hub_id=2,
-        tags=("cold",),
-    ),
-]
+def three() -> list[dict[str, Any]]:
+    """Three vehicles whose ages count from now (a module-level list would age with a slow run)."""
+    return [
+        vehicle(1, "KX-204-B", lat=52.3702, lon=4.8952, driver="Noor Visser", age_s=4),
+        vehicle(
+            2,
+            "AB-017-Z",
+            lat=52.3600,
+            lon=4.8700,
+            status="idle",
+            driver="Daan Smit",
+            speed=0,
+            age_s=40,
+        ),
+        vehicle(
+            3,
+            "GT-550-N",
+            lat=52.3820,
+            lon=4.9200,
+            status="stopped",
+            driver="Emma de Boer",
+            speed=0,
+            heading=None,
+            age_s=420,
+            hub_id=2,
+            tags=("cold",),
+        ),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +141,7 @@ def test_snapshot_update_and_removal_reach_list_and_store(
     page = map_page
     expect(page.locator("#map-loading")).to_be_visible()
 
-    apply_and_paint(page, {"type": "snapshot", "vehicles": THREE, "server_time": now_iso()})
+    apply_and_paint(page, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})
 
     expect(rows(page)).to_have_count(3)
     expect(page.locator("#map-loading")).to_be_hidden()
@@ -149,7 +158,7 @@ def test_snapshot_update_and_removal_reach_list_and_store(
     expect(page.locator('[data-status-count="idle"]')).to_have_text("1")
     assert page.evaluate("window.doorstepMap.layer.drawnCount()") == 3
 
-    moved = dict(THREE[0], lat=52.3755, lon=4.9031, speed_kmh=41.0, fix_time=now_iso())
+    moved = dict(three()[0], lat=52.3755, lon=4.9031, speed_kmh=41.0, fix_time=now_iso())
     apply_and_paint(
         page, {"type": "update", "vehicles": [moved], "removed": [2], "server_time": now_iso()}
     )
@@ -195,7 +204,7 @@ def test_snapshot_update_and_removal_reach_list_and_store(
 
 def test_clicking_a_vehicle_on_the_map_selects_its_row(map_page: Page) -> None:
     page = map_page
-    apply_and_paint(page, {"type": "snapshot", "vehicles": THREE, "server_time": now_iso()})
+    apply_and_paint(page, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})
     expect(rows(page)).to_have_count(3)
 
     point = page.evaluate("window.doorstepMap.layer.pointOf(3)")
@@ -238,7 +247,7 @@ def test_clicking_a_vehicle_on_the_map_selects_its_row(map_page: Page) -> None:
 
 def test_filters_make_the_subscription_and_empty_state_clears_them(map_page: Page) -> None:
     page = map_page
-    apply(page, {"type": "snapshot", "vehicles": THREE, "server_time": now_iso()})
+    apply(page, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})
 
     form = page.locator("#map-filters")
     form.locator('input[name="status"][value="offline"]').uncheck()
@@ -299,7 +308,7 @@ def test_saved_views_save_switch_make_default_and_delete(
     map_page: Page, map_server: MapPageServer
 ) -> None:
     page = map_page
-    apply(page, {"type": "snapshot", "vehicles": THREE, "server_time": now_iso()})
+    apply(page, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})
     page.locator('#map-filters input[name="tags"][value="express"]').check()
 
     page.locator("#save-view").click()
@@ -362,7 +371,7 @@ class FakeLiveSocket:
         first = self.connections == 1
         async for raw in socket:
             self.subscribes.append(json.loads(raw))
-            vehicles = THREE if first else THREE[:1]
+            vehicles = three() if first else three()[:1]
             await socket.send(
                 json.dumps({"type": "snapshot", "vehicles": vehicles, "server_time": now_iso()})
             )

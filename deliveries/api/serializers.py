@@ -1,0 +1,117 @@
+"""Input and output shapes of the orders API. No logic here: the services validate and write."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import DeliveryEvent, Order, OrderStatus
+
+BIG_ID = 2**63 - 1
+
+
+class OrderInputSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=64)
+    customer_name = serializers.CharField(max_length=120)
+    address = serializers.CharField(max_length=255)
+    hub = serializers.IntegerField(min_value=1, max_value=BIG_ID)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True
+    )
+    window_start = serializers.DateTimeField(required=False, allow_null=True)
+    window_end = serializers.DateTimeField(required=False, allow_null=True)
+    service_minutes = serializers.IntegerField(min_value=0, max_value=240, default=5)
+    priority = serializers.ChoiceField(choices=Order.Priority.choices, default=0)
+    weight_kg = serializers.FloatField(min_value=0, max_value=100_000, default=0)
+    volume_l = serializers.FloatField(min_value=0, max_value=1_000_000, default=0)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    # A plain string here, so the schema has one status enum (the transition's `to_status`).
+    status = serializers.CharField(
+        read_only=True, help_text="One of: " + ", ".join(OrderStatus.values) + "."
+    )
+    hub_name = serializers.CharField(source="hub.name", read_only=True)
+    needs_coordinates = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "reference",
+            "tracking_code",
+            "status",
+            "customer_name",
+            "phone",
+            "email",
+            "address",
+            "latitude",
+            "longitude",
+            "needs_coordinates",
+            "window_start",
+            "window_end",
+            "service_minutes",
+            "priority",
+            "weight_kg",
+            "volume_l",
+            "notes",
+            "hub",
+            "hub_name",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderTransitionInputSerializer(serializers.Serializer):
+    to_status = serializers.ChoiceField(choices=OrderStatus.choices)
+    reason_code = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, allow_null=True
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True
+    )
+
+
+class DeliveryEventOutputSerializer(serializers.ModelSerializer):
+    from_status = serializers.CharField(
+        read_only=True, help_text="The status before; empty for the order's creation."
+    )
+    actor = serializers.SerializerMethodField()
+    reason_code = serializers.SerializerMethodField()
+    reason_label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeliveryEvent
+        fields = [
+            "id",
+            "from_status",
+            "to_status",
+            "at",
+            "actor",
+            "source",
+            "reason_code",
+            "reason_label",
+            "latitude",
+            "longitude",
+            "note",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, event: DeliveryEvent) -> str | None:
+        return event.actor.get_username() if event.actor else None
+
+    def get_reason_code(self, event: DeliveryEvent) -> str | None:
+        return event.failure_reason.code if event.failure_reason else None
+
+    def get_reason_label(self, event: DeliveryEvent) -> str | None:
+        return event.failure_reason.label if event.failure_reason else None
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -1,0 +1,70 @@
+"""One FilterSet per list, shared by the console's order lookup and the REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
+
+from .models import Order, OrderStatus
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, turned into UTC: PostgreSQL refuses offsets beyond ±15:59 that
+    Python accepts (up to ±23:59), so the offset must not reach the query."""
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("Date and time out of range.") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
+class OrderFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search",
+        max_length=120,
+        label="Search",
+        help_text="Reference, tracking code, phone, customer name or address.",
+    )
+    status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
+    hub = django_filters.NumberFilter(field_name="hub_id")
+    priority = django_filters.TypedChoiceFilter(choices=Order.Priority.choices, coerce=int)
+    window_from = UtcIsoDateTimeFilter(field_name="window_end", lookup_expr="gte")
+    window_to = UtcIsoDateTimeFilter(field_name="window_start", lookup_expr="lte")
+    needs_coordinates = django_filters.BooleanFilter(method="filter_needs_coordinates")
+
+    class Meta:
+        model = Order
+        fields = ["q", "status", "hub", "priority", "window_from", "window_to"]
+
+    def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
+        value = value.strip()
+        if not value:
+            return queryset
+        # icontains compares UPPER(column): the trigram indexes of Order cover exactly that.
+        return queryset.filter(
+            Q(tracking_code=value)
+            | Q(reference__icontains=value)
+            | Q(phone__icontains=value)
+            | Q(customer_name__icontains=value)
+            | Q(address__icontains=value)
+        )
+
+    def filter_needs_coordinates(
+        self, queryset: QuerySet[Order], name: str, value: bool | None
+    ) -> QuerySet[Order]:
+        if value is None:
+            return queryset
+        missing = Q(latitude__isnull=True) | Q(longitude__isnull=True)
+        return queryset.filter(missing) if value else queryset.exclude(missing)

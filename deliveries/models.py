@@ -1,1 +1,0 @@
-# Models for deliveries land with their issue.

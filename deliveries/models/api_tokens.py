@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from django.db import models
+
+from tenancy.models import TenantModel
+
+
+def hash_api_token(token: str) -> str:
+    # Tokens are long random strings: a plain SHA-256 is enough, no password stretching needed.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(TenantModel):
+    """A credential for one integration of one organization (`Authorization: Token <token>`)."""
+
+    name = models.CharField(max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_token(self, token: str | None = None) -> str:
+        """Store a new token's hash and return the plain token (shown to the admin once)."""
+        token = token or secrets.token_urlsafe(32)
+        self.token_hash = hash_api_token(token)
+        return token
+
+    def check_token(self, token: str) -> bool:
+        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, hash_api_token(token))

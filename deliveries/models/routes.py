@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.db import models
+
+from tenancy.models import TenantModel
+
+from .orders import Order
+
+
+class Route(TenantModel):
+    """One vehicle's day from one hub. Planning fills it; the driver app works through it."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        DISPATCHED = "dispatched", "Dispatched"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+
+    hub = models.ForeignKey("fleet.Hub", on_delete=models.PROTECT, related_name="routes")
+    date = models.DateField()
+    vehicle = models.ForeignKey(
+        "fleet.Vehicle", null=True, blank=True, on_delete=models.SET_NULL, related_name="routes"
+    )
+    driver = models.ForeignKey(
+        "fleet.Driver", null=True, blank=True, on_delete=models.SET_NULL, related_name="routes"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-date", "id"]
+        indexes = [models.Index(fields=["organization", "date"], name="route_org_date")]
+
+    def __str__(self) -> str:
+        return f"{self.hub} {self.date} #{self.pk}"
+
+
+class Stop(TenantModel):
+    route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
+    sequence = models.PositiveIntegerField()
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="stops")
+    planned_arrival = models.DateTimeField(null=True, blank=True)
+    eta = models.DateTimeField(null=True, blank=True)
+    actual_arrival = models.DateTimeField(null=True, blank=True)
+    actual_departure = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["route", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "sequence"], name="stop_sequence_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route_id}#{self.sequence}"

@@ -1,0 +1,183 @@
+"""Writes of delivery data: validated, atomic, scoped to the organization given."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_scopes import scope
+
+from fleet.models import Hub
+
+from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
+from .models.orders import tracking_code_new
+from .transitions import InvalidTransition, transition_check
+
+Source = DeliveryEvent.Source
+
+
+def _position_check(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise ValidationError({"latitude": "Give both latitude and longitude, or neither."})
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise ValidationError({"latitude": "Latitude must be between -90 and 90."})
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise ValidationError({"longitude": "Longitude must be between -180 and 180."})
+
+
+def _window_check(window_start: dt.datetime | None, window_end: dt.datetime | None) -> None:
+    for name, value in (("window_start", window_start), ("window_end", window_end)):
+        if value is not None and timezone.is_naive(value):
+            raise ValidationError({name: "Give a time zone (an aware date and time)."})
+    if window_start and window_end and window_end <= window_start:
+        raise ValidationError({"window_end": "The window must end after it starts."})
+
+
+def order_create(
+    *,
+    organization_id: int,
+    hub_id: int,
+    reference: str,
+    customer_name: str,
+    address: str,
+    phone: str = "",
+    email: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+    service_minutes: int = 5,
+    priority: int = Order.Priority.NORMAL,
+    weight_kg: float = 0,
+    volume_l: float = 0,
+    notes: str = "",
+    actor: AbstractBaseUser | None = None,
+    source: str = Source.SYSTEM,
+) -> Order:
+    """Create an order with a fresh tracking code and its first timeline event, `created`."""
+    _position_check(latitude, longitude)
+    _window_check(window_start, window_end)
+    with scope(organization=organization_id):
+        if not Hub.objects.filter(pk=hub_id).exists():
+            raise ValidationError({"hub": "No such hub in this organization."})
+        order = Order(
+            organization_id=organization_id,
+            hub_id=hub_id,
+            reference=(reference or "").strip(),
+            tracking_code=tracking_code_new(),
+            customer_name=(customer_name or "").strip(),
+            address=(address or "").strip(),
+            phone=(phone or "").strip(),
+            email=(email or "").strip(),
+            latitude=latitude,
+            longitude=longitude,
+            window_start=window_start,
+            window_end=window_end,
+            service_minutes=service_minutes,
+            priority=priority,
+            weight_kg=weight_kg,
+            volume_l=volume_l,
+            notes=notes or "",
+        )
+        order.full_clean(exclude=["organization", "hub", "tracking_code"])
+        if Order.objects.filter(reference=order.reference).exists():
+            raise ValidationError({"reference": "An order with this reference already exists."})
+        try:
+            with transaction.atomic():
+                order.save()
+                DeliveryEvent.objects.create(
+                    organization_id=organization_id,
+                    order=order,
+                    from_status="",
+                    to_status=OrderStatus.CREATED,
+                    actor=actor,
+                    source=source,
+                )
+        except IntegrityError as exc:
+            # Two creations of the same reference raced past full_clean's check.
+            raise ValidationError(
+                {"reference": "An order with this reference already exists."}
+            ) from exc
+    return order
+
+
+def order_transition(
+    *,
+    organization_id: int,
+    order_id: int,
+    to_status: str,
+    actor: AbstractBaseUser | None,
+    source: str,
+    reason_code: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    note: str = "",
+) -> Order:
+    """Move an order to `to_status` and append the event, or raise InvalidTransition.
+
+    Raises Order.DoesNotExist for an id of another organization. The order row is locked for
+    the check and the write, so two concurrent identical moves apply once.
+    """
+    _position_check(latitude, longitude)
+    if source not in Source.values:
+        raise ValidationError({"source": f"Unknown source {source!r}."})
+    with scope(organization=organization_id), transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        reasons = {
+            reason.code: reason
+            for reason in FailureReason.objects.filter(active=True)
+            if to_status == OrderStatus.FAILED
+        }
+        transition_check(
+            from_status=order.status,
+            to_status=to_status,
+            reason_code=reason_code,
+            reason_codes=reasons.keys(),
+        )
+        from_status = order.status
+        order.status = to_status
+        order.save(update_fields=["status", "updated_at"])
+        DeliveryEvent.objects.create(
+            organization_id=organization_id,
+            order=order,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            source=source,
+            failure_reason=reasons.get(reason_code) if reason_code else None,
+            latitude=latitude,
+            longitude=longitude,
+            note=note or "",
+        )
+    return order
+
+
+def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
+    """Record the token's use, at most once a minute so busy integrations do not write per call."""
+    now = now or timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        with scope(organization=token.organization_id):
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def api_token_create(*, organization_id: int, name: str) -> tuple[ApiToken, str]:
+    """A new token and its plain value, which is shown once and never stored."""
+    token = ApiToken(organization_id=organization_id, name=name)
+    plain = token.set_token()
+    with scope(organization=organization_id):
+        token.full_clean(exclude=["organization"])
+        token.save()
+    return token, plain
+
+
+__all__ = [
+    "InvalidTransition",
+    "api_token_create",
+    "api_token_touch",
+    "order_create",
+    "order_transition",
+]

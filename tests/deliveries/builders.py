@@ -1,0 +1,86 @@
+"""Delivery rows of a test organization, built through the real services where one exists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from django_scopes import scope
+
+from deliveries.models import ApiToken, DeliveryEvent, FailureReason, Order, Route, Stop
+from deliveries.services import api_token_create, order_create
+from fleet.models import Driver, Hub, Vehicle
+from tenancy.models import Organization
+
+API_TOKEN_SUFFIX = "-api-token-secret-0123456789"
+
+
+def failure_reasons_create(organization: Organization) -> list[FailureReason]:
+    with scope(organization=organization.pk):
+        return [
+            FailureReason.objects.create(organization=organization, code=code, label=label)
+            for code, label in (
+                ("not_home", f"{organization.slug} Not home"),
+                ("refused", f"{organization.slug} Refused"),
+            )
+        ]
+
+
+def order_build(organization: Organization, hub: Hub, **fields: Any) -> Order:
+    start = timezone.now().replace(microsecond=0) + dt.timedelta(hours=1)
+    values: dict[str, Any] = {
+        "reference": "REF-1",
+        "customer_name": "Customer",
+        "address": "1 Road",
+        "phone": "+31 600000000",
+        "latitude": hub.latitude + 0.01,
+        "longitude": hub.longitude + 0.01,
+        "window_start": start,
+        "window_end": start + dt.timedelta(hours=2),
+    }
+    values.update(fields)
+    return order_create(organization_id=organization.pk, hub_id=hub.pk, **values)
+
+
+def tenant_deliveries_build(
+    label: str, organization: Organization, hub: Hub, vehicle: Vehicle, driver: Driver
+) -> tuple[Order, dict[type, Any]]:
+    """One order (with its `created` event), failure reasons, a route with a stop, a token."""
+    reasons = failure_reasons_create(organization)
+    order = order_build(
+        organization,
+        hub,
+        reference=f"{label.upper()}ORDER-0001",
+        customer_name=f"{label}customer Person",
+        address=f"{label}street 12",
+        phone=f"+{len(label)}9 {label.lower()}phone",
+    )
+    with scope(organization=organization.pk):
+        route = Route.objects.create(
+            organization=organization,
+            hub=hub,
+            date=timezone.localdate(),
+            vehicle=vehicle,
+            driver=driver,
+        )
+        stop = Stop.objects.create(organization=organization, route=route, sequence=1, order=order)
+        event = DeliveryEvent.objects.filter(order=order).get()
+    api_token, _ = api_token_create(organization_id=organization.pk, name=f"{label}integration")
+    plain = f"{label.lower()}{API_TOKEN_SUFFIX}"
+    api_token.set_token(plain)
+    with scope(organization=organization.pk):
+        api_token.save(update_fields=["token_hash"])
+    return order, {
+        Order: order,
+        FailureReason: reasons[0],
+        DeliveryEvent: event,
+        Route: route,
+        Stop: stop,
+        ApiToken: api_token,
+    }
+
+
+def api_token_of(label: str) -> str:
+    """The plain API token `tenant_deliveries_build` gave the tenant labelled `label`."""
+    return f"{label.lower()}{API_TOKEN_SUFFIX}"
