@@ -480,7 +480,7 @@ def main() -> int:
                     result["elapsed"] + result["connect_seconds"]
                 )
                 other_cores = others.cores()
-                log = server.log_tail(5000)
+                log = server.log_tail(200_000)
     statuses: dict[int, int] = {}
     for _, _, status, _ in result["sent"]:
         statuses[status] = statuses.get(status, 0) + 1
@@ -558,8 +558,11 @@ def main() -> int:
     sizes = [s.snapshot_bytes for s in result["stats"] if s.snapshot_bytes]
     if sizes:
         say(f"  largest snapshot frame {max(sizes):,} bytes")
+    flush_failures = [line for line in log.splitlines() if "flush failed" in line]
+    if flush_failures:
+        say(f"  ingest flush failures (503s): {flush_failures[:3]}")
     if "Traceback" in log:
-        say("Daphne logged errors:\n" + log)
+        say("Daphne logged errors, its log ends:\n" + log[-3000:])
     markdown = "\n".join(
         [
             f"## Live fan-out (`bench/fanout.py --intervals {args.intervals} --via {args.via}`)",

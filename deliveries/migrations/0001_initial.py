@@ -2,13 +2,39 @@
 
 import deliveries.models.orders
 import django.contrib.postgres.indexes
-from django.contrib.postgres.operations import TrigramExtension
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+
+
+TRIGRAM_INDEXES = ("order_reference_trgm", "order_customer_name_trgm", "order_phone_trgm",
+                   "order_address_trgm")
+
+
+def create_trigram_indexes(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+        if cursor.fetchone() is None:
+            print("\n  pg_trgm is not available: order search runs without trigram indexes.")
+            return
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    Order = apps.get_model("deliveries", "Order")
+    for field in ("reference", "customer_name", "phone", "address"):
+        index = django.contrib.postgres.indexes.GinIndex(
+            django.contrib.postgres.indexes.OpClass(
+                django.db.models.functions.text.Upper(field), name="gin_trgm_ops"
+            ),
+            name=f"order_{field}_trgm",
+        )
+        schema_editor.add_index(Order, index)
+
+
+def drop_trigram_indexes(apps, schema_editor):
+    for name in TRIGRAM_INDEXES:
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
@@ -22,8 +48,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # The support search's trigram indexes need pg_trgm.
-        TrigramExtension(),
         migrations.CreateModel(
             name='ApiToken',
             fields=[
@@ -146,21 +170,30 @@ class Migration(migrations.Migration):
             model_name='order',
             index=models.Index(fields=['organization', 'window_start'], name='order_org_window'),
         ),
-        migrations.AddIndex(
-            model_name='order',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('reference'), name='gin_trgm_ops'), name='order_reference_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('customer_name'), name='gin_trgm_ops'), name='order_customer_name_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('phone'), name='gin_trgm_ops'), name='order_phone_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('address'), name='gin_trgm_ops'), name='order_address_trgm'),
+        # The support search's trigram indexes need the pg_trgm extension, which not every
+        # PostgreSQL ships (the embedded development server does not): create them where it can.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+            migrations.AddIndex(
+                model_name='order',
+                index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('reference'), name='gin_trgm_ops'), name='order_reference_trgm'),
+            ),
+            migrations.AddIndex(
+                model_name='order',
+                index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('customer_name'), name='gin_trgm_ops'), name='order_customer_name_trgm'),
+            ),
+            migrations.AddIndex(
+                model_name='order',
+                index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('phone'), name='gin_trgm_ops'), name='order_phone_trgm'),
+            ),
+            migrations.AddIndex(
+                model_name='order',
+                index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('address'), name='gin_trgm_ops'), name='order_address_trgm'),
+            ),
+            ],
+            database_operations=[
+                migrations.RunPython(create_trigram_indexes, drop_trigram_indexes),
+            ],
         ),
         migrations.AddConstraint(
             model_name='order',

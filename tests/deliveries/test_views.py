@@ -97,6 +97,11 @@ def test_search_uses_the_trigram_indexes(tenant_a: Tenant) -> None:
     """The search's WHERE clause matches the GIN trigram indexes' expressions: with sequential
     scans off (and without the organization filter, which wins on a tiny table) the planner
     answers every branch of it from an index."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        if cursor.fetchone() is None:
+            # The embedded development PostgreSQL ships no pg_trgm; CI's PostgreSQL does.
+            pytest.skip("pg_trgm is not installed in this PostgreSQL")
     with scopes_disabled():
         orders = OrderFilterSet({"q": "alphacust"}, queryset=Order.objects.all()).qs
         with connection.cursor() as cursor:
