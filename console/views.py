@@ -16,6 +16,8 @@ from tenancy.selectors import membership_list_for_user
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     membership = getattr(request, "membership", None)
+    if membership is None and request.user.is_superuser:
+        return redirect("admin:index")  # runs the installation, belongs to no organization
     if membership is None:
         return render(request, "console/no_organization.html", status=403)
     if membership.role == Role.DRIVER:

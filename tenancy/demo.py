@@ -153,8 +153,8 @@ def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organizati
         )
         membership.hubs.set([hubs[0]])
         # One person who dispatches for both demo organizations and switches between them.
-        shared, _ = User.objects.get_or_create(username="regional-dispatcher")
-        if not shared.has_usable_password():
+        shared, created = User.objects.get_or_create(username="regional-dispatcher")
+        if created:
             shared.set_password(DEMO_PASSWORD)
             shared.save()
         Membership.objects.create(organization=organization, user=shared, role=Role.DISPATCHER)

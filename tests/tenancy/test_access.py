@@ -104,3 +104,19 @@ def test_org_admin_adds_a_member_with_a_new_login(tenant_a: Tenant) -> None:
         == 302
     )
     assert newbie_client.get("/").headers["Location"] == "/orders/"
+
+
+def test_superuser_without_organization_lands_in_admin() -> None:
+    root = UserFactory.create(username="root", is_superuser=True, is_staff=True)
+    response = login(root).get("/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_demo_logins_all_work(db: object) -> None:
+    from tenancy.demo import DEMO_PASSWORD, demo_logins, demo_seed
+
+    demo_seed()
+    for username, _, _ in demo_logins():
+        client = Client()
+        response = client.post("/login/", {"username": username, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, username
