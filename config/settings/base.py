@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "axes",
@@ -181,6 +182,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Doorstep API",
     "DESCRIPTION": "Last-mile delivery: fleet, tracking, deliveries.",
     "VERSION": "0.1.0",
+    # Swagger UI from the installed package, never from a CDN: consoles run on closed networks.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Doorstep -------------------------------------------------------------------------------

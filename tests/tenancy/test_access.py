@@ -120,3 +120,9 @@ def test_demo_logins_all_work(db: object) -> None:
         client = Client()
         response = client.post("/login/", {"username": username, "password": DEMO_PASSWORD})
         assert response.status_code == 302, username
+
+
+def test_api_docs_load_nothing_from_a_cdn(tenant_a: Tenant) -> None:
+    body = login(tenant_a.users[Role.ADMIN]).get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/" in body
+    assert "cdn.jsdelivr" not in body and "unpkg" not in body
