@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -31,7 +32,12 @@ HEARTBEAT_SECONDS = 5
 VEHICLES_PER_FRAME = 1000
 
 
-@database_sync_to_async
+# Read-only lookups run in the thread pool, not the one shared "sync thread": 200 screens
+# connecting at once would otherwise queue behind each other's snapshots.
+read_only = partial(database_sync_to_async, thread_sensitive=False)
+
+
+@read_only
 def _membership(user: Any, organization_id: int | None) -> tuple[Membership | None, list[int]]:
     membership = membership_for_user(user=user, organization_id=organization_id)
     if membership is None:
@@ -104,9 +110,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_json({"type": "error", "message": "expected {type: subscribe}"})
             return
         try:
-            zones = await database_sync_to_async(zone_geometries)(
-                organization_id=self.organization_id
-            )
+            zones = await read_only(zone_geometries)(organization_id=self.organization_id)
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
         except FilterError as exc:
@@ -119,7 +123,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.flush_task = asyncio.get_running_loop().create_task(self.flush_loop())
 
     async def send_snapshot(self) -> None:
-        vehicles = await database_sync_to_async(vehicle_live_list)(
+        vehicles = await read_only(vehicle_live_list)(
             organization_id=self.organization_id, hub_ids=self.hub_ids or None
         )
         now = dt.datetime.now(dt.UTC)

@@ -46,6 +46,9 @@ POSITION_COLUMNS = (
 )
 
 
+RELOAD_BACKOFF_SECONDS = 1.0
+
+
 class Unavailable(Exception):
     """The database could not take the fixes; the device must retry (503)."""
 
@@ -145,69 +148,83 @@ class DeviceDirectory:
         self.devices: dict[str, DeviceInfo] = {}
         self.last_fix: dict[int, LastFix] = {}
         self.loaded_at = 0.0
+        self.failed_at = -RELOAD_BACKOFF_SECONDS
         self._lock = asyncio.Lock()
 
-    async def reload(self) -> None:
+    async def reload(self, *, unless_younger_than: float = 0.0) -> None:
+        """Reload from the database. Requests that queued behind a reload find it fresh and
+        return at once (no stampede); after a failure, others fail fast for a second instead of
+        each waiting out its own connection timeout while the database is down."""
         async with self._lock:
-            async with await psycopg.AsyncConnection.connect(
-                self.conninfo, autocommit=True
-            ) as conn:
-                rows = await (await conn.execute(DIRECTORY_SQL)).fetchall()
-                states = await (
-                    await conn.execute(
-                        "SELECT vehicle_id, fix_time, latitude, longitude, stationary_since "
-                        "FROM fleet_vehiclestate"
-                    )
-                ).fetchall()
-            devices = {}
-            for row in rows:
-                (
-                    device_id,
-                    identifier,
-                    org_id,
-                    vehicle_id,
-                    token_hash,
-                    active,
-                    overrides,
-                    speed_unit,
-                    plate,
-                    name,
-                    hub_id,
-                    hub,
-                    driver,
-                    tags,
-                    *rest,
-                ) = row
-                devices[identifier] = DeviceInfo(
-                    device_id=device_id,
-                    organization_id=org_id,
-                    vehicle_id=vehicle_id,
-                    token_hash=token_hash,
-                    active=active,
-                    speed_unit=speed_unit,
-                    require_token=bool(rest[-1]),
-                    limits=limits_from_row(tuple(rest[:-1]), overrides),
-                    vehicle={
-                        "plate": plate,
-                        "name": name,
-                        "hub_id": hub_id,
-                        "hub": hub,
-                        "driver": driver,
-                        "device": identifier,
-                        "tags": tags or [],
-                    },
+            now = time.monotonic()
+            if self.devices and now - self.loaded_at < unless_younger_than:
+                return
+            if now - self.failed_at < RELOAD_BACKOFF_SECONDS:
+                raise Unavailable("device directory unavailable (backing off)")
+            try:
+                await self._load()
+            except Exception:
+                self.failed_at = time.monotonic()
+                raise
+
+    async def _load(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            rows = await (await conn.execute(DIRECTORY_SQL)).fetchall()
+            states = await (
+                await conn.execute(
+                    "SELECT vehicle_id, fix_time, latitude, longitude, stationary_since "
+                    "FROM fleet_vehiclestate"
                 )
-            self.devices = devices
-            known = self.last_fix
-            for vehicle_id, fix_time, lat, lon, stationary_since in states:
-                current = known.get(vehicle_id)
-                if current is None or current.fix_time < fix_time:
-                    known[vehicle_id] = LastFix(fix_time, lat, lon, stationary_since)
-            self.loaded_at = time.monotonic()
+            ).fetchall()
+        devices = {}
+        for row in rows:
+            (
+                device_id,
+                identifier,
+                org_id,
+                vehicle_id,
+                token_hash,
+                active,
+                overrides,
+                speed_unit,
+                plate,
+                name,
+                hub_id,
+                hub,
+                driver,
+                tags,
+                *rest,
+            ) = row
+            devices[identifier] = DeviceInfo(
+                device_id=device_id,
+                organization_id=org_id,
+                vehicle_id=vehicle_id,
+                token_hash=token_hash,
+                active=active,
+                speed_unit=speed_unit,
+                require_token=bool(rest[-1]),
+                limits=limits_from_row(tuple(rest[:-1]), overrides),
+                vehicle={
+                    "plate": plate,
+                    "name": name,
+                    "hub_id": hub_id,
+                    "hub": hub,
+                    "driver": driver,
+                    "device": identifier,
+                    "tags": tags or [],
+                },
+            )
+        self.devices = devices
+        known = self.last_fix
+        for vehicle_id, fix_time, lat, lon, stationary_since in states:
+            current = known.get(vehicle_id)
+            if current is None or current.fix_time < fix_time:
+                known[vehicle_id] = LastFix(fix_time, lat, lon, stationary_since)
+        self.loaded_at = time.monotonic()
 
     async def ensure_fresh(self) -> None:
         if not self.devices or time.monotonic() - self.loaded_at > self.max_age:
-            await self.reload()
+            await self.reload(unless_younger_than=self.max_age)
 
     async def lookup(self, identifier: str) -> DeviceInfo | None:
         await self.ensure_fresh()
@@ -215,7 +232,7 @@ class DeviceDirectory:
         if device is None and time.monotonic() - self.loaded_at > self.miss_reload_gap:
             # A device added in the admin a moment ago; reloads are rate-limited so a flood of
             # unknown ids cannot turn into a flood of queries.
-            await self.reload()
+            await self.reload(unless_younger_than=self.miss_reload_gap)
             device = self.devices.get(identifier)
         return device
 
@@ -242,6 +259,7 @@ class GroupCommitWriter:
         self.max_batch = max_batch
         self.pending: list[tuple[list[Item], asyncio.Future[None]]] = []
         self.pending_count = 0
+        self.oldest_pending_at = 0.0
         self.wakeup = asyncio.Event()
         self.full = asyncio.Event()
         self.conn: psycopg.AsyncConnection[Any] | None = None
@@ -254,6 +272,8 @@ class GroupCommitWriter:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.pending:
+            self.oldest_pending_at = asyncio.get_running_loop().time()
         self.pending.append((items, future))
         self.pending_count += len(items)
         self.wakeup.set()
@@ -264,8 +284,12 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         while True:
             await self.wakeup.wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.full.wait(), timeout=self.max_delay)
+            # Wait out the window from the oldest pending fix: what piled up during the last
+            # flush has waited long enough already.
+            remaining = self.oldest_pending_at + self.max_delay - asyncio.get_running_loop().time()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.full.wait(), timeout=remaining)
             batch, self.pending, self.pending_count = self.pending, [], 0
             self.wakeup.clear()
             self.full.clear()

