@@ -46,16 +46,6 @@ def _placeholder(request: HttpRequest, *, section: str, title: str, lead: str) -
 
 
 @role_required(*CONSOLE_ROLES)
-def orders(request: HttpRequest) -> HttpResponse:
-    return _placeholder(
-        request,
-        section="orders",
-        title="Orders",
-        lead="Find any order by reference, tracking code, phone or name; import and follow its timeline.",
-    )
-
-
-@role_required(*CONSOLE_ROLES)
 def alerts(request: HttpRequest) -> HttpResponse:
     return _placeholder(
         request,
