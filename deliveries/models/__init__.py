@@ -1,14 +1,21 @@
 from .api_tokens import ApiToken
 from .events import DeliveryEvent
 from .orders import FailureReason, Order, OrderStatus
+from .proof import ActionReceipt, ProofOfDelivery
 from .routes import Route, Stop
+from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "ActionReceipt",
     "ApiToken",
     "DeliveryEvent",
     "FailureReason",
     "Order",
     "OrderStatus",
+    "ProofOfDelivery",
     "Route",
     "Stop",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

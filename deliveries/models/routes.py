@@ -25,6 +25,10 @@ class Route(TenantModel):
         "fleet.Driver", null=True, blank=True, on_delete=models.SET_NULL, related_name="routes"
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PLANNED)
+    # Bumped on every plan change (stops added, removed, reordered) so the driver app and the
+    # ETA refresh can tell that what they hold is out of date.
+    plan_version = models.PositiveIntegerField(default=0)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,6 +47,9 @@ class Stop(TenantModel):
     eta = models.DateTimeField(null=True, blank=True)
     actual_arrival = models.DateTimeField(null=True, blank=True)
     actual_departure = models.DateTimeField(null=True, blank=True)
+    eta_updated_at = models.DateTimeField(null=True, blank=True)
+    # The ETA is past the order's window end: the dispatcher should act before the customer calls.
+    late_risk = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["route", "sequence"]

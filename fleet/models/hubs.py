@@ -19,6 +19,18 @@ class Hub(TenantModel):
     address = models.CharField(max_length=255, blank=True)
     latitude = models.FloatField(validators=LATITUDE)
     longitude = models.FloatField(validators=LONGITUDE)
+    # The default ETA provider's speed profile for this hub's area: straight-line distance times
+    # the detour factor, driven at the average speed (see deliveries/eta.py).
+    eta_speed_kmh = models.FloatField(
+        "average speed for ETAs (km/h)",
+        default=25,
+        validators=[MinValueValidator(3), MaxValueValidator(130)],
+    )
+    eta_detour_factor = models.FloatField(
+        "road detour factor for ETAs",
+        default=1.35,
+        validators=[MinValueValidator(1), MaxValueValidator(3)],
+    )
 
     class Meta:
         ordering = ["name"]
