@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Hashable
 from functools import partial
 from typing import Any
 
@@ -18,14 +19,13 @@ from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids
 
 from .live import FilterError, LiveFilter, interval_parse, live_filter_parse
-from .live_hub import EncodedVehicle, live_hub
-from .selectors import vehicle_live_list, zone_geometries
+from .live_hub import Batch, live_hub
+from .selectors import zone_geometries
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-LIVE_COALESCE_SECONDS = 0.1
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
 # Daphne refuses websocket messages over 1 MiB; ~300 bytes a vehicle keeps a frame well under.
@@ -66,7 +66,8 @@ def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetim
 
 
 class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """One dispatcher screen: its filter and interval live here, server-side."""
+    """One dispatcher screen: its filter and interval live here, server-side. The process's
+    LiveHub supplies the picture for snapshots and calls `flush` on the interval's clock."""
 
     organization_id: int
     hub_ids: list[int]
@@ -83,13 +84,13 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.organization_id = membership.organization_id
         self.hub_ids = hub_ids
+        self.hub_set = frozenset(hub_ids)
         self.filter = LiveFilter()
         self.interval = 5
-        self.pending: dict[int, EncodedVehicle] = {}
         self.visible: set[int] = set()
-        self.flush_task: asyncio.Task[None] | None = None
         self.subscribed = False
         self.last_sent = 0.0
+        self.last_snapshot = 0.0
         await live_hub().join(self.organization_id, self)
         await self.accept()
 
@@ -100,8 +101,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "flush_task", None) is not None:
-            self.flush_task.cancel()  # type: ignore[union-attr]
+        self.subscribed = False
         if hasattr(self, "organization_id"):
             live_hub().leave(self.organization_id, self)
 
@@ -116,68 +116,76 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except FilterError as exc:
             await self.send_json({"type": "error", "message": str(exc)})
             return
-        self.subscribed = True
+        self.subscribed = False  # no clock flush between the snapshot and the new settings
         await self.send_snapshot()
-        if self.flush_task is not None:
-            self.flush_task.cancel()
-        self.flush_task = asyncio.get_running_loop().create_task(self.flush_loop())
+        self.subscribed = True
+        live_hub().start_clock(self.organization_id, self.interval)
+
+    def in_scope(self, vehicle: dict[str, Any]) -> bool:
+        # A hub-scoped dispatcher never receives other hubs' vehicles.
+        return not self.hub_set or vehicle.get("hub_id") in self.hub_set
 
     async def send_snapshot(self) -> None:
-        vehicles = await read_only(vehicle_live_list)(
-            organization_id=self.organization_id, hub_ids=self.hub_ids or None
-        )
+        picture = await live_hub().picture(self.organization_id)
         now = dt.datetime.now(dt.UTC)
-        matching = [v for v in vehicles if self.filter.matches(v, now=now)]
-        self.pending.clear()
-        self.visible = {v["id"] for v in matching}
-        await self.send_frames("snapshot", [json.dumps(v) for v in matching], [], now)
+        shown = [
+            (vehicle, encoded)
+            for vehicle, encoded in picture.values()
+            if self.in_scope(vehicle) and self.filter.matches(vehicle, now=now)
+        ]
+        self.visible = {vehicle["id"] for vehicle, _ in shown}
+        self.last_snapshot = asyncio.get_running_loop().time()
+        await self.send_frames("snapshot", [encoded for _, encoded in shown], [], now)
 
-    def receive_positions(self, vehicles: list[EncodedVehicle]) -> None:
-        """From the process's LiveHub: remember the latest per vehicle, send at the interval."""
+    async def flush(self, batch: Batch, now: dt.datetime, shared: dict[Hashable, Any]) -> None:
+        """Called by the hub on this screen's interval clock with what arrived since the last
+        tick. Screens without a filter and with the same hub scope share one set of frames."""
         if not self.subscribed:
             return
-        for vehicle, encoded in vehicles:
-            if self.hub_ids and vehicle.get("hub_id") not in self.hub_ids:
-                continue  # a hub-scoped dispatcher never receives other hubs' vehicles
-            self.pending[vehicle["id"]] = (vehicle, encoded)
-
-    async def flush_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        last_snapshot = loop.time()
-        while True:
-            await asyncio.sleep(self.interval or LIVE_COALESCE_SECONDS)
-            if (
-                self.filter.stale_minutes is not None
-                and loop.time() - last_snapshot > STALE_RESNAPSHOT_SECONDS
-            ):
-                # Vehicles become stale by *not* reporting, which no update announces.
-                await self.send_snapshot()
-                last_snapshot = loop.time()
-                continue
-            await self.flush()
+        if (
+            self.filter.stale_minutes is not None
+            and loop.time() - self.last_snapshot > STALE_RESNAPSHOT_SECONDS
+        ):
+            # Vehicles become stale by *not* reporting, which no update announces.
+            await self.send_snapshot()
+            return
+        if self.filter.is_empty:
+            key = ("all", self.hub_set)
+            if key not in shared:
+                encoded = [enc for vehicle, enc in batch.values() if self.in_scope(vehicle)]
+                shared[key] = frames("update", encoded, removed=[], now=now) if encoded else []
+            update_frames: list[str] = shared[key]
+        else:
+            update_frames = self.filtered_frames(batch, now)
+        if update_frames:
+            await self.send_all(update_frames)
+        elif loop.time() - self.last_sent >= HEARTBEAT_SECONDS:
+            # An empty update now and then, so a quiet fleet does not look like a dead socket.
+            await self.send_frames("update", [], [], now)
 
-    async def flush(self) -> None:
-        batch, self.pending = self.pending, {}
-        now = dt.datetime.now(dt.UTC)
+    def filtered_frames(self, batch: Batch, now: dt.datetime) -> list[str]:
         shown: list[str] = []
         removed: list[int] = []
-        match_all = self.filter.is_empty
         for vehicle_id, (vehicle, encoded) in batch.items():
-            if match_all or self.filter.matches(vehicle, now=now):
+            if not self.in_scope(vehicle):
+                continue
+            if self.filter.matches(vehicle, now=now):
                 shown.append(encoded)
                 self.visible.add(vehicle_id)
             elif vehicle_id in self.visible:
                 removed.append(vehicle_id)
                 self.visible.discard(vehicle_id)
-        if shown or removed:
-            await self.send_frames("update", shown, removed, now)
-        elif asyncio.get_running_loop().time() - self.last_sent >= HEARTBEAT_SECONDS:
-            # An empty update now and then, so a quiet fleet does not look like a dead socket.
-            await self.send_frames("update", [], [], now)
+        if not shown and not removed:
+            return []
+        return frames("update", shown, removed=removed, now=now)
 
     async def send_frames(
         self, kind: str, encoded: list[str], removed: list[int], now: dt.datetime
     ) -> None:
+        await self.send_all(frames(kind, encoded, removed=removed, now=now))
+
+    async def send_all(self, texts: list[str]) -> None:
         self.last_sent = asyncio.get_running_loop().time()
-        for frame in frames(kind, encoded, removed=removed, now=now):
-            await self.send(text_data=frame)
+        for text in texts:
+            await self.send(text_data=text)

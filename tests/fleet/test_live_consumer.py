@@ -165,7 +165,14 @@ async def test_filter_hides_and_reports_removed(tenants: tuple[Tenant, Tenant]) 
         live_group(alpha.organization.pk),
         {
             "type": "positions.update",
-            "vehicles": [vehicle_message(alpha.vehicle.pk, hub_id=alpha.hub.pk, status="stopped")],
+            "vehicles": [
+                vehicle_message(
+                    alpha.vehicle.pk,
+                    hub_id=alpha.hub.pk,
+                    status="stopped",
+                    plate=alpha.vehicle.plate,
+                )
+            ],
         },
     )
     frame = await communicator.receive_json_from(timeout=3)
