@@ -165,6 +165,24 @@ async def test_resend_is_stored_exactly_once(ingest: IngestService, tenant: Tena
     assert await refusals(tenant) == ["duplicate", "duplicate"]
 
 
+async def test_resend_stored_by_another_process_is_a_duplicate(
+    ingest: IngestService, tenant: Tenant
+) -> None:
+    """The fast path copies fixes newer than this process's last known one straight into the
+    table; a fix another process already stored breaks the key there, and the careful path
+    reports it as a duplicate instead of failing the flush or storing it twice."""
+    timestamp = now_ts(-5)
+    async with client() as http:
+        assert (await osmand(http, tenant, timestamp=timestamp)).status_code == 200
+        ingest.directory.last_fix.clear()  # as if another web process had stored it
+        again = await osmand(http, tenant, timestamp=timestamp)
+        later = await osmand(http, tenant, timestamp=timestamp + 1)
+    assert (again.status_code, later.status_code) == (200, 200)
+    assert ingest.writer.copy_conflicts == 1
+    assert len(await positions(tenant)) == 2
+    assert await refusals(tenant) == ["duplicate"]
+
+
 async def test_out_of_order_fix_kept_in_history_but_never_moves_the_vehicle(
     ingest: IngestService, tenant: Tenant
 ) -> None:
