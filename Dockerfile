@@ -50,4 +50,4 @@ COPY --from=build /app /app
 USER doorstep
 EXPOSE 8000
 VOLUME ["/data/media"]
-CMD ["sh", "-c", "exec daphne -b 0.0.0.0 -p \"${PORT:-8000}\" config.asgi:application"]
+CMD ["sh", "-c", "exec python scripts/serve.py --host 0.0.0.0 --port \"${PORT:-8000}\""]

@@ -185,7 +185,8 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[Any] | No
 
 
 class Daphne:
-    """One Daphne process serving config.asgi:application with the bench settings."""
+    """Daphne serving config.asgi:application with the bench settings: one process, or with
+    `processes` > 1 several sharing one socket through scripts/serve.py (as in production)."""
 
     def __init__(
         self,
@@ -194,26 +195,43 @@ class Daphne:
         port: int | None = None,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        processes: int = 1,
     ) -> None:
         self.db_url = db_url
         self.env = env or {}
         self.port = port or free_port()
         self.log_path = log_path
         self.extra = extra or []
+        self.processes = processes
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        if self.processes > 1:
+            return [
+                PYTHON,
+                str(REPO / "scripts" / "serve.py"),
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--processes",
+                str(self.processes),
+                *(["--", *self.extra] if self.extra else []),
+            ]
+        return [
+            str(VENV_BIN / "daphne"),
+            "-b",
+            HOST,
+            "-p",
+            str(self.port),
+            *self.extra,
+            "config.asgi:application",
+        ]
 
     def __enter__(self) -> Daphne:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "daphne"),
-                "-b",
-                HOST,
-                "-p",
-                str(self.port),
-                *self.extra,
-                "config.asgi:application",
-            ],
+            self.command(),
             cwd=REPO,
             env=service_env(self.db_url, self.env),
             stdout=log,
@@ -222,6 +240,8 @@ class Daphne:
         )
         log.close()
         wait_port(self.port, proc=self.proc)
+        if self.processes > 1:
+            time.sleep(2)  # every child up, not only the first to accept
         return self
 
     @property
@@ -229,26 +249,41 @@ class Daphne:
         assert self.proc is not None
         return self.proc.pid
 
+    def pids(self) -> set[int]:
+        import psutil
+
+        parent = psutil.Process(self.pid)
+        return {self.pid, *(child.pid for child in parent.children(recursive=True))}
+
     def __exit__(self, *exc: object) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(15)
+            self.proc.wait(20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    def cpu_seconds(self) -> float:
+    def _processes(self) -> list[Any]:
         import psutil
 
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        parent = psutil.Process(self.pid)
+        return [parent, *parent.children(recursive=True)]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self._processes():
+            times = process.cpu_times()
+            total += float(times.user + times.system)
+        return total
 
     def rss_bytes(self) -> int:
-        import psutil
-
-        return int(psutil.Process(self.pid).memory_info().rss)
+        """The server's resident memory: all Daphne processes (not the small launcher)."""
+        processes = self._processes()
+        servers = processes[1:] if self.processes > 1 else processes
+        return sum(int(process.memory_info().rss) for process in servers)
 
     def log_tail(self, chars: int = 3000) -> str:
         with contextlib.suppress(OSError):

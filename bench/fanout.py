@@ -430,6 +430,9 @@ def main() -> int:
         help="daphne --websocket-max-message-size for the run (0: Daphne's default, as deployed)",
     )
     parser.add_argument("--max-wait", type=float, default=600)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Daphne processes sharing the port"
+    )
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
@@ -456,14 +459,16 @@ def main() -> int:
             if args.ws_max_message_size:
                 extra = ["--websocket-max-message-size", str(args.ws_max_message_size)]
                 say(f"the run below: daphne {' '.join(extra)}")
-            with Daphne(db_url, Path(tmp) / "daphne.log", extra=extra) as server:
+            with Daphne(
+                db_url, Path(tmp) / "daphne.log", extra=extra, processes=args.processes
+            ) as server:
                 say(
                     f"\nfan-out: {args.screens} screens (intervals {intervals} s), "
                     f"{args.vehicles} vehicles every {args.period:g} s via {args.via} "
                     f"({args.vehicles / args.period:.0f} fixes/s) for {args.seconds:g} s"
                 )
                 wait_for_quiet(args.max_wait)
-                others = OtherLoad({server.pid})
+                others = OtherLoad(server.pids())
                 c0 = server.cpu_seconds()
                 result = asyncio.run(
                     run_screens(
@@ -567,7 +572,9 @@ def main() -> int:
         [
             f"## Live fan-out (`bench/fanout.py --intervals {args.intervals} --via {args.via}`)",
             "",
-            f"Date {today()}; machine: {machine_line(facts)}. One Daphne process; {args.screens} "
+            f"Date {today()}; machine: {machine_line(facts)}. "
+            f"{'One Daphne process' if args.processes == 1 else f'{args.processes} Daphne processes'}; "
+            f"{args.screens} "
             f"screens (session-authenticated websockets), {args.vehicles:,} vehicles each reporting "
             f"every {args.period:g} s via {args.via} ({args.vehicles / args.period:,.0f} fixes/s) for "
             f"{args.seconds:g} s. Latency: from the fix's 200 to the frame carrying it.",

@@ -113,7 +113,7 @@ def part_a(
     cpu = {"trivial": 0.0, "osmand": 0.0}
     before = settled_counts(db_url)
     wait_for_quiet(args.max_wait)
-    others = OtherLoad({server.pid})
+    others = OtherLoad(server.pids())
     for _ in range(args.rounds):
         c0 = server.cpu_seconds()
         t = trivial(args.seconds)
@@ -299,7 +299,7 @@ def part_b(server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any) -
         conn.execute("TRUNCATE fleet_position")
     before = settled_counts(db_url)
     wait_for_quiet(args.max_wait)
-    others = OtherLoad({server.pid})
+    others = OtherLoad(server.pids())
     c0 = server.cpu_seconds()
     stats = asyncio.run(
         run_batches(server.port, [b for b, _ in prepared], args.batch_clients, args.batch_seconds)
@@ -352,7 +352,7 @@ def part_c(server: Daphne, fleet: Fleet, db_url: str, args: Any) -> dict[str, An
     n = len(fleet.identifiers)
     before = settled_counts(db_url)
     wait_for_quiet(args.max_wait)
-    others = OtherLoad({server.pid})
+    others = OtherLoad(server.pids())
     c0 = server.cpu_seconds()
     result = asyncio.run(
         paced_requests(
@@ -404,6 +404,12 @@ def part_c(server: Daphne, fleet: Fleet, db_url: str, args: Any) -> dict[str, An
         "latency_ok": latency_ok,
         "others": other_cores,
     }
+
+
+def server_line(processes: int) -> str:
+    if processes == 1:
+        return "One Daphne process"
+    return f"{processes} Daphne processes on one socket (scripts/serve.py), both sides alike"
 
 
 def report(
@@ -466,7 +472,7 @@ def report(
         [
             "## Ingest (`bench/ingest.py`)",
             "",
-            f"Date {date}; machine: {machine}. One Daphne process; wrk -t{args.threads} "
+            f"Date {date}; machine: {machine}. {server_line(args.processes)}; wrk -t{args.threads} "
             f"-c{args.connections}, {args.rounds} alternating rounds of {args.seconds} s per side for "
             f"(a); {args.batch_clients} clients x {args.batch_size} fixes for {args.batch_seconds} s "
             f"for (b); {args.latency_seconds} s paced for (c); 5,000 devices; every fix distinct.",
@@ -503,6 +509,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, for a look")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--keep-db", action="store_true", help="keep the doorstep_bench database")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Daphne processes sharing the port"
+    )
     args = parser.parse_args()
     stop_cleanly_on_sigterm()
     if args.quick:
@@ -517,7 +526,7 @@ def main() -> int:
         clock = Clock()
         with tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp:
             work = Path(tmp)
-            with Daphne(db_url, work / "daphne.log") as server:
+            with Daphne(db_url, work / "daphne.log", processes=args.processes) as server:
                 try:
                     a = part_a(server, fleet, db_url, clock, args, work)
                     b = part_b(server, fleet, db_url, clock, args)
@@ -533,7 +542,7 @@ def main() -> int:
     markdown = report(facts, a, b, c, args)
     say("\n" + markdown)
     if not args.no_docs and not args.quick:
-        write_section("ingest", markdown)
+        write_section("ingest" if args.processes == 1 else "ingest-multi", markdown)
     return 0
 
 

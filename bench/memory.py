@@ -76,7 +76,7 @@ def main() -> int:
             )
             before = settled_counts(db_url)
             wait_for_quiet(args.max_wait)
-            others = OtherLoad({server.pid})
+            others = OtherLoad(server.pids())
             c0 = server.cpu_seconds()
 
             def sample(elapsed: float) -> None:
