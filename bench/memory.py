@@ -53,6 +53,9 @@ def main() -> int:
     parser.add_argument("--max-wait", type=float, default=600)
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Daphne processes sharing the port (RSS summed)"
+    )
     args = parser.parse_args()
     stop_cleanly_on_sigterm()
     seconds = args.minutes * 60
@@ -67,7 +70,7 @@ def main() -> int:
         n = len(fleet.identifiers)
         with (
             tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp,
-            Daphne(db_url, Path(tmp) / "daphne.log") as server,
+            Daphne(db_url, Path(tmp) / "daphne.log", processes=args.processes) as server,
         ):
             samples: list[tuple[float, int]] = [(0.0, server.rss_bytes())]
             say(
@@ -165,7 +168,8 @@ def main() -> int:
         [
             f"## Memory (`bench/memory.py --minutes {args.minutes:g}`)",
             "",
-            f"Date {today()}; machine: {machine_line(facts)}. One Daphne process, single-fix OsmAnd "
+            f"Date {today()}; machine: {machine_line(facts)}. "
+            f"{'One Daphne process' if args.processes == 1 else f'{args.processes} Daphne processes (RSS summed)'}, single-fix OsmAnd "
             f"at a paced {args.rate:,} fixes/s over {args.vehicles:,} devices for {args.minutes:g} "
             f"min, RSS sampled every {args.sample:g} s. Ack latency p50 {percentile(lat, 50):.1f} ms,"
             f" p99 {percentile(lat, 99):.1f} ms; Daphne CPU {cpu:.0%}; other processes on the "
