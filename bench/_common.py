@@ -185,8 +185,8 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[Any] | No
 
 
 class Daphne:
-    """Daphne serving config.asgi:application with the bench settings: one process, or with
-    `processes` > 1 several sharing one socket through scripts/serve.py (as in production)."""
+    """Daphne serving config.asgi:application with the bench settings through scripts/serve.py
+    (as in production): one process, or several sharing one socket."""
 
     def __init__(
         self,
@@ -206,26 +206,19 @@ class Daphne:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        if self.processes > 1:
-            return [
-                PYTHON,
-                str(REPO / "scripts" / "serve.py"),
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-                "--processes",
-                str(self.processes),
-                *(["--", *self.extra] if self.extra else []),
-            ]
+        # Through scripts/serve.py even for one process, as deployed: its socket has a listen
+        # backlog of 1,024 (Daphne's own is Twisted's 50, and a burst of new connections past
+        # it costs the client a one-second SYN retry).
         return [
-            str(VENV_BIN / "daphne"),
-            "-b",
+            PYTHON,
+            str(REPO / "scripts" / "serve.py"),
+            "--host",
             HOST,
-            "-p",
+            "--port",
             str(self.port),
-            *self.extra,
-            "config.asgi:application",
+            "--processes",
+            str(self.processes),
+            *(["--", *self.extra] if self.extra else []),
         ]
 
     def __enter__(self) -> Daphne:
@@ -240,9 +233,23 @@ class Daphne:
         )
         log.close()
         wait_port(self.port, proc=self.proc)
-        if self.processes > 1:
-            time.sleep(2)  # every child up, not only the first to accept
+        self._wait_answering()
+        time.sleep(2)  # every child up, not only the first to accept
         return self
+
+    def _wait_answering(self, timeout: float = 90.0) -> None:
+        """serve.py listens before its children have loaded Django: wait for a real answer."""
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            url = f"http://{HOST}:{self.port}/login/"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"no answer from {HOST}:{self.port} after {timeout} s")
 
     @property
     def pid(self) -> int:
@@ -280,10 +287,8 @@ class Daphne:
         return total
 
     def rss_bytes(self) -> int:
-        """The server's resident memory: all Daphne processes (not the small launcher)."""
-        processes = self._processes()
-        servers = processes[1:] if self.processes > 1 else processes
-        return sum(int(process.memory_info().rss) for process in servers)
+        """The server's resident memory: the Daphne processes (not the small launcher)."""
+        return sum(int(process.memory_info().rss) for process in self._processes()[1:])
 
     def log_tail(self, chars: int = 3000) -> str:
         with contextlib.suppress(OSError):

@@ -150,6 +150,7 @@ class DeviceDirectory:
         self.loaded_at = 0.0
         self.failed_at = -RELOAD_BACKOFF_SECONDS
         self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task[None] | None = None
 
     async def reload(self, *, unless_younger_than: float = 0.0) -> None:
         """Reload from the database. Requests that queued behind a reload find it fresh and
@@ -223,8 +224,26 @@ class DeviceDirectory:
         self.loaded_at = time.monotonic()
 
     async def ensure_fresh(self) -> None:
-        if not self.devices or time.monotonic() - self.loaded_at > self.max_age:
+        """Only the first load is waited for. Later ones run in the background while requests
+        go on with the directory they have: a reload of thousands of devices every `max_age`
+        seconds would otherwise hold up every request that arrives meanwhile."""
+        if not self.devices:
             await self.reload(unless_younger_than=self.max_age)
+        elif time.monotonic() - self.loaded_at > self.max_age:
+            self._refresh_in_background()
+
+    def _refresh_in_background(self) -> None:
+        if self._refresh is not None and not self._refresh.done():
+            return
+        if time.monotonic() - self.failed_at < RELOAD_BACKOFF_SECONDS:
+            return
+        self._refresh = asyncio.get_running_loop().create_task(self._background_reload())
+
+    async def _background_reload(self) -> None:
+        try:
+            await self.reload(unless_younger_than=self.max_age)
+        except Exception as exc:  # the database is away: keep serving the directory we have
+            logger.warning("device directory refresh failed, keeping the previous one: %r", exc)
 
     async def lookup(self, identifier: str) -> DeviceInfo | None:
         await self.ensure_fresh()

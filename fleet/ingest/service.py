@@ -31,9 +31,14 @@ class LiveBroadcaster:
     down the fixes are already stored and acknowledged; screens resync from a snapshot later."""
 
     def __init__(self, *, timeout: float = 2.0, cooldown: float = 2.0) -> None:
+        from channels.layers import get_channel_layer
+
         self.timeout = timeout
         self.cooldown = cooldown
         self.paused_until = 0.0
+        # Build the channel layer now: its first use imports channels_redis and redis, which
+        # inside the first flush would stall every request of the process for most of a second.
+        get_channel_layer()
 
     async def __call__(self, updates: dict[int, list[dict[str, Any]]]) -> None:
         if time.monotonic() < self.paused_until:

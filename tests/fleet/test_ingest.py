@@ -8,12 +8,14 @@ import json
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django_scopes import scopes_disabled
 
 from config.asgi import application
+from fleet.ingest.pipeline import conninfo_from_settings
 from fleet.ingest.service import IngestService, live_group
 from fleet.models import Position, RejectedFix, TrackingSettings, VehicleState
 from tests.conftest import Tenant, build_tenant
@@ -181,6 +183,28 @@ async def test_resend_stored_by_another_process_is_a_duplicate(
     assert ingest.writer.copy_conflicts == 1
     assert len(await positions(tenant)) == 2
     assert await refusals(tenant) == ["duplicate"]
+
+
+async def test_directory_refresh_never_holds_up_requests(
+    ingest: IngestService, tenant: Tenant
+) -> None:
+    """The periodic reload of the device directory runs in the background: while it is stuck
+    (here: waiting on a table lock held by another session), fixes are still answered."""
+    async with client() as http:
+        assert (await osmand(http, tenant, timestamp=now_ts(-30))).status_code == 200
+        ingest.directory.max_age = 0.0  # every request now finds the directory due a reload
+        async with await psycopg.AsyncConnection.connect(conninfo_from_settings()) as blocker:
+            await blocker.execute("LOCK TABLE fleet_trackingsettings IN ACCESS EXCLUSIVE MODE")
+            answers = [
+                await asyncio.wait_for(osmand(http, tenant, timestamp=now_ts(-20 + step)), 5)
+                for step in range(3)
+            ]
+            refresh = ingest.directory._refresh
+            assert refresh is not None and not refresh.done()  # stuck behind the lock
+            await blocker.rollback()
+        await asyncio.wait_for(refresh, 5)
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len(await positions(tenant)) == 4
 
 
 async def test_out_of_order_fix_kept_in_history_but_never_moves_the_vehicle(
