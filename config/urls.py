@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("deliveries.api.urls")),
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
+    path("", include("deliveries.urls_driver")),
     path("", include("console.urls")),
 ]
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from deliveries.views import order_list
+from deliveries.views_driver import driver_home
 from fleet.views import map_page
 
 from . import views
@@ -14,5 +15,5 @@ urlpatterns = [
     path("orders/", order_list, name="orders"),
     path("alerts/", views.alerts, name="alerts"),
     path("dashboards/", views.dashboards, name="dashboards"),
-    path("driver/", views.driver_home, name="driver_home"),
+    path("driver/", driver_home, name="driver_home"),
 ]

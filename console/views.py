@@ -63,13 +63,3 @@ def dashboards(request: HttpRequest) -> HttpResponse:
         title="Dashboards",
         lead="On-time rate, failed deliveries, utilization, idle time and its cost, per hub and day.",
     )
-
-
-@role_required(Role.DRIVER)
-def driver_home(request: HttpRequest) -> HttpResponse:
-    return _placeholder(
-        request,
-        section="driver",
-        title="Today's route",
-        lead="Your stops for today, navigation and proof of delivery.",
-    )

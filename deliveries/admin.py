@@ -2,12 +2,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from tenancy.admin_base import TenantAdmin
 
-from .models import ApiToken, DeliveryEvent, FailureReason, Order, Route, Stop
+from .models import (
+    ApiToken,
+    DeliveryEvent,
+    FailureReason,
+    Order,
+    ProofOfDelivery,
+    Route,
+    Stop,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from .models.webhooks import webhook_secret_new
 
 
 class DeliveryEventInline(admin.TabularInline):
@@ -108,3 +123,84 @@ class ApiTokenAdmin(TenantAdmin):
             token = api_token.set_token()
             api_token.save(update_fields=["token_hash"])
             messages.warning(request, f"New API token for {api_token.name}: {token}")
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    # Checkboxes instead of the array field's comma-separated text box.
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "events", "active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantAdmin):
+    form = WebhookEndpointForm
+    list_display = ["name", "url", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "url"]
+    # Set on creation and changed only by the rotate action, so it is never typed in by hand.
+    readonly_fields = ["secret", "created_at"]
+    actions = ["rotate_secret"]
+
+    @admin.action(description="Rotate the signing secret")
+    def rotate_secret(self, request: HttpRequest, queryset: Any) -> None:
+        for endpoint in queryset:
+            endpoint.secret = webhook_secret_new()
+            endpoint.save(update_fields=["secret"])
+        messages.warning(
+            request,
+            f"New secrets for {queryset.count()} endpoint(s): update the receivers now, "
+            "the old secrets no longer sign anything.",
+        )
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantAdmin):
+    """Read-only: the log is written by the sender; replays are made from the console."""
+
+    list_display = ["created_at", "event", "endpoint", "status", "attempts", "last_status_code"]
+    list_filter = ["status", "event"]
+    search_fields = ["event_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ProofOfDelivery)
+class ProofOfDeliveryAdmin(TenantAdmin):
+    """Read-only evidence; the files open through the access-checked /pod/ URLs."""
+
+    list_display = ["received_at", "order", "recipient_name", "captured_by"]
+    search_fields = ["order__reference", "recipient_name"]
+    date_hierarchy = "received_at"
+    exclude = ["photo", "signature"]
+    readonly_fields = ["photo_link", "signature_link"]
+
+    @admin.display(description="Photo")
+    def photo_link(self, obj: ProofOfDelivery) -> str:
+        return self._file_link(obj, "photo")
+
+    @admin.display(description="Signature")
+    def signature_link(self, obj: ProofOfDelivery) -> str:
+        return self._file_link(obj, "signature")
+
+    def _file_link(self, obj: ProofOfDelivery, kind: str) -> str:
+        if not getattr(obj, kind):
+            return "—"
+        url = reverse("driver:pod_file", args=[obj.pk, kind])
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open {}</a>', url, kind)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class DeliveriesConfig(AppConfig):
     name = "deliveries"
     verbose_name = "Deliveries"
+
+    def ready(self) -> None:
+        # Celery's autodiscovery finds only `tasks.py`; the route tasks live next to it.
+        from . import tasks_routes  # noqa: F401

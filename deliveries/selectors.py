@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django_scopes import scope, scopes_disabled
 
-from .models import ApiToken, DeliveryEvent, FailureReason, Order
+from .filtersets import OrderFilterSet
+from .models import ApiToken, DeliveryEvent, FailureReason, Order, Stop
 
 
 def order_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Order]:
@@ -17,9 +21,50 @@ def order_list(*, organization_id: int, hub_ids: list[int] | None = None) -> Que
         return orders
 
 
+SEARCH_MIN_LENGTH = 3
+
+
+@dataclass
+class OrderLookup:
+    filterset: OrderFilterSet
+    orders: QuerySet[Order]  # valid only when filterset.is_valid()
+    short_query: bool  # the search text was too short for anything but an exact handle
+
+
+def order_lookup(
+    *, organization_id: int, hub_ids: list[int] | None, data: QueryDict
+) -> OrderLookup:
+    """The support lookup's search: the FilterSet shared with the API, newest orders first."""
+    orders = order_list(organization_id=organization_id, hub_ids=hub_ids)
+    query = data.get("q", "").strip()
+    short_query = 0 < len(query) < SEARCH_MIN_LENGTH
+    if short_query:
+        # The trigram indexes need three characters; shorter input can only be an exact handle
+        # (a substring search for it would read every order of the organization).
+        data = data.copy()
+        del data["q"]
+        orders = orders.filter(Q(reference=query) | Q(tracking_code=query))
+    filterset = OrderFilterSet(data, queryset=orders)
+    # Newest first by id (ids grow with creation): PostgreSQL can walk the primary key backwards
+    # and stop at the 50th match of a broad query instead of sorting all of its matches.
+    return OrderLookup(filterset, filterset.qs.order_by("-id"), short_query)
+
+
 def order_get(*, organization_id: int, order_id: int, hub_ids: list[int] | None = None) -> Order:
     """One order of the organization; raises Order.DoesNotExist for a foreign id."""
     return order_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=order_id)
+
+
+def order_stop_current(*, organization_id: int, order_id: int) -> Stop | None:
+    """The order's stop on its latest route, with the route's driver, vehicle and the vehicle's
+    last known state (one query), or None while the order is not planned."""
+    with scope(organization=organization_id):
+        return (
+            Stop.objects.filter(order_id=order_id)
+            .select_related("route__driver", "route__vehicle__state")
+            .order_by("-route__date", "-route_id")
+            .first()
+        )
 
 
 def order_event_list(*, organization_id: int, order_id: int) -> QuerySet[DeliveryEvent]:

@@ -15,6 +15,7 @@ from fleet.models import Hub
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
 from .models.orders import tracking_code_new
 from .transitions import InvalidTransition, transition_check
+from .webhooks import webhook_order_events_emit
 
 Source = DeliveryEvent.Source
 
@@ -96,6 +97,7 @@ def order_create(
                     actor=actor,
                     source=source,
                 )
+                webhook_order_events_emit(order=order, from_status=None)
         except IntegrityError as exc:
             # Two creations of the same reference raced past full_clean's check.
             raise ValidationError(
@@ -152,6 +154,7 @@ def order_transition(
             longitude=longitude,
             note=note or "",
         )
+        webhook_order_events_emit(order=order, from_status=from_status)
     return order
 
 

@@ -8,12 +8,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from fleet.models import VehicleState
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
 
 from . import selectors
-from .filtersets import OrderFilterSet
-from .models import Order
+from .models import Order, Stop
 
 RESULTS_LIMIT = 50
 
@@ -28,6 +28,14 @@ def _tracking_url(request: HttpRequest, order: Order) -> str:
     return request.build_absolute_uri(f"/track/{order.tracking_code}/")
 
 
+def _vehicle_state(stop: Stop | None) -> VehicleState | None:
+    vehicle = stop.route.vehicle if stop else None
+    try:
+        return vehicle.state if vehicle else None
+    except VehicleState.DoesNotExist:  # the vehicle never reported a position
+        return None
+
+
 def _lookup_context(request: HttpRequest) -> dict[str, Any]:
     organization_id, hub_ids = _scope(request)
     # The form's "any" choices arrive as empty values; they mean "no filter", not "invalid".
@@ -38,14 +46,13 @@ def _lookup_context(request: HttpRequest) -> dict[str, Any]:
             data.setlist(key, values)
         else:
             del data[key]
-    filterset = OrderFilterSet(
-        data,
-        queryset=selectors.order_list(organization_id=organization_id, hub_ids=hub_ids),
-    )
-    orders = list(filterset.qs[:RESULTS_LIMIT]) if filterset.is_valid() else []
+    lookup = selectors.order_lookup(organization_id=organization_id, hub_ids=hub_ids, data=data)
+    filterset = lookup.filterset
+    orders = list(lookup.orders[:RESULTS_LIMIT]) if filterset.is_valid() else []
     return {
         "section": "orders",
         "filterset": filterset,
+        "short_query": lookup.short_query,
         "query": request.GET.get("q", ""),
         "orders": orders,
         "limited": len(orders) == RESULTS_LIMIT,
@@ -72,12 +79,16 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         )
     except Order.DoesNotExist as exc:
         raise Http404("No such order.") from exc
+    stop = selectors.order_stop_current(organization_id=organization_id, order_id=order.pk)
     detail = {
         "order": order,
         "events": list(
             selectors.order_event_list(organization_id=organization_id, order_id=order.pk)
         ),
         "tracking_url": _tracking_url(request, order),
+        "stop": stop,
+        "route": stop.route if stop else None,
+        "vehicle_state": _vehicle_state(stop),
     }
     if request.htmx and not request.htmx.boosted:  # type: ignore[attr-defined]
         return render(request, "deliveries/_order_detail.html", detail)

@@ -120,7 +120,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vehicles-offline": {"task": "fleet.mark_offline", "schedule": 30.0},
     "position-partitions": {"task": "fleet.maintain_position_partitions", "schedule": 3600.0},
+    "route-etas": {"task": "deliveries.route_etas_refresh_moved", "schedule": 20.0},
+    "demo-progress": {"task": "deliveries.demo_progress", "schedule": 15.0},
+    "webhooks-resend-due": {"task": "deliveries.webhook_resend_due", "schedule": 60.0},
 }
+# Outgoing webhooks (deliveries/webhooks.py): retries wait base x 1, 3, 12, 60, 360, 720, 1440
+# (10 s … 4 h with the default), until WEBHOOK_MAX_ATTEMPTS attempts have failed.
+WEBHOOK_RETRY_BASE_SECONDS = float(env("DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(env("DOORSTEP_WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_TIMEOUT_SECONDS = float(env("DOORSTEP_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Off: endpoints resolving to loopback/private/link-local addresses are refused (tenant admins
+# choose the URLs). Turn on for a receiver on your own machine or network.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("DOORSTEP_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -158,10 +169,27 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("DOORSTEP_MEDIA_ROOT", str(BASE_DIR / ".data" / "media")))
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Proof-of-delivery files: local disk by default; DOORSTEP_STORAGE=s3 puts them in an
+# S3-compatible bucket (needs boto3, see docs/driver-app.md). Either way they are served only
+# through the access-checked views of deliveries/views_pod.py, never from MEDIA_URL.
+if env("DOORSTEP_STORAGE", "local") == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            "access_key": env("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
+            "location": env("AWS_LOCATION", ""),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -197,6 +225,21 @@ MAP_TILE_ATTRIBUTION = env(
     "DOORSTEP_MAP_TILE_ATTRIBUTION",
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
 )
+# Public tracking page (/track/<code>/ and its polling): requests per client IP per minute.
+TRACKING_RATE_LIMIT_PER_MINUTE = int(env("DOORSTEP_TRACKING_RATE_LIMIT_PER_MINUTE", "60"))
+# Reverse proxies of ours in front of Daphne that append to X-Forwarded-For; the rate limiter
+# takes the client address from there (0: the peer address, no proxy is trusted).
+RATE_LIMIT_TRUSTED_PROXIES = int(env("DOORSTEP_TRUSTED_PROXIES", "0"))
+# Geocoder for orders without coordinates (e.g. a Nominatim search URL). Empty: none, so order
+# creation and import require coordinates; when set, such orders are accepted and flagged.
+GEOCODER_URL = env("DOORSTEP_GEOCODER_URL", "")
+# Travel times for live ETAs (deliveries/eta.py): "great_circle" (default; each hub's speed and
+# detour factor), "osrm" or "valhalla" with DOORSTEP_ROUTING_URL. A failing server falls back.
+DOORSTEP_ROUTING_PROVIDER = env("DOORSTEP_ROUTING_PROVIDER", "great_circle")
+DOORSTEP_ROUTING_URL = env("DOORSTEP_ROUTING_URL", "")
+# The demo organizations' orders move along as the simulated fleet drives (deliveries/demo.py);
+# always on with DEBUG (the run command), elsewhere only when asked.
+DOORSTEP_DEMO_PROGRESS = env_bool("DOORSTEP_DEMO_PROGRESS", False)
 
 
 LOGGING = {

@@ -1,6 +1,7 @@
 """Production: everything from the environment, secure by default, no debug pages."""
 
 from .base import *  # noqa: F403
+from .base import STORAGES as BASE_STORAGES
 from .base import env, env_bool
 
 DEBUG = False
@@ -18,6 +19,6 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": BASE_STORAGES["default"],  # local disk or S3 (DOORSTEP_STORAGE), see base.py
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

@@ -53,6 +53,7 @@ SPEEDING_S = (40.0, 150.0)
 SPEEDING_FACTOR = (1.5, 2.0)
 JUMP_M = (800.0, 3000.0)
 JUMP_MIN_KMH = 600.0
+GOAL_WAIT_S = 20.0  # at the goal, look again this often for the next one
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,26 @@ class SimulatedVehicle:
         self.speeding_until = -math.inf
         self.speeding_factor = 1.0
         self._held: list[Fix] = []
+        # Where the vehicle's route wants it next (see the `goal` property); None: roam.
+        self._goal: tuple[float, float] | None = None
+        self._goal_node: int | None = None
 
     # -- public -------------------------------------------------------------------------------
+
+    @property
+    def goal(self) -> tuple[float, float] | None:
+        """Where the vehicle's route wants it next, (lat, lon); None: roam as usual."""
+        return self._goal
+
+    @goal.setter
+    def goal(self, value: tuple[float, float] | None) -> None:
+        if value == self._goal:
+            return
+        self._goal = value
+        self._goal_node = None if value is None else self.network.nearest_node(*value)
+        # A new stop to go to: finish what the van is doing soon, turn at the next junction.
+        if value is not None and self.mode == "dwell":
+            self.dwell_until = min(self.dwell_until, self.t + DELIVERY_DWELL_S[0])
 
     @property
     def speeding(self) -> bool:
@@ -277,6 +296,10 @@ class SimulatedVehicle:
                 return
             self._s_in_seg -= self._seg_len[self._seg]
             self._seg += 1
+            if self._goal_node is not None and self._route[-1] != self._goal_node:
+                self._turn_towards_goal()
+                if self.mode != "drive":
+                    return
             if not self.speeding:
                 self.speed = min(self.speed, self._seg_limit[self._seg])
         a, b = self._route[self._seg], self._route[self._seg + 1]
@@ -300,6 +323,8 @@ class SimulatedVehicle:
             self.dwell_until = self.t + self.rng.uniform(*DELIVERY_DWELL_S)
 
     def _start_trip(self) -> None:
+        if self.goal is not None and self._start_trip_to_goal():
+            return
         network = self.network
         go_home = self.deliveries_left <= 0 or self.rng.random() < RETURN_TO_HUB_PROBABILITY
         path: list[int] = []
@@ -317,6 +342,40 @@ class SimulatedVehicle:
         if len(path) < 2:  # a tiny network: stay put a little longer
             self.dwell_until = self.t + self.rng.uniform(*DELIVERY_DWELL_S)
             return
+        self._drive(path, go_home=go_home)
+
+    def _turn_towards_goal(self) -> None:
+        """At a junction on the way somewhere else: head for the goal from here instead."""
+        assert self._goal_node is not None
+        here = self._route[self._seg]
+        if here == self._goal_node:
+            self._route = self._route[: self._seg + 1]
+            self.heading_home = False
+            self._arrive()
+            return
+        path = self.network.shortest_path(here, self._goal_node)
+        if len(path) >= 2:
+            carried = self._s_in_seg
+            self._drive(path, go_home=False)
+            self._s_in_seg = carried
+
+    def _start_trip_to_goal(self) -> bool:
+        """Drive to the junction nearest the goal (the route's next stop); wait there while the
+        goal stays put. False when the goal is unreachable: then the vehicle roams as usual."""
+        target = self._goal_node
+        if target is None:
+            return False
+        if target == self.node:
+            self.dwell_until = self.t + GOAL_WAIT_S
+            return True
+        path = self.network.shortest_path(self.node, target)
+        if len(path) < 2:
+            return False
+        self._drive(path, go_home=False)
+        return True
+
+    def _drive(self, path: list[int], *, go_home: bool) -> None:
+        network = self.network
         self.heading_home = go_home
         self.at_hub = False
         self.mode = "drive"

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.utils import timezone
 from django_scopes import scope
 
-from deliveries.models import ApiToken, DeliveryEvent, FailureReason, Order, Route, Stop
+from deliveries.models import (
+    ApiToken,
+    DeliveryEvent,
+    FailureReason,
+    Order,
+    ProofOfDelivery,
+    Route,
+    Stop,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from deliveries.services import api_token_create, order_create
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.models import Organization
@@ -71,6 +82,12 @@ def tenant_deliveries_build(
     api_token.set_token(plain)
     with scope(organization=organization.pk):
         api_token.save(update_fields=["token_hash"])
+    webhook_endpoint, webhook_delivery = webhook_rows_build(label, organization, order)
+    with scope(organization=organization.pk):
+        # No files: tests that stream POD files build their own (tests/deliveries/test_pod_access.py).
+        proof = ProofOfDelivery.objects.create(
+            organization=organization, order=order, recipient_name=f"{label}recipient Person"
+        )
     return order, {
         Order: order,
         FailureReason: reasons[0],
@@ -78,7 +95,32 @@ def tenant_deliveries_build(
         Route: route,
         Stop: stop,
         ApiToken: api_token,
+        WebhookEndpoint: webhook_endpoint,
+        WebhookDelivery: webhook_delivery,
+        ProofOfDelivery: proof,
     }
+
+
+def webhook_rows_build(
+    label: str, organization: Organization, order: Order
+) -> tuple[WebhookEndpoint, WebhookDelivery]:
+    """An endpoint subscribed to nothing (so building a tenant sends nothing) and one logged
+    delivery whose payload names the tenant's order."""
+    with scope(organization=organization.pk):
+        endpoint = WebhookEndpoint.objects.create(
+            organization=organization, name=f"{label}hook Endpoint", url="http://127.0.0.1:9/"
+        )
+        delivery = WebhookDelivery.objects.create(
+            organization=organization,
+            endpoint=endpoint,
+            event="order.created",
+            event_id=uuid.uuid4(),
+            payload={"order": {"id": order.pk, "reference": order.reference}},
+            status=WebhookDelivery.Status.FAILED,
+            attempts=1,
+            last_error=f"{label}hook refused",
+        )
+    return endpoint, delivery
 
 
 def api_token_of(label: str) -> str:

@@ -12,6 +12,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
+
 # name -> how to build its kwargs from the *foreign* tenant. Only URLs that take ids go here.
 ForeignKwargs = Callable[[Any], dict[str, Any]]
 FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
@@ -20,6 +22,34 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "deliveries-api:order_detail": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries:order_detail": lambda b: {"order_id": b.tenant.order.pk},
+    "deliveries:webhook_delivery_detail": lambda b: {
+        "delivery_id": b.tenant.delivery_objects[WebhookDelivery].pk
+    },
+    "deliveries:route_detail": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
+    "driver:stop_detail": lambda b: {"stop_id": b.tenant.delivery_objects[Stop].pk},
+    "driver:pod_file": lambda b: {
+        "proof_id": b.tenant.delivery_objects[ProofOfDelivery].pk,
+        "kind": "signature",
+    },
+    # The tracking code is the credential here, not the session: B's proof through a code that
+    # is not its order's must be refused (tests/deliveries/test_pod_access.py covers the rest).
+    "driver:tracking_pod_file": lambda b: {
+        "tracking_code": "not-this-orders-code",
+        "proof_id": b.tenant.delivery_objects[ProofOfDelivery].pk,
+        "kind": "signature",
+    },
+    # The customer's tracking page: an unknown code is refused like a foreign id; real codes are
+    # walked by PUBLIC_TOKEN_URLS below.
+    "deliveries:tracking_page": lambda b: {"code": "not-this-orders-code"},
+    "deliveries:tracking_status": lambda b: {"code": "not-this-orders-code"},
+}
+
+# Public pages whose secret code, not a session, is the key: name -> kwargs that open *this*
+# tenant's object. tests/tenancy/test_public_links.py asks for B's links as A's users and as a
+# stranger: each shows B's object, none of A's data, and the same for everybody.
+PUBLIC_TOKEN_URLS: dict[str, ForeignKwargs] = {
+    "deliveries:tracking_page": lambda t: {"code": t.tenant.order.tracking_code},
+    "deliveries:tracking_status": lambda t: {"code": t.tenant.order.tracking_code},
 }
 
 # URLs without ids that are served to everybody (their pages must still show no foreign data).
@@ -37,6 +67,11 @@ PLAIN_URLS: set[str] = {
     "fleet:saved_views",
     "fleet:data_health",
     "deliveries-api:order_list",
+    "deliveries:webhook_list",
+    "deliveries:order_new",
+    "deliveries:order_import",
+    "deliveries:order_import_template",
+    "deliveries:route_list",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
@@ -44,6 +79,20 @@ POST_ONLY_URLS: set[str] = {
     "logout",
     "console:organization_switch",
     "deliveries-api:order_transition",
+    # tests/deliveries/test_webhooks.py::test_replaying_a_foreign_delivery_is_404
+    "deliveries:webhook_delivery_replay",
+    # tests/deliveries/test_import.py::test_a_stored_preview_is_bound_to_its_organization_and_user
+    "deliveries:order_import_commit",
+    # tests/deliveries/test_order_form.py::test_resending_a_foreign_orders_link_is_404
+    "deliveries:order_tracking_link_resend",
+    # tests/deliveries/test_routing.py::test_route_actions_with_foreign_ids_are_404_and_change_nothing
+    "deliveries:route_create",
+    "deliveries:route_stop_add",
+    "deliveries:route_stop_remove",
+    "deliveries:route_stop_move",
+    "deliveries:route_dispatch",
+    # tests/deliveries/test_driver_actions.py::test_another_drivers_stop_is_404_and_changes_nothing
+    "driver:actions",
 }
 
 # Admin URL names that take no object id and are walked generically.

@@ -12,17 +12,21 @@ import asyncio
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django_scopes import scope, scopes_disabled
 
+from deliveries.demo import route_goals_load
 from fleet.models import Device, Hub, Vehicle
 from fleet.simulation.driver import ANOMALY_KINDS, Anomalies, Fleet, SimDevice
 from fleet.simulation.runner import FleetSender, SendStats, SimClock
 from tenancy.demo import DEMO_DEVICE_TOKEN, DEMO_ORGANIZATIONS
 from tenancy.models import Organization
+
+ROUTE_POLL_S = 5.0
 
 
 class Command(BaseCommand):
@@ -173,7 +177,7 @@ class Command(BaseCommand):
             + (f"{', '.join(enabled)} at {options['anomaly_rate']:g}" if enabled else "none")
             + (f", for {duration:g}s" if duration else "; Ctrl-C to stop")
         )
-        stats = asyncio.run(run_with_signals(sender, duration))
+        stats = asyncio.run(run_with_signals(sender, duration, companion=follow_routes(fleet)))
         if stats.sent and not stats.ok:
             self.stderr.write("No fix was accepted: is the server up, and is it this database?")
 
@@ -182,9 +186,28 @@ class Command(BaseCommand):
         self.stdout.flush()
 
 
-async def run_with_signals(sender: FleetSender, duration: float | None) -> SendStats:
-    """Run the sender; SIGINT/SIGTERM stop it cleanly (a second signal: at once)."""
+async def follow_routes(fleet: Fleet, every: float = ROUTE_POLL_S) -> None:
+    """Steer every simulated vehicle that has a route on the road to its next stop, as read
+    from the database every `every` seconds; vehicles without one roam as before."""
+    by_device = {vehicle.device_id: vehicle for vehicle in fleet.vehicles}
+    while True:
+        try:
+            goals = await asyncio.to_thread(route_goals_load, list(by_device))
+        except DatabaseError:
+            goals = None  # the database is away for a moment: keep the goals we have
+        if goals is not None:
+            for device_id, vehicle in by_device.items():
+                vehicle.goal = goals.get(device_id)
+        await asyncio.sleep(every)
+
+
+async def run_with_signals(
+    sender: FleetSender, duration: float | None, companion: Coroutine[Any, Any, None] | None = None
+) -> SendStats:
+    """Run the sender (and `companion` alongside, until the sender ends); SIGINT/SIGTERM stop
+    it cleanly (a second signal: at once)."""
     loop = asyncio.get_running_loop()
+    helper = asyncio.create_task(companion) if companion is not None else None
     installed = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -197,6 +220,9 @@ async def run_with_signals(sender: FleetSender, duration: float | None) -> SendS
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
+        if helper is not None:
+            helper.cancel()
+            await asyncio.gather(helper, return_exceptions=True)
 
 
 def load_devices(organizations: list[str], limit: int | None) -> list[SimDevice]:

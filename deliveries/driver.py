@@ -1,0 +1,450 @@
+"""The driver app's reads and writes: today's route, idempotent stop actions with proof of
+delivery, and the phone "device" that lets the driver app report GPS through the ingest API.
+
+Every action carries an idempotency key the browser made when the driver tapped the button.
+The key is what makes the offline queue safe: a retry after a lost answer gets the stored
+answer (same status, same body) and applies nothing again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_scopes import scope
+from PIL import Image, UnidentifiedImageError
+
+from fleet.models import Device, Driver
+
+from .models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
+from .services import order_transition
+from .transitions import InvalidTransition
+
+S = OrderStatus
+SOURCE = DeliveryEvent.Source.DRIVER
+
+# Upload limits: a phone photo after the app's own downscale is well under 2 MB; the cap only
+# keeps a misbehaving client from filling the storage.
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+SIGNATURE_MAX_BYTES = 1024 * 1024
+IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+KEY_MAX_LENGTH = 64
+# A stop is done for the route once its order reached one of these.
+DONE_STATUSES = frozenset({S.DELIVERED, S.FAILED, S.RETURNED_TO_HUB, S.CANCELLED})
+PHONE_PREFIX = "phone"
+
+
+class ActionKind:
+    START = "start"
+    ARRIVE = "arrive"
+    DELIVER = "deliver"
+    FAIL = "fail"
+    ALL = (START, ARRIVE, DELIVER, FAIL)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    status: int
+    body: dict[str, Any]
+    # True when this is a stored answer given again for a repeated key.
+    replayed: bool = False
+
+
+@dataclass
+class DriverAction:
+    """One tap of the driver, as decoded from the request (files still unchecked)."""
+
+    kind: str
+    stop_id: int | None = None
+    route_id: int | None = None
+    reason_code: str = ""
+    recipient_name: str = ""
+    notes: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy_m: float | None = None
+    captured_at: dt.datetime | None = None
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+
+def driver_for_user(*, organization_id: int, user: AbstractBaseUser) -> Driver | None:
+    with scope(organization=organization_id):
+        return Driver.objects.filter(user_id=user.pk).first()
+
+
+def driver_route_list(*, organization_id: int, driver_id: int, date: dt.date) -> list[Route]:
+    """The driver's routes of `date`, each with its stops (and their orders) in sequence."""
+    with scope(organization=organization_id):
+        routes = list(
+            Route.objects.filter(driver_id=driver_id, date=date)
+            .select_related("hub", "vehicle")
+            .order_by("id")
+        )
+        for route in routes:
+            route.stop_list = list(_stops(route_ids=[route.pk]))  # type: ignore[attr-defined]
+    return routes
+
+
+def driver_stop_get(*, organization_id: int, driver_id: int, stop_id: int) -> Stop:
+    """A stop of one of the driver's own routes; Stop.DoesNotExist for anybody else's."""
+    with scope(organization=organization_id):
+        return _stops(route_ids=None).get(pk=stop_id, route__driver_id=driver_id)
+
+
+def _stops(*, route_ids: list[int] | None) -> QuerySet[Stop]:
+    stops = Stop.objects.select_related("order", "route", "route__hub").order_by(
+        "route_id", "sequence"
+    )
+    return stops.filter(route_id__in=route_ids) if route_ids is not None else stops
+
+
+# --- Actions ----------------------------------------------------------------------------------
+
+
+def driver_action_apply(
+    *, organization_id: int, user: AbstractBaseUser, driver_id: int, key: str, action: DriverAction
+) -> ActionResult:
+    """Apply `action` once per `key`: a repeated key returns the first answer unchanged.
+
+    Two requests with the same key at the same time are serialized by a transaction-level
+    advisory lock on the key, so the second waits for the first and replays its receipt; the
+    unique constraint on (organization, key) is the backstop.
+    """
+    key = (key or "").strip()
+    if not key or len(key) > KEY_MAX_LENGTH:
+        return ActionResult(
+            400, {"detail": "An Idempotency-Key header (up to 64 chars) is needed."}
+        )
+    with scope(organization=organization_id), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"action:{organization_id}:{key}"],
+            )
+        receipt = ActionReceipt.objects.filter(key=key).first()
+        if receipt is not None:
+            return _replay(receipt, user=user)
+        result, order_id = _apply_guarded(
+            organization_id=organization_id, user=user, driver_id=driver_id, action=action
+        )
+        ActionReceipt.objects.create(
+            organization_id=organization_id,
+            key=key,
+            user_id=user.pk,
+            kind=action.kind[:32],
+            order_id=order_id,
+            response_status=result.status,
+            response_body=result.body,
+        )
+    return result
+
+
+def _replay(receipt: ActionReceipt, *, user: AbstractBaseUser) -> ActionResult:
+    if receipt.user_id != user.pk:
+        # Keys are random UUIDs; a clash across users is a client bug, never a shared answer.
+        return ActionResult(409, {"detail": "This Idempotency-Key was used by somebody else."})
+    return ActionResult(receipt.response_status, receipt.response_body, replayed=True)
+
+
+def _apply_guarded(
+    *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
+) -> tuple[ActionResult, int | None]:
+    """Run the action in a savepoint: a refused action leaves nothing behind but its receipt."""
+    order_id = None
+    try:
+        with transaction.atomic():
+            if action.kind == ActionKind.START:
+                return _route_start(
+                    organization_id=organization_id, user=user, driver_id=driver_id, action=action
+                ), None
+            stop = _locked_stop(driver_id=driver_id, stop_id=action.stop_id)
+            order_id = stop.order_id
+            return _stop_action(
+                organization_id=organization_id, user=user, stop=stop, action=action
+            ), order_id
+    except Stop.DoesNotExist:
+        return ActionResult(404, {"detail": "No such stop on your routes."}), None
+    except Route.DoesNotExist:
+        return ActionResult(404, {"detail": "No such route of yours."}), None
+    except InvalidTransition as exc:
+        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        return ActionResult(409, {"detail": str(exc), "order_status": current}), order_id
+    except ValidationError as exc:
+        return ActionResult(400, {"detail": error_text(exc)}), order_id
+
+
+def error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return " ".join(f"{name}: {' '.join(m)}" for name, m in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+def _locked_stop(*, driver_id: int, stop_id: int | None) -> Stop:
+    if stop_id is None:
+        raise Stop.DoesNotExist
+    stop: Stop = (
+        Stop.objects.select_for_update(of=("self",))
+        .select_related("route", "order")
+        .get(pk=stop_id, route__driver_id=driver_id)
+    )
+    return stop
+
+
+def _route_start(
+    *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
+) -> ActionResult:
+    """The route is under way: its assigned orders go out for delivery."""
+    route = Route.objects.select_for_update().get(pk=action.route_id, driver_id=driver_id)
+    if route.status == Route.Status.COMPLETED:
+        raise InvalidTransition("This route is already completed.")
+    moved = 0
+    for stop in route.stops.select_related("order").order_by("sequence"):
+        moved += _advance_to(
+            organization_id=organization_id,
+            user=user,
+            order=stop.order,
+            action=action,
+        )
+    if route.status != Route.Status.IN_PROGRESS:
+        route.status = Route.Status.IN_PROGRESS
+        route.save(update_fields=["status"])
+    return ActionResult(
+        200,
+        {
+            "kind": action.kind,
+            "route_id": route.pk,
+            "route_status": str(route.status),
+            "moved": moved,
+        },
+    )
+
+
+def _advance_to(
+    *,
+    organization_id: int,
+    user: AbstractBaseUser,
+    order: Order,
+    action: DriverAction,
+) -> int:
+    """Walk an order that is not yet out for delivery up to it (created -> assigned ->
+    out for delivery), one real event per step. Returns the number of steps taken."""
+    path: dict[str, list[str]] = {
+        S.CREATED: [S.ASSIGNED, S.OUT_FOR_DELIVERY],
+        S.ASSIGNED: [S.OUT_FOR_DELIVERY],
+    }
+    steps = path.get(order.status, [])
+    for to_status in steps:
+        _transition(organization_id, user, order.pk, to_status, action)
+    return len(steps)
+
+
+def _transition(
+    organization_id: int,
+    user: AbstractBaseUser,
+    order_id: int,
+    to_status: str,
+    action: DriverAction,
+    reason_code: str | None = None,
+) -> Order:
+    return order_transition(
+        organization_id=organization_id,
+        order_id=order_id,
+        to_status=to_status,
+        actor=user,
+        source=SOURCE,
+        reason_code=reason_code,
+        latitude=action.latitude,
+        longitude=action.longitude,
+        note=action.notes if to_status == S.FAILED else "",
+    )
+
+
+def _stop_action(
+    *, organization_id: int, user: AbstractBaseUser, stop: Stop, action: DriverAction
+) -> ActionResult:
+    now = timezone.now()
+    proof: ProofOfDelivery | None = None
+    if action.kind == ActionKind.ARRIVE:
+        # Arriving at a stop of a route not started yet starts that order's delivery too.
+        _advance_to(
+            organization_id=organization_id,
+            user=user,
+            order=stop.order,
+            action=action,
+        )
+        order = _transition(organization_id, user, stop.order_id, S.ARRIVED, action)
+        stop.actual_arrival = stop.actual_arrival or action.captured_at or now
+        stop.late_risk = False  # the driver is there: no longer at risk of being late
+        stop.save(update_fields=["actual_arrival", "late_risk"])
+        _route_mark(stop.route, Route.Status.IN_PROGRESS)
+    elif action.kind == ActionKind.DELIVER:
+        photo, signature = _checked_images(action)
+        order = _transition(organization_id, user, stop.order_id, S.DELIVERED, action)
+        proof = _proof_save(
+            organization_id=organization_id,
+            user=user,
+            order=order,
+            action=action,
+            photo=photo,
+            signature=signature,
+        )
+        _stop_leave(stop, action, now)
+    elif action.kind == ActionKind.FAIL:
+        if not action.reason_code:
+            raise ValidationError({"reason": "Pick why the delivery failed."})
+        order = _transition(
+            organization_id, user, stop.order_id, S.FAILED, action, reason_code=action.reason_code
+        )
+        _stop_leave(stop, action, now)
+    else:
+        raise ValidationError({"kind": f"Unknown action {action.kind!r}."})
+    body: dict[str, Any] = {
+        "kind": action.kind,
+        "stop_id": stop.pk,
+        "order_id": order.pk,
+        "order_status": str(order.status),
+    }
+    if proof is not None:
+        body["proof_id"] = proof.pk
+    return ActionResult(200, body)
+
+
+def _stop_leave(stop: Stop, action: DriverAction, now: dt.datetime) -> None:
+    stop.actual_departure = action.captured_at or now
+    stop.save(update_fields=["actual_departure"])
+    remaining = (
+        Stop.objects.filter(route_id=stop.route_id)
+        .exclude(order__status__in=DONE_STATUSES)
+        .exists()
+    )
+    if not remaining:
+        _route_mark(stop.route, Route.Status.COMPLETED)
+
+
+def _route_mark(route: Route, status: str) -> None:
+    # A completed route stays completed: a late "arrive" replay must not reopen it.
+    if route.status in (status, Route.Status.COMPLETED):
+        return
+    Route.objects.filter(pk=route.pk).update(status=status)
+    route.status = status
+
+
+# --- Proof of delivery ------------------------------------------------------------------------
+
+
+def image_checked(upload: UploadedFile, *, label: str, max_bytes: int) -> tuple[UploadedFile, str]:
+    """The upload if it is a JPEG/PNG/WebP image within `max_bytes`, with its true extension.
+
+    Pillow reads the header, not the name or the client's content type, which are both the
+    client's word.
+    """
+    if upload.size is not None and upload.size > max_bytes:
+        raise ValidationError({label: f"The {label} is over {max_bytes // (1024 * 1024)} MB."})
+    if upload.size == 0:
+        raise ValidationError({label: f"The {label} file is empty."})
+    try:
+        upload.seek(0)
+        with Image.open(io.BytesIO(upload.read())) as image:
+            image_format = image.format or ""
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError({label: f"The {label} is not a readable image."}) from exc
+    if image_format not in IMAGE_FORMATS:
+        raise ValidationError({label: f"The {label} must be a JPEG, PNG or WebP image."})
+    upload.seek(0)
+    return upload, IMAGE_FORMATS[image_format]
+
+
+def _checked_images(
+    action: DriverAction,
+) -> tuple[tuple[UploadedFile, str] | None, tuple[UploadedFile, str] | None]:
+    photo = action.files.get("photo")
+    signature = action.files.get("signature")
+    return (
+        image_checked(photo, label="photo", max_bytes=PHOTO_MAX_BYTES) if photo else None,
+        image_checked(signature, label="signature", max_bytes=SIGNATURE_MAX_BYTES)
+        if signature
+        else None,
+    )
+
+
+def _proof_save(
+    *,
+    organization_id: int,
+    user: AbstractBaseUser,
+    order: Order,
+    action: DriverAction,
+    photo: tuple[UploadedFile, str] | None,
+    signature: tuple[UploadedFile, str] | None,
+) -> ProofOfDelivery:
+    proof = ProofOfDelivery(
+        organization_id=organization_id,
+        order=order,
+        recipient_name=action.recipient_name.strip()[:120],
+        notes=action.notes.strip(),
+        latitude=action.latitude,
+        longitude=action.longitude,
+        accuracy_m=action.accuracy_m,
+        captured_at=action.captured_at,
+        captured_by_id=user.pk,
+    )
+    # Files written now stay behind if the transaction rolls back later; their names are random
+    # and nothing points at them, so they are garbage, never a leak.
+    if photo:
+        proof.photo.save(f"photo{photo[1]}", photo[0], save=False)
+    if signature:
+        proof.signature.save(f"signature{signature[1]}", signature[0], save=False)
+    proof.full_clean(exclude=["organization", "order", "photo", "signature", "captured_by"])
+    proof.save()
+    return proof
+
+
+# --- Phone GPS --------------------------------------------------------------------------------
+
+
+def driver_phone_device_issue(
+    *, organization_id: int, driver: Driver, vehicle_id: int | None
+) -> tuple[Device, str]:
+    """The driver's phone as a JSON-batch device, with a freshly rotated token.
+
+    One phone device per driver, created on first use with an unguessable identifier. It is
+    bound to the route's vehicle when that vehicle has no tracker of its own, so a driver
+    without a tracker still moves on the live map; a vehicle's own tracker is never displaced.
+    The plain token goes to the page over the driver's session only; rotating it on every new
+    session means a token copied out of an old session stops working.
+    """
+    with scope(organization=organization_id), transaction.atomic():
+        device = (
+            Device.objects.select_for_update()
+            .filter(identifier__startswith=f"{PHONE_PREFIX}-{driver.pk}-")
+            .first()
+        )
+        if device is None:
+            device = Device(
+                organization_id=organization_id,
+                identifier=f"{PHONE_PREFIX}-{driver.pk}-{secrets.token_hex(8)}",
+                name=f"Phone of {driver.name}"[:80],
+                protocol=Device.Protocol.JSON,
+            )
+        taken = (
+            vehicle_id is None
+            or Device.objects.filter(vehicle_id=vehicle_id).exclude(pk=device.pk).exists()
+        )
+        # Never left on a previous route's vehicle: the phone's fixes would move the wrong van.
+        device.vehicle_id = None if taken else vehicle_id
+        plain = device.set_token()
+        device.active = True
+        device.save()
+    return device, plain

@@ -1,0 +1,260 @@
+"""Live ETAs: travel times from a provider, then stop-by-stop arithmetic with service times and
+time windows.
+
+A provider answers one question, `durations(points)`: the driving seconds between consecutive
+(lat, lon) points. The default estimates them from great-circle distance x the hub's detour
+factor at the hub's average speed; an OSRM or Valhalla server can be configured with
+`DOORSTEP_ROUTING_PROVIDER` (`osrm` / `valhalla`) and `DOORSTEP_ROUTING_URL`. A routing server
+that fails or is slow never stops ETAs: the great-circle estimate is used instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, Protocol
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+from django_scopes import scope
+
+from fleet.models import Hub, VehicleState
+
+from .models import Route, Stop
+from .transitions import FINAL_STATUSES
+from .webhooks import webhook_eta_changed
+
+logger = logging.getLogger(__name__)
+
+Point = tuple[float, float]  # (latitude, longitude)
+EARTH_RADIUS_M = 6_371_008.8
+ROUTING_TIMEOUT_S = 3.0
+# Stops whose ETA moves by more than this are reported to the organization's webhooks.
+ETA_CHANGE_NOTIFY = dt.timedelta(minutes=5)
+
+
+def great_circle_m(a: Point, b: Point) -> float:
+    (lat1, lon1), (lat2, lon2) = a, b
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+class TravelTimeProvider(Protocol):
+    def durations(self, points: Sequence[Point]) -> list[float]:
+        """Seconds of driving from each point to the next: len(points) - 1 values."""
+        ...
+
+
+@dataclass(frozen=True)
+class GreatCircleProvider:
+    speed_kmh: float
+    detour_factor: float = 1.0
+
+    def durations(self, points: Sequence[Point]) -> list[float]:
+        metres_per_second = self.speed_kmh / 3.6
+        return [
+            great_circle_m(a, b) * self.detour_factor / metres_per_second
+            for a, b in pairwise(points)
+        ]
+
+
+class RoutingServerError(Exception):
+    """The routing server answered nothing usable."""
+
+
+@dataclass(frozen=True)
+class _ServerProvider:
+    url: str
+    fallback: TravelTimeProvider
+    timeout: float = ROUTING_TIMEOUT_S
+
+    def durations(self, points: Sequence[Point]) -> list[float]:
+        if len(points) < 2:
+            return []
+        try:
+            legs = self._request(points)
+        except (httpx.HTTPError, RoutingServerError, KeyError, IndexError, TypeError, ValueError):
+            logger.warning(
+                "routing server %s failed; using great-circle ETAs", self.url, exc_info=True
+            )
+            return self.fallback.durations(points)
+        if len(legs) != len(points) - 1:
+            logger.warning(
+                "routing server %s returned %d legs for %d points", self.url, len(legs), len(points)
+            )
+            return self.fallback.durations(points)
+        return legs
+
+    def _request(self, points: Sequence[Point]) -> list[float]:
+        raise NotImplementedError
+
+
+class OsrmProvider(_ServerProvider):
+    """OSRM's route service: GET /route/v1/driving/lon,lat;lon,lat...; legs[i].duration."""
+
+    def _request(self, points: Sequence[Point]) -> list[float]:
+        coordinates = ";".join(f"{lon:.6f},{lat:.6f}" for lat, lon in points)
+        response = httpx.get(
+            f"{self.url.rstrip('/')}/route/v1/driving/{coordinates}",
+            params={"overview": "false", "steps": "false"},
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        if body.get("code") != "Ok":
+            raise RoutingServerError(body.get("message") or body.get("code"))
+        return [float(leg["duration"]) for leg in body["routes"][0]["legs"]]
+
+
+class ValhallaProvider(_ServerProvider):
+    """Valhalla's /route: POST locations; trip.legs[i].summary.time."""
+
+    def _request(self, points: Sequence[Point]) -> list[float]:
+        response = httpx.post(
+            f"{self.url.rstrip('/')}/route",
+            json={
+                "locations": [{"lat": lat, "lon": lon} for lat, lon in points],
+                "costing": "auto",
+                "directions_type": "none",
+            },
+            timeout=self.timeout,
+        )
+        response.raise_for_status()
+        return [float(leg["summary"]["time"]) for leg in response.json()["trip"]["legs"]]
+
+
+def provider_for_hub(hub: Hub) -> TravelTimeProvider:
+    """The configured provider, with the hub's speed profile as its fallback."""
+    great_circle = GreatCircleProvider(hub.eta_speed_kmh, hub.eta_detour_factor)
+    kind = settings.DOORSTEP_ROUTING_PROVIDER
+    url = settings.DOORSTEP_ROUTING_URL
+    if kind == "osrm" and url:
+        return OsrmProvider(url, great_circle)
+    if kind == "valhalla" and url:
+        return ValhallaProvider(url, great_circle)
+    return great_circle
+
+
+# -- the arithmetic (pure) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopPlan:
+    service_seconds: float
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class StopEta:
+    eta: dt.datetime  # arrival at the stop
+    late_risk: bool  # arrival after the window's end
+
+
+def etas_compute(
+    *, start: dt.datetime, legs: Sequence[float], stops: Sequence[StopPlan]
+) -> list[StopEta]:
+    """Arrival at each stop when leaving `start` and driving `legs[i]` seconds to stop i; a stop
+    reached before its window waits for the window to open before serving."""
+    result = []
+    clock = start
+    for leg, stop in zip(legs, stops, strict=True):
+        arrival = clock + dt.timedelta(seconds=leg)
+        result.append(StopEta(arrival, stop.window_end is not None and arrival > stop.window_end))
+        begin = max(arrival, stop.window_start) if stop.window_start else arrival
+        clock = begin + dt.timedelta(seconds=stop.service_seconds)
+    return result
+
+
+# -- the refresh (database) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EtaChange:
+    stop: Stop
+    before: dt.datetime
+    after: dt.datetime
+
+
+def _start_point(route: Route) -> Point:
+    state = (
+        VehicleState.objects.filter(vehicle_id=route.vehicle_id).first()
+        if route.vehicle_id
+        else None
+    )
+    if state is not None:
+        return state.latitude, state.longitude
+    return route.hub.latitude, route.hub.longitude
+
+
+def route_etas_refresh(
+    *,
+    organization_id: int,
+    route_id: int,
+    now: dt.datetime | None = None,
+    provider: TravelTimeProvider | None = None,
+) -> list[EtaChange]:
+    """Recompute the ETA and late risk of the route's remaining stops from the vehicle's last
+    fix (the hub when it has none), in one bulk update. ETAs that moved by more than
+    ETA_CHANGE_NOTIFY are announced to the organization's webhooks, and returned."""
+    now = now or timezone.now()
+    with scope(organization=organization_id):
+        route = Route.objects.select_related("hub").get(pk=route_id)
+        provider = provider or provider_for_hub(route.hub)
+        stops = [
+            stop
+            for stop in Stop.objects.filter(route=route, actual_arrival__isnull=True)
+            .select_related("order")
+            .order_by("sequence")
+            if stop.order.status not in FINAL_STATUSES and not stop.order.needs_coordinates
+        ]
+        if not stops:
+            return []
+        points = [_start_point(route)] + [(s.order.latitude, s.order.longitude) for s in stops]
+        # The routing server is asked outside any transaction: it may take seconds.
+        legs = provider.durations(points)
+        etas = etas_compute(
+            start=now,
+            legs=legs,
+            stops=[
+                StopPlan(s.order.service_minutes * 60, s.order.window_start, s.order.window_end)
+                for s in stops
+            ],
+        )
+        changes = []
+        for stop, computed in zip(stops, etas, strict=True):
+            if stop.eta is not None and abs(computed.eta - stop.eta) > ETA_CHANGE_NOTIFY:
+                changes.append(EtaChange(stop, stop.eta, computed.eta))
+            stop.eta, stop.late_risk, stop.eta_updated_at = computed.eta, computed.late_risk, now
+        with transaction.atomic():
+            Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
+            for change in changes:
+                webhook_eta_changed(
+                    order=change.stop.order, eta=change.after, previous_eta=change.before
+                )
+    return changes
+
+
+def route_ids_due_for_refresh(*, organization_id: int) -> list[int]:
+    """Routes on the road whose vehicle reported a fix after their ETAs were last computed."""
+    with scope(organization=organization_id):
+        return list(
+            Route.objects.filter(
+                status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
+                vehicle__state__isnull=False,
+            )
+            .annotate(refreshed=Max("stops__eta_updated_at"))
+            .filter(Q(refreshed__isnull=True) | Q(vehicle__state__server_time__gt=F("refreshed")))
+            .values_list("pk", flat=True)
+        )

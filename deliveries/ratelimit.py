@@ -1,0 +1,83 @@
+"""A small per-client request limiter on the shared cache (Redis), for public endpoints.
+
+Fixed windows: one counter per client and window, created with `add` and bumped with `incr`
+(both atomic in Redis), expiring with the window. Coarse, but cheap and good enough to stop a
+scraper walking tracking codes; it is not an abuse-detection system.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponse]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: the peer, or the one our own proxies put in X-Forwarded-For.
+
+    Only the last `RATE_LIMIT_TRUSTED_PROXIES` entries are written by proxies we run; anything
+    left of them comes from the client and could be forged, so it is never trusted.
+    """
+    proxies = settings.RATE_LIMIT_TRUSTED_PROXIES
+    forwarded = [ip.strip() for ip in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [ip for ip in forwarded if ip]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR", "unknown"))
+
+
+def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> int:
+    """Count one request of `key`; 0 when it is allowed, else the seconds until it would be."""
+    now = time.time()
+    window = int(now // period)
+    cache_key = f"ratelimit:{bucket}:{key}:{window}"
+    try:
+        count = 1 if cache.add(cache_key, 1, timeout=period + 1) else cache.incr(cache_key)
+    except ValueError:
+        # The counter expired between add and incr: this request opens the next window.
+        count = 1
+    except Exception:
+        logger.warning("rate limiter unavailable; letting %s through", bucket, exc_info=True)
+        return 0
+    if count <= limit:
+        return 0
+    return max(1, math.ceil((window + 1) * period - now))
+
+
+def rate_limited(
+    *,
+    bucket: str,
+    limit: Callable[[], int],
+    refused: Callable[[HttpRequest, int], HttpResponse],
+    period: int = 60,
+) -> Callable[[View], View]:
+    """Decorate a view: over `limit()` requests per client per `period` seconds answer
+    `refused(request, retry_after)` with status 429 and a Retry-After header."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            retry_after = rate_limit_hit(
+                bucket=bucket, key=client_ip(request), limit=limit(), period=period
+            )
+            if not retry_after:
+                return view(request, *args, **kwargs)
+            response = refused(request, retry_after)
+            response.status_code = 429
+            response["Retry-After"] = str(retry_after)
+            return response
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,420 @@
+"""Route planning writes: create a route, add, remove and reorder its stops, dispatch it, and
+record the vehicle reaching and leaving a stop.
+
+Every plan change locks the route row, checks the route may still change, bumps
+`plan_version` (the driver app and the console compare it to know their copy is stale) and
+refreshes the ETAs once the change is committed. Orders follow the state machine through
+`order_transition`: a stop added assigns its order, a dispatched route sends its orders out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Max, Q, QuerySet
+from django.utils import timezone
+from django_scopes import scope
+
+from fleet.models import Driver, Hub, Vehicle
+
+from .eta import route_etas_refresh
+from .models import DeliveryEvent, Order, OrderStatus, Route, Stop
+from .services import order_transition
+from .transitions import FINAL_STATUSES
+
+S = OrderStatus
+Source = DeliveryEvent.Source
+# Sequences are moved out of the way (past any real one) before being renumbered, because the
+# (route, sequence) unique constraint is checked row by row inside one UPDATE.
+_RESEQUENCE_OFFSET = 1_000_000
+
+
+class RouteConflict(Exception):
+    """The route cannot change this way now (completed, or changed meanwhile): HTTP 409."""
+
+
+def _route_lock(route_id: int, *, plan_version: int | None = None) -> Route:
+    route = Route.objects.select_for_update().get(pk=route_id)
+    if route.status == Route.Status.COMPLETED:
+        raise RouteConflict("This route is completed; its plan can no longer change.")
+    if plan_version is not None and plan_version != route.plan_version:
+        raise RouteConflict("The route changed meanwhile; reload it and try again.")
+    return route
+
+
+def _plan_changed(route: Route) -> None:
+    Route.objects.filter(pk=route.pk).update(plan_version=F("plan_version") + 1)
+    route.plan_version += 1
+    organization_id, route_id = route.organization_id, route.pk
+    transaction.on_commit(
+        lambda: route_etas_refresh(organization_id=organization_id, route_id=route_id)
+    )
+
+
+def _resequence(route: Route, stop_ids: Sequence[int]) -> None:
+    """Number the route's stops 1..n in the order of `stop_ids`."""
+    Stop.objects.filter(route=route).update(sequence=F("sequence") + _RESEQUENCE_OFFSET)
+    stops = [Stop(pk=stop_id, sequence=number) for number, stop_id in enumerate(stop_ids, 1)]
+    Stop.objects.bulk_update(stops, ["sequence"])
+
+
+def route_create(
+    *,
+    organization_id: int,
+    hub_id: int,
+    date: dt.date,
+    vehicle_id: int | None = None,
+    driver_id: int | None = None,
+) -> Route:
+    """A planned route of one vehicle and driver for one day at a hub."""
+    with scope(organization=organization_id), transaction.atomic():
+        if not Hub.objects.filter(pk=hub_id).exists():
+            raise ValidationError({"hub": "No such hub in this organization."})
+        if vehicle_id is not None:
+            if not Vehicle.objects.filter(pk=vehicle_id).exists():
+                raise ValidationError({"vehicle": "No such vehicle in this organization."})
+            if Route.objects.filter(vehicle_id=vehicle_id, date=date).exists():
+                raise ValidationError({"vehicle": "This vehicle already has a route that day."})
+        if driver_id is not None:
+            if not Driver.objects.filter(pk=driver_id).exists():
+                raise ValidationError({"driver": "No such driver in this organization."})
+            if Route.objects.filter(driver_id=driver_id, date=date).exists():
+                raise ValidationError({"driver": "This driver already has a route that day."})
+        return Route.objects.create(
+            organization_id=organization_id,
+            hub_id=hub_id,
+            date=date,
+            vehicle_id=vehicle_id,
+            driver_id=driver_id,
+        )
+
+
+def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) -> None:
+    """Move the order as far as the route has gone: assigned, and out for delivery once the
+    route is dispatched. An order left assigned by a removed stop keeps its status."""
+    wanted = [S.ASSIGNED]
+    if route.status != Route.Status.PLANNED:
+        wanted.append(S.OUT_FOR_DELIVERY)
+    status = order.status
+    for to_status in wanted:
+        if status in (S.CREATED, S.FAILED) or (status == S.ASSIGNED and to_status != S.ASSIGNED):
+            order_transition(
+                organization_id=route.organization_id,
+                order_id=order.pk,
+                to_status=to_status,
+                actor=actor,
+                source=Source.CONSOLE if actor else Source.SYSTEM,
+            )
+            status = to_status
+
+
+def stop_add(
+    *,
+    organization_id: int,
+    route_id: int,
+    order_id: int,
+    actor: AbstractBaseUser | None = None,
+    plan_version: int | None = None,
+) -> Stop:
+    """Append the order to the route as its last stop and assign it.
+
+    Raises Route/Order.DoesNotExist for ids of another organization, RouteConflict (409) for
+    a completed or meanwhile-changed route, ValidationError for an order that cannot go.
+    """
+    with scope(organization=organization_id), transaction.atomic():
+        route = _route_lock(route_id, plan_version=plan_version)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.hub_id != route.hub_id:
+            raise ValidationError({"order": "This order belongs to another hub."})
+        if order.needs_coordinates:
+            raise ValidationError({"order": "This order has no coordinates yet."})
+        if order.status not in (S.CREATED, S.FAILED, S.ASSIGNED):
+            raise ValidationError(
+                {"order": f"An order that is {order.get_status_display().lower()} cannot be added."}
+            )
+        open_stop = (
+            Stop.objects.filter(order=order, actual_departure__isnull=True)
+            .exclude(route__status=Route.Status.COMPLETED)
+            .exists()
+        )
+        if open_stop:
+            raise ValidationError({"order": "This order is already on a route."})
+        _order_assign(route, order, actor)
+        last = Stop.objects.filter(route=route).aggregate(last=Max("sequence"))["last"] or 0
+        stop = Stop.objects.create(
+            organization_id=organization_id, route=route, order=order, sequence=last + 1
+        )
+        _plan_changed(route)
+    return stop
+
+
+def stop_remove(
+    *,
+    organization_id: int,
+    route_id: int,
+    stop_id: int,
+    plan_version: int | None = None,
+) -> None:
+    """Take a not yet visited stop off the route; the others close the gap.
+
+    The state machine has no way back from `assigned`, so the order keeps its status and can be
+    added to another route.
+    """
+    with scope(organization=organization_id), transaction.atomic():
+        route = _route_lock(route_id, plan_version=plan_version)
+        stop = Stop.objects.get(pk=stop_id, route=route)
+        if stop.actual_arrival is not None:
+            raise RouteConflict("The vehicle has already been at this stop.")
+        stop.delete()
+        _resequence(
+            route,
+            list(
+                Stop.objects.filter(route=route).order_by("sequence").values_list("pk", flat=True)
+            ),
+        )
+        _plan_changed(route)
+
+
+def stops_reorder(
+    *,
+    organization_id: int,
+    route_id: int,
+    stop_ids: Sequence[int],
+    plan_version: int | None = None,
+) -> None:
+    """Visit the route's stops in the order of `stop_ids` (all of them, each once). Stops
+    already visited keep their places at the front."""
+    with scope(organization=organization_id), transaction.atomic():
+        route = _route_lock(route_id, plan_version=plan_version)
+        current = list(Stop.objects.filter(route=route).order_by("sequence"))
+        if sorted(stop_ids) != sorted(stop.pk for stop in current) or len(set(stop_ids)) != len(
+            stop_ids
+        ):
+            raise ValidationError({"stops": "Give every stop of this route exactly once."})
+        visited = [stop.pk for stop in current if stop.actual_arrival is not None]
+        if list(stop_ids[: len(visited)]) != visited:
+            raise ValidationError({"stops": "Stops already visited cannot move."})
+        if list(stop_ids) == [stop.pk for stop in current]:
+            return
+        _resequence(route, stop_ids)
+        _plan_changed(route)
+
+
+def stop_move(
+    *,
+    organization_id: int,
+    route_id: int,
+    stop_id: int,
+    offset: int,
+    plan_version: int | None = None,
+) -> None:
+    """Move one stop `offset` places (-1: one earlier, +1: one later)."""
+    with scope(organization=organization_id):
+        stop_ids = list(
+            Stop.objects.filter(route_id=route_id).order_by("sequence").values_list("pk", flat=True)
+        )
+    if stop_id not in stop_ids:
+        raise Stop.DoesNotExist("No such stop on this route.")
+    index = stop_ids.index(stop_id)
+    target = index + offset
+    if not 0 <= target < len(stop_ids):
+        raise ValidationError({"stops": "The stop cannot move further that way."})
+    stop_ids.insert(target, stop_ids.pop(index))
+    stops_reorder(
+        organization_id=organization_id,
+        route_id=route_id,
+        stop_ids=stop_ids,
+        plan_version=plan_version,
+    )
+
+
+def route_dispatch(
+    *,
+    organization_id: int,
+    route_id: int,
+    actor: AbstractBaseUser | None = None,
+    plan_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Route:
+    """Hand the planned route to its driver: its orders go out for delivery."""
+    with scope(organization=organization_id), transaction.atomic():
+        route = _route_lock(route_id, plan_version=plan_version)
+        if route.status != Route.Status.PLANNED:
+            raise RouteConflict(f"This route is already {route.get_status_display().lower()}.")
+        if route.vehicle_id is None or route.driver_id is None:
+            raise ValidationError({"route": "Give the route a vehicle and a driver first."})
+        stops = list(Stop.objects.filter(route=route).select_related("order"))
+        if not stops:
+            raise ValidationError({"route": "A route without stops cannot be dispatched."})
+        for stop in stops:
+            if stop.order.status == S.ASSIGNED:
+                order_transition(
+                    organization_id=organization_id,
+                    order_id=stop.order_id,
+                    to_status=S.OUT_FOR_DELIVERY,
+                    actor=actor,
+                    source=Source.CONSOLE if actor else Source.SYSTEM,
+                )
+        route.status = Route.Status.DISPATCHED
+        route.dispatched_at = now or timezone.now()
+        route.save(update_fields=["status", "dispatched_at"])
+        _plan_changed(route)
+    return route
+
+
+def stop_arrive(
+    *,
+    organization_id: int,
+    stop_id: int,
+    source: str,
+    actor: AbstractBaseUser | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    now: dt.datetime | None = None,
+) -> Stop:
+    """The vehicle is at the stop: its order arrives and the route is in progress."""
+    now = now or timezone.now()
+    with scope(organization=organization_id), transaction.atomic():
+        stop = Stop.objects.select_related("route").get(pk=stop_id)
+        route = _route_lock(stop.route_id)
+        if route.status == Route.Status.PLANNED:
+            raise RouteConflict("Dispatch the route before its stops are visited.")
+        if stop.actual_arrival is not None:
+            raise RouteConflict("The vehicle is already at this stop.")
+        order_transition(
+            organization_id=organization_id,
+            order_id=stop.order_id,
+            to_status=S.ARRIVED,
+            actor=actor,
+            source=source,
+            latitude=latitude,
+            longitude=longitude,
+        )
+        stop.actual_arrival = now
+        stop.late_risk = False
+        stop.save(update_fields=["actual_arrival", "late_risk"])
+        if route.status == Route.Status.DISPATCHED:
+            route.status = Route.Status.IN_PROGRESS
+            route.save(update_fields=["status"])
+    return stop
+
+
+def stop_depart(
+    *,
+    organization_id: int,
+    stop_id: int,
+    to_status: str,
+    source: str,
+    actor: AbstractBaseUser | None = None,
+    reason_code: str | None = None,
+    now: dt.datetime | None = None,
+) -> Stop:
+    """The stop is done (delivered or failed); the route completes with its last stop."""
+    now = now or timezone.now()
+    with scope(organization=organization_id), transaction.atomic():
+        stop = Stop.objects.get(pk=stop_id)
+        route = _route_lock(stop.route_id)
+        if stop.actual_arrival is None or stop.actual_departure is not None:
+            raise RouteConflict("The vehicle is not at this stop.")
+        order_transition(
+            organization_id=organization_id,
+            order_id=stop.order_id,
+            to_status=to_status,
+            actor=actor,
+            source=source,
+            reason_code=reason_code,
+        )
+        stop.actual_departure = now
+        stop.save(update_fields=["actual_departure"])
+        open_stops = Stop.objects.filter(route=route, actual_departure__isnull=True).exclude(
+            order__status__in=FINAL_STATUSES
+        )
+        if not open_stops.exists():
+            route.status = Route.Status.COMPLETED
+            route.save(update_fields=["status"])
+    return stop
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+ROUTE_STATUS_TONES: dict[str, str] = {
+    Route.Status.PLANNED: "delivery-created",
+    Route.Status.DISPATCHED: "delivery-out_for_delivery",
+    Route.Status.IN_PROGRESS: "delivery-arrived",
+    Route.Status.COMPLETED: "delivery-delivered",
+}
+
+
+def route_list(
+    *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
+) -> QuerySet[Route]:
+    """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
+    with scope(organization=organization_id):
+        routes = Route.objects.filter(date=date)
+        if hub_ids:
+            routes = routes.filter(hub_id__in=hub_ids)
+        return (
+            routes.select_related("hub", "vehicle", "driver")
+            .annotate(
+                stop_count=Count("stops"),
+                done_count=Count("stops", filter=Q(stops__order__status__in=FINAL_STATUSES)),
+                late_count=Count(
+                    "stops",
+                    filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
+                    & ~Q(stops__order__status__in=FINAL_STATUSES),
+                ),
+            )
+            .order_by("hub__name", "vehicle__plate", "pk")
+        )
+
+
+def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None = None) -> Route:
+    """One route of the organization (and hub scope); Route.DoesNotExist for a foreign id."""
+    with scope(organization=organization_id):
+        routes = Route.objects.select_related("hub", "vehicle", "driver")
+        if hub_ids:
+            routes = routes.filter(hub_id__in=hub_ids)
+        return routes.get(pk=route_id)
+
+
+def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
+    with scope(organization=organization_id):
+        return list(
+            Stop.objects.filter(route_id=route_id).select_related("order").order_by("sequence")
+        )
+
+
+def route_addable_orders(*, organization_id: int, route: Route, limit: int = 200) -> list[Order]:
+    """Orders of the route's hub that a stop could take: located, not on an open stop."""
+    with scope(organization=organization_id):
+        on_routes = Stop.objects.filter(actual_departure__isnull=True).exclude(
+            route__status=Route.Status.COMPLETED
+        )
+        return list(
+            Order.objects.filter(
+                hub_id=route.hub_id,
+                status__in=(S.CREATED, S.FAILED, S.ASSIGNED),
+                latitude__isnull=False,
+            )
+            .exclude(pk__in=on_routes.values("order_id"))
+            .order_by("window_start", "reference")[:limit]
+        )
+
+
+def route_form_choices(
+    *, organization_id: int, hub_ids: list[int] | None = None
+) -> dict[str, list[Any]]:
+    """Hubs, vehicles and drivers a new route may use."""
+    with scope(organization=organization_id):
+        hubs = Hub.objects.order_by("name")
+        vehicles = Vehicle.objects.filter(active=True).order_by("plate")
+        drivers = Driver.objects.filter(active=True).order_by("name")
+        if hub_ids:
+            hubs = hubs.filter(pk__in=hub_ids)
+            vehicles = vehicles.filter(hub_id__in=hub_ids)
+        return {"hubs": list(hubs), "vehicles": list(vehicles), "drivers": list(drivers)}

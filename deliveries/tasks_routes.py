@@ -1,0 +1,32 @@
+"""Celery beat tasks of routes and ETAs. Thin: the services they call enter each scope.
+(Plan changes refresh their route's ETAs themselves, on commit: no task needed there.)"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from tenancy.models import Organization
+
+from . import demo, eta
+
+
+@shared_task(name="deliveries.route_etas_refresh_moved")
+def route_etas_refresh_moved() -> int:
+    """Beat: refresh the routes whose vehicle moved since their last refresh. This is the
+    throttle on position-driven refreshes: at most one per route per beat period, and the
+    ingest path never waits for it."""
+    refreshed = 0
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        for route_id in eta.route_ids_due_for_refresh(organization_id=organization_id):
+            eta.route_etas_refresh(organization_id=organization_id, route_id=route_id)
+            refreshed += 1
+    return refreshed
+
+
+@shared_task(name="deliveries.demo_progress")
+def demo_progress() -> int:
+    """Beat: move the demo organizations' orders along as the simulated fleet drives."""
+    if not (settings.DEBUG or settings.DOORSTEP_DEMO_PROGRESS):
+        return 0
+    return demo.demo_progress()

@@ -1,0 +1,188 @@
+"""Console pages that write orders: create one, import a file, re-send a tracking link."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_scopes import scope
+
+from fleet.models import Hub
+from tenancy.models import Role
+from tenancy.permissions import CONSOLE_ROLES, role_required
+from tenancy.selectors import membership_hub_ids
+
+from . import imports, selectors, services
+from .forms import OrderForm, OrderImportForm
+from .models import DeliveryEvent, Order
+from .notifications import TrackingLinkNotSent, order_tracking_link_send
+from .views import _tracking_url
+
+ORDER_WRITERS = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
+ERRORS_SHOWN = 500  # a preview listing more bad rows than this is not read; counts stay exact
+
+
+def _hubs(request: HttpRequest) -> QuerySet[Hub]:
+    """The hubs the user may put orders in (call inside the organization's scope)."""
+    hub_ids = membership_hub_ids(membership=request.membership)  # type: ignore[attr-defined]
+    hubs = Hub.objects.all()
+    return hubs.filter(pk__in=hub_ids) if hub_ids else hubs
+
+
+def _organization(request: HttpRequest) -> Any:
+    return request.organization  # type: ignore[attr-defined]
+
+
+def _user_id(request: HttpRequest) -> int:
+    user_id = request.user.pk
+    assert user_id is not None  # role_required let only signed-in users through
+    return user_id
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*ORDER_WRITERS)
+def order_new(request: HttpRequest) -> HttpResponse:
+    organization = _organization(request)
+    with (
+        scope(organization=organization.pk),
+        timezone.override(zoneinfo.ZoneInfo(organization.timezone)),
+    ):
+        form = OrderForm(request.POST or None, hubs=_hubs(request))
+        if request.method == "POST" and form.is_valid():
+            data = dict(form.cleaned_data)
+            hub = data.pop("hub")
+            try:
+                order = services.order_create(
+                    organization_id=organization.pk,
+                    hub_id=hub.pk,
+                    actor=request.user,  # type: ignore[arg-type]
+                    source=DeliveryEvent.Source.CONSOLE,
+                    **data,
+                )
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                messages.success(request, f"Order {order.reference} created.")
+                return redirect("deliveries:order_detail", order_id=order.pk)
+        return render(request, "deliveries/order_form.html", {"section": "orders", "form": form})
+
+
+def _preview_context(preview: imports.ImportPreview, token: str) -> dict[str, Any]:
+    return {
+        "preview": preview,
+        "token": token,
+        "errors_shown": preview.errors[:ERRORS_SHOWN],
+        "errors_hidden": max(0, len(preview.errors) - ERRORS_SHOWN),
+        "valid_count": len(preview.valid_rows),
+        "sample_rows": preview.valid_rows[:5],
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*ORDER_WRITERS)
+def order_import(request: HttpRequest) -> HttpResponse:
+    """Step 1: upload and validate (POST), then show the stored preview (GET ?preview=)."""
+    organization = _organization(request)
+    user_id = _user_id(request)
+    context: dict[str, Any] = {"section": "orders", "max_rows": imports.MAX_ROWS}
+    with scope(organization=organization.pk):
+        hubs = _hubs(request)
+        form = OrderImportForm(request.POST or None, request.FILES or None, hubs=hubs)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            default_hub = form.cleaned_data["default_hub"]
+            try:
+                preview = imports.import_validate(
+                    organization_id=organization.pk,
+                    timezone_name=organization.timezone,
+                    filename=upload.name,
+                    data=upload.read(),
+                    hub_ids=membership_hub_ids(membership=request.membership),  # type: ignore[attr-defined]
+                    default_hub_id=default_hub.pk if default_hub else None,
+                )
+            except imports.ImportFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                token = imports.import_preview_store(
+                    preview=preview, organization_id=organization.pk, user_id=user_id
+                )
+                return redirect(f"{reverse('deliveries:order_import')}?preview={token}")
+        token = request.GET.get("preview", "")
+        if token and request.method == "GET":
+            stored = imports.import_preview_get(
+                organization_id=organization.pk, user_id=user_id, token=token
+            )
+            context["expired"] = stored is None
+            if stored is not None:
+                context.update(_preview_context(stored, token))
+        context["form"] = form
+        return render(request, "deliveries/order_import.html", context)
+
+
+@require_POST
+@role_required(*ORDER_WRITERS)
+def order_import_commit(request: HttpRequest) -> HttpResponse:
+    """Step 2: import the stored preview's valid rows, or discard it ("import nothing")."""
+    organization = _organization(request)
+    token = request.POST.get("token", "")
+    if request.POST.get("action") != "import":
+        imports.import_preview_discard(
+            organization_id=organization.pk, user_id=_user_id(request), token=token
+        )
+        messages.success(request, "Import cancelled: nothing was imported.")
+        return redirect("deliveries:order_import")
+    try:
+        orders = imports.order_import_commit(
+            organization_id=organization.pk,
+            user=request.user,  # type: ignore[arg-type]
+            token=token,
+        )
+    except LookupError:
+        messages.error(request, "This preview has expired or was already used: upload again.")
+        return redirect("deliveries:order_import")
+    except imports.ImportConflict as exc:
+        messages.error(request, str(exc))
+        return redirect("deliveries:order_import")
+    messages.success(request, f"Imported {len(orders):,} orders.")
+    return redirect("console:orders")
+
+
+@require_GET
+@role_required(*ORDER_WRITERS)
+def order_import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="doorstep-orders-template.csv"'
+    return response
+
+
+@require_POST
+@role_required(*CONSOLE_ROLES)
+def order_tracking_link_resend(request: HttpRequest, order_id: int) -> HttpResponse:
+    organization = _organization(request)
+    hub_ids = membership_hub_ids(membership=request.membership) or None  # type: ignore[attr-defined]
+    try:
+        order = selectors.order_get(
+            organization_id=organization.pk, order_id=order_id, hub_ids=hub_ids
+        )
+    except Order.DoesNotExist as exc:
+        raise Http404("No such order.") from exc
+    try:
+        address = order_tracking_link_send(
+            order=order,
+            tracking_url=_tracking_url(request, order),
+            organization_name=organization.name,
+        )
+    except TrackingLinkNotSent as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Tracking link sent to {address}.")
+    return redirect("deliveries:order_detail", order_id=order.pk)

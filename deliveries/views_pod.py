@@ -1,0 +1,83 @@
+"""Proof-of-delivery files, streamed from storage after an access check, never from MEDIA_URL.
+
+Two doors: the organization's signed-in users (hub scope respected; a driver only for orders
+of their own routes), and the public tracking link, whose code is the secret that opens the
+proofs of that one order.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib.auth.decorators import login_required
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.http import require_GET
+from django_scopes import scope, scopes_disabled
+
+from tenancy.models import Role
+from tenancy.selectors import membership_hub_ids
+
+from .models import Order, ProofOfDelivery
+
+POD_FILE_KINDS = ("photo", "signature")
+
+
+def _stream(proof: ProofOfDelivery, kind: str) -> FileResponse:
+    if kind not in POD_FILE_KINDS:
+        raise Http404("No such file.")
+    file: FieldFile = getattr(proof, kind)
+    if not file or not file.name:
+        raise Http404("No such file.")
+    try:
+        handle = file.storage.open(file.name, "rb")
+    except (FileNotFoundError, OSError) as exc:
+        raise Http404("The file is missing from storage.") from exc
+    content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    # Private to the person who asked: no shared cache may keep a customer's doorstep photo.
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="{kind}-{proof.pk}{_suffix(file)}"'
+    return response
+
+
+def _suffix(file: FieldFile) -> str:
+    name = file.name or ""
+    return name[name.rfind(".") :] if "." in name else ""
+
+
+@require_GET
+@login_required
+def pod_file(request: HttpRequest, proof_id: int, kind: str) -> FileResponse:
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        raise Http404("No such file.")
+    with scope(organization=membership.organization_id):
+        proofs = ProofOfDelivery.objects.select_related("order")
+        if membership.role == Role.DRIVER:
+            proofs = proofs.filter(order__stops__route__driver__user=request.user).distinct()
+        else:
+            hub_ids = membership_hub_ids(membership=membership)
+            if hub_ids:
+                proofs = proofs.filter(order__hub_id__in=hub_ids)
+        proof = proofs.filter(pk=proof_id).first()
+        if proof is None:
+            raise Http404("No such file.")
+        return _stream(proof, kind)
+
+
+@require_GET
+def tracking_pod_file(
+    request: HttpRequest, tracking_code: str, proof_id: int, kind: str
+) -> FileResponse:
+    # The tracking code names the organization: it is looked up before any scope exists.
+    with scopes_disabled():
+        order = Order.objects.filter(tracking_code=tracking_code).only("pk", "organization").first()
+    if order is None:
+        raise Http404("No such file.")
+    with scope(organization=order.organization_id):
+        proof = ProofOfDelivery.objects.filter(pk=proof_id, order_id=order.pk).first()
+        if proof is None:
+            raise Http404("No such file.")
+        return _stream(proof, kind)
