@@ -346,6 +346,7 @@ class GroupCommitWriter:
                 "CREATE TEMP TABLE IF NOT EXISTS incoming_position "
                 "(LIKE fleet_position INCLUDING DEFAULTS, seq integer) ON COMMIT DELETE ROWS"
             )
+            await self.conn.execute(STATE_TEMP_SQL)
             await self.conn.commit()
         return self.conn
 
@@ -485,31 +486,16 @@ class GroupCommitWriter:
         conn: psycopg.AsyncConnection[Any],
         states: dict[int, tuple[Item, str, dt.datetime | None]],
     ) -> set[int]:
+        """One upsert of every vehicle's newest state, guarded by fix time. The rows travel by
+        COPY text (adapting 14 arrays of thousands of values cost several times more), in
+        vehicle order, so two flushes touching the same vehicles lock them in the same order."""
         if not states:
             return set()
-        columns: dict[str, list[Any]] = {name: [] for name in STATE_COLUMNS}
-        for vehicle_id, (item, status, since) in states.items():
-            fix = item.fix
-            row = (
-                vehicle_id,
-                item.device.organization_id,
-                item.device.device_id,
-                fix.fix_time,
-                item.server_time,
-                fix.latitude,
-                fix.longitude,
-                fix.speed_kmh,
-                fix.heading,
-                fix.accuracy_m,
-                fix.battery_pct,
-                fix.ignition,
-                status,
-                since,
-            )
-            for name, value in zip(STATE_COLUMNS, row, strict=True):
-                columns[name].append(value)
-        cursor = await conn.execute(STATE_UPSERT_SQL, [columns[name] for name in STATE_COLUMNS])
-        return {row[0] for row in await cursor.fetchall()}
+        async with conn.cursor() as cursor:
+            async with cursor.copy(STATE_COPY_SQL) as copy:
+                await copy.write(state_copy_text(states))
+            await cursor.execute(STATE_UPSERT_SQL)
+            return {row[0] for row in await cursor.fetchall()}
 
     def _remember(
         self, states: dict[int, tuple[Item, str, dt.datetime | None]], advanced: set[int]
@@ -580,9 +566,15 @@ STATE_TYPES = (
     "varchar",
     "timestamptz",
 )
+STATE_TEMP_SQL = (
+    "CREATE TEMP TABLE IF NOT EXISTS incoming_state ("
+    + ", ".join(f"{c} {t}" for c, t in zip(STATE_COLUMNS, STATE_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)
+STATE_COPY_SQL = f"COPY incoming_state ({', '.join(STATE_COLUMNS)}) FROM STDIN"
 STATE_UPSERT_SQL = (
     f"INSERT INTO fleet_vehiclestate ({', '.join(STATE_COLUMNS)}) "  # noqa: S608
-    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in STATE_TYPES)}) "
+    f"SELECT {', '.join(STATE_COLUMNS)} FROM incoming_state ORDER BY vehicle_id "
     "ON CONFLICT (vehicle_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE_COLUMNS[1:])
     + " WHERE fleet_vehiclestate.fix_time < EXCLUDED.fix_time RETURNING vehicle_id"
@@ -618,5 +610,26 @@ def copy_text(items: list[Item], *, with_seq: bool = True) -> str:
             f"{_text(fix.odometer_m)}\t{_text(fix.battery_pct)}\t"
             f"{_text(None if fix.ignition is None else ('t' if fix.ignition else 'f'))}\t"
             f"{attributes}{seq_column(seq) if with_seq else ''}\n"
+        )
+    return "".join(lines)
+
+
+def _time(value: dt.datetime | None) -> str:
+    return "\\N" if value is None else value.isoformat()
+
+
+def state_copy_text(states: dict[int, tuple[Item, str, dt.datetime | None]]) -> str:
+    """The vehicle-state rows of a flush in COPY text format, in vehicle order."""
+    lines = []
+    for vehicle_id in sorted(states):
+        item, status, since = states[vehicle_id]
+        fix = item.fix
+        ignition = None if fix.ignition is None else ("t" if fix.ignition else "f")
+        lines.append(
+            f"{vehicle_id}\t{item.device.organization_id}\t{item.device.device_id}\t"
+            f"{fix.fix_time.isoformat()}\t{item.server_time.isoformat()}\t"
+            f"{fix.latitude!r}\t{fix.longitude!r}\t{_text(fix.speed_kmh)}\t"
+            f"{_text(fix.heading)}\t{_text(fix.accuracy_m)}\t{_text(fix.battery_pct)}\t"
+            f"{_text(ignition)}\t{status}\t{_time(since)}\n"
         )
     return "".join(lines)
