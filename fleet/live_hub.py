@@ -39,6 +39,15 @@ PICTURE_MAX_AGE_SECONDS = 15.0
 LIVE_COALESCE_SECONDS = 0.1
 
 EncodedVehicle = tuple[dict[str, Any], str]
+# What a fix changes; the rest of a vehicle's fields (plate, hub, driver, tags...) describe it.
+MOVING_FIELDS = ("id", "lat", "lon", "speed_kmh", "heading", "status", "fix_time", "battery_pct")
+DESCRIPTIVE_FIELDS = ("plate", "name", "hub_id", "hub", "driver", "device", "tags")
+
+
+def _descriptive(vehicle: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(vehicle.get(key) for key in DESCRIPTIVE_FIELDS)
+
+
 Batch = dict[int, EncodedVehicle]
 
 
@@ -193,14 +202,21 @@ class LiveHub:
     @staticmethod
     def _dispatch(feed: Feed, vehicles: list[dict[str, Any]]) -> None:
         for vehicle in vehicles:
-            encoded = (vehicle, json.dumps(vehicle))
             vehicle_id = vehicle["id"]
-            if vehicle_id in feed.picture:  # a vehicle new since the load waits for the next
-                feed.picture[vehicle_id] = encoded
+            known = feed.picture.get(vehicle_id)
+            full = (vehicle, json.dumps(vehicle))
+            # Screens hold every vehicle's descriptive fields from their snapshot: an update
+            # repeats them only when they changed, which halves the bytes of a busy frame.
+            if known is not None and _descriptive(known[0]) == _descriptive(vehicle):
+                update = (vehicle, json.dumps({key: vehicle.get(key) for key in MOVING_FIELDS}))
+            else:
+                update = full
+            if known is not None:  # a vehicle new since the load waits for the next
+                feed.picture[vehicle_id] = full
             if feed.arrived_during_load is not None:
-                feed.arrived_during_load[vehicle_id] = encoded
+                feed.arrived_during_load[vehicle_id] = full
             for pending in feed.pending.values():
-                pending[vehicle_id] = encoded
+                pending[vehicle_id] = update
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()

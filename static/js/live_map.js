@@ -219,13 +219,17 @@
     }
 
     assign(v) {
-      this.plate = v.plate == null ? "" : String(v.plate);
-      this.name = v.name || "";
-      this.hub_id = v.hub_id == null ? null : v.hub_id;
-      this.hub = v.hub || "";
-      this.driver = v.driver || "";
-      this.device = v.device || "";
-      this.tags = Array.isArray(v.tags) ? v.tags : [];
+      // Updates carry the vehicle's descriptive fields only when they changed (see
+      // docs/live-map.md): a record without "plate" leaves them as they are.
+      if ("plate" in v) {
+        this.plate = v.plate == null ? "" : String(v.plate);
+        this.name = v.name || "";
+        this.hub_id = v.hub_id == null ? null : v.hub_id;
+        this.hub = v.hub || "";
+        this.driver = v.driver || "";
+        this.device = v.device || "";
+        this.tags = Array.isArray(v.tags) ? v.tags : [];
+      }
       this.speed_kmh = v.speed_kmh == null ? null : +v.speed_kmh;
       this.heading = v.heading == null ? null : +v.heading;
       this.status = STATUS_RANK[v.status] === undefined ? "offline" : v.status;
@@ -290,7 +294,7 @@
         record = new VehicleRecord(v.id);
         this.vehicles.set(v.id, record);
         this.orderVersion++;
-      } else if (v.plate !== record.plate) {
+      } else if ("plate" in v && v.plate !== record.plate) {
         this.orderVersion++;
       }
       record.assign(v);

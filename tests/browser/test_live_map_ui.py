@@ -159,8 +159,11 @@ def test_snapshot_update_and_removal_reach_list_and_store(
     assert page.evaluate("window.doorstepMap.layer.drawnCount()") == 3
 
     moved = dict(three()[0], lat=52.3755, lon=4.9031, speed_kmh=41.0, fix_time=now_iso())
+    # Updates leave out the descriptive fields that did not change (docs/live-map.md).
+    moving = ("id", "lat", "lon", "speed_kmh", "heading", "status", "fix_time", "battery_pct")
+    compact = {key: moved[key] for key in moving}
     apply_and_paint(
-        page, {"type": "update", "vehicles": [moved], "removed": [2], "server_time": now_iso()}
+        page, {"type": "update", "vehicles": [compact], "removed": [2], "server_time": now_iso()}
     )
 
     expect(rows(page)).to_have_count(2)
@@ -171,7 +174,8 @@ def test_snapshot_update_and_removal_reach_list_and_store(
             const vehicles = window.doorstepMap.vehicles;
             const one = vehicles.get(1);
             return {size: vehicles.size, ids: [...vehicles.keys()].sort(), lat: one.lat,
-                    lon: one.lon, speed: one.speed_kmh, drawn: window.doorstepMap.layer.drawnCount()};
+                    lon: one.lon, speed: one.speed_kmh, plate: one.plate, driver: one.driver,
+                    drawn: window.doorstepMap.layer.drawnCount()};
         }"""
     )
     assert store == {
@@ -180,6 +184,8 @@ def test_snapshot_update_and_removal_reach_list_and_store(
         "lat": 52.3755,
         "lon": 4.9031,
         "speed": 41.0,
+        "plate": "KX-204-B",
+        "driver": "Noor Visser",
         "drawn": 2,
     }
     assert page.evaluate("window.doorstepMap.paintedFrames") >= 2

@@ -263,3 +263,34 @@ async def test_screens_of_one_organization_share_the_feed(tenants: tuple[Tenant,
         frame = await screen.receive_json_from(timeout=3)
         assert [v["lat"] for v in frame["vehicles"]] == [51.5]
         await screen.disconnect()
+
+
+async def test_updates_repeat_descriptive_fields_only_when_they_change(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    snapshot = await subscribe(communicator, interval=1)
+    (known,) = snapshot["vehicles"]
+    layer = get_channel_layer()
+    group = live_group(alpha.organization.pk)
+    await layer.group_send(
+        group, {"type": "positions.update", "vehicles": [{**known, "lat": 51.9, "status": "idle"}]}
+    )
+    moved = (await communicator.receive_json_from(timeout=3))["vehicles"]
+    assert moved == [
+        {
+            "id": known["id"],
+            "lat": 51.9,
+            "lon": known["lon"],
+            "speed_kmh": known["speed_kmh"],
+            "heading": known["heading"],
+            "status": "idle",
+            "fix_time": known["fix_time"],
+            "battery_pct": known["battery_pct"],
+        }
+    ]
+    renamed = {**known, "lat": 51.8, "plate": "RENAMED-1"}
+    await layer.group_send(group, {"type": "positions.update", "vehicles": [renamed]})
+    assert (await communicator.receive_json_from(timeout=3))["vehicles"] == [renamed]
+    await communicator.disconnect()
