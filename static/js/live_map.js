@@ -17,6 +17,7 @@
     return;
   }
 
+  const ZONE_LABEL_MIN_WIDTH_PX = 160;
   const STATUSES = ["moving", "idle", "stopped", "offline"];
   const STATUS_LABEL = { moving: "Moving", idle: "Idle", stopped: "Stopped", offline: "Offline" };
   // Paint order: quiet vehicles first, moving ones on top.
@@ -1420,12 +1421,34 @@
         if (name) {
           layer.bindTooltip(name, {
             permanent: true,
-            direction: "center",
+            direction: "bottom",
+            offset: [0, 4],
             className: "lm-zone-label",
             interactive: false,
           });
         }
       });
+      // Zone names sit at the top of the zone, and only on zones wide enough on screen to hold
+      // one: in the middle, or on a hub's small yard at city zoom, they covered the hub's name.
+      const fitZoneLabels = () => {
+        this.zoneLayer.eachLayer((layer) => {
+          if (!layer.getTooltip()) {
+            return;
+          }
+          const bounds = layer.getBounds();
+          const width =
+            map.latLngToLayerPoint(bounds.getNorthEast()).x -
+            map.latLngToLayerPoint(bounds.getSouthWest()).x;
+          if (width >= ZONE_LABEL_MIN_WIDTH_PX) {
+            // Just inside the top edge: the middle is where the hub usually is.
+            layer.openTooltip(L.latLng(bounds.getNorth(), bounds.getCenter().lng));
+          } else {
+            layer.closeTooltip();
+          }
+        });
+      };
+      map.on("zoomend", fitZoneLabels);
+      map.whenReady(fitZoneLabels);
       for (const hub of config.hubs) {
         if (hub.lat == null || hub.lon == null) {
           continue;
