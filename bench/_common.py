@@ -149,7 +149,7 @@ def service_env(db_url: str, extra: dict[str, str] | None = None) -> dict[str, s
     return env
 
 
-def migrate(db_url: str) -> None:
+def migrate(db_url: str, name: str = BENCH_DB) -> None:
     started = time.monotonic()
     subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -157,7 +157,7 @@ def migrate(db_url: str) -> None:
         env=service_env(db_url),
         check=True,
     )
-    say(f"migrated {BENCH_DB} in {time.monotonic() - started:.1f} s")
+    say(f"migrated {name} in {time.monotonic() - started:.1f} s")
 
 
 def django_setup(db_url: str) -> None:

@@ -18,7 +18,6 @@ import contextlib
 import datetime as dt
 import random
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,18 +28,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
-    PYTHON,
-    REPO,
     OtherLoad,
     django_setup,
     drop_database,
     machine_facts,
     machine_line,
+    migrate,
     percentile,
     print_facts,
     recreate_database,
     say,
-    service_env,
     stop_cleanly_on_sigterm,
     table,
     today,
@@ -292,17 +289,6 @@ def lookup_database(keep: bool) -> Iterator[str]:
         if not keep:
             with contextlib.suppress(Exception):
                 drop_database(DATABASE)
-
-
-def migrate_database(db_url: str) -> None:
-    started = time.monotonic()
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=service_env(db_url),
-        check=True,
-    )
-    say(f"migrated {DATABASE} in {time.monotonic() - started:.1f} s")
 
 
 @dataclass
@@ -558,7 +544,7 @@ def main() -> int:
     with lookup_database(args.keep_db) as db_url:
         facts = machine_facts(db_url)
         print_facts(facts)
-        migrate_database(db_url)
+        migrate(db_url, DATABASE)
         django_setup(db_url)
         big = seed_tenant("Bench Million", "bench-million")
         small = seed_tenant("Bench Baseline", "bench-baseline")

@@ -9,7 +9,8 @@ stop (`route_goals_load`, read by `manage.py simulate_fleet`) really gets there.
 
 `demo_progress` (a Celery beat task, deliveries/tasks_routes.py) marks a stop arrived when its
 vehicle's last fix is within ARRIVAL_RADIUS_M, delivers it (now and then fails it) a little
-later, and tops routes up with fresh orders so the day never runs dry.
+later, and tops routes up with fresh orders so the day never runs dry. Routes of drivers who
+have a login (the demo users `nw-driver`, `sb-driver`) are left to that person's driver app.
 
 Everything goes through the services, so every order has a real timeline.
 """
@@ -272,6 +273,9 @@ def demo_progress(*, now: dt.datetime | None = None) -> int:
                     date=_organization_today(organization),
                     status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
                     vehicle__isnull=False,
+                    # A driver with a login drives their route in the driver app: the robot
+                    # leaves it alone (a LEFT JOIN, so routes without a driver still move).
+                    driver__user__isnull=True,
                 ).select_related("hub", "organization")
             )
         for route in routes:

@@ -25,8 +25,8 @@ from PIL import Image, UnidentifiedImageError
 
 from fleet.models import Device, Driver
 
+from . import routing
 from .models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
-from .services import order_transition
 from .transitions import InvalidTransition
 
 S = OrderStatus
@@ -169,7 +169,7 @@ def _apply_guarded(
                 return _route_start(
                     organization_id=organization_id, user=user, driver_id=driver_id, action=action
                 ), None
-            stop = _locked_stop(driver_id=driver_id, stop_id=action.stop_id)
+            stop = _own_stop(driver_id=driver_id, stop_id=action.stop_id)
             order_id = stop.order_id
             return _stop_action(
                 organization_id=organization_id, user=user, stop=stop, action=action
@@ -178,7 +178,7 @@ def _apply_guarded(
         return ActionResult(404, {"detail": "No such stop on your routes."}), None
     except Route.DoesNotExist:
         return ActionResult(404, {"detail": "No such route of yours."}), None
-    except InvalidTransition as exc:
+    except (InvalidTransition, routing.RouteConflict) as exc:
         current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
         return ActionResult(409, {"detail": str(exc), "order_status": current}), order_id
     except ValidationError as exc:
@@ -191,13 +191,12 @@ def error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-def _locked_stop(*, driver_id: int, stop_id: int | None) -> Stop:
+def _own_stop(*, driver_id: int, stop_id: int | None) -> Stop:
+    """A stop of one of the driver's routes (the routing services take the locks)."""
     if stop_id is None:
         raise Stop.DoesNotExist
-    stop: Stop = (
-        Stop.objects.select_for_update(of=("self",))
-        .select_related("route", "order")
-        .get(pk=stop_id, route__driver_id=driver_id)
+    stop: Stop = Stop.objects.select_related("route", "order").get(
+        pk=stop_id, route__driver_id=driver_id
     )
     return stop
 
@@ -205,21 +204,17 @@ def _locked_stop(*, driver_id: int, stop_id: int | None) -> Stop:
 def _route_start(
     *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
 ) -> ActionResult:
-    """The route is under way: its assigned orders go out for delivery."""
-    route = Route.objects.select_for_update().get(pk=action.route_id, driver_id=driver_id)
-    if route.status == Route.Status.COMPLETED:
-        raise InvalidTransition("This route is already completed.")
-    moved = 0
-    for stop in route.stops.select_related("order").order_by("sequence"):
-        moved += _advance_to(
-            organization_id=organization_id,
-            user=user,
-            order=stop.order,
-            action=action,
-        )
-    if route.status != Route.Status.IN_PROGRESS:
-        route.status = Route.Status.IN_PROGRESS
-        route.save(update_fields=["status"])
+    """The route is under way: its orders not yet out go out for delivery."""
+    own = Route.objects.filter(driver_id=driver_id).get(pk=action.route_id)  # 404 if not theirs
+    route, moved = routing.route_start(
+        organization_id=organization_id,
+        route_id=own.pk,
+        source=SOURCE,
+        actor=user,
+        latitude=action.latitude,
+        longitude=action.longitude,
+        now=action.captured_at,
+    )
     return ActionResult(
         200,
         {
@@ -231,114 +226,64 @@ def _route_start(
     )
 
 
-def _advance_to(
-    *,
-    organization_id: int,
-    user: AbstractBaseUser,
-    order: Order,
-    action: DriverAction,
-) -> int:
-    """Walk an order that is not yet out for delivery up to it (created -> assigned ->
-    out for delivery), one real event per step. Returns the number of steps taken."""
-    path: dict[str, list[str]] = {
-        S.CREATED: [S.ASSIGNED, S.OUT_FOR_DELIVERY],
-        S.ASSIGNED: [S.OUT_FOR_DELIVERY],
-    }
-    steps = path.get(order.status, [])
-    for to_status in steps:
-        _transition(organization_id, user, order.pk, to_status, action)
-    return len(steps)
-
-
-def _transition(
-    organization_id: int,
-    user: AbstractBaseUser,
-    order_id: int,
-    to_status: str,
-    action: DriverAction,
-    reason_code: str | None = None,
-) -> Order:
-    return order_transition(
-        organization_id=organization_id,
-        order_id=order_id,
-        to_status=to_status,
-        actor=user,
-        source=SOURCE,
-        reason_code=reason_code,
-        latitude=action.latitude,
-        longitude=action.longitude,
-        note=action.notes if to_status == S.FAILED else "",
-    )
-
-
 def _stop_action(
     *, organization_id: int, user: AbstractBaseUser, stop: Stop, action: DriverAction
 ) -> ActionResult:
-    now = timezone.now()
+    """Arrive, deliver or fail through the routing services, which keep the stop, the route
+    and the ETAs of the stops still ahead in step with the order."""
+    # Queued offline, an action happened when the driver tapped, not when it reached us.
+    when = action.captured_at or timezone.now()
+    visit: dict[str, Any] = {
+        "organization_id": organization_id,
+        "stop_id": stop.pk,
+        "source": SOURCE,
+        "actor": user,
+        "latitude": action.latitude,
+        "longitude": action.longitude,
+        "now": when,
+    }
     proof: ProofOfDelivery | None = None
     if action.kind == ActionKind.ARRIVE:
-        # Arriving at a stop of a route not started yet starts that order's delivery too.
-        _advance_to(
+        if stop.route.status == Route.Status.PLANNED:
+            # Arriving at a stop of a route nobody started starts that route.
+            routing.route_start(
+                organization_id=organization_id,
+                route_id=stop.route_id,
+                source=SOURCE,
+                actor=user,
+                latitude=action.latitude,
+                longitude=action.longitude,
+                now=when,
+            )
+        stop = routing.stop_arrive(**visit)
+    elif action.kind == ActionKind.DELIVER:
+        photo, signature = _checked_images(action)
+        stop = routing.stop_depart(**visit, to_status=S.DELIVERED)
+        proof = _proof_save(
             organization_id=organization_id,
             user=user,
             order=stop.order,
             action=action,
-        )
-        order = _transition(organization_id, user, stop.order_id, S.ARRIVED, action)
-        stop.actual_arrival = stop.actual_arrival or action.captured_at or now
-        stop.late_risk = False  # the driver is there: no longer at risk of being late
-        stop.save(update_fields=["actual_arrival", "late_risk"])
-        _route_mark(stop.route, Route.Status.IN_PROGRESS)
-    elif action.kind == ActionKind.DELIVER:
-        photo, signature = _checked_images(action)
-        order = _transition(organization_id, user, stop.order_id, S.DELIVERED, action)
-        proof = _proof_save(
-            organization_id=organization_id,
-            user=user,
-            order=order,
-            action=action,
             photo=photo,
             signature=signature,
         )
-        _stop_leave(stop, action, now)
     elif action.kind == ActionKind.FAIL:
         if not action.reason_code:
             raise ValidationError({"reason": "Pick why the delivery failed."})
-        order = _transition(
-            organization_id, user, stop.order_id, S.FAILED, action, reason_code=action.reason_code
+        stop = routing.stop_depart(
+            **visit, to_status=S.FAILED, reason_code=action.reason_code, note=action.notes
         )
-        _stop_leave(stop, action, now)
     else:
         raise ValidationError({"kind": f"Unknown action {action.kind!r}."})
     body: dict[str, Any] = {
         "kind": action.kind,
         "stop_id": stop.pk,
-        "order_id": order.pk,
-        "order_status": str(order.status),
+        "order_id": stop.order_id,
+        "order_status": str(stop.order.status),
     }
     if proof is not None:
         body["proof_id"] = proof.pk
     return ActionResult(200, body)
-
-
-def _stop_leave(stop: Stop, action: DriverAction, now: dt.datetime) -> None:
-    stop.actual_departure = action.captured_at or now
-    stop.save(update_fields=["actual_departure"])
-    remaining = (
-        Stop.objects.filter(route_id=stop.route_id)
-        .exclude(order__status__in=DONE_STATUSES)
-        .exists()
-    )
-    if not remaining:
-        _route_mark(stop.route, Route.Status.COMPLETED)
-
-
-def _route_mark(route: Route, status: str) -> None:
-    # A completed route stays completed: a late "arrive" replay must not reopen it.
-    if route.status in (status, Route.Status.COMPLETED):
-        return
-    Route.objects.filter(pk=route.pk).update(status=status)
-    route.status = status
 
 
 # --- Proof of delivery ------------------------------------------------------------------------

@@ -17,10 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 logger = logging.getLogger(__name__)
 
-View = Callable[..., HttpResponse]
+# Any view: streamed answers (a FileResponse) are limited like rendered ones.
+View = Callable[..., HttpResponseBase]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -67,7 +69,7 @@ def rate_limited(
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             retry_after = rate_limit_hit(
                 bucket=bucket, key=client_ip(request), limit=limit(), period=period
             )

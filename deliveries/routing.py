@@ -4,7 +4,9 @@ record the vehicle reaching and leaving a stop.
 Every plan change locks the route row, checks the route may still change, bumps
 `plan_version` (the driver app and the console compare it to know their copy is stale) and
 refreshes the ETAs once the change is committed. Orders follow the state machine through
-`order_transition`: a stop added assigns its order, a dispatched route sends its orders out.
+`order_transition`: a stop added assigns its order, a removed one unassigns it, a dispatched
+route sends its orders out. The visits (`route_start`, `stop_arrive`, `stop_depart`) serve the
+driver app and the demo alike, and refresh the route's ETAs on commit too.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _route_lock(route_id: int, *, plan_version: int | None = None) -> Route:
 def _plan_changed(route: Route) -> None:
     Route.objects.filter(pk=route.pk).update(plan_version=F("plan_version") + 1)
     route.plan_version += 1
+    _etas_refresh_on_commit(route)
+
+
+def _etas_refresh_on_commit(route: Route) -> None:
+    # After commit: a rolled-back change refreshes nothing, and the refresh reads what was saved.
     organization_id, route_id = route.organization_id, route.pk
     transaction.on_commit(
         lambda: route_etas_refresh(organization_id=organization_id, route_id=route_id)
@@ -96,7 +103,8 @@ def route_create(
 
 def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) -> None:
     """Move the order as far as the route has gone: assigned, and out for delivery once the
-    route is dispatched. An order left assigned by a removed stop keeps its status."""
+    route is dispatched. (An assigned order on no route, as removed stops left them before
+    stop_remove unassigned, is taken as it is.)"""
     wanted = [S.ASSIGNED]
     if route.status != Route.Status.PLANNED:
         wanted.append(S.OUT_FOR_DELIVERY)
@@ -158,18 +166,27 @@ def stop_remove(
     organization_id: int,
     route_id: int,
     stop_id: int,
+    actor: AbstractBaseUser | None = None,
     plan_version: int | None = None,
 ) -> None:
     """Take a not yet visited stop off the route; the others close the gap.
 
-    The state machine has no way back from `assigned`, so the order keeps its status and can be
-    added to another route.
+    Its order is unassigned (back to created, from assigned or, on a dispatched route, from out
+    for delivery): it is on no route now and waits to be planned again.
     """
     with scope(organization=organization_id), transaction.atomic():
         route = _route_lock(route_id, plan_version=plan_version)
-        stop = Stop.objects.get(pk=stop_id, route=route)
+        stop = Stop.objects.select_related("order").get(pk=stop_id, route=route)
         if stop.actual_arrival is not None:
             raise RouteConflict("The vehicle has already been at this stop.")
+        if stop.order.status in (S.ASSIGNED, S.OUT_FOR_DELIVERY):
+            order_transition(
+                organization_id=organization_id,
+                order_id=stop.order_id,
+                to_status=S.CREATED,
+                actor=actor,
+                source=Source.CONSOLE if actor else Source.SYSTEM,
+            )
         stop.delete()
         _resequence(
             route,
@@ -267,6 +284,76 @@ def route_dispatch(
     return route
 
 
+def _route_visit_lock(stop_id: int) -> tuple[Route, Stop]:
+    """Lock the stop's route, then read the stop: a visit sees the stop as the last plan change
+    or visit left it (the route row is the one lock every writer of a route takes first)."""
+    route_id = Stop.objects.values_list("route_id", flat=True).get(pk=stop_id)
+    route = _route_lock(route_id)
+    return route, Stop.objects.select_related("order").get(pk=stop_id, route=route)
+
+
+def _order_send_out(
+    route: Route,
+    order: Order,
+    *,
+    actor: AbstractBaseUser | None,
+    source: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> int:
+    """Walk an order not yet out for delivery up to it (created -> assigned -> out for
+    delivery), one real event per step. Returns the number of steps taken."""
+    path: dict[str, list[str]] = {
+        S.CREATED: [S.ASSIGNED, S.OUT_FOR_DELIVERY],
+        S.ASSIGNED: [S.OUT_FOR_DELIVERY],
+    }
+    steps = path.get(order.status, [])
+    for to_status in steps:
+        order_transition(
+            organization_id=route.organization_id,
+            order_id=order.pk,
+            to_status=to_status,
+            actor=actor,
+            source=source,
+            latitude=latitude,
+            longitude=longitude,
+        )
+    return len(steps)
+
+
+def route_start(
+    *,
+    organization_id: int,
+    route_id: int,
+    source: str,
+    actor: AbstractBaseUser | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Route, int]:
+    """The driver is under way: the route is in progress and its orders not yet out go out for
+    delivery. A route nobody dispatched counts as dispatched now. Returns the route and how
+    many order moves were made."""
+    with scope(organization=organization_id), transaction.atomic():
+        route = _route_lock(route_id)
+        moved = 0
+        for stop in Stop.objects.filter(route=route).select_related("order").order_by("sequence"):
+            moved += _order_send_out(
+                route,
+                stop.order,
+                actor=actor,
+                source=source,
+                latitude=latitude,
+                longitude=longitude,
+            )
+        if route.status != Route.Status.IN_PROGRESS:
+            route.dispatched_at = route.dispatched_at or now or timezone.now()
+            route.status = Route.Status.IN_PROGRESS
+            route.save(update_fields=["status", "dispatched_at"])
+        _etas_refresh_on_commit(route)
+    return route, moved
+
+
 def stop_arrive(
     *,
     organization_id: int,
@@ -277,16 +364,16 @@ def stop_arrive(
     longitude: float | None = None,
     now: dt.datetime | None = None,
 ) -> Stop:
-    """The vehicle is at the stop: its order arrives and the route is in progress."""
+    """The vehicle is at the stop: its order arrives and the route is in progress. The
+    remaining stops' ETAs are refreshed on commit (they now start from here)."""
     now = now or timezone.now()
     with scope(organization=organization_id), transaction.atomic():
-        stop = Stop.objects.select_related("route").get(pk=stop_id)
-        route = _route_lock(stop.route_id)
+        route, stop = _route_visit_lock(stop_id)
         if route.status == Route.Status.PLANNED:
             raise RouteConflict("Dispatch the route before its stops are visited.")
         if stop.actual_arrival is not None:
             raise RouteConflict("The vehicle is already at this stop.")
-        order_transition(
+        stop.order = order_transition(
             organization_id=organization_id,
             order_id=stop.order_id,
             to_status=S.ARRIVED,
@@ -296,11 +383,12 @@ def stop_arrive(
             longitude=longitude,
         )
         stop.actual_arrival = now
-        stop.late_risk = False
+        stop.late_risk = False  # the vehicle is there: no longer at risk of being late
         stop.save(update_fields=["actual_arrival", "late_risk"])
         if route.status == Route.Status.DISPATCHED:
             route.status = Route.Status.IN_PROGRESS
             route.save(update_fields=["status"])
+        _etas_refresh_on_commit(route)
     return stop
 
 
@@ -312,31 +400,43 @@ def stop_depart(
     source: str,
     actor: AbstractBaseUser | None = None,
     reason_code: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    note: str = "",
     now: dt.datetime | None = None,
 ) -> Stop:
-    """The stop is done (delivered or failed); the route completes with its last stop."""
+    """The stop is done (delivered or failed); the route completes with its last stop.
+
+    The order's state machine decides whether the stop can be done (InvalidTransition when the
+    order has not arrived). An order that arrived by another door (the API) has no arrival on
+    its stop yet; the stop then takes the departure time as its arrival too.
+    """
     now = now or timezone.now()
     with scope(organization=organization_id), transaction.atomic():
-        stop = Stop.objects.get(pk=stop_id)
-        route = _route_lock(stop.route_id)
-        if stop.actual_arrival is None or stop.actual_departure is not None:
-            raise RouteConflict("The vehicle is not at this stop.")
-        order_transition(
+        route, stop = _route_visit_lock(stop_id)
+        if stop.actual_departure is not None:
+            raise RouteConflict("This stop is already done.")
+        stop.order = order_transition(
             organization_id=organization_id,
             order_id=stop.order_id,
             to_status=to_status,
             actor=actor,
             source=source,
             reason_code=reason_code,
+            latitude=latitude,
+            longitude=longitude,
+            note=note,
         )
+        stop.actual_arrival = stop.actual_arrival or now
         stop.actual_departure = now
-        stop.save(update_fields=["actual_departure"])
+        stop.save(update_fields=["actual_arrival", "actual_departure"])
         open_stops = Stop.objects.filter(route=route, actual_departure__isnull=True).exclude(
             order__status__in=FINAL_STATUSES
         )
         if not open_stops.exists():
             route.status = Route.Status.COMPLETED
             route.save(update_fields=["status"])
+        _etas_refresh_on_commit(route)
     return stop
 
 

@@ -8,11 +8,13 @@ from .models.orders import OrderStatus
 
 S = OrderStatus
 
-# from status -> the statuses it may move to. Failed -> assigned is the reattempt.
+# from status -> the statuses it may move to. Failed -> assigned is the reattempt. Assigned or
+# out for delivery -> created is "unassigned": the order's stop was taken off its route (planned
+# or dispatched alike), so it is on no route and waits to be planned again.
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.ASSIGNED, S.CANCELLED}),
-    S.ASSIGNED: frozenset({S.OUT_FOR_DELIVERY, S.CANCELLED}),
-    S.OUT_FOR_DELIVERY: frozenset({S.ARRIVED, S.CANCELLED}),
+    S.ASSIGNED: frozenset({S.CREATED, S.OUT_FOR_DELIVERY, S.CANCELLED}),
+    S.OUT_FOR_DELIVERY: frozenset({S.CREATED, S.ARRIVED, S.CANCELLED}),
     S.ARRIVED: frozenset({S.DELIVERED, S.FAILED, S.CANCELLED}),
     S.FAILED: frozenset({S.ASSIGNED, S.RETURNED_TO_HUB, S.CANCELLED}),
     S.DELIVERED: frozenset(),

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from fleet.models import VehicleState
@@ -24,8 +25,10 @@ def _scope(request: HttpRequest) -> tuple[int, list[int] | None]:
 
 
 def _tracking_url(request: HttpRequest, order: Order) -> str:
-    # The public tracking page (its own issue) lives at /track/<code>/: the code is the secret.
-    return request.build_absolute_uri(f"/track/{order.tracking_code}/")
+    # The customer's public tracking page: the code is the secret. reverse() keeps the link
+    # right wherever the URLconf (or a SCRIPT_NAME prefix) puts the page.
+    path = reverse("deliveries:tracking_page", kwargs={"code": order.tracking_code})
+    return request.build_absolute_uri(path)
 
 
 def _vehicle_state(stop: Stop | None) -> VehicleState | None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import mimetypes
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from django_scopes import scope, scopes_disabled
 
@@ -19,6 +20,7 @@ from tenancy.models import Role
 from tenancy.selectors import membership_hub_ids
 
 from .models import Order, ProofOfDelivery
+from .ratelimit import rate_limited
 
 POD_FILE_KINDS = ("photo", "signature")
 
@@ -67,7 +69,19 @@ def pod_file(request: HttpRequest, proof_id: int, kind: str) -> FileResponse:
         return _stream(proof, kind)
 
 
+def _tracking_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
+    response = HttpResponse("Too many requests; try again shortly.", content_type="text/plain")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @require_GET
+# The tracking page's own budget: a code guessed here counts like one guessed on the page.
+@rate_limited(
+    bucket="tracking",
+    limit=lambda: int(settings.TRACKING_RATE_LIMIT_PER_MINUTE),
+    refused=_tracking_refused,
+)
 def tracking_pod_file(
     request: HttpRequest, tracking_code: str, proof_id: int, kind: str
 ) -> FileResponse:

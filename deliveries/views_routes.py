@@ -233,6 +233,7 @@ def route_stop_remove(request: HttpRequest, route_id: int, stop_id: int) -> Http
             organization_id=organization_id,
             route_id=route_id,
             stop_id=stop_id,
+            actor=request.user,  # type: ignore[arg-type]
             plan_version=plan_version,
         ),
     )

@@ -201,10 +201,13 @@ def demo_seed() -> list[Organization]:
         for spec in DEMO_ORGANIZATIONS:
             if not Organization.objects.filter(slug=spec.slug).exists():
                 created.append(_seed_organization(spec, rng))
-    from deliveries.demo import demo_orders_seed
+    from deliveries.demo import demo_orders_seed, demo_routes_seed
 
     for organization in Organization.objects.filter(slug__in=[s.slug for s in DEMO_ORGANIZATIONS]):
         demo_orders_seed(organization)  # idempotent: adds nothing the second time
+        # Today's routes now, so `make run` shows them at once rather than after the first beat
+        # tick of deliveries.demo_progress (which seeds them each new day); idempotent too.
+        demo_routes_seed(organization)
     return created
 
 

@@ -31,6 +31,7 @@ from tests.factories import (
     UserFactory,
     ZoneFactory,
 )
+from tests.support.celery import celery_worker  # noqa: F401  (a fixture for every test)
 
 
 @dataclass

@@ -24,11 +24,10 @@ from playwright.sync_api import (
 
 from deliveries.models import ActionReceipt, DeliveryEvent, ProofOfDelivery, Stop
 from deliveries.models import Route as DeliveryRoute
-from deliveries.services import order_transition
 from fleet.models import Driver, Vehicle
 from tenancy.models import Organization
 from tests.browser.conftest import PASSWORD
-from tests.deliveries.builders import failure_reasons_create, order_build
+from tests.deliveries.builders import failure_reasons_create, order_advance, order_build
 from tests.factories import HubFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -86,14 +85,7 @@ def route_today(member: Any, settings: Any, tmp_path: Any) -> list[Stop]:
             latitude=hub.latitude + 0.004 * number,
             longitude=hub.longitude + 0.01 * number,
         )
-        for to_status in ("assigned", "out_for_delivery"):
-            order_transition(
-                organization_id=organization.pk,
-                order_id=order.pk,
-                to_status=to_status,
-                actor=None,
-                source=DeliveryEvent.Source.SYSTEM,
-            )
+        order_advance(order, "assigned", "out_for_delivery")
         with scope(organization=organization.pk):
             stops.append(
                 Stop.objects.create(

@@ -3,9 +3,7 @@ map, a filter hides it, a saved view brings it back."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django_scopes import scopes_disabled
 from playwright.sync_api import Browser, Page, expect
 
@@ -22,6 +19,8 @@ from fleet.models import SavedView
 from tenancy.models import Role
 from tests.conftest import Tenant, build_tenant
 from tests.factories import PASSWORD
+from tests.support.processes import django_process_env
+from tests.support.stack import free_port
 
 from .conftest import VIEWPORT
 
@@ -29,26 +28,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def daphne(transactional_db: None) -> Iterator[str]:
     """The real ASGI server (HTTP, ingest and websockets) on the test database."""
-    db = settings.DATABASES["default"]
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "config.asgi:application"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=REPO, env=django_process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

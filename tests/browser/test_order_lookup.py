@@ -9,9 +9,8 @@ from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
 from deliveries.models import DeliveryEvent
-from deliveries.services import order_transition
 from tenancy.models import Organization
-from tests.deliveries.builders import failure_reasons_create, order_build
+from tests.deliveries.builders import failure_reasons_create, order_advance, order_build
 from tests.factories import HubFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,15 +28,8 @@ def test_support_agent_finds_an_order_and_copies_its_link(
         organization, hub, reference="AX-0042", customer_name="Jane Doorstep", phone="+31 612345678"
     )
     order_build(organization, hub, reference="AX-0043", customer_name="Other Person")
-    for to_status in ("assigned", "out_for_delivery", "arrived", "failed"):
-        order_transition(
-            organization_id=organization.pk,
-            order_id=order.pk,
-            to_status=to_status,
-            actor=None,
-            source=DeliveryEvent.Source.DRIVER,
-            reason_code="not_home" if to_status == "failed" else None,
-        )
+    journey = ("assigned", "out_for_delivery", "arrived", "failed")
+    order_advance(order, *journey, source=DeliveryEvent.Source.DRIVER)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
 
     sign_in("sam")

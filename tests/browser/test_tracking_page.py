@@ -16,12 +16,11 @@ from django_scopes import scope
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from deliveries.models import DeliveryEvent, Order, ProofOfDelivery, Route, Stop
-from deliveries.services import order_transition
+from deliveries.models import DeliveryEvent, ProofOfDelivery, Route, Stop
 from fleet.models import Vehicle, VehicleState
 from tenancy.models import Organization
 from tests.browser.conftest import SCREENSHOT_DIR
-from tests.deliveries.builders import order_build
+from tests.deliveries.builders import order_advance, order_build
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,17 +41,6 @@ def phone(chromium: Browser, live_server: Any) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def move(order: Order, *statuses: str) -> None:
-    for status in statuses:
-        order_transition(
-            organization_id=order.organization_id,
-            order_id=order.pk,
-            to_status=status,
-            actor=None,
-            source=DeliveryEvent.Source.DRIVER,
-        )
 
 
 def full_page(page: Page, name: str) -> Path:
@@ -120,8 +108,10 @@ def delivery_day(settings: Any, tmp_path: Path) -> dict[str, Any]:
             longitude=4.8601,
             status=VehicleState.Status.MOVING,
         )
-    move(neighbour, "assigned", "out_for_delivery", "arrived")
-    move(mine, "assigned", "out_for_delivery")
+    order_advance(
+        neighbour, "assigned", "out_for_delivery", "arrived", source=DeliveryEvent.Source.DRIVER
+    )
+    order_advance(mine, "assigned", "out_for_delivery", source=DeliveryEvent.Source.DRIVER)
     return {"organization": organization, "neighbour": neighbour, "mine": mine, "vehicle": vehicle}
 
 
@@ -153,7 +143,7 @@ def test_customer_follows_the_van_from_stops_away_to_proof(
     full_page(phone, "tracking_phone_stops_before")
 
     # The neighbour is served: ours is next, and the next poll brings the van onto the map.
-    move(neighbour, "delivered")
+    order_advance(neighbour, "delivered", source=DeliveryEvent.Source.DRIVER)
     phone.clock.run_for(31_000)
     expect(phone.locator("#tracking-map .leaflet-interactive")).to_have_count(2)
     expect(phone.locator(".leaflet-tooltip", has_text="Your address")).to_be_visible()
@@ -166,7 +156,7 @@ def test_customer_follows_the_van_from_stops_away_to_proof(
     full_page(phone, "tracking_phone_driver_nearby_full")
 
     # Delivered with a photo: the proof replaces the map after the next poll.
-    move(mine, "arrived", "delivered")
+    order_advance(mine, "arrived", "delivered", source=DeliveryEvent.Source.DRIVER)
     with scope(organization=mine.organization_id):
         proof = ProofOfDelivery(
             organization_id=mine.organization_id, order=mine, recipient_name="J. Doorstep"

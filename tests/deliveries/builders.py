@@ -20,7 +20,7 @@ from deliveries.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from deliveries.services import api_token_create, order_create
+from deliveries.services import api_token_create, order_create, order_transition
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.models import Organization
 
@@ -52,6 +52,25 @@ def order_build(organization: Organization, hub: Hub, **fields: Any) -> Order:
     }
     values.update(fields)
     return order_create(organization_id=organization.pk, hub_id=hub.pk, **values)
+
+
+def order_advance(
+    order: Order,
+    *statuses: str,
+    source: str = DeliveryEvent.Source.SYSTEM,
+    failure_reason: str = "not_home",
+) -> None:
+    """Walk the order through `statuses` with the real transition service (a move to `failed`
+    gives `failure_reason`, which must be one of the organization's reasons)."""
+    for status in statuses:
+        order_transition(
+            organization_id=order.organization_id,
+            order_id=order.pk,
+            to_status=status,
+            actor=None,
+            source=source,
+            reason_code=failure_reason if status == "failed" else None,
+        )
 
 
 def tenant_deliveries_build(

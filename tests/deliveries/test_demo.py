@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zoneinfo
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from deliveries.demo import (
     ARRIVAL_RADIUS_M,
+    ROUTES_PER_HUB,
     SERVICE_TIME,
     STOPS_PER_ROUTE,
     TOP_UP_BELOW,
@@ -19,9 +22,10 @@ from deliveries.demo import (
     route_goals_load,
 )
 from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
-from fleet.models import VehicleState
+from fleet.models import Driver, VehicleState
 from fleet.simulation.driver import SimulatedVehicle
 from fleet.simulation.roads import build_network, haversine_m, network_for_hub
+from tenancy.models import Organization
 from tests.factories import DeviceFactory, HubFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +218,56 @@ def test_a_roaming_vehicle_turns_towards_a_new_goal_at_the_next_junction() -> No
     # 2 km at city speeds takes minutes, not the rest of a random trip plus a dwell.
     vehicle.advance(t + 600)
     assert vehicle.node == goal_node and vehicle.mode == "dwell"
+
+
+def test_demo_progress_leaves_the_routes_of_drivers_with_a_login_alone(
+    demo_fleet: dict[str, Any],
+) -> None:
+    organization = demo_fleet["organization"]
+    now = timezone.now()
+    demo_progress(now=now)
+    with scopes_disabled():
+        human, robot = Route.objects.filter(organization=organization).order_by("pk")[:2]
+        person = get_user_model().objects.create_user(username="demo-person")
+        Driver.objects.filter(pk=human.driver_id).update(user=person)
+    # Both vans stand at their next stop, long enough for the robot to have delivered it.
+    for route in (human, robot):
+        target = open_stops(route)[0].order
+        with scopes_disabled():
+            VehicleState.objects.create(
+                organization=organization, vehicle=route.vehicle, device=route.vehicle.device,
+                fix_time=now, server_time=now, latitude=target.latitude,
+                longitude=target.longitude,
+            )  # fmt: skip
+    assert demo_progress(now=now) == 1  # the robot's van arrives, the person's does not
+    assert demo_progress(now=now + SERVICE_TIME) == 1
+    assert len(open_stops(human)) == STOPS_PER_ROUTE
+    with scopes_disabled():
+        assert not Stop.objects.filter(route=human, actual_arrival__isnull=False).exists()
+        assert Route.objects.get(pk=human.pk).status == Route.Status.DISPATCHED
+        assert Stop.objects.filter(route=robot, actual_departure__isnull=False).count() == 1
+    # The simulated van still heads for the person's first stop and waits there for them.
+    first = open_stops(human)[0].order
+    identifier = human.vehicle.device.identifier
+    assert route_goals_load([identifier])[identifier] == (first.latitude, first.longitude)
+
+
+def test_seed_demo_plans_todays_routes_at_once(django_capture_on_commit_callbacks: Any) -> None:
+    from tenancy.demo import DEMO_ORGANIZATIONS, demo_seed
+
+    with django_capture_on_commit_callbacks(execute=True):  # the ETAs come on commit
+        demo_seed()
+    with scopes_disabled():
+        for spec in DEMO_ORGANIZATIONS:
+            organization = Organization.objects.get(slug=spec.slug)
+            today = timezone.now().astimezone(zoneinfo.ZoneInfo(spec.timezone)).date()
+            routes = Route.objects.filter(organization=organization, date=today)
+            assert routes.count() == len(spec.hubs) * ROUTES_PER_HUB
+            assert {route.status for route in routes} == {Route.Status.DISPATCHED}
+            assert not Stop.objects.filter(route__in=routes, eta__isnull=True).exists()
+            # The demo driver login has a route of its own to work in the driver app.
+            assert routes.filter(driver__user__username=f"{spec.prefix}-driver").exists()
+        count = Route.objects.count()
+    demo_seed()  # idempotent: a second run plans nothing more
+    with scopes_disabled():
+        assert Route.objects.count() == count

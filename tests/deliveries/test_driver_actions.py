@@ -16,8 +16,9 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 from PIL import Image
 
+from deliveries import routing
 from deliveries.driver import DriverAction, driver_action_apply
-from deliveries.models import ActionReceipt, DeliveryEvent, ProofOfDelivery, Route, Stop
+from deliveries.models import ActionReceipt, DeliveryEvent, Order, ProofOfDelivery, Route, Stop
 from deliveries.services import order_transition
 from fleet.models import Device, Driver
 from tenancy.models import Role
@@ -369,3 +370,89 @@ def test_the_demo_drivers_have_a_route_today_once_demo_routes_exist() -> None:
         assert response.context["routes"], f"{user} has no route today"
         assert response.context["stops"]
         assert "No route for you today" not in response.content.decode()
+
+
+def etas(route_id: int, organization_id: int) -> list[tuple[int, bool, bool]]:
+    """(sequence, has an ETA, visited) of the route's stops."""
+    with scope(organization=organization_id):
+        return [
+            (stop.sequence, stop.eta is not None, stop.actual_arrival is not None)
+            for stop in Stop.objects.filter(route_id=route_id).order_by("sequence")
+        ]
+
+
+def etas_forget(route_id: int, organization_id: int) -> None:
+    with scope(organization=organization_id):
+        Stop.objects.filter(route_id=route_id).update(eta=None, eta_updated_at=None)
+
+
+@pytest.mark.django_db
+def test_driver_visits_go_through_routing_and_refresh_the_remaining_etas(
+    tenant_a: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
+    organization_id = tenant_a.organization.pk
+    stop = driver_ready(tenant_a, status="assigned")
+    route_id = stop.route_id
+    following = order_build(tenant_a.organization, tenant_a.hub, reference="NEXT-STOP")
+    routing.stop_add(organization_id=organization_id, route_id=route_id, order_id=following.pk)
+    etas_forget(route_id, organization_id)
+    client = login(tenant_a.users[Role.DRIVER])
+
+    # Arriving at a stop of a route nobody dispatched starts it: every order goes out.
+    with django_capture_on_commit_callbacks(execute=True):
+        arrived = post(client, "arrive-eta", kind="arrive", stop_id=stop.pk, latitude=52.1,
+                       longitude=4.3, captured_at="2026-01-05T10:15:00+01:00")  # fmt: skip
+    assert arrived.status_code == 200, arrived.content
+    with scope(organization=organization_id):
+        route = Route.objects.get(pk=route_id)
+        visited = Stop.objects.get(pk=stop.pk)
+        assert Order.objects.get(pk=following.pk).status == "out_for_delivery"
+    assert route.status == Route.Status.IN_PROGRESS and route.dispatched_at is not None
+    assert visited.actual_arrival is not None
+    assert visited.actual_arrival.isoformat() == "2026-01-05T09:15:00+00:00"
+    # The ETAs of the stops still ahead were recomputed on commit; the visited one has none.
+    assert etas(route_id, organization_id) == [(1, False, True), (2, True, False)]
+
+    # Arriving twice is refused by the route's bookkeeping, as a 409 with the order's status.
+    again = post(client, "arrive-again", kind="arrive", stop_id=stop.pk)
+    assert again.status_code == 409 and again.json()["order_status"] == "arrived"
+    assert "already at this stop" in again.json()["detail"]
+
+    etas_forget(route_id, organization_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        failed = post(client, "fail-eta", kind="fail", stop_id=stop.pk, reason_code="not_home",
+                      notes="Nobody answered")  # fmt: skip
+    assert failed.status_code == 200, failed.content
+    assert etas(route_id, organization_id) == [(1, False, True), (2, True, False)]
+    with scope(organization=organization_id):
+        event = DeliveryEvent.objects.get(order_id=stop.order_id, to_status="failed")
+        assert event.note == "Nobody answered" and event.actor == tenant_a.users[Role.DRIVER]
+        assert Stop.objects.get(pk=stop.pk).actual_departure is not None
+        assert Route.objects.get(pk=route_id).status == Route.Status.IN_PROGRESS  # one to go
+
+
+@pytest.mark.django_db
+def test_a_delivery_refreshes_the_etas_and_the_last_one_completes_the_route(
+    tenant_a: Tenant, media: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    organization_id = tenant_a.organization.pk
+    stop = driver_ready(tenant_a)
+    routing.route_dispatch(organization_id=organization_id, route_id=stop.route_id)
+    following = order_build(tenant_a.organization, tenant_a.hub, reference="NEXT-STOP")
+    second = routing.stop_add(
+        organization_id=organization_id, route_id=stop.route_id, order_id=following.pk
+    )
+    client = login(tenant_a.users[Role.DRIVER])
+    assert post(client, "a-1", kind="arrive", stop_id=stop.pk).status_code == 200
+    etas_forget(stop.route_id, organization_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        delivered = post(client, "d-1", kind="deliver", stop_id=stop.pk, recipient_name="Jo")
+    assert delivered.status_code == 200, delivered.content
+    assert etas(stop.route_id, organization_id) == [(1, False, True), (2, True, False)]
+    assert post(client, "a-2", kind="arrive", stop_id=second.pk).status_code == 200
+    assert post(client, "d-2", kind="deliver", stop_id=second.pk).status_code == 200
+    with scope(organization=organization_id):
+        assert Route.objects.get(pk=stop.route_id).status == Route.Status.COMPLETED
+    # A completed route takes no more visits: 409, nothing reopened.
+    late = post(client, "a-3", kind="arrive", stop_id=second.pk)
+    assert late.status_code == 409 and "completed" in late.json()["detail"]

@@ -6,11 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,8 +33,8 @@ from deliveries.tasks_routes import route_etas_refresh_moved
 from fleet.models import Hub, VehicleState
 from tests.deliveries.builders import order_build
 from tests.factories import DeviceFactory, HubFactory
+from tests.support.celery import CeleryWorker
 
-REPO = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
 # 0.01 degree of latitude on the mean-radius sphere: 6 371 008.8 m x pi / 18 000.
 METRES_PER_CENTIDEGREE = 6_371_008.8 * math.pi / 18_000  # 1111.95 m
@@ -328,7 +323,9 @@ def test_the_refresh_task_is_registered_and_scheduled() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_celery_worker_refreshes_the_moved_routes(known_route: dict[str, Any]) -> None:
+def test_a_real_celery_worker_refreshes_the_moved_routes(
+    known_route: dict[str, Any], celery_worker: CeleryWorker
+) -> None:
     organization, route, vehicle = (
         known_route["organization"], known_route["route"], known_route["vehicle"],
     )  # fmt: skip
@@ -340,31 +337,14 @@ def test_a_real_celery_worker_refreshes_the_moved_routes(known_route: dict[str, 
             organization=organization, vehicle=vehicle, fix_time=fix, server_time=fix,
             latitude=52.0, longitude=4.0,
         )  # fmt: skip
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        route_etas_refresh_moved.apply_async(queue=queue)
-        deadline = time.monotonic() + 30
-        while True:
-            with scopes_disabled():
-                etas = list(Stop.objects.filter(route=route).values_list("eta", flat=True))
-            if all(etas):
-                break
-            assert time.monotonic() < deadline, "the worker did not refresh the ETAs"
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+    route_etas_refresh_moved.delay()
+
+    def refreshed() -> list[dt.datetime | None] | None:
+        with scopes_disabled():
+            etas = list(Stop.objects.filter(route=route).values_list("eta", flat=True))
+        return etas if all(etas) else None
+
+    etas = celery_worker.wait_for(refreshed, "the worker to refresh the ETAs")
     seen = timezone.now()
     # The drive starts when the worker computes it (the van is where it last reported), which is
     # somewhere between the fix and the moment the ETAs were seen; a slow worker start is fine.

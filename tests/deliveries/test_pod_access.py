@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,12 @@ def body(response: Any) -> bytes:
     return b"".join(response.streaming_content)
 
 
+def visitor() -> Client:
+    """An anonymous client with an address of its own: the tracking rate limiter counts per
+    address in Redis for a minute, across tests and runs."""
+    return Client(REMOTE_ADDR="10." + ".".join(str(secrets.randbelow(250) + 1) for _ in range(3)))
+
+
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.MANAGER, Role.DISPATCHER, Role.SUPPORT])
 def test_the_organizations_users_get_the_file(role: str, tenant_a: Tenant, media: Path) -> None:
     proof = proof_with_files(tenant_a)
@@ -112,11 +120,12 @@ def test_hub_scope_and_driver_routes_are_respected(tenant_a: Tenant, media: Path
 def test_the_orders_tracking_link_gets_the_file(tenant_a: Tenant, media: Path) -> None:
     proof = proof_with_files(tenant_a)
     assert tenant_a.order is not None
-    response = Client().get(tracking_url(tenant_a.order.tracking_code, proof))
+    client = visitor()
+    response = client.get(tracking_url(tenant_a.order.tracking_code, proof))
     assert response.status_code == 200
     assert body(response) == (media / str(proof.photo.name)).read_bytes()
     assert (
-        Client().get(tracking_url(tenant_a.order.tracking_code, proof, "signature")).status_code
+        client.get(tracking_url(tenant_a.order.tracking_code, proof, "signature")).status_code
         == 200
     )
 
@@ -127,8 +136,31 @@ def test_another_orders_tracking_link_gets_404(
     proof = proof_with_files(tenant_a)
     other = order_build(tenant_a.organization, tenant_a.hub, reference="OTHER-2")
     assert tenant_b.order is not None
+    client = visitor()
     for code in (other.tracking_code, tenant_b.order.tracking_code, "no-such-code"):
-        assert Client().get(tracking_url(code, proof)).status_code == 404
+        assert client.get(tracking_url(code, proof)).status_code == 404
+
+
+def test_the_tracking_link_files_share_the_tracking_pages_rate_limit(
+    tenant_a: Tenant, media: Path, settings: Any
+) -> None:
+    settings.TRACKING_RATE_LIMIT_PER_MINUTE = 3
+    if time.time() % 60 > 55:  # the limiter counts per wall-clock minute
+        time.sleep(6)
+    proof = proof_with_files(tenant_a)
+    assert tenant_a.order is not None
+    code = tenant_a.order.tracking_code
+    client = visitor()
+    assert client.get(tracking_url(code, proof)).status_code == 200
+    assert client.get(f"/track/{code}/").status_code == 200  # the page itself: one budget
+    assert client.get(tracking_url("guess000000000000000", proof)).status_code == 404
+    refused = client.get(tracking_url(code, proof, "signature"))
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Cache-Control"] == "private, no-store"
+    assert not refused.streaming and b"PNG" not in refused.content
+    # Another address has its own budget.
+    assert visitor().get(tracking_url(code, proof)).status_code == 200
 
 
 def test_missing_files_and_unknown_kinds_are_404(tenant_a: Tenant, media: Path) -> None:

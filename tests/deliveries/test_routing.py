@@ -215,6 +215,36 @@ def test_route_create_validates_its_ids(tenant_a: Tenant, tenant_b: Tenant) -> N
         )
 
 
+def test_a_removed_stop_unassigns_its_order_so_it_can_be_planned_again(tenant_a: Tenant) -> None:
+    org = tenant_a.organization.pk
+    dispatcher = tenant_a.users[Role.DISPATCHER]
+    route = new_route(tenant_a, orders=2)
+    with scopes_disabled():
+        first, second = (
+            Stop.objects.filter(route=route).select_related("order").order_by("sequence")
+        )
+    stop_remove(organization_id=org, route_id=route.pk, stop_id=first.pk, actor=dispatcher)
+    assert status_of(first.order) == S.CREATED
+    with scopes_disabled():
+        event = DeliveryEvent.objects.filter(order=first.order).latest("pk")
+    assert (event.from_status, event.to_status, event.actor) == (S.ASSIGNED, S.CREATED, dispatcher)
+    assert [ref for _, ref in plan(route)] == [second.order.reference]
+
+    # Another route takes it like any new order; once that route is dispatched, removing the
+    # stop takes the order off the road too: out for delivery -> created.
+    other = new_route(tenant_a, orders=0, date=timezone.localdate() + dt.timedelta(days=2))
+    stop = stop_add(organization_id=org, route_id=other.pk, order_id=first.order_id)
+    route_dispatch(organization_id=org, route_id=other.pk)
+    assert status_of(first.order) == S.OUT_FOR_DELIVERY
+    stop_remove(organization_id=org, route_id=other.pk, stop_id=stop.pk)
+    assert status_of(first.order) == S.CREATED
+    with scopes_disabled():
+        event = DeliveryEvent.objects.filter(order=first.order).latest("pk")
+    assert (event.from_status, event.source, event.actor) == (
+        S.OUT_FOR_DELIVERY, DeliveryEvent.Source.SYSTEM, None,
+    )  # fmt: skip
+
+
 def test_visits_move_the_route_and_visited_stops_stay_put(tenant_a: Tenant) -> None:
     org = tenant_a.organization.pk
     route = new_route(tenant_a, orders=2)
@@ -362,6 +392,11 @@ def test_the_editor_adds_moves_removes_and_dispatches_over_htmx(
         reverse("deliveries:route_stop_remove", args=[route.pk, added_stop.pk]), **htmx
     )
     assert removed.status_code == 200 and "ADD-ME" not in [ref for _, ref in plan(route)]
+    assert status_of(extra) == S.CREATED  # unassigned, by the dispatcher who clicked
+    with scopes_disabled():
+        unassigned = DeliveryEvent.objects.filter(order=extra).latest("pk")
+        assert unassigned.from_status == S.ASSIGNED and unassigned.actor is not None
+        assert unassigned.source == DeliveryEvent.Source.CONSOLE
     dispatched = client.post(reverse("deliveries:route_dispatch", args=[route.pk]), **htmx)
     assert dispatched.status_code == 200 and fresh(route).status == Route.Status.DISPATCHED
     again = client.post(reverse("deliveries:route_dispatch", args=[route.pk]), **htmx)

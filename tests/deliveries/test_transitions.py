@@ -18,8 +18,10 @@ from deliveries.transitions import (
 ALLOWED = {
     (S.CREATED, S.ASSIGNED),
     (S.CREATED, S.CANCELLED),
+    (S.ASSIGNED, S.CREATED),  # unassigned: its stop left the route
     (S.ASSIGNED, S.OUT_FOR_DELIVERY),
     (S.ASSIGNED, S.CANCELLED),
+    (S.OUT_FOR_DELIVERY, S.CREATED),  # unassigned from a dispatched route
     (S.OUT_FOR_DELIVERY, S.ARRIVED),
     (S.OUT_FOR_DELIVERY, S.CANCELLED),
     (S.ARRIVED, S.DELIVERED),

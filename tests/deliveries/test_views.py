@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
+from django.urls import clear_script_prefix, set_script_prefix
 from django_scopes import scopes_disabled
 
 from deliveries.filtersets import OrderFilterSet
@@ -72,6 +75,28 @@ def test_detail_shows_status_window_timeline_and_tracking_link(tenant_a: Tenant)
     assert body.count("badge delivery-") >= 7
     partial = client.get(f"/orders/{order.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and "Timeline" in partial
+
+
+@pytest.fixture
+def under_a_prefix() -> Iterator[None]:
+    # What a WSGI server does for a SCRIPT_NAME of /doorstep (the test client never does).
+    set_script_prefix("/doorstep/")
+    try:
+        yield
+    finally:
+        clear_script_prefix()
+
+
+def test_the_tracking_link_is_the_tracking_pages_url_under_any_prefix(
+    tenant_a: Tenant, under_a_prefix: None
+) -> None:
+    order = tenant_a.order
+    assert order is not None
+    response = login(tenant_a.users[Role.SUPPORT]).get(f"/orders/{order.pk}/")
+    assert response.status_code == 200
+    wanted = f"http://testserver/doorstep/track/{order.tracking_code}/"
+    assert response.context["tracking_url"] == wanted
+    assert wanted in response.content.decode()
 
 
 def test_foreign_order_detail_is_404(tenant_a: Tenant, tenant_b: Tenant) -> None:

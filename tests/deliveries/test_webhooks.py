@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from config.celery import app as celery_app
-from deliveries.models import Order, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from deliveries.services import order_transition
+from deliveries.models import Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from deliveries.webhooks import (
     webhook_deliveries_resend_due,
     webhook_delivery_attempt,
@@ -35,9 +28,9 @@ from deliveries.webhooks import (
 )
 from tenancy.models import Role
 from tests.conftest import Tenant, login
-from tests.deliveries.builders import order_build
+from tests.deliveries.builders import order_advance, order_build
+from tests.support.celery import CeleryWorker, celery_worker_running
 
-REPO = Path(__file__).resolve().parents[2]
 MAX_ATTEMPTS = 4  # the worker's DOORSTEP_WEBHOOK_MAX_ATTEMPTS
 RETRY_BASE = 0.1  # the worker's DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS
 Status = WebhookDelivery.Status
@@ -52,35 +45,17 @@ def httpserver_listen_address() -> tuple[str, int]:
 
 
 @pytest.fixture(scope="module")
-def celery_worker(django_db_setup: Any) -> Iterator[None]:
-    """A Celery worker process on the test database, with retries fast enough to watch."""
-    db = settings.DATABASES["default"]
+def celery_worker(django_db_setup: Any) -> Iterator[CeleryWorker]:
+    """One worker for the module (booting one per test would dominate its run time), with
+    retries fast enough to watch."""
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS": str(RETRY_BASE),
         "DOORSTEP_WEBHOOK_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
         "DOORSTEP_WEBHOOK_TIMEOUT_SECONDS": "2",
         "DOORSTEP_WEBHOOK_ALLOW_PRIVATE_URLS": "1",  # the receiver runs on 127.0.0.1
     }
-    celery_app.control.purge()  # messages left by an interrupted earlier run
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        # Wait for it to answer before the tests time their deliveries (a busy machine can
-        # take many seconds to boot Django and Celery).
-        deadline = time.monotonic() + 120
-        while not celery_app.control.ping(timeout=0.5):
-            assert worker.poll() is None, "the Celery worker exited"
-            assert time.monotonic() < deadline, "the Celery worker did not start"
-        yield
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+    with celery_worker_running(env) as worker:
+        yield worker
 
 
 class Receiver:
@@ -114,13 +89,6 @@ def deliveries_of(endpoint: WebhookEndpoint) -> list[WebhookDelivery]:
         return list(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("created_at", "id"))
 
 
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def delivered(endpoint: WebhookEndpoint, count: int = 1) -> Callable[[], bool]:
     def check() -> bool:
         rows = deliveries_of(endpoint)
@@ -129,15 +97,6 @@ def delivered(endpoint: WebhookEndpoint, count: int = 1) -> Callable[[], bool]:
         )
 
     return check
-
-
-def move(tenant: Tenant, order: Order, *statuses: str) -> None:
-    for status in statuses:
-        reason = "not_home" if status == "failed" else None
-        order_transition(
-            organization_id=tenant.organization.pk, order_id=order.pk, to_status=status,
-            actor=None, source="system", reason_code=reason,
-        )  # fmt: skip
 
 
 # --- Signing (pure) -------------------------------------------------------------------------
@@ -173,12 +132,12 @@ def test_retry_delays_grow_and_level_off() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_failing_receiver_is_retried_with_backoff_until_it_answers(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
 ) -> None:
     receiver = Receiver(httpserver, "/hooks/flaky", [500, 500, 200])
     endpoint = endpoint_create(tenant_a, receiver.url, events=[WebhookEvent.ORDER_CREATED])
     order = order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-1")
-    wait_for(delivered(endpoint), "the delivery to finish")
+    celery_worker.wait_for(delivered(endpoint), "the delivery to finish")
 
     [delivery] = deliveries_of(endpoint)
     assert (delivery.status, delivery.attempts) == (Status.SUCCEEDED, 3)
@@ -205,13 +164,13 @@ def test_failing_receiver_is_retried_with_backoff_until_it_answers(
 
 @pytest.mark.django_db(transaction=True)
 def test_permanently_failing_receiver_ends_failed_after_the_last_attempt(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None, client_for: Any
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker, client_for: Any
 ) -> None:
     receiver = Receiver(httpserver, "/hooks/broken", [503])
     endpoint = endpoint_create(tenant_a, receiver.url)
     assert tenant_a.order is not None
-    move(tenant_a, tenant_a.order, "assigned")
-    wait_for(delivered(endpoint), "the delivery to fail")
+    order_advance(tenant_a.order, "assigned")
+    celery_worker.wait_for(delivered(endpoint), "the delivery to fail")
 
     [delivery] = deliveries_of(endpoint)
     assert (delivery.status, delivery.attempts) == (Status.FAILED, MAX_ATTEMPTS)
@@ -225,10 +184,12 @@ def test_permanently_failing_receiver_ends_failed_after_the_last_attempt(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unreachable_receiver_logs_the_network_error(tenant_a: Tenant, celery_worker: None) -> None:
+def test_unreachable_receiver_logs_the_network_error(
+    tenant_a: Tenant, celery_worker: CeleryWorker
+) -> None:
     endpoint = endpoint_create(tenant_a, "http://127.0.0.1:9/nobody-listens")
     order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-NET")
-    wait_for(delivered(endpoint), "the delivery to fail")
+    celery_worker.wait_for(delivered(endpoint), "the delivery to fail")
     [delivery] = deliveries_of(endpoint)
     assert (delivery.status, delivery.attempts) == (Status.FAILED, MAX_ATTEMPTS)
     assert delivery.last_status_code is None
@@ -237,12 +198,12 @@ def test_unreachable_receiver_logs_the_network_error(tenant_a: Tenant, celery_wo
 
 @pytest.mark.django_db(transaction=True)
 def test_replay_sends_the_payload_again_as_a_new_event(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None, client_for: Any
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker, client_for: Any
 ) -> None:
     receiver = Receiver(httpserver, "/hooks/replay", [200])
     endpoint = endpoint_create(tenant_a, receiver.url, events=[WebhookEvent.ORDER_CREATED])
     order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-R")
-    wait_for(delivered(endpoint), "the first delivery")
+    celery_worker.wait_for(delivered(endpoint), "the first delivery")
     [original] = deliveries_of(endpoint)
 
     response = client_for(tenant_a, Role.MANAGER).post(
@@ -250,7 +211,7 @@ def test_replay_sends_the_payload_again_as_a_new_event(
     )
     assert response.status_code == 302
     assert response["Location"] == "/webhooks/?status=succeeded"
-    wait_for(delivered(endpoint, 2), "the replay")
+    celery_worker.wait_for(delivered(endpoint, 2), "the replay")
 
     replay = deliveries_of(endpoint)[1]
     assert replay.replay_of_id == original.pk
@@ -269,7 +230,7 @@ def test_replay_sends_the_payload_again_as_a_new_event(
 
 @pytest.mark.django_db(transaction=True)
 def test_only_subscribed_events_of_active_endpoints_are_sent(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
 ) -> None:
     delivered_only = Receiver(httpserver, "/hooks/delivered", [200])
     switched_off = Receiver(httpserver, "/hooks/off", [200])
@@ -278,10 +239,10 @@ def test_only_subscribed_events_of_active_endpoints_are_sent(
     )
     inactive = endpoint_create(tenant_a, switched_off.url, active=False)
     order = order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-S")
-    move(tenant_a, order, "assigned", "out_for_delivery", "arrived")
+    order_advance(order, "assigned", "out_for_delivery", "arrived")
     assert deliveries_of(subscriber) == []
-    move(tenant_a, order, "delivered")
-    wait_for(delivered(subscriber), "the delivered event")
+    order_advance(order, "delivered")
+    celery_worker.wait_for(delivered(subscriber), "the delivered event")
 
     [delivery] = deliveries_of(subscriber)
     assert delivery.event == "order.delivered"
@@ -292,12 +253,12 @@ def test_only_subscribed_events_of_active_endpoints_are_sent(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_status_change_and_failure_events(tenant_a: Tenant, celery_worker: None) -> None:
+def test_status_change_and_failure_events(tenant_a: Tenant, celery_worker: CeleryWorker) -> None:
     endpoint = endpoint_create(
         tenant_a, "http://127.0.0.1:9/", events=["order.status_changed", "order.failed"]
     )
     order = order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-F")
-    move(tenant_a, order, "assigned", "out_for_delivery", "arrived", "failed")
+    order_advance(order, "assigned", "out_for_delivery", "arrived", "failed")
     events = [(d.event, d.payload["order"]["status"]) for d in deliveries_of(endpoint)]
     assert events == [
         ("order.status_changed", "assigned"),
@@ -310,14 +271,14 @@ def test_status_change_and_failure_events(tenant_a: Tenant, celery_worker: None)
 
 @pytest.mark.django_db(transaction=True)
 def test_a_tenants_events_never_reach_another_tenants_endpoint(
-    tenant_a: Tenant, tenant_b: Tenant, httpserver: HTTPServer, celery_worker: None
+    tenant_a: Tenant, tenant_b: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
 ) -> None:
     receiver_a = Receiver(httpserver, "/hooks/a", [200])
     receiver_b = Receiver(httpserver, "/hooks/b", [200])
     endpoint_a = endpoint_create(tenant_a, receiver_a.url)
     endpoint_b = endpoint_create(tenant_b, receiver_b.url)
     order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-A")
-    wait_for(delivered(endpoint_a), "A's delivery")
+    celery_worker.wait_for(delivered(endpoint_a), "A's delivery")
     time.sleep(0.5)
     assert [body["data"]["order"]["reference"] for body in receiver_a.bodies()] == ["HOOK-A"]
     assert receiver_b.requests == [] and deliveries_of(endpoint_b) == []
@@ -325,13 +286,13 @@ def test_a_tenants_events_never_reach_another_tenants_endpoint(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_change_sends_nothing(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
 ) -> None:
     receiver = Receiver(httpserver, "/hooks/rollback", [200])
     endpoint = endpoint_create(tenant_a, receiver.url)
     assert tenant_a.order is not None
     with pytest.raises(RuntimeError), transaction.atomic():
-        move(tenant_a, tenant_a.order, "assigned")
+        order_advance(tenant_a.order, "assigned")
         assert len(deliveries_of(endpoint)) == 1  # written inside the transaction…
         raise RuntimeError("the caller fails after the transition")
     time.sleep(1)
@@ -340,7 +301,7 @@ def test_a_rolled_back_change_sends_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_lost_message_is_sent_by_the_sweeper(
-    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: None
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
 ) -> None:
     receiver = Receiver(httpserver, "/hooks/sweep", [200])
     endpoint = endpoint_create(tenant_a, receiver.url)
@@ -353,7 +314,7 @@ def test_a_lost_message_is_sent_by_the_sweeper(
             created_at=long_ago, next_attempt_at=long_ago,
         )  # fmt: skip
     assert webhook_deliveries_resend_due() == 1
-    wait_for(delivered(endpoint), "the swept delivery")
+    celery_worker.wait_for(delivered(endpoint), "the swept delivery")
     assert [body["id"] for body in receiver.bodies()] == ["4a0c5e9e-3a5e-4a44-9d9a-6f0f2b5d7a11"]
 
 
@@ -435,7 +396,7 @@ def test_status_change_payload_carries_the_stops_eta(tenant_a: Tenant) -> None:
     with scopes_disabled():
         Stop.objects.filter(pk=stop.pk).update(eta=eta)
     assert tenant_a.order is not None
-    move(tenant_a, tenant_a.order, "assigned")
+    order_advance(tenant_a.order, "assigned")
     [delivery] = deliveries_of(endpoint)
     order = delivery.payload["order"]
     assert dt.datetime.fromisoformat(order["eta"]) == eta

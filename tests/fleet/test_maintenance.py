@@ -4,16 +4,10 @@ position partitions."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -28,8 +22,7 @@ from fleet.partitions import (
     partitions_ensure,
 )
 from tests.conftest import Tenant
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.celery import CeleryWorker
 
 
 def make_state(tenant: Tenant, *, minutes_ago: float, status: str = "moving") -> None:
@@ -67,31 +60,14 @@ def test_silent_vehicle_goes_offline_and_screens_hear_of_it(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_celery_worker_runs_the_offline_task(tenant_a: Tenant) -> None:
+def test_a_real_celery_worker_runs_the_offline_task(
+    tenant_a: Tenant, celery_worker: CeleryWorker
+) -> None:
     from fleet.tasks import mark_offline
 
     make_state(tenant_a, minutes_ago=30)
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "-Q", queue, "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        mark_offline.apply_async(queue=queue)
-        deadline = time.monotonic() + 30
-        while status_of(tenant_a) != "offline":
-            assert time.monotonic() < deadline, "the worker did not run the task"
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
+    mark_offline.delay()
+    celery_worker.wait_for(lambda: status_of(tenant_a) == "offline", "the offline task to run")
 
 
 @pytest.mark.django_db
