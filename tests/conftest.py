@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ from tests.factories import (
     ZoneFactory,
 )
 from tests.support.celery import celery_worker  # noqa: F401  (a fixture for every test)
+
+# The server's garbage-collector tuning (config/asgi.py) is for long-running servers, not for
+# the test process that imports the ASGI app; Daphne subprocesses of tests inherit this too.
+os.environ.setdefault("DOORSTEP_GC_THRESHOLD", "off")
 
 
 @dataclass
