@@ -138,6 +138,56 @@ def limits_from_row(values: tuple[Any, ...], overrides: dict[str, Any]) -> Limit
     return Limits(**merged)
 
 
+def directory_read(conninfo: str) -> tuple[dict[str, DeviceInfo], list[tuple[Any, ...]]]:
+    """Every device with its vehicle and limits, and every vehicle's last fix (blocking)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(DIRECTORY_SQL).fetchall()
+        states = conn.execute(
+            "SELECT vehicle_id, fix_time, latitude, longitude, stationary_since "
+            "FROM fleet_vehiclestate"
+        ).fetchall()
+    return {row[1]: device_from_row(row) for row in rows}, states
+
+
+def device_from_row(row: tuple[Any, ...]) -> DeviceInfo:
+    (
+        device_id,
+        identifier,
+        org_id,
+        vehicle_id,
+        token_hash,
+        active,
+        overrides,
+        speed_unit,
+        plate,
+        name,
+        hub_id,
+        hub,
+        driver,
+        tags,
+        *rest,
+    ) = row
+    return DeviceInfo(
+        device_id=device_id,
+        organization_id=org_id,
+        vehicle_id=vehicle_id,
+        token_hash=token_hash,
+        active=active,
+        speed_unit=speed_unit,
+        require_token=bool(rest[-1]),
+        limits=limits_from_row(tuple(rest[:-1]), overrides),
+        vehicle={
+            "plate": plate,
+            "name": name,
+            "hub_id": hub_id,
+            "hub": hub,
+            "driver": driver,
+            "device": identifier,
+            "tags": tags or [],
+        },
+    )
+
+
 class DeviceDirectory:
     """identifier -> DeviceInfo, plus each vehicle's last fix; reloaded in the background."""
 
@@ -169,52 +219,10 @@ class DeviceDirectory:
                 raise
 
     async def _load(self) -> None:
-        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
-            rows = await (await conn.execute(DIRECTORY_SQL)).fetchall()
-            states = await (
-                await conn.execute(
-                    "SELECT vehicle_id, fix_time, latitude, longitude, stationary_since "
-                    "FROM fleet_vehiclestate"
-                )
-            ).fetchall()
-        devices = {}
-        for row in rows:
-            (
-                device_id,
-                identifier,
-                org_id,
-                vehicle_id,
-                token_hash,
-                active,
-                overrides,
-                speed_unit,
-                plate,
-                name,
-                hub_id,
-                hub,
-                driver,
-                tags,
-                *rest,
-            ) = row
-            devices[identifier] = DeviceInfo(
-                device_id=device_id,
-                organization_id=org_id,
-                vehicle_id=vehicle_id,
-                token_hash=token_hash,
-                active=active,
-                speed_unit=speed_unit,
-                require_token=bool(rest[-1]),
-                limits=limits_from_row(tuple(rest[:-1]), overrides),
-                vehicle={
-                    "plate": plate,
-                    "name": name,
-                    "hub_id": hub_id,
-                    "hub": hub,
-                    "driver": driver,
-                    "device": identifier,
-                    "tags": tags or [],
-                },
-            )
+        # Reading and building thousands of devices takes tens of milliseconds of Python: in a
+        # worker thread the event loop keeps answering fixes meanwhile (it gets the GIL back
+        # every few milliseconds) instead of stalling every request for the whole reload.
+        devices, states = await asyncio.to_thread(directory_read, self.conninfo)
         self.devices = devices
         known = self.last_fix
         for vehicle_id, fix_time, lat, lon, stationary_since in states:
