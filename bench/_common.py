@@ -501,6 +501,17 @@ def settled_counts(db_url: str, quiet: float = 1.0, timeout: float = 60) -> tupl
     return last
 
 
+def checkpoint(db_url: str) -> None:
+    """Write out what the previous part left dirty (CHECKPOINT, then ANALYZE of the tables it
+    grew), so a part does not pay for the one before it: a checkpoint starting in the middle of
+    a latency run shows up as its tail."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        conn.execute("ANALYZE fleet_vehiclestate")
+
+
 def rejected_reasons(db_url: str) -> dict[str, int]:
     import psycopg
 
