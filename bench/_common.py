@@ -257,10 +257,7 @@ class Daphne:
         return self.proc.pid
 
     def pids(self) -> set[int]:
-        import psutil
-
-        parent = psutil.Process(self.pid)
-        return {self.pid, *(child.pid for child in parent.children(recursive=True))}
+        return {process.pid for process in self._processes()}
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -81,10 +81,6 @@ class LiveHub:
     def __init__(self) -> None:
         self.feeds: dict[int, Feed] = {}
 
-    @property
-    def screens(self) -> dict[int, set[Screen]]:
-        return {org: feed.screens for org, feed in self.feeds.items()}
-
     async def join(self, organization_id: int, screen: Screen) -> None:
         """Returns once this process is in the organization's group, so nothing sent after a
         screen connected can miss it."""
