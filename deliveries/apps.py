@@ -7,4 +7,5 @@ class DeliveriesConfig(AppConfig):
 
     def ready(self) -> None:
         # Celery's autodiscovery finds only `tasks.py`; the route tasks live next to it.
-        from . import tasks_routes  # noqa: F401
+        # `resolvers` registers the app's cross-tenant resolver functions with tenancy.rls.
+        from . import resolvers, tasks_routes  # noqa: F401

@@ -22,10 +22,10 @@ import random
 import zoneinfo
 
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
 
 from fleet.models import Hub, Vehicle, VehicleState
 from fleet.simulation.roads import RoadNetwork, build_network, haversine_m
+from tenancy.context import operator_context, tenant_context
 from tenancy.models import Organization
 
 from .models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
@@ -63,7 +63,7 @@ JOURNEYS: tuple[tuple[str, ...], ...] = (
 
 def demo_orders_seed(organization: Organization, *, count: int = 40) -> int:
     """Seed failure reasons and `count` orders; returns how many orders were created."""
-    with scope(organization=organization.pk):
+    with tenant_context(organization.pk):
         for code, label in FAILURE_REASONS:
             FailureReason.objects.get_or_create(
                 organization=organization, code=code, defaults={"label": label}
@@ -152,7 +152,7 @@ def _demo_order_on_network(
     # Windows from the current half hour on: most are met, a tight few show up as late risk.
     window_start = now.replace(minute=30 if now.minute >= 30 else 0, second=0, microsecond=0)
     window_start += dt.timedelta(minutes=rng.choice((0, 30, 60, 90, 120)))
-    with scope(organization=organization.pk):
+    with tenant_context(organization.pk):
         number = Order.objects.count() + 1
     return order_create(
         organization_id=organization.pk,
@@ -171,7 +171,7 @@ def _demo_order_on_network(
 
 
 def _route_top_up(route: Route, count: int, rng: random.Random, now: dt.datetime) -> None:
-    with scope(organization=route.organization_id):
+    with tenant_context(route.organization_id):
         network = _hub_network(route.hub)
     orders = [
         _demo_order_on_network(route.organization, route.hub, network, rng, now)
@@ -189,7 +189,7 @@ def demo_routes_seed(organization: Organization, *, now: dt.datetime | None = No
     today = _organization_today(organization)
     rng = random.Random(f"routes-{organization.slug}-{today}")
     created = 0
-    with scope(organization=organization.pk):
+    with tenant_context(organization.pk):
         if Route.objects.filter(date=today).exists():
             return 0
         hubs = list(Hub.objects.order_by("code"))
@@ -219,7 +219,7 @@ def _route_progress(route: Route, rng: random.Random, now: dt.datetime) -> int:
     """Arrive, deliver and top up one route; returns how many stops moved."""
     organization_id = route.organization_id
     moved = 0
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         state = VehicleState.objects.filter(vehicle_id=route.vehicle_id).first()
         reasons = list(FailureReason.objects.filter(active=True).values_list("code", flat=True))
         stops = list(
@@ -267,7 +267,7 @@ def demo_progress(*, now: dt.datetime | None = None) -> int:
     moved = 0
     for organization in _demo_organizations():
         demo_routes_seed(organization, now=now)
-        with scope(organization=organization.pk):
+        with tenant_context(organization.pk):
             routes = list(
                 Route.objects.filter(
                     date=_organization_today(organization),
@@ -287,7 +287,7 @@ def route_goals_load(device_identifiers: list[str]) -> dict[str, tuple[float, fl
     """Where each simulated device should drive next: the first unvisited stop of its
     vehicle's route on the road (the simulator asks this every few seconds)."""
     goals: dict[str, tuple[float, float]] = {}
-    with scopes_disabled():
+    with operator_context():
         stops = (
             Stop.objects.filter(
                 route__status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),

@@ -20,10 +20,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django_scopes import scope
 from PIL import Image, UnidentifiedImageError
 
 from fleet.models import Device, Driver
+from tenancy.context import tenant_context
 
 from . import routing
 from .models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
@@ -80,13 +80,13 @@ class DriverAction:
 
 
 def driver_for_user(*, organization_id: int, user: AbstractBaseUser) -> Driver | None:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return Driver.objects.filter(user_id=user.pk).first()
 
 
 def driver_route_list(*, organization_id: int, driver_id: int, date: dt.date) -> list[Route]:
     """The driver's routes of `date`, each with its stops (and their orders) in sequence."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         routes = list(
             Route.objects.filter(driver_id=driver_id, date=date)
             .select_related("hub", "vehicle")
@@ -99,7 +99,7 @@ def driver_route_list(*, organization_id: int, driver_id: int, date: dt.date) ->
 
 def driver_stop_get(*, organization_id: int, driver_id: int, stop_id: int) -> Stop:
     """A stop of one of the driver's own routes; Stop.DoesNotExist for anybody else's."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return _stops(route_ids=None).get(pk=stop_id, route__driver_id=driver_id)
 
 
@@ -127,7 +127,7 @@ def driver_action_apply(
         return ActionResult(
             400, {"detail": "An Idempotency-Key header (up to 64 chars) is needed."}
         )
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
@@ -370,7 +370,7 @@ def driver_phone_device_issue(
     The plain token goes to the page over the driver's session only; rotating it on every new
     session means a token copied out of an old session stops working.
     """
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         device = (
             Device.objects.select_for_update()
             .filter(identifier__startswith=f"{PHONE_PREFIX}-{driver.pk}-")

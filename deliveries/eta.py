@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
-from django_scopes import scope
 
 from fleet.models import Hub, VehicleState
+from tenancy.context import tenant_context
 
 from .models import Route, Stop
 from .transitions import FINAL_STATUSES
@@ -209,7 +209,7 @@ def route_etas_refresh(
     fix (the hub when it has none), in one bulk update. ETAs that moved by more than
     ETA_CHANGE_NOTIFY are announced to the organization's webhooks, and returned."""
     now = now or timezone.now()
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         route = Route.objects.select_related("hub").get(pk=route_id)
         provider = provider or provider_for_hub(route.hub)
         stops = [
@@ -248,7 +248,7 @@ def route_etas_refresh(
 
 def route_ids_due_for_refresh(*, organization_id: int) -> list[int]:
     """Routes on the road whose vehicle reported a fix after their ETAs were last computed."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return list(
             Route.objects.filter(
                 status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),

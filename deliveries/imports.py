@@ -25,14 +25,15 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django_scopes import scope, scopes_disabled
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from fleet.models import Hub
+from tenancy.context import tenant_context
 
 from .models import DeliveryEvent, Order, OrderStatus, WebhookEndpoint, WebhookEvent
 from .models.orders import tracking_code_new
+from .resolvers import tracking_codes_taken
 from .services import _position_check, _window_check
 from .webhooks import webhook_order_events_emit
 
@@ -418,7 +419,7 @@ def _database_duplicates(preview: ImportPreview, organization_id: int) -> None:
     references = {row["reference"]: row for row in preview.valid_rows}
     codes = {row["tracking_code"]: row for row in preview.valid_rows if "tracking_code" in row}
     clashes: list[tuple[dict[str, Any], RowError]] = []
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         existing = Order.objects.filter(reference__in=list(references)).values_list(
             "reference", flat=True
         )
@@ -427,13 +428,9 @@ def _database_duplicates(preview: ImportPreview, organization_id: int) -> None:
             message = "An order with this reference already exists."
             clashes.append((row, RowError(row["row"], "reference", message)))
     # Tracking codes are unique across organizations: they are the public tracking link.
-    with scopes_disabled():
-        taken = Order.objects.filter(tracking_code__in=list(codes)).values_list(
-            "tracking_code", flat=True
-        )
-        for code in taken.iterator(chunk_size=2000):
-            row = codes[code]
-            clashes.append((row, RowError(row["row"], "tracking_code", "Already in use.")))
+    for code in sorted(tracking_codes_taken(codes=list(codes))):
+        row = codes[code]
+        clashes.append((row, RowError(row["row"], "tracking_code", "Already in use.")))
     bad_rows = {id(row) for row, _ in clashes}
     preview.valid_rows = [row for row in preview.valid_rows if id(row) not in bad_rows]
     preview.errors.extend(error for _, error in clashes)
@@ -459,7 +456,7 @@ def import_validate(
         raise ImportFileError(
             "Missing column(s): " + ", ".join(missing) + ". Start from the template."
         )
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         hubs = dict(Hub.objects.values_list("code", "id"))
     allowed = set(hub_ids) if hub_ids else None
     if default_hub_id is not None and default_hub_id not in (allowed or set(hubs.values())):
@@ -539,7 +536,7 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
     import_preview_discard(organization_id=organization_id, user_id=user.pk, token=token)
     orders = [_order_from_row(organization_id, row) for row in preview.valid_rows]
     try:
-        with scope(organization=organization_id), transaction.atomic():
+        with tenant_context(organization_id), transaction.atomic():
             # Bulk writes: a 10,000-row file must import within one request.
             Order.objects.bulk_create(orders, batch_size=1000)
             DeliveryEvent.objects.bulk_create(

@@ -20,9 +20,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
-from django_scopes import scope
 
 from fleet.models import Driver, Hub, Vehicle
+from tenancy.context import tenant_context
 
 from .eta import route_etas_refresh
 from .models import DeliveryEvent, Order, OrderStatus, Route, Stop
@@ -79,7 +79,7 @@ def route_create(
     driver_id: int | None = None,
 ) -> Route:
     """A planned route of one vehicle and driver for one day at a hub."""
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         if not Hub.objects.filter(pk=hub_id).exists():
             raise ValidationError({"hub": "No such hub in this organization."})
         if vehicle_id is not None:
@@ -134,7 +134,7 @@ def stop_add(
     Raises Route/Order.DoesNotExist for ids of another organization, RouteConflict (409) for
     a completed or meanwhile-changed route, ValidationError for an order that cannot go.
     """
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route = _route_lock(route_id, plan_version=plan_version)
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.hub_id != route.hub_id:
@@ -174,7 +174,7 @@ def stop_remove(
     Its order is unassigned (back to created, from assigned or, on a dispatched route, from out
     for delivery): it is on no route now and waits to be planned again.
     """
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route = _route_lock(route_id, plan_version=plan_version)
         stop = Stop.objects.select_related("order").get(pk=stop_id, route=route)
         if stop.actual_arrival is not None:
@@ -206,7 +206,7 @@ def stops_reorder(
 ) -> None:
     """Visit the route's stops in the order of `stop_ids` (all of them, each once). Stops
     already visited keep their places at the front."""
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route = _route_lock(route_id, plan_version=plan_version)
         current = list(Stop.objects.filter(route=route).order_by("sequence"))
         if sorted(stop_ids) != sorted(stop.pk for stop in current) or len(set(stop_ids)) != len(
@@ -231,7 +231,7 @@ def stop_move(
     plan_version: int | None = None,
 ) -> None:
     """Move one stop `offset` places (-1: one earlier, +1: one later)."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         stop_ids = list(
             Stop.objects.filter(route_id=route_id).order_by("sequence").values_list("pk", flat=True)
         )
@@ -259,7 +259,7 @@ def route_dispatch(
     now: dt.datetime | None = None,
 ) -> Route:
     """Hand the planned route to its driver: its orders go out for delivery."""
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route = _route_lock(route_id, plan_version=plan_version)
         if route.status != Route.Status.PLANNED:
             raise RouteConflict(f"This route is already {route.get_status_display().lower()}.")
@@ -334,7 +334,7 @@ def route_start(
     """The driver is under way: the route is in progress and its orders not yet out go out for
     delivery. A route nobody dispatched counts as dispatched now. Returns the route and how
     many order moves were made."""
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route = _route_lock(route_id)
         moved = 0
         for stop in Stop.objects.filter(route=route).select_related("order").order_by("sequence"):
@@ -367,7 +367,7 @@ def stop_arrive(
     """The vehicle is at the stop: its order arrives and the route is in progress. The
     remaining stops' ETAs are refreshed on commit (they now start from here)."""
     now = now or timezone.now()
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route, stop = _route_visit_lock(stop_id)
         if route.status == Route.Status.PLANNED:
             raise RouteConflict("Dispatch the route before its stops are visited.")
@@ -412,7 +412,7 @@ def stop_depart(
     its stop yet; the stop then takes the departure time as its arrival too.
     """
     now = now or timezone.now()
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         route, stop = _route_visit_lock(stop_id)
         if stop.actual_departure is not None:
             raise RouteConflict("This stop is already done.")
@@ -454,7 +454,7 @@ def route_list(
     *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
 ) -> QuerySet[Route]:
     """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         routes = Route.objects.filter(date=date)
         if hub_ids:
             routes = routes.filter(hub_id__in=hub_ids)
@@ -475,7 +475,7 @@ def route_list(
 
 def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None = None) -> Route:
     """One route of the organization (and hub scope); Route.DoesNotExist for a foreign id."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         routes = Route.objects.select_related("hub", "vehicle", "driver")
         if hub_ids:
             routes = routes.filter(hub_id__in=hub_ids)
@@ -483,7 +483,7 @@ def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None 
 
 
 def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return list(
             Stop.objects.filter(route_id=route_id).select_related("order").order_by("sequence")
         )
@@ -491,7 +491,7 @@ def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
 
 def route_addable_orders(*, organization_id: int, route: Route, limit: int = 200) -> list[Order]:
     """Orders of the route's hub that a stop could take: located, not on an open stop."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         on_routes = Stop.objects.filter(actual_departure__isnull=True).exclude(
             route__status=Route.Status.COMPLETED
         )
@@ -510,7 +510,7 @@ def route_form_choices(
     *, organization_id: int, hub_ids: list[int] | None = None
 ) -> dict[str, list[Any]]:
     """Hubs, vehicles and drivers a new route may use."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         hubs = Hub.objects.order_by("name")
         vehicles = Vehicle.objects.filter(active=True).order_by("plate")
         drivers = Driver.objects.filter(active=True).order_by("name")

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
-from django_scopes import scope, scopes_disabled
+
+from tenancy.context import tenant_context
 
 from .filtersets import OrderFilterSet
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, Stop
+from .resolvers import api_token_locate
 
 
 def order_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Order]:
     """The organization's orders (of `hub_ids` only, when given), newest first."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         orders = Order.objects.select_related("hub")
         if hub_ids:
             orders = orders.filter(hub_id__in=hub_ids)
@@ -58,7 +60,7 @@ def order_get(*, organization_id: int, order_id: int, hub_ids: list[int] | None 
 def order_stop_current(*, organization_id: int, order_id: int) -> Stop | None:
     """The order's stop on its latest route, with the route's driver, vehicle and the vehicle's
     last known state (one query), or None while the order is not planned."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return (
             Stop.objects.filter(order_id=order_id)
             .select_related("route__driver", "route__vehicle__state")
@@ -69,23 +71,23 @@ def order_stop_current(*, organization_id: int, order_id: int) -> Stop | None:
 
 def order_event_list(*, organization_id: int, order_id: int) -> QuerySet[DeliveryEvent]:
     """An order's timeline, oldest first."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return DeliveryEvent.objects.filter(order_id=order_id).select_related(
             "actor", "failure_reason"
         )
 
 
 def failure_reason_list(*, organization_id: int) -> QuerySet[FailureReason]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return FailureReason.objects.filter(active=True)
 
 
 def api_token_for_key(*, token_hash: str) -> ApiToken | None:
     """The active token with this hash, of whichever organization owns it."""
-    # The token is what tells us the organization, so this one lookup runs before any scope.
-    with scopes_disabled():
-        return (
-            ApiToken.objects.select_related("organization")
-            .filter(token_hash=token_hash, active=True)
-            .first()
-        )
+    # The token is what tells us the organization: its resolver answers before any scope.
+    located = api_token_locate(token_hash=token_hash)
+    if located is None:
+        return None
+    organization_id, token_id = located
+    with tenant_context(organization_id):
+        return ApiToken.objects.select_related("organization").filter(pk=token_id).first()

@@ -8,9 +8,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django_scopes import scope
 
 from fleet.models import Hub
+from tenancy.context import tenant_context
 
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
 from .models.orders import tracking_code_new
@@ -61,7 +61,7 @@ def order_create(
     """Create an order with a fresh tracking code and its first timeline event, `created`."""
     _position_check(latitude, longitude)
     _window_check(window_start, window_end)
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         if not Hub.objects.filter(pk=hub_id).exists():
             raise ValidationError({"hub": "No such hub in this organization."})
         order = Order(
@@ -126,7 +126,7 @@ def order_transition(
     _position_check(latitude, longitude)
     if source not in Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         reasons = {
             reason.code: reason
@@ -162,7 +162,7 @@ def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
     """Record the token's use, at most once a minute so busy integrations do not write per call."""
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        with scope(organization=token.organization_id):
+        with tenant_context(token.organization_id):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
 
@@ -171,7 +171,7 @@ def api_token_create(*, organization_id: int, name: str) -> tuple[ApiToken, str]
     """A new token and its plain value, which is shown once and never stored."""
     token = ApiToken(organization_id=organization_id, name=name)
     plain = token.set_token()
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         token.full_clean(exclude=["organization"])
         token.save()
     return token, plain

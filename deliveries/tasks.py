@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
+from tenancy.tasks import tenant_task
+
 from .webhooks import webhook_deliveries_resend_due, webhook_delivery_attempt
 
 
-@shared_task(name="deliveries.webhook_deliver", bind=True, max_retries=None)
+@tenant_task(name="deliveries.webhook_deliver", bind=True, max_retries=None)
 def webhook_deliver(self: Task, delivery_id: int, organization_id: int) -> None:
     """One attempt of a webhook delivery; schedules the next one with backoff when it failed."""
     delay = webhook_delivery_attempt(organization_id=organization_id, delivery_id=delivery_id)

@@ -17,12 +17,13 @@ from typing import Any
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
 
 from fleet.ingest.filters import haversine_m
 from fleet.models import VehicleState
+from tenancy.context import tenant_context
 
 from .models import DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Stop
+from .resolvers import order_locate_by_tracking_code
 from .templatetags.deliveries import delivery_tone
 from .transitions import FINAL_STATUSES
 
@@ -203,9 +204,13 @@ def vehicle_shown(*, status: str, stops_before: int | None, distance_m: float | 
 def _order_by_code(code: str) -> Order | None:
     if not CODE_PATTERN.fullmatch(code):
         return None
-    # The code is what tells us the organization, so this one lookup runs before any scope.
-    with scopes_disabled():
-        return Order.objects.select_related("organization").filter(tracking_code=code).first()
+    # The code is what tells us the organization: its resolver answers before any scope.
+    located = order_locate_by_tracking_code(code=code)
+    if located is None:
+        return None
+    organization_id, order_id = located
+    with tenant_context(organization_id):
+        return Order.objects.select_related("organization").filter(pk=order_id).first()
 
 
 def _current_stop(order: Order) -> Stop | None:
@@ -297,7 +302,7 @@ def order_tracking_get(*, code: str, now: dt.datetime | None = None) -> OrderTra
     tz = zoneinfo.ZoneInfo(organization.timezone)
     today = timezone.localtime(now, tz).date()
     status = order.status
-    with scope(organization=organization.pk):
+    with tenant_context(organization.pk):
         stop = _current_stop(order) if status not in (S.CREATED, S.CANCELLED) else None
         en_route = stop if stop is not None and status in EN_ROUTE_STATUSES else None
         stops_before = _stops_before(en_route) if en_route else None

@@ -13,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_scopes import scope
 
 from fleet.models import Hub
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -52,7 +52,7 @@ def _user_id(request: HttpRequest) -> int:
 def order_new(request: HttpRequest) -> HttpResponse:
     organization = _organization(request)
     with (
-        scope(organization=organization.pk),
+        tenant_context(organization.pk),
         timezone.override(zoneinfo.ZoneInfo(organization.timezone)),
     ):
         form = OrderForm(request.POST or None, hubs=_hubs(request))
@@ -94,7 +94,7 @@ def order_import(request: HttpRequest) -> HttpResponse:
     organization = _organization(request)
     user_id = _user_id(request)
     context: dict[str, Any] = {"section": "orders", "max_rows": imports.MAX_ROWS}
-    with scope(organization=organization.pk):
+    with tenant_context(organization.pk):
         hubs = _hubs(request)
         form = OrderImportForm(request.POST or None, request.FILES or None, hubs=hubs)
         if request.method == "POST" and form.is_valid():

@@ -14,13 +14,14 @@ from django.contrib.auth.decorators import login_required
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from django_scopes import scope, scopes_disabled
 
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.selectors import membership_hub_ids
 
-from .models import Order, ProofOfDelivery
+from .models import ProofOfDelivery
 from .ratelimit import rate_limited
+from .resolvers import order_locate_by_tracking_code
 
 POD_FILE_KINDS = ("photo", "signature")
 
@@ -55,7 +56,7 @@ def pod_file(request: HttpRequest, proof_id: int, kind: str) -> FileResponse:
     membership = getattr(request, "membership", None)
     if membership is None:
         raise Http404("No such file.")
-    with scope(organization=membership.organization_id):
+    with tenant_context(membership.organization_id):
         proofs = ProofOfDelivery.objects.select_related("order")
         if membership.role == Role.DRIVER:
             proofs = proofs.filter(order__stops__route__driver__user=request.user).distinct()
@@ -85,13 +86,13 @@ def _tracking_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
 def tracking_pod_file(
     request: HttpRequest, tracking_code: str, proof_id: int, kind: str
 ) -> FileResponse:
-    # The tracking code names the organization: it is looked up before any scope exists.
-    with scopes_disabled():
-        order = Order.objects.filter(tracking_code=tracking_code).only("pk", "organization").first()
-    if order is None:
+    # The tracking code names the organization: its resolver answers before any scope exists.
+    located = order_locate_by_tracking_code(code=tracking_code)
+    if located is None:
         raise Http404("No such file.")
-    with scope(organization=order.organization_id):
-        proof = ProofOfDelivery.objects.filter(pk=proof_id, order_id=order.pk).first()
+    organization_id, order_id = located
+    with tenant_context(organization_id):
+        proof = ProofOfDelivery.objects.filter(pk=proof_id, order_id=order_id).first()
         if proof is None:
             raise Http404("No such file.")
         return _stream(proof, kind)

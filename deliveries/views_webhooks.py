@@ -16,8 +16,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_scopes import scope
 
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
@@ -63,7 +63,7 @@ def _organization_id(request: HttpRequest) -> int:
 
 def _log_context(request: HttpRequest) -> dict[str, Any]:
     organization_id = _organization_id(request)
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         filterset = WebhookDeliveryFilterSet(
             request.GET,
             queryset=webhook_delivery_list(organization_id=organization_id),
@@ -106,7 +106,7 @@ def webhook_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpRespo
         delivery = webhook_delivery_get(organization_id=organization_id, delivery_id=delivery_id)
     except WebhookDelivery.DoesNotExist as exc:
         raise Http404("No such webhook delivery.") from exc
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         replays = list(delivery.replays.select_related("endpoint"))
     return render(
         request,

@@ -26,10 +26,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
-from django_scopes import scope, scopes_disabled
 from kombu.exceptions import OperationalError
 
+from tenancy.context import tenant_context
+
 from .models import Order, OrderStatus, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .resolvers import webhook_organizations_due
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ def webhook_order_payload(
     """What a receiver learns about an order: identity, status, window, ETA; no customer data
     beyond the reference, so a leaked endpoint log exposes no names, phones or addresses."""
     if eta is None and eta_lookup:
-        with scope(organization=order.organization_id):
+        with tenant_context(order.organization_id):
             eta = (
                 Stop.objects.filter(order=order, eta__isnull=False)
                 .order_by("-route__date", "-id")
@@ -164,7 +166,7 @@ def webhook_events_emit(
     now = timezone.now()
     # Payloads hold datetimes as ISO strings; the encoder makes any stray value JSON-safe too.
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         endpoints = WebhookEndpoint.objects.filter(active=True, events__contains=[event])
         deliveries = WebhookDelivery.objects.bulk_create(
             [
@@ -198,7 +200,7 @@ def webhook_order_events_emit(
         elif order.status == OrderStatus.FAILED:
             events.append(WebhookEvent.ORDER_FAILED)
     # Orders change all day; without a subscriber the payload is not even built.
-    with scope(organization=order.organization_id):
+    with tenant_context(order.organization_id):
         if not WebhookEndpoint.objects.filter(active=True, events__overlap=events).exists():
             return
     # A new order has no stop yet, so no ETA to look up (imports create thousands at once).
@@ -293,7 +295,7 @@ def webhook_delivery_attempt(*, organization_id: int, delivery_id: int) -> float
     Safe to run twice: a finished delivery, one not yet due, or one another worker is sending
     right now (its row is locked) is left alone.
     """
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
@@ -353,7 +355,7 @@ def webhook_delivery_replay(*, organization_id: int, delivery_id: int) -> Webhoo
     Raises WebhookDelivery.DoesNotExist for an id of another organization, ValidationError when
     the endpoint is switched off.
     """
-    with scope(organization=organization_id), transaction.atomic():
+    with tenant_context(organization_id), transaction.atomic():
         original = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
         if not original.endpoint.active:
             raise ValidationError("The endpoint is inactive; activate it before replaying.")
@@ -375,12 +377,14 @@ def webhook_delivery_replay(*, organization_id: int, delivery_id: int) -> Webhoo
 def webhook_deliveries_resend_due() -> int:
     """Enqueue deliveries whose queued message was lost (broker down at emit, worker killed)."""
     cutoff = timezone.now() - SWEEP_GRACE
-    with scopes_disabled():
-        due = list(
-            WebhookDelivery.objects.filter(
+    due: list[tuple[int, int]] = []
+    for organization_id in webhook_organizations_due(cutoff=cutoff):
+        with tenant_context(organization_id):
+            due += WebhookDelivery.objects.filter(
                 status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lt=cutoff
-            ).values_list("pk", "organization_id")[:1000]
-        )
+            ).values_list("pk", "organization_id")[: 1000 - len(due)]
+        if len(due) >= 1000:
+            break
     for delivery_id, organization_id in due:
         _enqueue(delivery_id, organization_id)
     return len(due)
@@ -393,7 +397,7 @@ def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
     """The organization's endpoints with their delivery counts of the last day."""
     since = timezone.now() - dt.timedelta(days=1)
     recent = Q(deliveries__created_at__gte=since)
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id).annotate(
             recent_total=Count("deliveries", filter=recent),
             recent_failed=Count("deliveries", filter=recent & Q(deliveries__status=Status.FAILED)),
@@ -404,7 +408,7 @@ def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
 
 def webhook_delivery_list(*, organization_id: int) -> QuerySet[WebhookDelivery]:
     """The organization's delivery log, newest first."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return WebhookDelivery.objects.select_related("endpoint", "replay_of")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from tenancy.context import no_tenant
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids
@@ -39,10 +40,12 @@ read_only = partial(database_sync_to_async, thread_sensitive=False)
 
 @read_only
 def _membership(user: Any, organization_id: int | None) -> tuple[Membership | None, list[int]]:
-    membership = membership_for_user(user=user, organization_id=organization_id)
-    if membership is None:
-        return None, []
-    return membership, membership_hub_ids(membership=membership)
+    # Resolved once per connection; every later read enters this organization's context.
+    with no_tenant(user_id=user.pk):
+        membership = membership_for_user(user=user, organization_id=organization_id)
+        if membership is None:
+            return None, []
+        return membership, membership_hub_ids(membership=membership)
 
 
 def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetime) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 
+from tenancy.context import operator_context
+
 from .ingest.service import live_group
 from .partitions import partitions_drop_expired, partitions_ensure
 from .selectors import vehicle_live_list
@@ -27,7 +29,8 @@ RETURNING s.organization_id, s.vehicle_id
 
 def vehicle_states_mark_offline() -> int:
     """Silence is a status change nobody reports; find it here and push it to the screens."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One statement over every tenant's vehicle states: a maintenance job, run as the operator.
+    with operator_context(), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(MARK_OFFLINE_SQL)
         changed = cursor.fetchall()
     by_org: dict[int, set[int]] = defaultdict(set)
@@ -56,7 +59,7 @@ def _broadcast(by_org: dict[int, set[int]]) -> None:
 
 def positions_maintain() -> dict[str, Any]:
     """Create the coming days' partitions; drop those past the longest retention of any tenant."""
-    with connection.cursor() as cursor:
+    with operator_context(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT COALESCE(MAX(position_retention_days), 90) FROM fleet_trackingsettings"
         )

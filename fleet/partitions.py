@@ -10,6 +10,8 @@ import logging
 
 from django.db import connection
 
+from .resolvers import position_partition_create, position_partition_drop
+
 logger = logging.getLogger(__name__)
 
 PARENT = "fleet_position"
@@ -44,18 +46,28 @@ def partitions_ensure(
         name = partition_name(day)
         if name in have:
             continue
-        start, end = day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} "
-                    f"FOR VALUES FROM ('{start} 00:00+00') TO ('{end} 00:00+00')"
-                )
-            created.append(name)
+            if _partition_create(day):
+                created.append(name)
         except Exception:
             # Rows for that day already sit in the default partition; leave them there.
             logger.exception("could not create partition %s", name)
     return created
+
+
+def _partition_create(day: dt.date) -> bool:
+    if not connection.settings_dict.get("DOORSTEP_AS_OWNER"):
+        # The owner's function: the application role owns no table (docs/tenancy.md).
+        return position_partition_create(day=day)
+    # Migrations run as the owner, before the functions exist; post_migrate then gives these
+    # partitions their row-level security like every other tenant table.
+    start, end = day.isoformat(), (day + dt.timedelta(days=1)).isoformat()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF {PARENT} "
+            f"FOR VALUES FROM ('{start} 00:00+00') TO ('{end} 00:00+00')"
+        )
+    return True
 
 
 def partitions_drop_expired(*, retention_days: int, today: dt.date | None = None) -> list[str]:
@@ -64,7 +76,7 @@ def partitions_drop_expired(*, retention_days: int, today: dt.date | None = None
     dropped = []
     for name in sorted(existing_partitions()):
         if name.startswith(f"{PARENT}_p") and name < cutoff:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {name}")
-            dropped.append(name)
+            day = dt.datetime.strptime(name.removeprefix(f"{PARENT}_p"), "%Y%m%d").date()
+            if position_partition_drop(day=day):
+                dropped.append(name)
     return dropped

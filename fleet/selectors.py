@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
-from django_scopes import scope
+
+from tenancy.context import tenant_context
 
 from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import TrackingSettings
@@ -38,7 +39,7 @@ def vehicle_live_list(
     *, organization_id: int, hub_ids: list[int] | None = None
 ) -> list[dict[str, Any]]:
     """Every active vehicle of the organization (of `hub_ids` only, when given) with its state."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         vehicles = Vehicle.objects.filter(active=True).select_related("hub", "driver", "device")
         if hub_ids:
             vehicles = vehicles.filter(hub_id__in=hub_ids)
@@ -53,7 +54,7 @@ def vehicle_get(
     *, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None
 ) -> Vehicle:
     """One vehicle of the organization; raises Vehicle.DoesNotExist for a foreign or out-of-scope id."""
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         vehicles = Vehicle.objects.select_related("hub", "driver", "device")
         if hub_ids:
             vehicles = vehicles.filter(hub_id__in=hub_ids)
@@ -61,17 +62,17 @@ def vehicle_get(
 
 
 def vehicle_state_get(*, organization_id: int, vehicle_id: int) -> VehicleState | None:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return VehicleState.objects.filter(vehicle_id=vehicle_id).first()
 
 
 def zone_geometries(*, organization_id: int) -> dict[int, dict[str, Any]]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return {z.pk: z.geometry for z in Zone.objects.all()}
 
 
 def zone_feature_collection(*, organization_id: int) -> dict[str, Any]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         zones = Zone.objects.all()
         return {
             "type": "FeatureCollection",
@@ -88,7 +89,7 @@ def zone_feature_collection(*, organization_id: int) -> dict[str, Any]:
 
 
 def hub_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[Hub]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         hubs = Hub.objects.all()
         if hub_ids:
             hubs = hubs.filter(pk__in=hub_ids)
@@ -96,7 +97,7 @@ def hub_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[
 
 
 def vehicle_tag_list(*, organization_id: int) -> list[str]:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         tags: set[str] = set()
         for row in Vehicle.objects.values_list("tags", flat=True):
             tags.update(row)
@@ -107,12 +108,12 @@ def saved_view_list(*, organization_id: int, user_id: int) -> QuerySet[SavedView
     """The user's own views and the views shared with the organization."""
     from django.db.models import Q
 
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         return SavedView.objects.filter(Q(owner_id=user_id) | Q(shared=True)).order_by("name")
 
 
 def saved_view_default_id(*, organization_id: int, user_id: int) -> int | None:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         default = SavedViewDefault.objects.filter(user_id=user_id).first()
         return default.view_id if default else None
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django_scopes import scope
+
+from tenancy.context import tenant_context
 
 from .live import FilterError, interval_parse, live_filter_parse
 from .models import SavedView, SavedViewDefault
@@ -32,7 +33,7 @@ def saved_view_create(
         refresh = interval_parse(refresh_seconds)
     except FilterError as exc:
         raise ValidationError({"filters": str(exc)}) from exc
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         view = SavedView.objects.create(
             organization_id=organization_id,
             owner_id=owner_id,
@@ -47,7 +48,7 @@ def saved_view_create(
 
 
 def saved_view_make_default(*, organization_id: int, user_id: int, view: SavedView) -> None:
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         SavedViewDefault.objects.update_or_create(
             organization_id=organization_id, user_id=user_id, defaults={"view": view}
         )
@@ -57,5 +58,5 @@ def saved_view_delete(*, organization_id: int, user_id: int, view: SavedView) ->
     """Only the owner deletes a view; a shared view stays for everybody else until then."""
     if view.owner_id != user_id:
         raise PermissionDenied("Only the owner can delete this view.")
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         view.delete()

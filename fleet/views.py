@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_scopes import scope
 
+from tenancy.context import tenant_context
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
 
@@ -172,7 +172,7 @@ def vehicle_detail(request: HttpRequest, vehicle_id: int) -> HttpResponse:
 def data_health(request: HttpRequest) -> HttpResponse:
     """What the position filters refused, and why: the first place to look when a van 'jumps'."""
     organization_id, _, _ = _context(request)
-    with scope(organization=organization_id):
+    with tenant_context(organization_id):
         refused = RejectedFix.objects.select_related("device").order_by("-received_at")
         by_reason = {
             row["reason"]: row["count"]

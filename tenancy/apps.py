@@ -1,6 +1,22 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db import connections
+from django.db.models.signals import post_migrate
+
+
+def _row_level_security(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """After every migrate: policies on every tenant table, roles, grants, resolvers."""
+    if not connections[using].settings_dict.get("DOORSTEP_AS_OWNER"):
+        return  # only the owner can; `manage.py migrate` connects as the owner
+    from .rls import setup
+
+    setup(using)
 
 
 class TenancyConfig(AppConfig):
     name = "tenancy"
     verbose_name = "Organizations and roles"
+
+    def ready(self) -> None:
+        post_migrate.connect(_row_level_security, sender=self, dispatch_uid="doorstep-rls")

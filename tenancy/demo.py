@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django_scopes import scope, scopes_disabled
 
 from fleet.models import Device, Driver, Hub, Vehicle, Zone
+from tenancy.context import operator_context, tenant_context
 
 from .models import Membership, Organization, Role
 
@@ -109,7 +109,7 @@ def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organizati
     organization = Organization.objects.create(
         name=spec.name, slug=spec.slug, timezone=spec.timezone
     )
-    with scope(organization=organization):
+    with tenant_context(organization):
         hubs = [
             Hub.objects.create(
                 organization=organization,
@@ -194,7 +194,7 @@ def demo_seed() -> list[Organization]:
     """Create the demo tenants unless they exist; idempotent, so every run command may call it."""
     rng = random.Random(7)
     created = []
-    with scopes_disabled():
+    with operator_context():
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", DEMO_PASSWORD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,6 +151,32 @@ def build_tenant(label: str) -> Tenant:
         order=order,
         delivery_objects=delivery_objects,
     )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The test database is created and migrated as its owner (which sets up row-level
+    security); the tests then connect as the application role, like the servers do. Outside
+    every tenant context this process acts as the operator, so fixtures can build two tenants'
+    rows; code under test enters its own contexts and meets the policies."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    owner = {key: connection.settings_dict.get(key) for key in OWNER_KEYS}
+    connection.close()
+    connection.settings_dict.update(
+        USER=settings.DB_APP_USER,
+        PASSWORD=os.environ.get("DOORSTEP_DB_APP_PASSWORD", ""),
+        DOORSTEP_AS_OWNER=False,
+    )
+    settings.DOORSTEP_DB_DEFAULT_ACCESS = "operator"
+    yield
+    connection.close()
+    connection.settings_dict.update(owner)
+
+
+OWNER_KEYS = ("USER", "PASSWORD", "DOORSTEP_AS_OWNER")
 
 
 @pytest.fixture

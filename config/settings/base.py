@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs per deployment comes from env vars."""
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -84,9 +85,36 @@ TEMPLATES = [
 ]
 
 # --- Services -------------------------------------------------------------------------------
+# Three database roles (docs/tenancy.md). DATABASE_URL names the database and its OWNER, who
+# runs migrations and sets up row-level security. The application connects to the same database
+# as DOORSTEP_DB_APP_USER (owns nothing, not a superuser; DATABASE_APP_URL overrides the whole
+# connection), the ingest writer as DOORSTEP_DB_INGEST_USER. Commands that change the schema
+# connect as the owner (OWNER_COMMANDS, or DOORSTEP_DB_AS_OWNER=1).
 DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/doorstep")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+DB_APP_USER = env("DOORSTEP_DB_APP_USER", "doorstep_app")
+DB_INGEST_USER = env("DOORSTEP_DB_INGEST_USER", "doorstep_ingest")
+DB_OPERATOR_ROLE = "doorstep_operator"
+OWNER_COMMANDS = {"migrate", "db_roles", "flush", "sqlflush", "createcachetable", "dbshell"}
+DB_AS_OWNER = env_bool("DOORSTEP_DB_AS_OWNER", len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS)
+
+
+def database_settings(*, as_owner: bool) -> dict[str, object]:
+    config: dict[str, object] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
+    if not as_owner:
+        if env("DATABASE_APP_URL"):
+            config.update(dj_database_url.parse(env("DATABASE_APP_URL"), conn_max_age=60))
+        else:
+            config["USER"] = DB_APP_USER
+            config["PASSWORD"] = env("DOORSTEP_DB_APP_PASSWORD")
+    # tenancy.db keeps each connection's tenant settings in step with the tenant context.
+    config["ENGINE"] = "tenancy.db"
+    config["DOORSTEP_AS_OWNER"] = as_owner
+    return config
+
+
+DATABASES = {"default": database_settings(as_owner=DB_AS_OWNER)}
+# The ingest writer's own login (BYPASSRLS, grants on the tables it writes; docs/tenancy.md).
+DB_INGEST = {"USER": DB_INGEST_USER, "PASSWORD": env("DOORSTEP_DB_INGEST_PASSWORD")}
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 

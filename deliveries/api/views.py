@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from django_scopes import scope
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -19,6 +18,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tenancy.context import tenant_context
 from tenancy.selectors import membership_hub_ids
 
 from .. import selectors, services
@@ -53,7 +53,7 @@ class OrganizationApiView(GenericAPIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self._scope = ExitStack()
-        self._scope.enter_context(scope(organization=self.organization_id))
+        self._scope.enter_context(tenant_context(self.organization_id))
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         stack = getattr(self, "_scope", None)

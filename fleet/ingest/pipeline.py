@@ -87,11 +87,13 @@ class Item:
 
 
 def conninfo_from_settings() -> str:
+    # The ingest writer's own role: it commits many organizations' fixes in one transaction,
+    # so it bypasses row-level security, and is granted only the tables ingest touches.
     db = settings.DATABASES["default"]
     params: dict[str, Any] = {
         "dbname": db.get("NAME"),
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
+        "user": settings.DB_INGEST["USER"] or None,
+        "password": settings.DB_INGEST["PASSWORD"] or None,
         "host": db.get("HOST") or None,
         "port": db.get("PORT") or None,
         "connect_timeout": 3,

@@ -3,8 +3,11 @@ per-organization tracking settings and the dispatcher's saved map views."""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.db import models
+from django_scopes import ScopedManager
 
 from tenancy.models import Organization, TenantModel
 
@@ -48,6 +51,9 @@ class Position(models.Model):
 
     pk = models.CompositePrimaryKey("device_id", "fix_time")
     organization = models.ForeignKey(Organization, on_delete=models.DO_NOTHING, related_name="+")
+    # Read through the tenant scope like every other tenant table (not a TenantModel only
+    # because the table is unmanaged and keyed on device + fix time).
+    objects: ClassVar[models.Manager[Any]] = ScopedManager(organization="organization")
     device = models.ForeignKey(Device, on_delete=models.DO_NOTHING, related_name="+")
     vehicle = models.ForeignKey(Vehicle, null=True, on_delete=models.DO_NOTHING, related_name="+")
     fix_time = models.DateTimeField()

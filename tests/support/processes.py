@@ -19,5 +19,7 @@ def django_process_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": database_url_for_children(),
+        # The application role, as in production (the test process itself set the schema up).
+        "DOORSTEP_DB_AS_OWNER": "0",
         **(extra or {}),
     }

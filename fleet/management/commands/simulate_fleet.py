@@ -17,12 +17,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, transaction
-from django_scopes import scope, scopes_disabled
 
 from deliveries.demo import route_goals_load
 from fleet.models import Device, Hub, Vehicle
 from fleet.simulation.driver import ANOMALY_KINDS, Anomalies, Fleet, SimDevice
 from fleet.simulation.runner import FleetSender, SendStats, SimClock
+from tenancy.context import operator_context, tenant_context
 from tenancy.demo import DEMO_DEVICE_TOKEN, DEMO_ORGANIZATIONS
 from tenancy.models import Organization
 
@@ -227,7 +227,7 @@ async def run_with_signals(
 
 def load_devices(organizations: list[str], limit: int | None) -> list[SimDevice]:
     """Active devices that have a vehicle (with its hub), round-robin over organizations."""
-    with scopes_disabled():
+    with operator_context():
         if organizations:
             known = set(
                 Organization.objects.filter(slug__in=organizations).values_list("slug", flat=True)
@@ -270,11 +270,11 @@ def create_devices(slug: str, count: int, token: str) -> int:
         raise CommandError(f"Unknown organization: {slug}")
     prefix = next((s.prefix for s in DEMO_ORGANIZATIONS if s.slug == slug), slug[:12])
     identifiers = [f"{prefix}-sim-{n:04d}" for n in range(1, count + 1)]
-    with scopes_disabled():
+    with operator_context():
         taken = set(
             Device.objects.filter(identifier__in=identifiers).values_list("identifier", flat=True)
         )
-    with scope(organization=organization), transaction.atomic():
+    with tenant_context(organization), transaction.atomic():
         hubs = list(Hub.objects.filter(organization=organization).order_by("code"))
         if not hubs:
             raise CommandError(f"Organization {slug} has no hub.")

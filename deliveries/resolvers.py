@@ -1,0 +1,66 @@
+"""The deliveries app's cross-tenant lookups (see tenancy/resolvers.py): each answers one
+question with ids, and the caller enters the organization's context for everything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tenancy.resolvers import resolver_call, resolver_definition
+from tenancy.rls import register_resolver_sql
+
+register_resolver_sql(
+    resolver_definition(
+        "doorstep_order_by_tracking_code",
+        "code text",
+        "TABLE(organization_id bigint, order_id bigint)",
+        "SELECT organization_id, id FROM deliveries_order WHERE tracking_code = code LIMIT 1",
+    )
+)
+register_resolver_sql(
+    resolver_definition(
+        "doorstep_tracking_codes_taken",
+        "codes text[]",
+        "SETOF text",
+        "SELECT tracking_code FROM deliveries_order WHERE tracking_code = ANY(codes)",
+    )
+)
+register_resolver_sql(
+    resolver_definition(
+        "doorstep_api_token_by_hash",
+        "digest text",
+        "TABLE(organization_id bigint, token_id bigint)",
+        "SELECT organization_id, id FROM deliveries_apitoken "
+        "WHERE token_hash = digest AND active LIMIT 1",
+    )
+)
+register_resolver_sql(
+    resolver_definition(
+        "doorstep_webhook_organizations_due",
+        "cutoff timestamptz",
+        "SETOF bigint",
+        "SELECT DISTINCT organization_id FROM deliveries_webhookdelivery "
+        "WHERE status IN ('pending', 'retrying') AND next_attempt_at < cutoff",
+    )
+)
+
+
+def order_locate_by_tracking_code(*, code: str) -> tuple[int, int] | None:
+    """(organization id, order id) of the order with this public tracking code."""
+    rows = resolver_call("doorstep_order_by_tracking_code", code)
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def tracking_codes_taken(*, codes: list[str]) -> set[str]:
+    """Which of these tracking codes any organization already uses (they are global)."""
+    return {row[0] for row in resolver_call("doorstep_tracking_codes_taken", codes)}
+
+
+def api_token_locate(*, token_hash: str) -> tuple[int, int] | None:
+    """(organization id, token id) of the active API token with this hash."""
+    rows = resolver_call("doorstep_api_token_by_hash", token_hash)
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+
+def webhook_organizations_due(*, cutoff: dt.datetime) -> list[int]:
+    """Organizations with webhook deliveries waiting past `cutoff` (the resend sweep)."""
+    return [int(row[0]) for row in resolver_call("doorstep_webhook_organizations_due", cutoff)]
