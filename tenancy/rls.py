@@ -151,10 +151,14 @@ def grants_sql(database: str) -> list[str]:
     statements = [
         f"GRANT CONNECT, TEMPORARY ON DATABASE {_quote(database)} TO {app}, {ingest}",
         f"GRANT USAGE ON SCHEMA public TO {app}, {operator}, {ingest}",
-        f"GRANT {dml} ON ALL TABLES IN SCHEMA public TO {app}, {operator}",
+        f"GRANT {dml} ON ALL TABLES IN SCHEMA public TO {app}",
+        # The operator may also empty tables (maintenance; the test suite's flush).
+        f"GRANT {dml}, TRUNCATE ON ALL TABLES IN SCHEMA public TO {operator}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}, {operator}",
         # Tables the owner creates later (e.g. the daily position partitions) get the same.
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml} ON TABLES TO {app}, {operator}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml} ON TABLES TO {app}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml}, TRUNCATE ON TABLES "
+        f"TO {operator}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES "
         f"TO {app}, {operator}",
         f"GRANT SELECT ON {', '.join(INGEST_READ)} TO {ingest}",
