@@ -72,7 +72,10 @@ def prepare(env: dict[str, str], seed: bool) -> list[str]:
     """Apply migrations and (when the command exists) seed the demo data; return its lines.
     On an interrupt the child is stopped before we unwind."""
     command = [str(BIN / "python"), "-c", PREPARE, *(["--seed"] if seed else [])]
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    # As the database owner: migrate creates the roles, grants and row-level security that
+    # the other processes (the application role) then run under (docs/tenancy.md).
+    owner_env = {**env, "DOORSTEP_DB_AS_OWNER": "1"}
+    child = subprocess.Popen(command, cwd=ROOT, env=owner_env, stdout=subprocess.PIPE, text=True)
     try:
         output, _ = child.communicate()
     except BaseException:

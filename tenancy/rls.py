@@ -181,7 +181,7 @@ def setup(using: str = "default", *, extra_sql: Iterable[str] = ()) -> list[str]
             cursor.execute(sql)
         for sql in grants_sql(connection.settings_dict["NAME"]):
             cursor.execute(sql)
-        app = _quote(roles()["app"])
+        app, operator = _quote(roles()["app"]), _quote(roles()["operator"])
         cursor.execute(
             "SELECT p.oid::regprocedure::text FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace "
@@ -189,5 +189,5 @@ def setup(using: str = "default", *, extra_sql: Iterable[str] = ()) -> list[str]
         )
         for (function,) in cursor.fetchall():
             cursor.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
-            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {app}")
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {app}, {operator}")
     return tables

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 from tenancy.context import NO_TENANT, TenantContext, current_context
 
@@ -41,6 +42,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tenant_settings: tuple[str, str, str] | None = None
+        self._tenant_sync_paused = False
+
+    def _healthy(self) -> bool:
+        # In a failed transaction only a rollback runs; the caller's own statement reports it.
+        return bool(self.connection.info.transaction_status != TransactionStatus.INERROR)
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         self._tenant_settings = None  # a new or pooled connection: its settings are unknown
@@ -51,7 +57,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # Migrations and `db_roles` run as the owner, who sets up the policies.
             return super().create_cursor(name)
         wanted = _wanted()
-        if wanted != self._tenant_settings:
+        if wanted != self._tenant_settings and not self._tenant_sync_paused and self._healthy():
             # Through a plain cursor: a named (server-side) cursor cannot run set_config.
             with self.connection.cursor() as cursor:
                 cursor.execute(SYNC_SQL, wanted)
@@ -63,8 +69,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super()._rollback()
 
     def _savepoint_rollback(self, sid: str) -> None:
-        self._tenant_settings = None
-        super()._savepoint_rollback(sid)
+        # The rollback statement needs a cursor, and must run before anything else can.
+        self._tenant_sync_paused = True
+        try:
+            super()._savepoint_rollback(sid)
+        finally:
+            self._tenant_sync_paused = False
+            self._tenant_settings = None
 
     def _close(self) -> None:
         self._tenant_settings = None

@@ -7,11 +7,13 @@ import datetime as dt
 import json
 from typing import Any
 
+import dj_database_url
 import httpx
 import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django_scopes import scopes_disabled
 
 from config.asgi import application
@@ -185,6 +187,10 @@ async def test_resend_stored_by_another_process_is_a_duplicate(
     assert await refusals(tenant) == ["duplicate"]
 
 
+def owner_user() -> str:
+    return str(dj_database_url.parse(settings.DATABASE_URL)["USER"])
+
+
 async def test_directory_refresh_never_holds_up_requests(
     ingest: IngestService, tenant: Tenant
 ) -> None:
@@ -193,7 +199,11 @@ async def test_directory_refresh_never_holds_up_requests(
     async with client() as http:
         assert (await osmand(http, tenant, timestamp=now_ts(-30))).status_code == 200
         ingest.directory.max_age = 0.0  # every request now finds the directory due a reload
-        async with await psycopg.AsyncConnection.connect(conninfo_from_settings()) as blocker:
+        # The owner takes the lock: the ingest role may only read that table.
+        owner = conninfo_from_settings().replace(
+            f"user={settings.DB_INGEST['USER']}", f"user={owner_user()}"
+        )
+        async with await psycopg.AsyncConnection.connect(owner) as blocker:
             await blocker.execute("LOCK TABLE fleet_trackingsettings IN ACCESS EXCLUSIVE MODE")
             answers = [
                 await asyncio.wait_for(osmand(http, tenant, timestamp=now_ts(-20 + step)), 5)

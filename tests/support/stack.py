@@ -298,11 +298,12 @@ class Stack:
         )
         return env
 
-    def manage(self, *args: str, timeout: float = 180) -> str:
+    def manage(self, *args: str, timeout: float = 180, as_owner: bool = False) -> str:
+        env = {**self.env(), **({"DOORSTEP_DB_AS_OWNER": "1"} if as_owner else {})}
         done = subprocess.run(
             [PYTHON, "manage.py", *args],
             cwd=REPO,
-            env=self.env(),
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -314,7 +315,8 @@ class Stack:
     def migrate_and_seed(self) -> dict[str, Any]:
         self.manage("migrate", "--noinput", "-v", "0")
         script = SEED.replace("COUNT", str(self.devices)).replace("TOKEN", repr(DEVICE_TOKEN))
-        out = self.manage("shell", "-c", script)
+        # The seed writes two tenants' rows at once: as the cluster's owner, not the app role.
+        out = self.manage("shell", "-c", script, as_owner=True)
         line = next(x for x in out.splitlines() if x.startswith("SEED "))
         self.seed = json.loads(line[5:])
         return self.seed
