@@ -59,13 +59,28 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+def csp_violations(page: Page) -> list[str]:
+    """Chromium's console reports of what the Content-Security-Policy blocked on this page."""
+    reports: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            reports.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return reports
+
+
 @pytest.fixture
 def page(chromium: Browser, live_server: object) -> Iterator[Page]:
     context = chromium.new_context(viewport=VIEWPORT, base_url=str(live_server))
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked = csp_violations(page)
     yield page
     context.close()
+    # Our pages load no inline script or style: anything blocked means a page broke.
+    assert blocked == [], blocked
 
 
 @pytest.fixture

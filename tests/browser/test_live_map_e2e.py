@@ -18,7 +18,7 @@ from tenancy.models import Role
 from tests.conftest import Tenant, build_tenant
 from tests.factories import PASSWORD
 
-from .conftest import VIEWPORT
+from .conftest import VIEWPORT, csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,8 +38,11 @@ def tenant(transactional_db: None) -> Tenant:
 def live_page(chromium: Browser, daphne: str) -> Iterator[Page]:
     context = chromium.new_context(viewport=VIEWPORT, base_url=daphne)
     context.set_default_timeout(15_000)
-    yield context.new_page()
+    page = context.new_page()
+    blocked = csp_violations(page)
+    yield page
     context.close()
+    assert blocked == [], blocked  # the live map (and its websocket) work under the CSP
 
 
 def report(daphne: str, tenant: Tenant, *, lat: float, lon: float, ago: int = 0) -> None:
