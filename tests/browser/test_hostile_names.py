@@ -20,7 +20,7 @@ import pytest
 from django_scopes import scope, scopes_disabled
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from deliveries.models import Order, Route, WebhookDelivery, WebhookEndpoint
+from deliveries.models import Order, Route, Stop, WebhookDelivery, WebhookEndpoint
 from fleet.models import Driver, Hub, RejectedFix, SavedView, Vehicle, Zone
 from tenancy.models import Organization, Role
 from tests.conftest import Tenant, build_tenant
@@ -273,6 +273,8 @@ def test_driver_app_and_tracking_page_show_hostile_names_as_text(
     hub_pin.hover(position={"x": pin_box["width"] * 0.25, "y": pin_box["height"] * 0.75})
     expect(page.locator(".leaflet-tooltip")).to_have_text(f"Hub {NAMES['hub']}")
     session.assert_safe(f"Hub {NAMES['hub']}")
+    page.goto(f"/driver/stops/{hostile.delivery_objects[Stop].pk}/")
+    session.assert_safe(NAMES["customer"], NAMES["address"])
 
     # The customer's public page: no login.
     public = browsing()
