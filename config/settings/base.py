@@ -251,7 +251,8 @@ DOORSTEP_DEMO_PROGRESS = env_bool("DOORSTEP_DEMO_PROGRESS", False)
 # in with json_script (not executed), behaviour in static files. Text from the database goes
 # into the DOM as text; the policy is the second line of defence if some code forgets.
 # Styles: 'self' only; Leaflet and our scripts set element styles through the CSSOM, which CSP
-# does not restrict. The one relaxed page is Swagger UI (config/urls.py).
+# does not restrict. No page needs a relaxed policy: Swagger UI runs as drf-spectacular's split
+# view, without inline script or style (config/urls.py).
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "csp.middleware.CSPMiddleware",
