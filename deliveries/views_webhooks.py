@@ -54,7 +54,8 @@ class WebhookDeliveryFilterSet(django_filters.FilterSet):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.form.fields.values():
-            field.widget.attrs.update({"class": "select", "style": "width: auto;"})
+            # A class, not a style attribute: the Content-Security-Policy allows none.
+            field.widget.attrs.update({"class": "select w-auto"})
 
 
 def _organization_id(request: HttpRequest) -> int:

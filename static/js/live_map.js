@@ -1419,7 +1419,11 @@
       this.zoneLayer.eachLayer((layer) => {
         const name = layer.feature && layer.feature.properties && layer.feature.properties.name;
         if (name) {
-          layer.bindTooltip(name, {
+          // An element, not a string: Leaflet puts a string tooltip in as HTML, and zone names
+          // are typed by tenant admins.
+          const label = document.createElement("span");
+          label.textContent = name;
+          layer.bindTooltip(label, {
             permanent: true,
             direction: "bottom",
             offset: [0, 4],

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
@@ -19,6 +23,8 @@ from django_scopes import scopes_disabled
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tenancy.models import Membership, Organization
+from tests.support.processes import django_process_env
+from tests.support.stack import free_port
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -53,13 +59,28 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+def csp_violations(page: Page) -> list[str]:
+    """Chromium's console reports of what the Content-Security-Policy blocked on this page."""
+    reports: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            reports.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return reports
+
+
 @pytest.fixture
 def page(chromium: Browser, live_server: object) -> Iterator[Page]:
     context = chromium.new_context(viewport=VIEWPORT, base_url=str(live_server))
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked = csp_violations(page)
     yield page
     context.close()
+    # Our pages load no inline script or style: anything blocked means a page broke.
+    assert blocked == [], blocked
 
 
 @pytest.fixture
@@ -116,3 +137,32 @@ def sign_in(page: Page) -> Callable[..., None]:
         page.get_by_role("button", name="Sign in").click()
 
     return submit
+
+
+@pytest.fixture
+def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+    """The real ASGI server (HTTP, ingest and websockets) on the test database."""
+    port = free_port()
+    # Its log goes to a file: a pipe nobody reads would stall the server once it fills up.
+    log = (tmp_path / "daphne.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "config.asgi:application"],
+        cwd=REPO_ROOT, env=django_process_env(), stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/login/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("daphne did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()

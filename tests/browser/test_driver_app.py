@@ -26,7 +26,7 @@ from deliveries.models import ActionReceipt, DeliveryEvent, ProofOfDelivery, Sto
 from deliveries.models import Route as DeliveryRoute
 from fleet.models import Driver, Vehicle
 from tenancy.models import Organization
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, csp_violations
 from tests.deliveries.builders import failure_reasons_create, order_advance, order_build
 from tests.factories import HubFactory
 
@@ -47,8 +47,11 @@ def phone(chromium: Browser, live_server: Any) -> Iterator[tuple[BrowserContext,
         permissions=["geolocation"],
     )
     context.set_default_timeout(10_000)
-    yield context, context.new_page()
+    page = context.new_page()
+    blocked = csp_violations(page)
+    yield context, page
     context.close()
+    assert blocked == [], blocked  # camera preview (blob:), map and queue work under the CSP
 
 
 @pytest.fixture

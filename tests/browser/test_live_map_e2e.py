@@ -4,8 +4,6 @@ map, a filter hides it, a saved view brings it back."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,39 +17,10 @@ from fleet.models import SavedView
 from tenancy.models import Role
 from tests.conftest import Tenant, build_tenant
 from tests.factories import PASSWORD
-from tests.support.processes import django_process_env
-from tests.support.stack import free_port
 
-from .conftest import VIEWPORT
+from .conftest import VIEWPORT, csp_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def daphne(transactional_db: None) -> Iterator[str]:
-    """The real ASGI server (HTTP, ingest and websockets) on the test database."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "config.asgi:application"],
-        cwd=REPO, env=django_process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/login/", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("daphne did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -69,8 +38,11 @@ def tenant(transactional_db: None) -> Tenant:
 def live_page(chromium: Browser, daphne: str) -> Iterator[Page]:
     context = chromium.new_context(viewport=VIEWPORT, base_url=daphne)
     context.set_default_timeout(15_000)
-    yield context.new_page()
+    page = context.new_page()
+    blocked = csp_violations(page)
+    yield page
     context.close()
+    assert blocked == [], blocked  # the live map (and its websocket) work under the CSP
 
 
 def report(daphne: str, tenant: Tenant, *, lat: float, lon: float, ago: int = 0) -> None:

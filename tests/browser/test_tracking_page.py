@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from deliveries.models import DeliveryEvent, ProofOfDelivery, Route, Stop
 from fleet.models import Vehicle, VehicleState
 from tenancy.models import Organization
-from tests.browser.conftest import SCREENSHOT_DIR
+from tests.browser.conftest import SCREENSHOT_DIR, csp_violations
 from tests.deliveries.builders import order_advance, order_build
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
 
@@ -39,8 +39,10 @@ def phone(chromium: Browser, live_server: Any) -> Iterator[Page]:
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    blocked = csp_violations(page)
     yield page
     context.close()
+    assert blocked == [], blocked  # the map and the polling work under the CSP
 
 
 def full_page(page: Page, name: str) -> Path:

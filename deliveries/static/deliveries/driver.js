@@ -131,6 +131,13 @@
     window.scrollTo(0, 0);
   }
 
+  // Leaflet reads a string tooltip as HTML; names come from the database, so give it an element.
+  function textNode(text) {
+    const span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   // --- Map: stops as numbered vector pins on a plain background (no tiles needed). ----------
   const map = (function () {
     const node = document.getElementById("driver-map");
@@ -138,9 +145,11 @@
     let leaflet = null;
     function icon(stop, status) {
       const tone = status === "returned_to_hub" ? "returned" : status;
+      const label = document.createElement("span");
+      label.textContent = String(stop.sequence);
       return L.divIcon({
         className: "driver-pin delivery-" + tone,
-        html: "<span>" + stop.sequence + "</span>",
+        html: label,
         iconSize: [28, 28],
         iconAnchor: [14, 14],
       });
@@ -154,7 +163,7 @@
       leaflet = L.map(node, { zoomControl: true, attributionControl: false });
       if (config.hub) {
         L.circleMarker([config.hub.lat, config.hub.lon], { radius: 7, color: "#0f172a", fillColor: "#fff", fillOpacity: 1, weight: 3 })
-          .addTo(leaflet).bindTooltip("Hub " + config.hub.name);
+          .addTo(leaflet).bindTooltip(textNode("Hub " + config.hub.name));
       }
       L.polyline(points, { color: "#2563eb", weight: 3, opacity: 0.5, dashArray: "6 6" }).addTo(leaflet);
       located.forEach(function (stop) {

@@ -41,14 +41,15 @@
     points().forEach(function (stop) {
       var at = [stop.lat, stop.lon];
       line.push(at);
-      var colour = stop.done ? "#16a34a" : stop.late ? "#dc2626" : "#6e56e8";
+      // Colours and shape live in doorstep.css (.route-stop-marker): the CSP allows no inline
+      // style attributes, and the sequence goes in as text.
+      var label = document.createElement("span");
+      label.className = "route-stop-marker__pin" + (stop.done ? " is-done" : stop.late ? " is-late" : "");
+      label.textContent = String(stop.sequence);
       L.marker(at, {
         icon: L.divIcon({
           className: "route-stop-marker",
-          html:
-            '<span style="display:grid;place-items:center;width:22px;height:22px;border-radius:50%;' +
-            "background:" + colour + ';color:#fff;font:600 11px/1 system-ui;border:2px solid #fff;' +
-            'box-shadow:0 1px 3px rgb(0 0 0 / 30%)">' + stop.sequence + "</span>",
+          html: label,
           iconSize: [22, 22],
           iconAnchor: [11, 11],
         }),
