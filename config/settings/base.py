@@ -1,9 +1,10 @@
 """Settings shared by every environment. Everything that differs per deployment comes from env vars."""
 
 import os
+import sys
 from pathlib import Path
 
-import dj_database_url
+from config.database import database_settings, serves_asgi
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -85,8 +86,27 @@ TEMPLATES = [
 
 # --- Services -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/doorstep")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Web processes share a bounded pool of DOORSTEP_DB_POOL_SIZE connections each (0: no pool, the
+# old per-thread persistent connections); a request that waits DOORSTEP_DB_POOL_TIMEOUT seconds
+# for one is answered 503. Other processes keep one persistent connection. See
+# config/database.py for why, docs/scaling.md for the budget.
+DB_POOL_SIZE = int(env("DOORSTEP_DB_POOL_SIZE", "10"))
+DB_POOL_TIMEOUT = float(env("DOORSTEP_DB_POOL_TIMEOUT", "10"))
+DATABASES = {
+    "default": database_settings(
+        DATABASE_URL,
+        pool_size=DB_POOL_SIZE,
+        pool_timeout=DB_POOL_TIMEOUT,
+        web=serves_asgi(sys.argv),
+        application_name=env("DOORSTEP_DB_APPLICATION_NAME"),
+    )
+}
+# First in line after static files: the request takes its pooled connection before any other
+# middleware needs one, so a full pool is a clean 503 (config/middleware.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "config.middleware.DatabaseBusyMiddleware",
+)
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 
