@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from django.db import OperationalError, connection
@@ -41,29 +42,56 @@ def busy_response(request: HttpRequest) -> HttpResponse:
     else:
         response = HttpResponse(BUSY_PAGE, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    # Answered before CommonMiddleware, which would otherwise add it: keep-alive clients
+    # need it to find the end of the answer.
+    response["Content-Length"] = str(len(response.content))
     return response
 
 
+def http_share(pool_size: int) -> int:
+    """How many of a process's pooled connections page and API requests may hold at once.
+    The rest is kept for the websocket consumers and the live hub: their lookups run in a
+    few shared threads (Channels' session and user lookup in a single one), so if they had
+    to queue behind every page request for a connection, handshakes would pile up behind
+    each other past Daphne's 5 s handshake timeout (measured with bench/load.py)."""
+    return max(1, pool_size - max(1, pool_size // 5))
+
+
 class DatabaseBusyMiddleware:
-    """Takes the request's connection from the pool up front. Whichever middleware or view
-    would have asked first (the session, the user, the tenant), the wait for a connection
-    happens here, once, and its timeout becomes a 503: Django turns an exception raised inside
-    a later middleware into a 500 before any outer middleware could see it. The connection is
-    the request thread's, so everything after this reuses it; Django returns it to the pool
-    when the request finishes."""
+    """Takes the request's connection from the pool up front and gives it back as soon as
+    the inner middleware and the view are done. Whichever middleware or view would have asked
+    first (the session, the user, the tenant), the wait for a connection happens here, once,
+    and its timeout becomes a 503: Django turns an exception raised inside a later middleware
+    into a 500 before any outer middleware could see it. The connection is the request
+    thread's, so everything in between reuses it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        pool = connection.settings_dict["OPTIONS"].get("pool")
+        self.pooled = bool(pool)
+        if pool:
+            self.timeout = float(pool.get("timeout", 30))
+            self.share = threading.BoundedSemaphore(http_share(int(pool["max_size"])))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if connection.settings_dict["OPTIONS"].get("pool"):
+        if not self.pooled:
+            return self.get_response(request)
+        if not self.share.acquire(timeout=self.timeout):
+            return busy_response(request)
+        try:
             try:
                 connection.ensure_connection()
             except OperationalError as exc:
                 if pool_exhausted(exc):
                     return busy_response(request)
                 raise
-        return self.get_response(request)
+            return self.get_response(request)
+        finally:
+            # Back to the pool now rather than after the answer has been sent, so the share
+            # counts exactly the connections requests hold. A streaming answer that still
+            # reads takes one again, from the pool (bounded), outside the share.
+            connection.close()
+            self.share.release()
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         # A view that gave its connection back and asked again (rare) meets the pool there.

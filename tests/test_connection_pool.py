@@ -24,6 +24,7 @@ import pytest
 from django.conf import settings
 
 from config.database import database_settings, serves_asgi
+from config.middleware import http_share
 from tests.conftest import Tenant, build_tenant, login
 from tests.deliveries.builders import api_token_of
 from tests.support.processes import database_url_for_children, django_process_env
@@ -73,6 +74,11 @@ def test_web_processes_pool_and_others_keep_one_persistent_connection() -> None:
     assert "pool" not in worker["OPTIONS"] and worker["CONN_MAX_AGE"] == 60
     unpooled = database_settings(url, pool_size=0, pool_timeout=4, web=True)
     assert "pool" not in unpooled["OPTIONS"] and unpooled["CONN_MAX_AGE"] == 60
+
+
+@pytest.mark.parametrize(("pool_size", "share"), [(1, 1), (2, 1), (3, 2), (10, 8), (20, 16)])
+def test_page_requests_leave_connections_for_the_websockets(pool_size: int, share: int) -> None:
+    assert http_share(pool_size) == share
 
 
 # --- the real server ----------------------------------------------------------------------------
