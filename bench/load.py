@@ -437,9 +437,14 @@ def report(facts: dict[str, str], runs: list[Run], args: argparse.Namespace, bou
         table(kind_rows(runs), header),
         "",
         "`ws` counts a connect + subscribe + snapshot + close as one answer (200 when the snapshot "
-        "arrived, 500 when the server closed with 1011). Latency is per request on a busy "
-        "server: most of it is waiting behind the other 49 clients' requests, and, with the "
-        "pool, for a free connection.",
+        "arrived, 500 when the server closed with 1011). Latency is per request on a saturated "
+        "server (closed loop: each client sends its next request as soon as it has an answer): "
+        "most of it is waiting behind the other clients' requests, and, with the pool, for a "
+        "free connection. Without the pool the answers are faster only because most of them "
+        "are quick 500s; its connections reach the role's cap and stay there after the run "
+        "(one per finished request thread), while the pool holds its maximum and gives back "
+        "one connection a minute down to 2 per process. No ingest traffic runs here, so the "
+        "ingest writer's connections (counted in the bound) do not appear.",
     ]
     return "\n".join(lines)
 
