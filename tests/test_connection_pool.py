@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -22,9 +23,10 @@ import httpx
 import psycopg
 import pytest
 from django.conf import settings
+from django.test import RequestFactory
 
 from config.database import database_settings, serves_asgi
-from config.middleware import http_share
+from config.middleware import busy_response, http_share
 from tests.conftest import Tenant, build_tenant, login
 from tests.deliveries.builders import api_token_of
 from tests.support.processes import database_url_for_children, django_process_env
@@ -79,6 +81,15 @@ def test_web_processes_pool_and_others_keep_one_persistent_connection() -> None:
 @pytest.mark.parametrize(("pool_size", "share"), [(1, 1), (2, 1), (3, 2), (10, 8), (20, 16)])
 def test_page_requests_leave_connections_for_the_websockets(pool_size: int, share: int) -> None:
     assert http_share(pool_size) == share
+
+
+def test_the_busy_answer_is_json_for_the_api_and_a_page_elsewhere(rf: RequestFactory) -> None:
+    api = busy_response(rf.get("/api/v1/orders/"))
+    assert api.status_code == 503 and api["Retry-After"] == "5"
+    assert json.loads(api.content) == {"detail": "Service busy, retry shortly."}
+    page = busy_response(rf.get("/orders/"))
+    assert page.status_code == 503 and b"busy" in page.content
+    assert page["Content-Length"] == str(len(page.content))  # sent before CommonMiddleware
 
 
 # --- the real server ----------------------------------------------------------------------------
