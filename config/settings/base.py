@@ -4,10 +4,10 @@ import os
 import sys
 from pathlib import Path
 
-import dj_database_url
 from csp.constants import NONE, SELF
 
 from config.csp import tile_source
+from config.database import database_settings, serves_asgi
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -99,25 +99,42 @@ DB_INGEST_USER = env("DOORSTEP_DB_INGEST_USER", "doorstep_ingest")
 DB_OPERATOR_ROLE = "doorstep_operator"
 OWNER_COMMANDS = {"migrate", "db_roles", "flush", "sqlflush", "createcachetable", "dbshell"}
 DB_AS_OWNER = env_bool("DOORSTEP_DB_AS_OWNER", len(sys.argv) > 1 and sys.argv[1] in OWNER_COMMANDS)
+# Web processes share a bounded pool of DOORSTEP_DB_POOL_SIZE connections each (0: no pool, the
+# old per-thread persistent connections); a request that waits DOORSTEP_DB_POOL_TIMEOUT seconds
+# for one is answered 503. Other processes keep one persistent connection. See
+# config/database.py for why, docs/scaling.md for the budget.
+DB_POOL_SIZE = int(env("DOORSTEP_DB_POOL_SIZE", "10"))
+DB_POOL_TIMEOUT = float(env("DOORSTEP_DB_POOL_TIMEOUT", "10"))
 
 
-def database_settings(*, as_owner: bool) -> dict[str, object]:
-    config: dict[str, object] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
-    if not as_owner:
-        if env("DATABASE_APP_URL"):
-            config.update(dj_database_url.parse(env("DATABASE_APP_URL"), conn_max_age=60))
-        else:
-            config["USER"] = DB_APP_USER
-            config["PASSWORD"] = env("DOORSTEP_DB_APP_PASSWORD")
+def database_for(*, as_owner: bool) -> dict[str, object]:
+    """DATABASES["default"]: the owner's connection for schema commands, else the app role's."""
+    app_url = env("DATABASE_APP_URL")
+    config: dict[str, object] = database_settings(
+        app_url if app_url and not as_owner else DATABASE_URL,
+        pool_size=DB_POOL_SIZE,
+        pool_timeout=DB_POOL_TIMEOUT,
+        web=serves_asgi(sys.argv) and not as_owner,
+        application_name=env("DOORSTEP_DB_APPLICATION_NAME"),
+    )
+    if not as_owner and not app_url:
+        config["USER"] = DB_APP_USER
+        config["PASSWORD"] = env("DOORSTEP_DB_APP_PASSWORD")
     # tenancy.db keeps each connection's tenant settings in step with the tenant context.
     config["ENGINE"] = "tenancy.db"
     config["DOORSTEP_AS_OWNER"] = as_owner
     return config
 
 
-DATABASES = {"default": database_settings(as_owner=DB_AS_OWNER)}
+DATABASES = {"default": database_for(as_owner=DB_AS_OWNER)}
 # The ingest writer's own login (BYPASSRLS, grants on the tables it writes; docs/tenancy.md).
 DB_INGEST = {"USER": DB_INGEST_USER, "PASSWORD": env("DOORSTEP_DB_INGEST_PASSWORD")}
+# First in line after static files: the request takes its pooled connection before any other
+# middleware needs one, so a full pool is a clean 503 (config/middleware.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "config.middleware.DatabaseBusyMiddleware",
+)
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 

@@ -1,12 +1,12 @@
 from .base import *  # noqa: F403
-from .base import DATABASES, database_settings, env, env_bool
+from .base import DATABASES, database_for, env, env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # pytest-django creates and migrates the test database as the owner; tests/conftest.py then
 # switches the connection to the application role. Servers and workers that tests start run
 # as the application role from the start (DOORSTEP_DB_AS_OWNER=0 in their environment).
-DATABASES["default"] = database_settings(as_owner=env_bool("DOORSTEP_DB_AS_OWNER", True))
+DATABASES["default"] = database_for(as_owner=env_bool("DOORSTEP_DB_AS_OWNER", True))
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["TEST"] = {"NAME": env("DOORSTEP_TEST_DB", "test_doorstep")}
 CELERY_TASK_ALWAYS_EAGER = False

@@ -1,0 +1,70 @@
+"""How a process connects to PostgreSQL: a bounded pool in web processes, one persistent
+connection elsewhere. Read by the settings, so nothing here imports Django's database layer.
+
+A web process (Daphne) runs each request's sync code in a thread of its own (asgiref makes a
+one-thread executor per request), so a per-thread persistent connection (CONN_MAX_AGE > 0) is
+one connection per request in flight, kept open after its thread has gone: under modest load
+that took all of PostgreSQL's connections. Web processes therefore share one psycopg pool per
+process, whose size bounds the process's connections whatever the number of threads. Celery
+workers (prefork: one task at a time per child), beat and management commands are
+single-threaded: one persistent connection each, and no pool, whose background threads would
+not survive Celery's fork. The budget is in docs/scaling.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+# Programs that serve config.asgi:application (Daphne in production, development and tests).
+ASGI_SERVERS = frozenset({"daphne", "uvicorn", "gunicorn", "hypercorn"})
+
+
+def serves_asgi(argv: Sequence[str]) -> bool:
+    """Is this process a web server? `daphne ...`, `python -m daphne ...` (argv[0] is then the
+    package's __main__.py) or `manage.py runserver` (Daphne's, also ASGI and threaded)."""
+    if not argv:
+        return False
+    program = Path(argv[0])
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    return name in ASGI_SERVERS or (len(argv) > 1 and argv[1] == "runserver")
+
+
+def database_settings(
+    url: str,
+    *,
+    pool_size: int,
+    pool_timeout: float,
+    web: bool,
+    conn_max_age: int = 60,
+    application_name: str = "",
+) -> dict[str, Any]:
+    """DATABASES["default"] for this process: pooled when it is a web process and pool_size > 0
+    (0 keeps the old per-thread persistent connections, for comparison in bench/load.py)."""
+    pooled = web and pool_size > 0
+    db: dict[str, Any] = dict(
+        dj_database_url.parse(url, conn_max_age=0 if pooled else conn_max_age)
+    )
+    db["ENGINE"] = "django.db.backends.postgresql"
+    # A connection that died with a PostgreSQL restart is replaced, not handed to a request.
+    db["CONN_HEALTH_CHECKS"] = True
+    options: dict[str, Any] = dict(db.get("OPTIONS") or {})
+    # Names the process's kind in pg_stat_activity, so the budget can be watched per kind.
+    options.setdefault(
+        "application_name", application_name or ("doorstep-web" if web else "doorstep")
+    )
+    if pooled:
+        options["pool"] = {
+            # Two kept warm; the rest opened on demand and closed after a minute unused.
+            "min_size": min(2, pool_size),
+            "max_size": pool_size,
+            # A request waits this long for a connection, then is answered 503 (the
+            # middleware in config/middleware.py); PostgreSQL never sees more than max_size.
+            "timeout": pool_timeout,
+            "max_idle": 60.0,
+            "name": "doorstep-web",
+        }
+    db["OPTIONS"] = options
+    return db
