@@ -158,13 +158,36 @@ def attributes_encode(attributes: dict[str, Any]) -> str:
     """The attributes as JSON text PostgreSQL's jsonb accepts; raises InvalidValue why not."""
     if not attributes:
         return "{}"
-    problem = _value_problem(attributes, 0, [MAX_ATTRIBUTE_KEYS])
-    if problem:
-        raise InvalidValue(problem)
-    text = json.dumps(attributes, allow_nan=False, ensure_ascii=False)
-    if len(text.encode("utf-8")) > MAX_ATTRIBUTES_BYTES:
+    if not _flat_and_clean(attributes):  # the common case (OsmAnd query) skips the walk
+        problem = _value_problem(attributes, 0, [MAX_ATTRIBUTE_KEYS])
+        if problem:
+            raise InvalidValue(problem)
+    # ASCII output (non-ASCII escaped): its length is its size in bytes.
+    text = json.dumps(attributes, allow_nan=False)
+    if len(text) > MAX_ATTRIBUTES_BYTES:
         raise InvalidValue(f"attributes over {MAX_ATTRIBUTES_BYTES} bytes encoded")
     return text
+
+
+def _flat_and_clean(attributes: dict[str, Any]) -> bool:
+    """Few keys, short ASCII keys and texts without NUL, finite numbers: nothing to look into."""
+    if len(attributes) > MAX_ATTRIBUTE_KEYS:
+        return False
+    for key, value in attributes.items():
+        if not (key.__class__ is str and len(key) <= MAX_ATTRIBUTE_KEY_LENGTH and key.isascii()):
+            return False
+        if "\x00" in key:
+            return False
+        kind = value.__class__
+        if kind is str:
+            if len(value) > MAX_ATTRIBUTE_TEXT_LENGTH or not value.isascii() or "\x00" in value:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif not (kind is bool or kind is int or value is None):
+            return False
+    return True
 
 
 def parse_time(raw: str | None, *, now: dt.datetime) -> dt.datetime:
