@@ -587,16 +587,17 @@ class GroupCommitWriter:
 
 DUPLICATE = ("duplicate", "same device and fix time already stored")
 INVALID_VALUE = "invalid_value"
-# What the database raises for a bad value rather than for being away (or what encoding a row
-# raises in Python): the flush is split to find the fix, instead of answering all of it 503.
-DATA_ERRORS = (
-    psycopg.errors.DataError,
-    psycopg.errors.IntegrityError,
-    ValueError,
-    TypeError,
-    RecursionError,
-    OverflowError,
-)
+
+
+class RowEncodingError(ValueError):
+    """A fix's attributes could not be written as JSON for the COPY."""
+
+
+# What the database raises for a bad value rather than for being away (or encoding a row raises
+# in Python): the flush is split to find the fix, instead of answering all of it 503. A bug of
+# ours raising anything else is no reason to refuse fixes: that still answers 503, so the
+# devices keep them.
+DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError, RowEncodingError)
 REFUSAL_COLUMNS = (
     "organization_id",
     "device_id",
@@ -683,6 +684,17 @@ def _text(value: Any) -> str:
     return "\\N" if value is None else str(value)
 
 
+def _attributes_text(attributes: dict[str, Any]) -> str:
+    """For a fix the decoder did not check (built in code): what json makes of it, or a
+    RowEncodingError that has the writer isolate it."""
+    if not attributes:
+        return "{}"
+    try:
+        return json.dumps(attributes, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RowEncodingError(f"attributes cannot be encoded: {exc!r}") from exc
+
+
 def copy_text(items: list[Item], *, with_seq: bool = True) -> str:
     """The rows of a flush in COPY text format, built in one pass: several times cheaper than
     adapting value by value. Numbers and timestamps need no escaping; JSON escapes control
@@ -694,7 +706,7 @@ def copy_text(items: list[Item], *, with_seq: bool = True) -> str:
         device = item.device
         attributes = fix.attributes_json
         if attributes is None:
-            attributes = json.dumps(fix.attributes, default=str) if fix.attributes else "{}"
+            attributes = _attributes_text(fix.attributes)
         if "\\" in attributes:
             attributes = attributes.replace("\\", "\\\\")
         lines.append(

@@ -138,10 +138,13 @@ async def test_writer_isolates_a_fix_the_database_refuses(
     groups = [[item(i)] for i in range(40)]
     groups.insert(17, [item(100, note="a\x00b")])  # jsonb has no NUL: COPY fails on it
     groups.insert(30, [item(101), item(102, bad="\ud800"), item(103)])  # one request, 3 fixes
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    groups.insert(35, [item(104, loop=circular)])  # json cannot even encode it
     await asyncio.gather(*(ingest.writer.submit(group) for group in groups))
 
     outcomes = {item.fix.fix_time: item.outcome for group in groups for item in group}
-    poisoned = {stamp(base, 100), stamp(base, 102)}
+    poisoned = {stamp(base, 100), stamp(base, 102), stamp(base, 104)}
     assert {when for when, outcome in outcomes.items() if outcome == "rejected"} == poisoned
     assert ingest.writer.isolations >= 1
     stored = await stored_times(tenant)
