@@ -1,8 +1,10 @@
 """Ingest benchmark: one Daphne process, the machine's PostgreSQL, a fleet of 5,000 devices.
 
 (a) single-fix OsmAnd requests/s (wrk, every request a distinct fix, all stored and vehicle
-    state updated) vs a trivial Django view returning "OK" on the same Daphne, same wrk
-    settings, alternating rounds. Target: OsmAnd >= 2x the trivial view.
+    state updated) vs two baselines, same wrk settings, alternating rounds: a trivial Django
+    view returning "OK" on the same Daphne (target: OsmAnd >= 2x it), and a bare ASGI app
+    answering "OK" to the same OsmAnd requests (bench/bare_asgi.py), served by its own
+    scripts/serve.py + Daphne alike: the server's own ceiling, reported as a ratio.
 (b) JSON batch API fixes/s (N concurrent clients, 1,000 fixes per request) vs a bare psycopg
     COPY of the same rows into the same table. Targets: >= 20,000 fixes/s and >= 0.1x COPY.
 (c) p99 acknowledgement latency of single-fix OsmAnd at a paced (open-loop) 2,000 fixes/s,
@@ -61,6 +63,20 @@ from bench._common import (
 )
 
 
+class BareDaphne(Daphne):
+    """The bare ASGI baseline, started exactly as the ingest server (scripts/serve.py)."""
+
+    def command(self) -> list[str]:
+        command = super().command()
+        script = command.index("--processes")
+        return [
+            *command[:script],
+            "--application",
+            "bench.bare_asgi:application",
+            *command[script:],
+        ]
+
+
 class Clock:
     """Fix times for the synthetic load: start in the recent past and only ever move forward,
     so every fix is new (no duplicates) and advances its vehicle's state."""
@@ -75,21 +91,21 @@ class Clock:
 
 
 def part_a(
-    server: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, work: Path
+    server: Daphne, bare: Daphne, fleet: Fleet, db_url: str, clock: Clock, args: Any, work: Path
 ) -> dict[str, Any]:
     say(
-        "\n(a) single-fix OsmAnd vs trivial Django view, wrk "
+        "\n(a) single-fix OsmAnd vs trivial Django view vs bare ASGI 'OK', wrk "
         f"-t{args.threads} -c{args.connections} -d{args.seconds}s, {args.rounds} alternating rounds"
     )
     base_url = f"http://{HOST}:{server.port}"
     n = len(fleet.identifiers)
 
-    def osmand(seconds: int) -> Any:
+    def osmand(seconds: int, url: str = base_url) -> Any:
         # A pass over the fleet is one second of fix time; bound the passes by a generous rate.
         passes = seconds * 20_000 // n + 2
         base = clock.take(passes * 1000) // 1000
         return run_wrk(
-            f"{base_url}/ingest/osmand/",
+            f"{url}/ingest/osmand/",
             seconds=seconds,
             connections=args.connections,
             threads=args.threads,
@@ -107,42 +123,53 @@ def part_a(
             workdir=work,
         )
 
+    bare_url = f"http://{HOST}:{bare.port}"
     trivial(3)  # warm-up: imports, URL resolver, thread pool
     osmand(3)  # warm-up: device directory, writer connection
-    trivial_runs, osmand_runs = [], []
+    osmand(3, bare_url)
+    trivial_runs, osmand_runs, bare_runs = [], [], []
     acks = sent = 0
-    cpu = {"trivial": 0.0, "osmand": 0.0}
+    cpu = {"trivial": 0.0, "osmand": 0.0, "bare": 0.0}
     before = settled_counts(db_url)
     wait_for_quiet(args.max_wait)
-    others = OtherLoad(server.pids())
+    others = OtherLoad(server.pids() | bare.pids())
     for _ in range(args.rounds):
         c0 = server.cpu_seconds()
         t = trivial(args.seconds)
         c1 = server.cpu_seconds()
         o = osmand(args.seconds)
         c2 = server.cpu_seconds()
+        b0 = bare.cpu_seconds()
+        b = osmand(args.seconds, bare_url)
+        b1 = bare.cpu_seconds()
         cpu["trivial"] += (c1 - c0) / args.seconds / args.rounds
         cpu["osmand"] += (c2 - c1) / args.seconds / args.rounds
+        cpu["bare"] += (b1 - b0) / args.seconds / args.rounds
         trivial_runs.append(t)
         osmand_runs.append(o)
+        bare_runs.append(b)
         acks += o.ok
         sent += o.sent
         say(
             f"  trivial {t.rps:8.0f} req/s (non-2xx {t.non2xx}, errors {t.errors}, p99 {t.p99_ms:.1f} ms)"
             f" | osmand {o.rps:8.0f} req/s (non-2xx {o.non2xx}, errors {o.errors}, p99 {o.p99_ms:.1f} ms)"
+            f" | bare ASGI {b.rps:8.0f} req/s (non-2xx {b.non2xx}, errors {b.errors}, p99 {b.p99_ms:.1f} ms)"
         )
     other_cores = others.cores()
     after = settled_counts(db_url)  # requests in flight when wrk stopped finish on the server
     stored, rejected = after[0] - before[0], after[1] - before[1]
     trivial_rps = sum(r.rps for r in trivial_runs) / len(trivial_runs)
     osmand_rps = sum(r.rps for r in osmand_runs) / len(osmand_runs)
+    bare_rps = sum(r.rps for r in bare_runs) / len(bare_runs)
     in_flight = sent - sum(r.completed for r in osmand_runs)
     say(f"  other processes used {other_cores:.2f} cores meanwhile")
     say(f"  trivial view: {trivial_rps:.0f} req/s (Daphne CPU {cpu['trivial']:.0%})")
+    say(f"  bare ASGI:    {bare_rps:.0f} req/s (Daphne CPU {cpu['bare']:.0%})")
     say(f"  OsmAnd:       {osmand_rps:.0f} req/s (Daphne CPU {cpu['osmand']:.0%})")
     say(
         f"  ratio {osmand_rps / trivial_rps:.2f}x (target >= 2x): {verdict(osmand_rps >= 2 * trivial_rps)}"
     )
+    say(f"  ratio to the bare ASGI app {osmand_rps / bare_rps:.2f}x")
     say(
         f"  check: 200 acks {acks}, rows stored {stored}, refused {rejected}, requests still in "
         f"flight when wrk stopped {in_flight} (stored may exceed acks by at most that)"
@@ -154,6 +181,8 @@ def part_a(
     return {
         "trivial_rps": trivial_rps,
         "osmand_rps": osmand_rps,
+        "bare_rps": bare_rps,
+        "bare_p99": max(r.p99_ms for r in bare_runs),
         "acks": acks,
         "stored": stored,
         "rejected": rejected,
@@ -429,6 +458,14 @@ def report(
             verdict(a["osmand_rps"] >= 2 * a["trivial_rps"]),
         ],
         [
+            "(a) OsmAnd single fix vs the bare ASGI app",
+            f"{a['osmand_rps']:,.0f}",
+            f"bare ASGI 'OK' {a['bare_rps']:,.0f} req/s",
+            f"{a['osmand_rps'] / a['bare_rps']:.2f}x",
+            "(the server's ceiling)",
+            "",
+        ],
+        [
             "(a) rows stored vs 200 acks",
             f"{a['stored']:,} stored",
             f"{a['acks']:,} acks (+{a['in_flight']} in flight at wrk stop)",
@@ -481,9 +518,11 @@ def report(
             "",
             table(rows, ["figure", "measured", "baseline", "ratio", "target", "result"]),
             "",
-            f"Daphne CPU (share of one core): trivial view {a['cpu']['trivial']:.0%}, OsmAnd "
+            f"Daphne CPU (share of one core): trivial view {a['cpu']['trivial']:.0%}, bare ASGI "
+            f"{a['cpu']['bare']:.0%}, OsmAnd "
             f"{a['cpu']['osmand']:.0%}, batch {b['cpu']:.0%}, paced OsmAnd {c['cpu']:.0%}. "
-            f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms. "
+            f"wrk p99 under saturation: trivial {a['trivial_p99']:.0f} ms, bare ASGI "
+            f"{a['bare_p99']:.0f} ms, OsmAnd {a['osmand_p99']:.0f} ms. "
             f"Other processes on the machine used {a['others']:.2f} / {b['others']:.2f} / "
             f"{c['others']:.2f} cores during (a) / (b) / (c).",
         ]
@@ -528,9 +567,12 @@ def main() -> int:
         clock = Clock()
         with tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp:
             work = Path(tmp)
-            with Daphne(db_url, work / "daphne.log", processes=args.processes) as server:
+            with (
+                Daphne(db_url, work / "daphne.log", processes=args.processes) as server,
+                BareDaphne(db_url, work / "bare.log", processes=args.processes) as bare,
+            ):
                 try:
-                    a = part_a(server, fleet, db_url, clock, args, work)
+                    a = part_a(server, bare, fleet, db_url, clock, args, work)
                     b = part_b(server, fleet, db_url, clock, args)
                     c = part_c(server, fleet, db_url, args)
                 except Exception:

@@ -1,17 +1,22 @@
-"""Time-based tracking upkeep: vehicles going offline by silence, and position partitions."""
+"""Time-based tracking upkeep: vehicles going offline by silence, position partitions, and
+each organization's retention of positions and refused fixes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
+from django.utils import timezone
 
-from tenancy.context import operator_context
+from tenancy.context import operator_context, tenant_context
+from tenancy.models import Organization
 
 from .ingest.service import live_group
+from .models import RejectedFix, TrackingSettings
 from .partitions import partitions_drop_expired, partitions_ensure
 from .selectors import vehicle_live_list
 
@@ -57,14 +62,100 @@ def _broadcast(by_org: dict[int, set[int]]) -> None:
             logger.warning("offline broadcast failed; screens catch up on their next snapshot")
 
 
-def positions_maintain() -> dict[str, Any]:
-    """Create the coming days' partitions; drop those past the longest retention of any tenant."""
+DEFAULT_RETENTION_DAYS = 90  # TrackingSettings.position_retention_days' default
+RETENTION_BATCH = 5000  # rows per DELETE: short transactions, no long lock on a busy table
+
+# Organizations without tracking settings keep the default.
+LONGEST_RETENTION_SQL = """
+SELECT COALESCE(MAX(COALESCE(t.position_retention_days, %s)), %s)
+FROM tenancy_organization o
+LEFT JOIN fleet_trackingsettings t ON t.organization_id = o.id
+"""
+
+# The PK (device_id, fix_time) picks the rows; fix_time in the outer condition too, so only
+# the partitions that can hold them are touched.
+POSITIONS_DELETE_SQL = """
+DELETE FROM fleet_position p USING (
+    SELECT device_id, fix_time FROM fleet_position
+    WHERE organization_id = %(organization_id)s AND fix_time < %(cutoff)s
+    LIMIT %(batch)s
+) old
+WHERE p.device_id = old.device_id AND p.fix_time = old.fix_time
+  AND p.organization_id = %(organization_id)s AND p.fix_time < %(cutoff)s
+"""
+
+
+def retention_days_longest() -> int:
+    # Across every tenant's settings: a maintenance read, as the operator.
     with operator_context(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(MAX(position_retention_days), 90) FROM fleet_trackingsettings"
-        )
-        retention = max(int(cursor.fetchone()[0]), 90)
+        cursor.execute(LONGEST_RETENTION_SQL, [DEFAULT_RETENTION_DAYS, DEFAULT_RETENTION_DAYS])
+        return int(cursor.fetchone()[0])
+
+
+def positions_maintain() -> dict[str, Any]:
+    """Create the coming days' partitions; drop those past the longest retention of any tenant
+    (partitions are shared by every tenant; shorter retentions are deletes per organization)."""
     return {
         "created": partitions_ensure(),
-        "dropped": partitions_drop_expired(retention_days=retention),
+        "dropped": partitions_drop_expired(retention_days=retention_days_longest()),
     }
+
+
+def organization_ids() -> list[int]:
+    """Every organization, for the fan-out of per-organization chores."""
+    return list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def organization_retention_apply(
+    *, organization_id: int, now: dt.datetime | None = None, batch: int = RETENTION_BATCH
+) -> dict[str, int]:
+    """Delete one organization's positions and refused fixes older than its own retention, in
+    batches of `batch` rows, each its own short transaction."""
+    now = now or timezone.now()
+    with tenant_context(organization_id):
+        days = (
+            TrackingSettings.objects.values_list("position_retention_days", flat=True).first()
+            or DEFAULT_RETENTION_DAYS
+        )
+        cutoff = now - dt.timedelta(days=days)
+        positions = _positions_delete_before(organization_id, cutoff, batch)
+        refusals = _refusals_delete_before(cutoff, batch)
+    if positions or refusals:
+        logger.info(
+            "retention of organization %s (%s days): %s positions, %s refused fixes deleted",
+            organization_id, days, positions, refusals,
+        )  # fmt: skip
+    return {"retention_days": days, "positions": positions, "refusals": refusals}
+
+
+def _positions_delete_before(organization_id: int, cutoff: dt.datetime, batch: int) -> int:
+    deleted = 0
+    params: dict[str, int | dt.datetime] = {
+        "organization_id": organization_id,
+        "cutoff": cutoff,
+        "batch": batch,
+    }
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(POSITIONS_DELETE_SQL, params)
+            count = cursor.rowcount
+        deleted += count
+        if count < batch:
+            return deleted
+
+
+def _refusals_delete_before(cutoff: dt.datetime, batch: int) -> int:
+    """Inside the organization's scope. By first refusal (`received_at`), so a fix a device
+    keeps resending is not kept past the retention by its repeats."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                RejectedFix.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
+                    :batch
+                ]
+            )
+            RejectedFix.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if len(ids) < batch:
+            return deleted

@@ -1,7 +1,8 @@
 """Daily range partitions of fleet_position: create the coming days, drop the expired ones.
 
-Partitions are global (all tenants share a day), so retention is the longest any organization
-keeps; per-organization retention below that is a DELETE in the same task."""
+Partitions are global (all tenants share a day), so they are dropped after the longest retention
+any organization keeps; an organization that keeps less has its older rows deleted by its own
+retention task (fleet.maintenance.organization_retention_apply, one Celery task per tenant)."""
 
 from __future__ import annotations
 

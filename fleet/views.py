@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -176,7 +176,8 @@ def data_health(request: HttpRequest) -> HttpResponse:
         refused = RejectedFix.objects.select_related("device").order_by("-received_at")
         by_reason = {
             row["reason"]: row["count"]
-            for row in RejectedFix.objects.values("reason").annotate(count=Count("id"))
+            # Resends of one refused fix share a row; count every time it was sent.
+            for row in RejectedFix.objects.values("reason").annotate(count=Sum("repeats"))
         }
         recent = list(refused[:200])
     reasons = [

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+APPLICATION = "config.asgi:application"
 
 
 def default_processes() -> int:
@@ -40,12 +41,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def children(
-    sock: socket.socket, processes: int, extra: list[str]
+    sock: socket.socket, processes: int, extra: list[str], application: str = APPLICATION
 ) -> list[subprocess.Popen[bytes]]:
     daphne = str(BIN / "daphne") if (BIN / "daphne").exists() else "daphne"
     return [
         subprocess.Popen(
-            [daphne, "--fd", str(sock.fileno()), *extra, "config.asgi:application"],
+            [daphne, "--fd", str(sock.fileno()), *extra, application],
             pass_fds=(sock.fileno(),),
         )
         for _ in range(processes)
@@ -75,10 +76,15 @@ def main() -> int:
         default=int(os.environ.get("WEB_PROCESSES", "0")) or default_processes(),
         help="Daphne processes (default: WEB_PROCESSES, else one per core up to 4)",
     )
+    parser.add_argument(
+        "--application",
+        default=APPLICATION,
+        help="the ASGI application (benchmarks serve their baselines the same way)",
+    )
     parser.add_argument("extra", nargs="*", help="after --: extra daphne arguments")
     args = parser.parse_args()
     sock = listening_socket(args.host, args.port)
-    procs = children(sock, args.processes, args.extra)
+    procs = children(sock, args.processes, args.extra, args.application)
     sock.close()  # the children hold it now
 
     def forward(signum: int, frame: object) -> None:

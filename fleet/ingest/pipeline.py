@@ -296,6 +296,7 @@ class GroupCommitWriter:
         self.broadcast_tasks: set[asyncio.Task[None]] = set()
         self.flushes = 0
         self.copy_conflicts = 0
+        self.isolations = 0
 
     async def submit(self, items: list[Item]) -> None:
         """Returns once the items are committed (each item's `outcome` is set); raises Unavailable."""
@@ -327,7 +328,7 @@ class GroupCommitWriter:
                 continue
             items = [item for group, _ in batch for item in group]
             try:
-                updates = await self._flush(items)
+                updates = await self._flush_or_isolate(items)
             except Exception as exc:
                 logger.warning("ingest flush failed, answering 503: %s", exc)
                 await self._drop_connection()
@@ -343,6 +344,53 @@ class GroupCommitWriter:
                 self.broadcast_tasks.add(task)
                 task.add_done_callback(self.broadcast_tasks.discard)
 
+    async def _flush_or_isolate(self, items: list[Item]) -> dict[int, list[dict[str, Any]]]:
+        """One flush; when the database refuses a value in it (the decoder should have caught
+        it, so this is defence in depth), the bad fixes are found by halving the flush, the
+        good ones stored and acknowledged, the bad ones refused. An outage still raises."""
+        before = [(item.refusal, item.outcome) for item in items]
+        try:
+            return await self._flush(items)
+        except DATA_ERRORS as exc:
+            logger.warning("ingest flush refused a value (%r); isolating the bad fixes", exc)
+        self.isolations += 1
+        updates: dict[int, list[dict[str, Any]]] = {}
+        await self._isolate(list(zip(items, before, strict=True)), updates)
+        return updates
+
+    async def _isolate(
+        self,
+        entries: list[tuple[Item, tuple[tuple[str, str] | None, str]]],
+        updates: dict[int, list[dict[str, Any]]],
+    ) -> None:
+        if len(entries) == 1:
+            await self._refuse_poisoned(entries[0][0])
+            return
+        middle = len(entries) // 2
+        for half in (entries[:middle], entries[middle:]):
+            for item, (refusal, outcome) in half:  # a failed attempt may have marked them
+                item.refusal, item.outcome = refusal, outcome
+            try:
+                flushed = await self._flush([item for item, _ in half])
+            except DATA_ERRORS:
+                await self._isolate(half, updates)
+                continue
+            for organization_id, vehicles in flushed.items():
+                updates.setdefault(organization_id, []).extend(vehicles)
+
+    async def _refuse_poisoned(self, item: Item) -> None:
+        """The one fix the database would not take: refused, and recorded when even that works."""
+        item.refusal = (INVALID_VALUE, "refused by the database (a value it cannot store)")
+        item.outcome = "rejected"
+        conn = await self._connection()
+        try:
+            async with conn.transaction():
+                await self._write_refusals(conn, [item])
+        except DATA_ERRORS as exc:
+            logger.warning(
+                "could not record a poisoned fix of device %s: %r", item.device.device_id, exc
+            )
+
     async def _drop_connection(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):  # already broken; closing is best effort
@@ -357,6 +405,7 @@ class GroupCommitWriter:
                 "(LIKE fleet_position INCLUDING DEFAULTS, seq integer) ON COMMIT DELETE ROWS"
             )
             await self.conn.execute(STATE_TEMP_SQL)
+            await self.conn.execute(REFUSAL_TEMP_SQL)
             await self.conn.commit()
         return self.conn
 
@@ -435,28 +484,33 @@ class GroupCommitWriter:
         return fresh
 
     async def _write_refusals(self, conn: psycopg.AsyncConnection[Any], items: list[Item]) -> None:
+        """One row per device, fix time and reason: a device that resends a refused fix
+        counts up `repeats` on its row instead of adding one row per resend."""
         if not items:
             return
-        async with (
-            conn.cursor() as cursor,
-            cursor.copy(
-                "COPY fleet_rejectedfix (organization_id, device_id, received_at, fix_time, "
-                "reason, detail, payload) FROM STDIN"
-            ) as copy,
-        ):
-            for item in items:
-                reason, detail = item.refusal or ("", "")
-                await copy.write_row(
-                    (
-                        item.device.organization_id,
-                        item.device.device_id,
-                        item.server_time,
-                        item.fix.fix_time,
-                        reason,
-                        detail[:200],
-                        json.dumps(item.fix.as_payload()),
-                    )
-                )
+        rows: dict[tuple[int, dt.datetime, str], list[Any]] = {}
+        for item in items:
+            reason, detail = item.refusal or ("", "")
+            key = (item.device.device_id, item.fix.fix_time, reason)
+            row = rows.get(key)
+            if row is not None:
+                row[-1] += 1
+                continue
+            rows[key] = [
+                item.device.organization_id,
+                item.device.device_id,
+                item.server_time,
+                item.fix.fix_time,
+                reason,
+                detail[:200],
+                json.dumps(item.fix.as_payload(), allow_nan=False),
+                1,
+            ]
+        async with conn.cursor() as cursor:
+            async with cursor.copy(REFUSAL_COPY_SQL) as copy:
+                for row in rows.values():
+                    await copy.write_row(row)
+            await cursor.execute(REFUSAL_UPSERT_SQL)
 
     def _next_states(self, items: list[Item]) -> dict[int, tuple[Item, str, dt.datetime | None]]:
         """The newest stored fix per vehicle, with its derived status."""
@@ -534,6 +588,43 @@ class GroupCommitWriter:
 
 
 DUPLICATE = ("duplicate", "same device and fix time already stored")
+INVALID_VALUE = "invalid_value"
+
+
+class RowEncodingError(ValueError):
+    """A fix's attributes could not be written as JSON for the COPY."""
+
+
+# What the database raises for a bad value rather than for being away (or encoding a row raises
+# in Python): the flush is split to find the fix, instead of answering all of it 503. A bug of
+# ours raising anything else is no reason to refuse fixes: that still answers 503, so the
+# devices keep them.
+DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError, RowEncodingError)
+REFUSAL_COLUMNS = (
+    "organization_id",
+    "device_id",
+    "received_at",
+    "fix_time",
+    "reason",
+    "detail",
+    "payload",
+    "repeats",
+)
+REFUSAL_TEMP_SQL = (
+    "CREATE TEMP TABLE IF NOT EXISTS incoming_refusal (organization_id bigint, "
+    "device_id bigint, received_at timestamptz, fix_time timestamptz, reason varchar(24), "
+    "detail varchar(200), payload jsonb, repeats integer) ON COMMIT DELETE ROWS"
+)
+REFUSAL_COPY_SQL = f"COPY incoming_refusal ({', '.join(REFUSAL_COLUMNS)}) FROM STDIN"
+REFUSAL_UPSERT_SQL = (
+    f"INSERT INTO fleet_rejectedfix ({', '.join(REFUSAL_COLUMNS)}, last_seen_at) "  # noqa: S608
+    f"SELECT {', '.join(REFUSAL_COLUMNS)}, received_at FROM incoming_refusal "
+    "ORDER BY device_id, fix_time "
+    "ON CONFLICT (device_id, fix_time, reason) DO UPDATE SET "
+    "repeats = fleet_rejectedfix.repeats + EXCLUDED.repeats, "
+    "last_seen_at = GREATEST(fleet_rejectedfix.last_seen_at, EXCLUDED.last_seen_at), "
+    "detail = EXCLUDED.detail"
+)
 COPY_SQL = f"COPY incoming_position ({', '.join(POSITION_COLUMNS)}, seq) FROM STDIN"
 DIRECT_COPY_SQL = f"COPY fleet_position ({', '.join(POSITION_COLUMNS)}) FROM STDIN"
 INSERT_SQL = (
@@ -595,6 +686,17 @@ def _text(value: Any) -> str:
     return "\\N" if value is None else str(value)
 
 
+def _attributes_text(attributes: dict[str, Any]) -> str:
+    """For a fix the decoder did not check (built in code): what json makes of it, or a
+    RowEncodingError that has the writer isolate it."""
+    if not attributes:
+        return "{}"
+    try:
+        return json.dumps(attributes, default=str)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RowEncodingError(f"attributes cannot be encoded: {exc!r}") from exc
+
+
 def copy_text(items: list[Item], *, with_seq: bool = True) -> str:
     """The rows of a flush in COPY text format, built in one pass: several times cheaper than
     adapting value by value. Numbers and timestamps need no escaping; JSON escapes control
@@ -604,11 +706,11 @@ def copy_text(items: list[Item], *, with_seq: bool = True) -> str:
         end = f"\t{seq}\n" if with_seq else "\n"
         fix = item.fix
         device = item.device
-        attributes = (
-            json.dumps(fix.attributes, default=str).replace("\\", "\\\\")
-            if fix.attributes
-            else "{}"
-        )
+        attributes = fix.attributes_json
+        if attributes is None:
+            attributes = _attributes_text(fix.attributes)
+        if "\\" in attributes:
+            attributes = attributes.replace("\\", "\\\\")
         lines.append(
             f"{device.device_id}\t{device.organization_id}\t{_text(device.vehicle_id)}\t"
             f"{fix.fix_time.isoformat()}\t{item.server_time.isoformat()}\t"

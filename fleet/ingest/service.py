@@ -96,7 +96,7 @@ class IngestService:
                 previous = (
                     self.directory.last_fix.get(device.vehicle_id) if device.vehicle_id else None
                 )
-                refusal = fix_refusal(
+                refusal = fix.refusal or fix_refusal(
                     latitude=fix.latitude,
                     longitude=fix.longitude,
                     fix_time=fix.fix_time,

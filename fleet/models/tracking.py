@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django_scopes import ScopedManager
 
 from tenancy.models import Organization, TenantModel
@@ -33,7 +35,11 @@ class TrackingSettings(TenantModel):
     max_jump_kmh = models.FloatField(default=250.0)
     # OsmAnd carries no secret; with this on, devices must add `token=` to every request.
     require_device_token = models.BooleanField(default=False)
-    position_retention_days = models.PositiveIntegerField(default=90)
+    position_retention_days = models.PositiveIntegerField(
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text="Positions and refused fixes older than this many days are deleted.",
+    )
 
     class Meta:
         verbose_name_plural = "tracking settings"
@@ -118,16 +124,27 @@ class RejectedFix(TenantModel):
         TOO_OLD = "too_old", "Too old"
         LOW_ACCURACY = "low_accuracy", "Accuracy worse than the limit"
         SPEED_JUMP = "speed_jump", "Implied speed jump"
+        INVALID_VALUE = "invalid_value", "Value that cannot be stored (NaN, NUL, over a cap)"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
-    received_at = models.DateTimeField()
+    received_at = models.DateTimeField(help_text="When the fix was first refused.")
     fix_time = models.DateTimeField(null=True)
     reason = models.CharField(max_length=24, choices=Reason.choices)
     detail = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(default=dict)
+    # A device resending the same refused fix counts up here instead of adding a row each time.
+    repeats = models.PositiveIntegerField(default=1)
+    last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [models.Index(fields=["organization", "-received_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "fix_time", "reason"],
+                name="one_rejected_fix_per_device_time_reason",
+                nulls_distinct=False,
+            )
+        ]
 
 
 class SavedView(TenantModel):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
 
 from fleet.ingest.decode import (
+    MAX_ATTRIBUTE_KEY_LENGTH,
+    MAX_ATTRIBUTE_KEYS,
+    MAX_ATTRIBUTE_TEXT_LENGTH,
     DecodeError,
     Fix,
     batch_fix,
@@ -16,6 +20,7 @@ from fleet.ingest.decode import (
     parse_time,
     query_params,
 )
+from fleet.ingest.filters import Limits, fix_refusal
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 T = dt.datetime(2026, 11, 25, 11, 59, 30, tzinfo=dt.UTC)
@@ -194,3 +199,104 @@ def test_query_params_unquote_and_keep_blanks() -> None:
         "flag": "",
         "id2": "\u20ac",
     }
+
+
+def assert_json_safe(fix: Fix) -> None:
+    """What the writer sends PostgreSQL for this fix: no NaN/Infinity, no NUL, valid Unicode."""
+    payload = json.dumps(fix.as_payload(), allow_nan=False)
+    assert "\\u0000" not in payload
+    assert fix.attributes_json is not None and "\\u0000" not in fix.attributes_json
+    json.loads(fix.attributes_json)
+
+
+@pytest.mark.parametrize("raw", ["inf", "1e309", "-Infinity", "NaN", "-1e400"])
+def test_non_finite_coordinate_is_refused_by_the_filters_and_its_payload_is_safe(
+    raw: str,
+) -> None:
+    fix = decode(f"id=a&lat={raw}&lon=4.89")
+    assert not math.isfinite(fix.latitude)
+    refusal = fix_refusal(
+        latitude=fix.latitude, longitude=fix.longitude, fix_time=fix.fix_time,
+        accuracy_m=fix.accuracy_m, now=NOW, limits=Limits(), previous=None,
+    )  # fmt: skip
+    assert refusal is not None and refusal[0] == "invalid_coordinates"
+    assert fix.as_payload()["lat"] is None
+    assert_json_safe(fix)
+
+
+@pytest.mark.parametrize("raw", ["inf", "1e309", "-Infinity", "NaN", "1e308"])
+def test_non_finite_or_absurd_measurements_are_unknown(raw: str) -> None:
+    fix = decode(
+        f"id=a&lat=1&lon=2&speed={raw}&bearing={raw}&accuracy={raw}&altitude={raw}"
+        f"&batt={raw}&odometer={raw}"
+    )
+    assert fix.refusal is None
+    measured = (fix.speed_kmh, fix.heading, fix.accuracy_m, fix.altitude_m, fix.battery_pct)
+    assert measured == (None, None, None, None, None)
+    assert fix.odometer_m is None
+    assert_json_safe(fix)
+
+
+def test_out_of_range_heading_and_speed_are_unknown() -> None:
+    fix = decode("id=a&lat=1&lon=2&speed=5000&bearing=361", speed_unit="kmh")
+    assert (fix.speed_kmh, fix.heading) == (None, None)
+
+
+def json_fix(**extras: object) -> Fix:
+    body = {
+        "device_id": "phone",
+        "location": {"coords": {"latitude": 52.1, "longitude": 4.3}, "extras": extras},
+    }
+    # Through Python's JSON reader, as the endpoint does: it accepts NaN and Infinity.
+    (fix,) = osmand_from_json(json.loads(json.dumps(body)), now=NOW)
+    return fix
+
+
+@pytest.mark.parametrize(
+    ("extras", "detail"),
+    [
+        ({"temp": math.nan}, "not finite"),
+        ({"temp": math.inf}, "not finite"),
+        ({"temp": -math.inf}, "not finite"),
+        ({"deep": {"er": [1, math.nan]}}, "not finite"),
+        ({"note": "a\x00b"}, "NUL"),
+        ({"a\x00": 1}, "NUL"),
+        ({"note": "\ud800"}, "surrogate"),
+        ({f"k{i}": i for i in range(MAX_ATTRIBUTE_KEYS + 1)}, "keys"),
+        ({"k" * (MAX_ATTRIBUTE_KEY_LENGTH + 1): 1}, "key longer"),
+        ({"note": "x" * (MAX_ATTRIBUTE_TEXT_LENGTH + 1)}, "text longer"),
+        ({f"k{i}": "x" * 1000 for i in range(10)}, "bytes"),
+        ({"a": [[[[[[[[[1]]]]]]]]]}, "nested deeper"),
+    ],
+    ids=[
+        "nan", "infinity", "-infinity", "nested-nan", "nul-value", "nul-key", "surrogate",
+        "too-many-keys", "long-key", "long-text", "too-large", "too-deep",
+    ],
+)  # fmt: skip
+def test_poisoned_attributes_refuse_the_fix_with_a_reason(extras: dict, detail: str) -> None:
+    fix = json_fix(**extras)
+    assert fix.refusal is not None
+    assert fix.refusal[0] == "invalid_value"
+    assert detail in fix.refusal[1]
+    assert fix.attributes == {}  # nothing poisonous travels on
+    assert_json_safe(fix)
+    assert fix.refusal[1].isascii() and "\x00" not in fix.refusal[1]
+
+
+def test_nul_in_an_osmand_parameter_refuses_the_fix() -> None:
+    fix = decode("id=a&lat=1&lon=2&driverUniqueId=x%00y")
+    assert fix.refusal == ("invalid_value", "attribute text contains a NUL character")
+    assert_json_safe(fix)
+
+
+def test_nul_in_batch_attributes_refuses_the_fix() -> None:
+    fix = batch_fix({"device_id": "d", "lat": 1, "lon": 2, "attributes": {"x": "\x00"}}, now=NOW)
+    assert fix.refusal is not None and fix.refusal[0] == "invalid_value"
+
+
+def test_clean_attributes_are_encoded_once_for_the_writer() -> None:
+    fix = json_fix(route=12, tags=["a", "é"], nested={"ok": True})
+    assert fix.refusal is None
+    assert json.loads(fix.attributes_json or "") == {
+        "route": 12, "tags": ["a", "é"], "nested": {"ok": True},
+    }  # fmt: skip

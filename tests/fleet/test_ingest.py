@@ -340,3 +340,30 @@ async def test_malformed_osmand_requests_get_400(ingest: IngestService, tenant: 
         wrong_method = await http.delete("/ingest/osmand/")
     assert [no_id.status_code, bad_time.status_code, bad_json.status_code] == [400, 400, 400]
     assert wrong_method.status_code == 405
+
+
+@sync_to_async
+def refusal_rows(tenant: Tenant) -> list[tuple[str, int]]:
+    with scopes_disabled():
+        rows = RejectedFix.objects.filter(device=tenant.device).exclude(pk=tenant.rejected_fix.pk)
+        return list(rows.order_by("fix_time").values_list("reason", "repeats"))
+
+
+async def test_a_replayed_refused_fix_counts_repeats_on_one_row(
+    ingest: IngestService, tenant: Tenant
+) -> None:
+    """A device replaying its buffer resends the same refused fixes: one row each, counted."""
+    refused_at, resent_at = now_ts(-30), now_ts(-20)
+    async with client() as http:
+        for _ in range(3):  # three replays, three flushes
+            assert (
+                await osmand(http, tenant, lat=0, lon=0, timestamp=refused_at)
+            ).status_code == 200
+        # And three copies inside one flush, of a fix first stored then resent as duplicates.
+        assert (await osmand(http, tenant, timestamp=resent_at)).status_code == 200
+        together = await asyncio.gather(
+            *(osmand(http, tenant, timestamp=resent_at) for _ in range(3))
+        )
+    assert [r.status_code for r in together] == [200] * 3
+    assert await refusal_rows(tenant) == [("null_island", 3), ("duplicate", 3)]
+    assert len(await positions(tenant)) == 1

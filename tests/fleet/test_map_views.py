@@ -7,7 +7,7 @@ import json
 import pytest
 from django_scopes import scopes_disabled
 
-from fleet.models import SavedView, SavedViewDefault
+from fleet.models import RejectedFix, SavedView, SavedViewDefault
 from tenancy.models import Role
 from tests.conftest import Tenant, login
 from tests.factories import MembershipFactory, UserFactory
@@ -108,3 +108,11 @@ def test_roads_layer_is_geojson(tenant_a: Tenant) -> None:
     roads = response.json()
     assert roads["type"] == "FeatureCollection"
     assert roads["features"] and roads["features"][0]["geometry"]["type"] == "LineString"
+
+
+def test_data_health_shows_how_often_a_refused_fix_was_sent(tenant_a: Tenant) -> None:
+    with scopes_disabled():
+        RejectedFix.objects.filter(pk=tenant_a.rejected_fix.pk).update(repeats=4)
+    body = login(tenant_a.users[Role.DISPATCHER]).get("/map/data-health/").content.decode()
+    assert 'data-repeats="4">4 ' in body
+    assert 'data-reason="null_island">4<' in body  # every time it was sent counts
