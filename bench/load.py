@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import sys
 import threading
 import time
@@ -63,7 +64,8 @@ from bench._common import (
 
 # A database of its own: the other benchmarks' `doorstep_bench` may be in use meanwhile.
 DATABASE = "doorstep_bench_load"
-ROLE = "doorstep_bench_load"  # not a superuser, so the connection limit holds
+ROLE = "doorstep_bench_load"  # owns the benchmark's database
+APP_ROLE = "doorstep_bench_load_app"  # the server's login: not a superuser, so the limit holds
 CONNECTION_LIMIT = 50  # of the server's 100: the rest stays for the machine's other users
 SAMPLER_NAME = "doorstep-bench-load-sampler"
 INGEST_PER_PROCESS = 2  # the ingest writer's connection and its directory reload (fleet/ingest)
@@ -459,12 +461,23 @@ def load_database(keep: bool) -> Iterator[str]:
     admin = with_dbname(server_url(), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone():
-            conn.execute(f'CREATE ROLE "{ROLE}" LOGIN')
+        for role in (ROLE, APP_ROLE):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        # The database's owner (migrations, seeding: it sees every tenant) and the server's
+        # application role (row-level security applies; docs/tenancy.md) with the limit.
+        conn.execute(f'ALTER ROLE "{ROLE}" NOSUPERUSER NOCREATEDB BYPASSRLS')
         conn.execute(
-            f'ALTER ROLE "{ROLE}" NOSUPERUSER NOCREATEDB CONNECTION LIMIT {CONNECTION_LIMIT}'
+            f'ALTER ROLE "{APP_ROLE}" NOSUPERUSER NOCREATEDB NOBYPASSRLS NOINHERIT '
+            f"CONNECTION LIMIT {CONNECTION_LIMIT}"
         )
+        if not conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = 'doorstep_operator'"
+        ).fetchone():
+            conn.execute("CREATE ROLE doorstep_operator NOLOGIN BYPASSRLS")
+        conn.execute(f'GRANT doorstep_operator TO "{APP_ROLE}"')
         conn.execute(f'CREATE DATABASE "{DATABASE}" OWNER "{ROLE}"')
+    os.environ["DOORSTEP_DB_APP_USER"] = APP_ROLE  # the server and migrate (its grants) use it
     parts = urlsplit(with_dbname(server_url(), DATABASE))
     url = urlunsplit(parts._replace(netloc=f"{ROLE}@{parts.hostname}:{parts.port or 5432}"))
     try:
@@ -476,6 +489,7 @@ def load_database(keep: bool) -> Iterator[str]:
                 drop_database(DATABASE)
             with contextlib.suppress(Exception), psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP ROLE IF EXISTS "{ROLE}"')
+                conn.execute(f'DROP ROLE IF EXISTS "{APP_ROLE}"')
 
 
 def main() -> int:

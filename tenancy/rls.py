@@ -157,8 +157,7 @@ def grants_sql(database: str) -> list[str]:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}, {operator}",
         # Tables the owner creates later (e.g. the daily position partitions) get the same.
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml} ON TABLES TO {app}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml}, TRUNCATE ON TABLES "
-        f"TO {operator}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {dml}, TRUNCATE ON TABLES TO {operator}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES "
         f"TO {app}, {operator}",
         f"GRANT SELECT ON {', '.join(INGEST_READ)} TO {ingest}",

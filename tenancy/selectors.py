@@ -14,7 +14,7 @@ def membership_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[
     # the database's policy on memberships still shows only rows of this user (or of the
     # organization in context), see tenancy/rls.py.
     return list(
-        Membership.objects.with_scopes_disabled()
+        Membership.objects.with_scopes_disabled()  # type: ignore[attr-defined]
         .filter(user_id=user.pk)
         .select_related("organization")
         .order_by("organization__name")

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -278,5 +279,6 @@ def test_a_full_pool_is_answered_503_with_retry_after(server: Server, tenant: Te
 
 def test_the_test_process_itself_does_not_pool() -> None:
     # pytest is not a web server: the suite keeps its one connection per thread, CONN_MAX_AGE 0.
-    assert "pool" not in settings.DATABASES["default"]["OPTIONS"]
+    options: dict[str, Any] = settings.DATABASES["default"]["OPTIONS"]
+    assert "pool" not in options
     assert sys.argv and not serves_asgi(sys.argv)

@@ -3,6 +3,7 @@
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from csp.constants import NONE, SELF
 
@@ -107,10 +108,10 @@ DB_POOL_SIZE = int(env("DOORSTEP_DB_POOL_SIZE", "10"))
 DB_POOL_TIMEOUT = float(env("DOORSTEP_DB_POOL_TIMEOUT", "10"))
 
 
-def database_for(*, as_owner: bool) -> dict[str, object]:
+def database_for(*, as_owner: bool) -> dict[str, Any]:
     """DATABASES["default"]: the owner's connection for schema commands, else the app role's."""
     app_url = env("DATABASE_APP_URL")
-    config: dict[str, object] = database_settings(
+    config: dict[str, Any] = database_settings(
         app_url if app_url and not as_owner else DATABASE_URL,
         pool_size=DB_POOL_SIZE,
         pool_timeout=DB_POOL_TIMEOUT,

@@ -66,17 +66,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _rollback(self) -> None:
         self._tenant_settings = None
-        super()._rollback()
+        super()._rollback()  # type: ignore[misc]
 
     def _savepoint_rollback(self, sid: str) -> None:
         # The rollback statement needs a cursor, and must run before anything else can.
         self._tenant_sync_paused = True
         try:
-            super()._savepoint_rollback(sid)
+            super()._savepoint_rollback(sid)  # type: ignore[misc]
         finally:
             self._tenant_sync_paused = False
             self._tenant_settings = None
 
     def _close(self) -> None:
         self._tenant_settings = None
-        super()._close()
+        super()._close()  # type: ignore[misc]

@@ -121,7 +121,7 @@ def test_a_new_partition_gets_the_same_policy(tenant_a: Tenant) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_ingest_role_reads_only_what_ingest_needs(tenant_a: Tenant) -> None:
-    db = settings.DATABASES["default"]
+    db: dict[str, Any] = settings.DATABASES["default"]
     conninfo = psycopg.conninfo.make_conninfo(
         dbname=db["NAME"],
         user=settings.DB_INGEST["USER"],
