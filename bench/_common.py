@@ -164,7 +164,16 @@ def django_setup(db_url: str) -> None:
     os.environ.update(service_env(db_url))
     import django
 
-    django.setup()
+    # The benchmark process seeds and counts every tenant's rows: it connects as the owner.
+    # The servers it starts later do not inherit this and run as the application role.
+    os.environ["DOORSTEP_DB_AS_OWNER"] = "1"
+    try:
+        django.setup()
+        from django.conf import settings
+
+        settings.DATABASES  # noqa: B018  (read now, while the variable is set)
+    finally:
+        del os.environ["DOORSTEP_DB_AS_OWNER"]
 
 
 def free_port() -> int:
