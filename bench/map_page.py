@@ -10,7 +10,7 @@
   (fleet.simulation.roads, pure Python), saved views, and the vehicle details fragment
   (the real fleet/_vehicle_detail.html, fed with plain objects).
 
-The config's `wsPath` is empty, so live_map.js opens no socket: frames are applied through
+The config's `wsPath` is empty, so static/js/live_map/ opens no socket: frames are applied through
 `window.doorstepMap.applyMessage(msg)`, the function the socket handler calls.
 """
 
@@ -38,6 +38,8 @@ HUBS = [
     {"id": 4, "name": "Amstelveen", "lat": 52.3032, "lon": 4.8606},
 ]
 TAGS = ["bulky", "cold", "ev", "express", "pharma"]
+# The demo organization's zone: the page's clocks and the details fragment both use it.
+ORGANIZATION_TIMEZONE = "Europe/Amsterdam"
 
 
 def _ring(points: list[tuple[float, float]]) -> list[list[float]]:
@@ -178,7 +180,10 @@ def render_map_content(config: dict[str, Any]) -> str:
     template = _template_engine().get_template("console/map.html").template
     for node in template.nodelist.get_nodes_by_type(BlockNode):
         if node.name == "content":
-            context = Context({"map_config": config, "section": "map"})
+            organization = SimpleNamespace(timezone=ORGANIZATION_TIMEZONE)
+            context = Context(
+                {"map_config": config, "section": "map", "organization": organization}
+            )
             with context.bind_template(template):
                 return node.nodelist.render(context)
     raise LookupError("console/map.html has no content block")
@@ -237,7 +242,7 @@ def render_vehicle_fragment(vehicle: dict[str, Any]) -> str:
         device=SimpleNamespace(identifier=vehicle.get("device", "")),
         tags=vehicle.get("tags") or [],
     )
-    organization = SimpleNamespace(timezone="Europe/Amsterdam")
+    organization = SimpleNamespace(timezone=ORGANIZATION_TIMEZONE)
     template = _template_engine().get_template("fleet/_vehicle_detail.html")
     return template.render({"vehicle": fake, "state": state, "organization": organization})
 

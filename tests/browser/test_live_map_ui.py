@@ -1,9 +1,10 @@
 """The live map's browser code, without a server or a database.
 
-bench/map_page.py serves the real `content` block of console/map.html, static/js/live_map.js and
-Leaflet from a local http.server (with in-memory fakes for saved views, the road network and the
-vehicle details fragment); frames go in through window.doorstepMap.applyMessage, the function the
-websocket handler calls. The end-to-end test with Daphne and a real socket lives elsewhere.
+bench/map_page.py serves the real `content` block of console/map.html, the static/js/live_map/
+modules and Leaflet from a local http.server (with in-memory fakes for saved views, the road
+network and the vehicle details fragment); frames go in through window.doorstepMap.applyMessage,
+the function the websocket handler calls. The end-to-end test with Daphne and a real socket
+lives elsewhere.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
@@ -356,6 +358,84 @@ def test_saved_views_save_switch_make_default_and_delete(
     expect(page.locator("#map-toast")).to_contain_text("Deleted view “Express vans”")
     expect(select.locator("option", has_text="Express vans")).to_have_count(0)
     assert ("DELETE", f"/map/views/{mine['id']}/", None) in map_server.requests
+
+
+def test_the_screen_lives_in_the_url_and_a_shared_view_opens_unmodified(
+    chromium: Browser,
+) -> None:
+    # A teammate's view as this user cannot show it verbatim: a hub outside this user's hubs and
+    # the zone id as a string. It must still open unmodified.
+    shared = {
+        "id": 7,
+        "name": "Team: Noord",
+        "shared": True,
+        "mine": False,
+        "filters": {"hubs": [2, 99], "zone": "11"},
+        "refresh_seconds": 5,
+        "is_default": False,
+    }
+    with MapPageServer(map_config(savedViews=[shared])) as server:
+        context = chromium.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url("/map/?view=7"))
+        page.wait_for_function("window.doorstepMap && window.doorstepMap.layer")
+        select = page.locator("#saved-view-select")
+        form = page.locator("#map-filters")
+        expect(select.locator("option:checked")).to_have_text("Team: Noord")
+        expect(form.locator('input[name="hubs"][value="2"]')).to_be_checked()
+        expect(form.locator('select[name="zone"]')).to_have_value("11")
+        expect(page.locator("#view-modified")).to_be_hidden()
+
+        # Every change goes into the query string; a reload brings the same screen back.
+        form.locator('input[name="tags"][value="cold"]').check()
+        expect(page.locator("#view-modified")).to_be_visible()
+        page.wait_for_function("location.search.includes('tags=cold')")
+        page.reload()
+        page.wait_for_function("window.doorstepMap && window.doorstepMap.layer")
+        expect(select.locator("option:checked")).to_have_text("Team: Noord")
+        expect(form.locator('input[name="tags"][value="cold"]')).to_be_checked()
+        expect(form.locator('input[name="hubs"][value="2"]')).to_be_checked()
+        expect(form.locator('select[name="interval"]')).to_have_value("5")
+        expect(page.locator("#view-modified")).to_be_visible()
+
+        # An unsaved screen, shared as a link, opens the same way in another browser.
+        select.select_option("")
+        form.locator('input[name="status"][value="offline"]').uncheck()
+        form.locator('input[name="q"]').fill("kx-2")
+        page.wait_for_function("location.search.includes('q=kx-2')")
+        link = page.url
+        assert "view=" not in link
+        other = context.new_page()
+        other.goto(link)
+        other.wait_for_function("window.doorstepMap && window.doorstepMap.layer")
+        assert other.evaluate("window.doorstepMap.filters()") == page.evaluate(
+            "window.doorstepMap.filters()"
+        )
+        assert other.evaluate("window.doorstepMap.subscription()") == {
+            "type": "subscribe",
+            "filters": {
+                "status": ["moving", "idle", "stopped"],
+                "hubs": [2],
+                "zone": 11,
+                "tags": ["cold"],
+                "q": "kx-2",
+            },
+            "interval": 5,
+        }
+
+        # The connection pill's clock is the organization's (Europe/Amsterdam), labelled.
+        apply(other, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})
+        clock = other.locator("#last-frame")
+        expect(clock).to_have_text(re.compile(r"^\d\d:\d\d:\d\d CES?T$"))
+        amsterdam = dt.datetime.now(ZoneInfo("Europe/Amsterdam"))
+        shown = clock.text_content() or ""
+        minutes = {(amsterdam - dt.timedelta(minutes=delta)).strftime("%H:%M") for delta in (0, 1)}
+        assert shown[:5] in minutes, (shown, minutes)
+        context.close()
+    assert errors == []
 
 
 class FakeLiveSocket:
