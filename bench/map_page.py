@@ -155,6 +155,7 @@ def _template_engine() -> Any:
             TIME_ZONE="UTC",
             INSTALLED_APPS=[],
             STATIC_URL="/static/",
+            ROOT_URLCONF="bench.map_urls",  # names the template reverses (data health)
             TEMPLATES=[
                 {
                     "BACKEND": "django.template.backends.django.DjangoTemplates",

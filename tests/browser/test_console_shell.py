@@ -45,6 +45,8 @@ def test_dispatcher_signs_in_and_sees_console_shell(page: Page, member, sign_in,
     expect(page.get_by_test_id("organization-name")).to_have_text("Amsterdam Express")
     expect(page.get_by_test_id("role-badge")).to_have_text("Dispatcher")
     expect(page.get_by_text("Dana Visser")).to_be_visible()
+    # The person's name, not the username, in the top bar.
+    expect(page.locator(".topbar .user__name")).to_have_text("Dana Visser")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     # Front-end libraries come from static/vendor, and htmx sends the CSRF token.

@@ -199,6 +199,8 @@ def test_snapshot_update_and_removal_reach_list_and_store(
     expect(details).to_be_visible()
     expect(page.locator("#vehicle-details-plate")).to_have_text("KX-204-B")
     expect(details.locator(".vehicle-detail")).to_contain_text("trk-0001")
+    # Server-side times are the organization's too, labelled like the connection pill's clock.
+    expect(details.locator(".vehicle-detail")).to_contain_text(re.compile(r"\d\d:\d\d:\d\d CES?T"))
     expect(page.locator('#vehicle-list [data-vehicle-id="1"]')).to_have_class(
         re.compile(r"\bis-selected\b")
     )

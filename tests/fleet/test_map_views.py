@@ -116,3 +116,21 @@ def test_data_health_shows_how_often_a_refused_fix_was_sent(tenant_a: Tenant) ->
     body = login(tenant_a.users[Role.DISPATCHER]).get("/map/data-health/").content.decode()
     assert 'data-repeats="4">4 ' in body
     assert 'data-reason="null_island">4<' in body  # every time it was sent counts
+
+
+def test_data_health_shows_ages_as_durations(tenant_a: Tenant) -> None:
+    # The filters write whole seconds ("169306452 s old"); people read days and minutes.
+    with scopes_disabled():
+        RejectedFix.objects.filter(pk=tenant_a.rejected_fix.pk).update(detail="169306452 s old")
+    body = login(tenant_a.users[Role.DISPATCHER]).get("/map/data-health/").content.decode()
+    assert ">1,959 days old</td>" in body
+    assert 'title="169306452 s old"' in body  # the exact figure stays at hand
+
+
+def test_map_page_links_data_health_and_carries_the_organization_time_zone(
+    tenant_a: Tenant,
+) -> None:
+    body = login(tenant_a.users[Role.DISPATCHER]).get("/map/").content.decode()
+    assert 'href="/map/data-health/" id="data-health-link"' in body
+    timezone = json.dumps(tenant_a.organization.timezone)
+    assert f'<script id="map-timezone" type="application/json">{timezone}</script>' in body
