@@ -20,5 +20,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
     "default": BASE_STORAGES["default"],  # local disk or S3 (DOORSTEP_STORAGE), see base.py
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's hashed, compressed files; the live map's ES module imports are hashed too.
+    "staticfiles": {"BACKEND": "config.static_storage.StaticFilesStorage"},
 }
