@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/browser_map.py [--seconds 30] [--vehicles 10000] [--canvas2d]
 
-Serves bench/assets/map_bench.html (the real console/map.html markup, static/js/live_map/ (ES modules) and
-Leaflet from static/vendor) from a local http.server, drives Debian's Chromium through
+Serves bench/assets/map_bench.html (the real console/map.html markup, the static/js/live_map/
+modules and Leaflet from static/vendor) from a local http.server, drives Debian's Chromium through
 Playwright, loads a snapshot of N vehicles, then once a second applies an update frame with all
 N vehicles moved, through window.doorstepMap.applyMessage (what the websocket handler calls).
 
