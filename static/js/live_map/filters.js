@@ -7,6 +7,36 @@ export const INTERVALS = [0, 1, 5, 15, 30, 60];
 export const DEFAULT_INTERVAL = 1;
 export const SEARCH_DEBOUNCE_MS = 250;
 
+// A filter as currentFilters() would produce it from the form: only keys that filter, known
+// statuses in contract order, hub ids as the config spells them, arrays sorted. Pure.
+export function normalizeFilters(filters, hubsById) {
+  const f = filters || {};
+  const out = {};
+  if (Array.isArray(f.status) && f.status.length && f.status.length < STATUSES.length) {
+    out.status = STATUSES.filter((s) => f.status.includes(s));
+  }
+  if (Array.isArray(f.hubs) && f.hubs.length) {
+    out.hubs = f.hubs
+      .map((value) => (hubsById.has(String(value)) ? hubsById.get(String(value)).id : value))
+      .sort((a, b) => String(a).localeCompare(String(b), undefined, { numeric: true }));
+  }
+  if (f.polygon) {
+    out.polygon = f.polygon;
+  } else if (f.zone !== undefined && f.zone !== null && f.zone !== "") {
+    out.zone = f.zone;
+  }
+  if (f.stale_minutes) {
+    out.stale_minutes = Number(f.stale_minutes);
+  }
+  if (Array.isArray(f.tags) && f.tags.length) {
+    out.tags = f.tags.slice().sort();
+  }
+  if (typeof f.q === "string" && f.q.trim()) {
+    out.q = f.q.trim();
+  }
+  return out;
+}
+
 export class FilterMethods {
   _buildFilters() {
     const config = this.config;

@@ -2,8 +2,8 @@
 
 import { $ } from "./dom.js";
 import { plateCollator } from "./format.js";
+import { normalizeFilters } from "./filters.js";
 import { sendJson, urlFor } from "./http.js";
-import { STATUSES } from "./vehicles.js";
 
 export class SavedViewMethods {
   _buildViews() {
@@ -95,33 +95,9 @@ export class SavedViewMethods {
     this._writeUrl();
   }
 
-  // A saved filter as currentFilters() would produce it, to tell whether the view was changed.
+  // A saved filter as currentFilters() would produce it (filters.js).
   _normalizedFilters(filters) {
-    const f = filters || {};
-    const out = {};
-    if (Array.isArray(f.status) && f.status.length && f.status.length < STATUSES.length) {
-      out.status = STATUSES.filter((s) => f.status.includes(s));
-    }
-    if (Array.isArray(f.hubs) && f.hubs.length) {
-      out.hubs = f.hubs
-        .map((value) => (this.hubsById.has(String(value)) ? this.hubsById.get(String(value)).id : value))
-        .sort((a, b) => String(a).localeCompare(String(b), undefined, { numeric: true }));
-    }
-    if (f.polygon) {
-      out.polygon = f.polygon;
-    } else if (f.zone !== undefined && f.zone !== null && f.zone !== "") {
-      out.zone = f.zone;
-    }
-    if (f.stale_minutes) {
-      out.stale_minutes = Number(f.stale_minutes);
-    }
-    if (Array.isArray(f.tags) && f.tags.length) {
-      out.tags = f.tags.slice().sort();
-    }
-    if (typeof f.q === "string" && f.q.trim()) {
-      out.q = f.q.trim();
-    }
-    return out;
+    return normalizeFilters(filters, this.hubsById);
   }
 
   _openViewDialog() {
