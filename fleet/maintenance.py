@@ -51,9 +51,13 @@ def _broadcast(by_org: dict[int, set[int]]) -> None:
 
     layer = get_channel_layer()
     for organization_id, vehicle_ids in by_org.items():
-        vehicles = [
-            v for v in vehicle_live_list(organization_id=organization_id) if v["id"] in vehicle_ids
-        ]
+        # Each organization's vehicles are read inside that organization's own context.
+        with tenant_context(organization_id):
+            vehicles = [
+                v
+                for v in vehicle_live_list(organization_id=organization_id)
+                if v["id"] in vehicle_ids
+            ]
         try:
             async_to_sync(layer.group_send)(
                 live_group(organization_id), {"type": "positions.update", "vehicles": vehicles}
