@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 from deliveries import driver, eta, imports, routing, selectors, services, tracking, webhooks
+from fleet import maintenance
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from tenancy.context import (
@@ -38,6 +39,7 @@ MODULES = [
     webhooks,
     imports,
     tracking,
+    maintenance,
 ]
 
 
