@@ -30,9 +30,10 @@ ERRORS_SHOWN = 500  # a preview listing more bad rows than this is not read; cou
 
 
 def _hubs(request: HttpRequest) -> QuerySet[Hub]:
-    """The hubs the user may put orders in (call inside the organization's scope)."""
-    hub_ids = membership_hub_ids(membership=request.membership)  # type: ignore[attr-defined]
-    hubs = Hub.objects.all()
+    """The hubs the user may put orders in (the request runs in the organization's context)."""
+    membership = request.membership  # type: ignore[attr-defined]
+    hub_ids = membership_hub_ids(membership=membership)
+    hubs = Hub.objects.filter(organization_id=membership.organization_id)
     return hubs.filter(pk__in=hub_ids) if hub_ids else hubs
 
 
