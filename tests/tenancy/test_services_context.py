@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
 from tenancy.context import (
     TenantContextError,
+    in_tenant,
     no_tenant,
     operator_context,
     require_organization,
@@ -162,3 +164,41 @@ def test_require_organization_names_the_mismatch(tenant_a: Tenant, tenant_b: Ten
         require_organization(tenant_a.organization.pk)
     with tenant_context(tenant_a.organization):
         require_organization(tenant_a.organization.pk)
+
+
+def _in_a_thread(function: Callable[[], Any]) -> Any:
+    """Run `function` in a fresh thread (which inherits no context) and return what it returned
+    or raised."""
+    from django.db import connection
+
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(function())
+        except Exception as exc:  # handed back to the test
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
+def test_in_tenant_enters_the_context_inside_the_worker_thread(tenant_a: Tenant) -> None:
+    """What the websocket consumer and the LiveHub do with database_sync_to_async."""
+    organization_id = tenant_a.organization.pk
+    with tenant_context(tenant_a.organization):
+        # The caller's context does not follow a new thread: the bare selector is refused.
+        refused = _in_a_thread(
+            lambda: fleet_selectors.zone_geometries(organization_id=organization_id)
+        )
+    assert isinstance(refused, TenantContextError)
+    answered = _in_a_thread(
+        lambda: in_tenant(
+            organization_id, fleet_selectors.zone_geometries, organization_id=organization_id
+        )
+    )
+    assert isinstance(answered, dict)
