@@ -90,10 +90,10 @@ def seed(clients: int) -> Seed:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connections
-    from django_scopes import scope
 
     from deliveries.models import Order
     from deliveries.services import api_token_create
+    from tenancy.context import tenant_context
     from tenancy.demo import demo_seed
     from tenancy.models import Organization
 
@@ -111,8 +111,8 @@ def seed(clients: int) -> Seed:
         session.create()
         assert session.session_key is not None
         keys.append(session.session_key)
-    _, token = api_token_create(organization_id=organization.pk, name="bench load")
-    with scope(organization=organization.pk):
+    with tenant_context(organization):
+        _, token = api_token_create(organization_id=organization.pk, name="bench load")
         orders = list(Order.objects.values_list("pk", "reference")[:40])
     connections.close_all()  # the benchmark's own connection must not count as the server's
     say(

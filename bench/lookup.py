@@ -432,13 +432,15 @@ def explain(tenant: Tenant, query: str) -> str:
     from django.http import QueryDict
 
     from deliveries import selectors
+    from tenancy.context import tenant_context
 
     data = QueryDict(mutable=True)
     if query:
         data["q"] = query
-    lookup = selectors.order_lookup(organization_id=tenant.organization_id, hub_ids=None, data=data)
-    sql, params = lookup.orders[:50].query.sql_with_params()
-    with connection.cursor() as cursor:
+    organization_id = tenant.organization_id
+    with tenant_context(organization_id), connection.cursor() as cursor:
+        lookup = selectors.order_lookup(organization_id=organization_id, hub_ids=None, data=data)
+        sql, params = lookup.orders[:50].query.sql_with_params()
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 

@@ -63,14 +63,19 @@ JOURNEYS: tuple[tuple[str, ...], ...] = (
 
 def demo_orders_seed(organization: Organization, *, count: int = 40) -> int:
     """Seed failure reasons and `count` orders; returns how many orders were created."""
+    # The demo is an edge like a command: it enters the organization's context once.
     with tenant_context(organization.pk):
-        for code, label in FAILURE_REASONS:
-            FailureReason.objects.get_or_create(
-                organization=organization, code=code, defaults={"label": label}
-            )
-        if Order.objects.exists():
-            return 0
-        hubs = list(Hub.objects.order_by("code"))
+        return _orders_seed(organization, count=count)
+
+
+def _orders_seed(organization: Organization, *, count: int) -> int:
+    for code, label in FAILURE_REASONS:
+        FailureReason.objects.get_or_create(
+            organization=organization, code=code, defaults={"label": label}
+        )
+    if Order.objects.exists():
+        return 0
+    hubs = list(Hub.objects.order_by("code"))
     if not hubs:
         return 0
     rng = random.Random(f"orders-{organization.slug}")  # the same demo on every machine
@@ -152,8 +157,7 @@ def _demo_order_on_network(
     # Windows from the current half hour on: most are met, a tight few show up as late risk.
     window_start = now.replace(minute=30 if now.minute >= 30 else 0, second=0, microsecond=0)
     window_start += dt.timedelta(minutes=rng.choice((0, 30, 60, 90, 120)))
-    with tenant_context(organization.pk):
-        number = Order.objects.count() + 1
+    number = Order.objects.count() + 1
     return order_create(
         organization_id=organization.pk,
         hub_id=hub.pk,
@@ -171,8 +175,7 @@ def _demo_order_on_network(
 
 
 def _route_top_up(route: Route, count: int, rng: random.Random, now: dt.datetime) -> None:
-    with tenant_context(route.organization_id):
-        network = _hub_network(route.hub)
+    network = _hub_network(route.hub)
     orders = [
         _demo_order_on_network(route.organization, route.hub, network, rng, now)
         for _ in range(count)
@@ -185,21 +188,25 @@ def _route_top_up(route: Route, count: int, rng: random.Random, now: dt.datetime
 def demo_routes_seed(organization: Organization, *, now: dt.datetime | None = None) -> int:
     """Today's dispatched routes for the first ROUTES_PER_HUB vehicles of each hub; returns how
     many were created (none when today's exist)."""
+    with tenant_context(organization.pk):
+        return _routes_seed(organization, now=now)
+
+
+def _routes_seed(organization: Organization, *, now: dt.datetime | None) -> int:
     now = now or timezone.now()
     today = _organization_today(organization)
     rng = random.Random(f"routes-{organization.slug}-{today}")
     created = 0
-    with tenant_context(organization.pk):
-        if Route.objects.filter(date=today).exists():
-            return 0
-        hubs = list(Hub.objects.order_by("code"))
-        plans = [
-            (hub, vehicle)
-            for hub in hubs
-            for vehicle in Vehicle.objects.filter(hub=hub, active=True, driver__isnull=False)
-            .exclude(device=None)
-            .order_by("plate")[:ROUTES_PER_HUB]
-        ]
+    if Route.objects.filter(date=today).exists():
+        return 0
+    hubs = list(Hub.objects.order_by("code"))
+    plans = [
+        (hub, vehicle)
+        for hub in hubs
+        for vehicle in Vehicle.objects.filter(hub=hub, active=True, driver__isnull=False)
+        .exclude(device=None)
+        .order_by("plate")[:ROUTES_PER_HUB]
+    ]
     for hub, vehicle in plans:
         route = route_create(
             organization_id=organization.pk,
@@ -219,15 +226,14 @@ def _route_progress(route: Route, rng: random.Random, now: dt.datetime) -> int:
     """Arrive, deliver and top up one route; returns how many stops moved."""
     organization_id = route.organization_id
     moved = 0
-    with tenant_context(organization_id):
-        state = VehicleState.objects.filter(vehicle_id=route.vehicle_id).first()
-        reasons = list(FailureReason.objects.filter(active=True).values_list("code", flat=True))
-        stops = list(
-            Stop.objects.filter(route=route, actual_departure__isnull=True)
-            .exclude(order__status__in=FINAL_STATUSES)
-            .select_related("order")
-            .order_by("sequence")
-        )
+    state = VehicleState.objects.filter(vehicle_id=route.vehicle_id).first()
+    reasons = list(FailureReason.objects.filter(active=True).values_list("code", flat=True))
+    stops = list(
+        Stop.objects.filter(route=route, actual_departure__isnull=True)
+        .exclude(order__status__in=FINAL_STATUSES)
+        .select_related("order")
+        .order_by("sequence")
+    )
     for stop in stops:
         if stop.actual_arrival is not None and now - stop.actual_arrival >= SERVICE_TIME:
             failed = bool(reasons) and rng.randrange(FAILURE_ONE_IN) == 0
@@ -266,21 +272,25 @@ def demo_progress(*, now: dt.datetime | None = None) -> int:
     rng = random.Random()
     moved = 0
     for organization in _demo_organizations():
-        demo_routes_seed(organization, now=now)
         with tenant_context(organization.pk):
-            routes = list(
-                Route.objects.filter(
-                    date=_organization_today(organization),
-                    status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
-                    vehicle__isnull=False,
-                    # A driver with a login drives their route in the driver app: the robot
-                    # leaves it alone (a LEFT JOIN, so routes without a driver still move).
-                    driver__user__isnull=True,
-                ).select_related("hub", "organization")
-            )
-        for route in routes:
-            moved += _route_progress(route, rng, now)
+            moved += _organization_progress(organization, rng, now)
     return moved
+
+
+def _organization_progress(organization: Organization, rng: random.Random, now: dt.datetime) -> int:
+    _routes_seed(organization, now=now)
+    routes = list(
+        Route.objects.filter(
+            organization_id=organization.pk,
+            date=_organization_today(organization),
+            status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
+            vehicle__isnull=False,
+            # A driver with a login drives their route in the driver app: the robot
+            # leaves it alone (a LEFT JOIN, so routes without a driver still move).
+            driver__user__isnull=True,
+        ).select_related("hub", "organization")
+    )
+    return sum(_route_progress(route, rng, now) for route in routes)
 
 
 def route_goals_load(device_identifiers: list[str]) -> dict[str, tuple[float, float]]:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from fleet.models import Device, Driver
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from . import routing
 from .models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
@@ -80,32 +80,34 @@ class DriverAction:
 
 
 def driver_for_user(*, organization_id: int, user: AbstractBaseUser) -> Driver | None:
-    with tenant_context(organization_id):
-        return Driver.objects.filter(user_id=user.pk).first()
+    require_organization(organization_id)
+    return Driver.objects.filter(organization_id=organization_id, user_id=user.pk).first()
 
 
 def driver_route_list(*, organization_id: int, driver_id: int, date: dt.date) -> list[Route]:
     """The driver's routes of `date`, each with its stops (and their orders) in sequence."""
-    with tenant_context(organization_id):
-        routes = list(
-            Route.objects.filter(driver_id=driver_id, date=date)
-            .select_related("hub", "vehicle")
-            .order_by("id")
-        )
-        for route in routes:
-            route.stop_list = list(_stops(route_ids=[route.pk]))  # type: ignore[attr-defined]
+    require_organization(organization_id)
+    routes = list(
+        Route.objects.filter(organization_id=organization_id, driver_id=driver_id, date=date)
+        .select_related("hub", "vehicle")
+        .order_by("id")
+    )
+    for route in routes:
+        route.stop_list = list(_stops(organization_id, route_ids=[route.pk]))  # type: ignore[attr-defined]
     return routes
 
 
 def driver_stop_get(*, organization_id: int, driver_id: int, stop_id: int) -> Stop:
     """A stop of one of the driver's own routes; Stop.DoesNotExist for anybody else's."""
-    with tenant_context(organization_id):
-        return _stops(route_ids=None).get(pk=stop_id, route__driver_id=driver_id)
+    require_organization(organization_id)
+    return _stops(organization_id, route_ids=None).get(pk=stop_id, route__driver_id=driver_id)
 
 
-def _stops(*, route_ids: list[int] | None) -> QuerySet[Stop]:
-    stops = Stop.objects.select_related("order", "route", "route__hub").order_by(
-        "route_id", "sequence"
+def _stops(organization_id: int, *, route_ids: list[int] | None) -> QuerySet[Stop]:
+    stops = (
+        Stop.objects.filter(organization_id=organization_id)
+        .select_related("order", "route", "route__hub")
+        .order_by("route_id", "sequence")
     )
     return stops.filter(route_id__in=route_ids) if route_ids is not None else stops
 
@@ -127,13 +129,14 @@ def driver_action_apply(
         return ActionResult(
             400, {"detail": "An Idempotency-Key header (up to 64 chars) is needed."}
         )
-    with tenant_context(organization_id), transaction.atomic():
+    require_organization(organization_id)
+    with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                 [f"action:{organization_id}:{key}"],
             )
-        receipt = ActionReceipt.objects.filter(key=key).first()
+        receipt = ActionReceipt.objects.filter(organization_id=organization_id, key=key).first()
         if receipt is not None:
             return _replay(receipt, user=user)
         result, order_id = _apply_guarded(
@@ -169,7 +172,9 @@ def _apply_guarded(
                 return _route_start(
                     organization_id=organization_id, user=user, driver_id=driver_id, action=action
                 ), None
-            stop = _own_stop(driver_id=driver_id, stop_id=action.stop_id)
+            stop = _own_stop(
+                organization_id=organization_id, driver_id=driver_id, stop_id=action.stop_id
+            )
             order_id = stop.order_id
             return _stop_action(
                 organization_id=organization_id, user=user, stop=stop, action=action
@@ -179,7 +184,8 @@ def _apply_guarded(
     except Route.DoesNotExist:
         return ActionResult(404, {"detail": "No such route of yours."}), None
     except (InvalidTransition, routing.RouteConflict) as exc:
-        current = Order.objects.filter(pk=order_id).values_list("status", flat=True).first()
+        orders = Order.objects.filter(organization_id=organization_id, pk=order_id)
+        current = orders.values_list("status", flat=True).first()
         return ActionResult(409, {"detail": str(exc), "order_status": current}), order_id
     except ValidationError as exc:
         return ActionResult(400, {"detail": error_text(exc)}), order_id
@@ -191,12 +197,12 @@ def error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-def _own_stop(*, driver_id: int, stop_id: int | None) -> Stop:
+def _own_stop(*, organization_id: int, driver_id: int, stop_id: int | None) -> Stop:
     """A stop of one of the driver's routes (the routing services take the locks)."""
     if stop_id is None:
         raise Stop.DoesNotExist
     stop: Stop = Stop.objects.select_related("route", "order").get(
-        pk=stop_id, route__driver_id=driver_id
+        organization_id=organization_id, pk=stop_id, route__driver_id=driver_id
     )
     return stop
 
@@ -205,7 +211,9 @@ def _route_start(
     *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
 ) -> ActionResult:
     """The route is under way: its orders not yet out go out for delivery."""
-    own = Route.objects.filter(driver_id=driver_id).get(pk=action.route_id)  # 404 if not theirs
+    own = Route.objects.filter(organization_id=organization_id, driver_id=driver_id).get(
+        pk=action.route_id
+    )  # 404 if not theirs
     route, moved = routing.route_start(
         organization_id=organization_id,
         route_id=own.pk,
@@ -370,10 +378,14 @@ def driver_phone_device_issue(
     The plain token goes to the page over the driver's session only; rotating it on every new
     session means a token copied out of an old session stops working.
     """
-    with tenant_context(organization_id), transaction.atomic():
+    require_organization(organization_id)
+    with transaction.atomic():
         device = (
             Device.objects.select_for_update()
-            .filter(identifier__startswith=f"{PHONE_PREFIX}-{driver.pk}-")
+            .filter(
+                organization_id=organization_id,
+                identifier__startswith=f"{PHONE_PREFIX}-{driver.pk}-",
+            )
             .first()
         )
         if device is None:
@@ -385,7 +397,9 @@ def driver_phone_device_issue(
             )
         taken = (
             vehicle_id is None
-            or Device.objects.filter(vehicle_id=vehicle_id).exclude(pk=device.pk).exists()
+            or Device.objects.filter(organization_id=organization_id, vehicle_id=vehicle_id)
+            .exclude(pk=device.pk)
+            .exists()
         )
         # Never left on a previous route's vehicle: the phone's fixes would move the wrong van.
         device.vehicle_id = None if taken else vehicle_id

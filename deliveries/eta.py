@@ -25,7 +25,7 @@ from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from fleet.models import Hub, VehicleState
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .models import Route, Stop
 from .transitions import FINAL_STATUSES
@@ -208,53 +208,54 @@ def route_etas_refresh(
     """Recompute the ETA and late risk of the route's remaining stops from the vehicle's last
     fix (the hub when it has none), in one bulk update. ETAs that moved by more than
     ETA_CHANGE_NOTIFY are announced to the organization's webhooks, and returned."""
+    require_organization(organization_id)
     now = now or timezone.now()
-    with tenant_context(organization_id):
-        route = Route.objects.select_related("hub").get(pk=route_id)
-        provider = provider or provider_for_hub(route.hub)
-        stops = [
-            stop
-            for stop in Stop.objects.filter(route=route, actual_arrival__isnull=True)
-            .select_related("order")
-            .order_by("sequence")
-            if stop.order.status not in FINAL_STATUSES and not stop.order.needs_coordinates
-        ]
-        if not stops:
-            return []
-        points = [_start_point(route)] + [(s.order.latitude, s.order.longitude) for s in stops]
-        # The routing server is asked outside any transaction: it may take seconds.
-        legs = provider.durations(points)
-        etas = etas_compute(
-            start=now,
-            legs=legs,
-            stops=[
-                StopPlan(s.order.service_minutes * 60, s.order.window_start, s.order.window_end)
-                for s in stops
-            ],
-        )
-        changes = []
-        for stop, computed in zip(stops, etas, strict=True):
-            if stop.eta is not None and abs(computed.eta - stop.eta) > ETA_CHANGE_NOTIFY:
-                changes.append(EtaChange(stop, stop.eta, computed.eta))
-            stop.eta, stop.late_risk, stop.eta_updated_at = computed.eta, computed.late_risk, now
-        with transaction.atomic():
-            Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
-            for change in changes:
-                webhook_eta_changed(
-                    order=change.stop.order, eta=change.after, previous_eta=change.before
-                )
+    route = Route.objects.select_related("hub").get(organization_id=organization_id, pk=route_id)
+    provider = provider or provider_for_hub(route.hub)
+    stops = [
+        stop
+        for stop in Stop.objects.filter(route=route, actual_arrival__isnull=True)
+        .select_related("order")
+        .order_by("sequence")
+        if stop.order.status not in FINAL_STATUSES and not stop.order.needs_coordinates
+    ]
+    if not stops:
+        return []
+    points = [_start_point(route)] + [(s.order.latitude, s.order.longitude) for s in stops]
+    # The routing server is asked outside any transaction: it may take seconds.
+    legs = provider.durations(points)
+    etas = etas_compute(
+        start=now,
+        legs=legs,
+        stops=[
+            StopPlan(s.order.service_minutes * 60, s.order.window_start, s.order.window_end)
+            for s in stops
+        ],
+    )
+    changes = []
+    for stop, computed in zip(stops, etas, strict=True):
+        if stop.eta is not None and abs(computed.eta - stop.eta) > ETA_CHANGE_NOTIFY:
+            changes.append(EtaChange(stop, stop.eta, computed.eta))
+        stop.eta, stop.late_risk, stop.eta_updated_at = computed.eta, computed.late_risk, now
+    with transaction.atomic():
+        Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
+        for change in changes:
+            webhook_eta_changed(
+                order=change.stop.order, eta=change.after, previous_eta=change.before
+            )
     return changes
 
 
 def route_ids_due_for_refresh(*, organization_id: int) -> list[int]:
     """Routes on the road whose vehicle reported a fix after their ETAs were last computed."""
-    with tenant_context(organization_id):
-        return list(
-            Route.objects.filter(
-                status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
-                vehicle__state__isnull=False,
-            )
-            .annotate(refreshed=Max("stops__eta_updated_at"))
-            .filter(Q(refreshed__isnull=True) | Q(vehicle__state__server_time__gt=F("refreshed")))
-            .values_list("pk", flat=True)
+    require_organization(organization_id)
+    return list(
+        Route.objects.filter(
+            organization_id=organization_id,
+            status__in=(Route.Status.DISPATCHED, Route.Status.IN_PROGRESS),
+            vehicle__state__isnull=False,
         )
+        .annotate(refreshed=Max("stops__eta_updated_at"))
+        .filter(Q(refreshed__isnull=True) | Q(vehicle__state__server_time__gt=F("refreshed")))
+        .values_list("pk", flat=True)
+    )

@@ -29,7 +29,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from fleet.models import Hub
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .models import DeliveryEvent, Order, OrderStatus, WebhookEndpoint, WebhookEvent
 from .models.orders import tracking_code_new
@@ -419,14 +419,14 @@ def _database_duplicates(preview: ImportPreview, organization_id: int) -> None:
     references = {row["reference"]: row for row in preview.valid_rows}
     codes = {row["tracking_code"]: row for row in preview.valid_rows if "tracking_code" in row}
     clashes: list[tuple[dict[str, Any], RowError]] = []
-    with tenant_context(organization_id):
-        existing = Order.objects.filter(reference__in=list(references)).values_list(
-            "reference", flat=True
-        )
-        for reference in existing.iterator(chunk_size=2000):
-            row = references[reference]
-            message = "An order with this reference already exists."
-            clashes.append((row, RowError(row["row"], "reference", message)))
+    require_organization(organization_id)
+    existing = Order.objects.filter(
+        organization_id=organization_id, reference__in=list(references)
+    ).values_list("reference", flat=True)
+    for reference in existing.iterator(chunk_size=2000):
+        row = references[reference]
+        message = "An order with this reference already exists."
+        clashes.append((row, RowError(row["row"], "reference", message)))
     # Tracking codes are unique across organizations: they are the public tracking link.
     for code in sorted(tracking_codes_taken(codes=list(codes))):
         row = codes[code]
@@ -448,6 +448,7 @@ def import_validate(
 ) -> ImportPreview:
     """Read the file and check every row; raises ImportFileError when the file as a whole is
     unusable. Nothing is written."""
+    require_organization(organization_id)
     header, rows = rows_read(filename=filename, data=data)
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if "hub" not in header and default_hub_id is None:
@@ -456,8 +457,7 @@ def import_validate(
         raise ImportFileError(
             "Missing column(s): " + ", ".join(missing) + ". Start from the template."
         )
-    with tenant_context(organization_id):
-        hubs = dict(Hub.objects.values_list("code", "id"))
+    hubs = dict(Hub.objects.filter(organization_id=organization_id).values_list("code", "id"))
     allowed = set(hub_ids) if hub_ids else None
     if default_hub_id is not None and default_hub_id not in (allowed or set(hubs.values())):
         raise ImportFileError("The hub chosen for rows without one is not one of your hubs.")
@@ -529,6 +529,7 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
 
     Raises LookupError when the preview is gone (expired, used, or not this user's) and
     ImportConflict when the database changed since the preview was made."""
+    require_organization(organization_id)
     preview = import_preview_get(organization_id=organization_id, user_id=user.pk, token=token)
     if preview is None:
         raise LookupError("This import preview has expired or was already used.")
@@ -536,7 +537,7 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
     import_preview_discard(organization_id=organization_id, user_id=user.pk, token=token)
     orders = [_order_from_row(organization_id, row) for row in preview.valid_rows]
     try:
-        with tenant_context(organization_id), transaction.atomic():
+        with transaction.atomic():
             # Bulk writes: a 10,000-row file must import within one request.
             Order.objects.bulk_create(orders, batch_size=1000)
             DeliveryEvent.objects.bulk_create(
@@ -555,7 +556,9 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
             )
             # The same `order.created` webhooks order_create sends; asked once, not per row.
             subscribed = WebhookEndpoint.objects.filter(
-                active=True, events__overlap=[WebhookEvent.ORDER_CREATED]
+                organization_id=organization_id,
+                active=True,
+                events__overlap=[WebhookEvent.ORDER_CREATED],
             )
             if subscribed.exists():
                 for order in orders:

@@ -22,7 +22,7 @@ from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
-from tenancy.context import tenant_context
+from tenancy.context import in_tenant, require_organization
 
 from .eta import route_etas_refresh
 from .models import DeliveryEvent, Order, OrderStatus, Route, Stop
@@ -40,8 +40,8 @@ class RouteConflict(Exception):
     """The route cannot change this way now (completed, or changed meanwhile): HTTP 409."""
 
 
-def _route_lock(route_id: int, *, plan_version: int | None = None) -> Route:
-    route = Route.objects.select_for_update().get(pk=route_id)
+def _route_lock(organization_id: int, route_id: int, *, plan_version: int | None = None) -> Route:
+    route = Route.objects.select_for_update().get(organization_id=organization_id, pk=route_id)
     if route.status == Route.Status.COMPLETED:
         raise RouteConflict("This route is completed; its plan can no longer change.")
     if plan_version is not None and plan_version != route.plan_version:
@@ -58,8 +58,11 @@ def _plan_changed(route: Route) -> None:
 def _etas_refresh_on_commit(route: Route) -> None:
     # After commit: a rolled-back change refreshes nothing, and the refresh reads what was saved.
     organization_id, route_id = route.organization_id, route.pk
+    # The commit may come after the caller's context has been left: the callback enters its own.
     transaction.on_commit(
-        lambda: route_etas_refresh(organization_id=organization_id, route_id=route_id)
+        lambda: in_tenant(
+            organization_id, route_etas_refresh, organization_id=organization_id, route_id=route_id
+        )
     )
 
 
@@ -79,18 +82,23 @@ def route_create(
     driver_id: int | None = None,
 ) -> Route:
     """A planned route of one vehicle and driver for one day at a hub."""
-    with tenant_context(organization_id), transaction.atomic():
-        if not Hub.objects.filter(pk=hub_id).exists():
+    require_organization(organization_id)
+    with transaction.atomic():
+        if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
             raise ValidationError({"hub": "No such hub in this organization."})
         if vehicle_id is not None:
-            if not Vehicle.objects.filter(pk=vehicle_id).exists():
+            if not Vehicle.objects.filter(organization_id=organization_id, pk=vehicle_id).exists():
                 raise ValidationError({"vehicle": "No such vehicle in this organization."})
-            if Route.objects.filter(vehicle_id=vehicle_id, date=date).exists():
+            if Route.objects.filter(
+                organization_id=organization_id, vehicle_id=vehicle_id, date=date
+            ).exists():
                 raise ValidationError({"vehicle": "This vehicle already has a route that day."})
         if driver_id is not None:
-            if not Driver.objects.filter(pk=driver_id).exists():
+            if not Driver.objects.filter(organization_id=organization_id, pk=driver_id).exists():
                 raise ValidationError({"driver": "No such driver in this organization."})
-            if Route.objects.filter(driver_id=driver_id, date=date).exists():
+            if Route.objects.filter(
+                organization_id=organization_id, driver_id=driver_id, date=date
+            ).exists():
                 raise ValidationError({"driver": "This driver already has a route that day."})
         return Route.objects.create(
             organization_id=organization_id,
@@ -134,9 +142,10 @@ def stop_add(
     Raises Route/Order.DoesNotExist for ids of another organization, RouteConflict (409) for
     a completed or meanwhile-changed route, ValidationError for an order that cannot go.
     """
-    with tenant_context(organization_id), transaction.atomic():
-        route = _route_lock(route_id, plan_version=plan_version)
-        order = Order.objects.select_for_update().get(pk=order_id)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id, plan_version=plan_version)
+        order = Order.objects.select_for_update().get(organization_id=organization_id, pk=order_id)
         if order.hub_id != route.hub_id:
             raise ValidationError({"order": "This order belongs to another hub."})
         if order.needs_coordinates:
@@ -174,8 +183,9 @@ def stop_remove(
     Its order is unassigned (back to created, from assigned or, on a dispatched route, from out
     for delivery): it is on no route now and waits to be planned again.
     """
-    with tenant_context(organization_id), transaction.atomic():
-        route = _route_lock(route_id, plan_version=plan_version)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id, plan_version=plan_version)
         stop = Stop.objects.select_related("order").get(pk=stop_id, route=route)
         if stop.actual_arrival is not None:
             raise RouteConflict("The vehicle has already been at this stop.")
@@ -206,8 +216,9 @@ def stops_reorder(
 ) -> None:
     """Visit the route's stops in the order of `stop_ids` (all of them, each once). Stops
     already visited keep their places at the front."""
-    with tenant_context(organization_id), transaction.atomic():
-        route = _route_lock(route_id, plan_version=plan_version)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id, plan_version=plan_version)
         current = list(Stop.objects.filter(route=route).order_by("sequence"))
         if sorted(stop_ids) != sorted(stop.pk for stop in current) or len(set(stop_ids)) != len(
             stop_ids
@@ -231,10 +242,12 @@ def stop_move(
     plan_version: int | None = None,
 ) -> None:
     """Move one stop `offset` places (-1: one earlier, +1: one later)."""
-    with tenant_context(organization_id):
-        stop_ids = list(
-            Stop.objects.filter(route_id=route_id).order_by("sequence").values_list("pk", flat=True)
-        )
+    require_organization(organization_id)
+    stop_ids = list(
+        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
+        .order_by("sequence")
+        .values_list("pk", flat=True)
+    )
     if stop_id not in stop_ids:
         raise Stop.DoesNotExist("No such stop on this route.")
     index = stop_ids.index(stop_id)
@@ -259,8 +272,9 @@ def route_dispatch(
     now: dt.datetime | None = None,
 ) -> Route:
     """Hand the planned route to its driver: its orders go out for delivery."""
-    with tenant_context(organization_id), transaction.atomic():
-        route = _route_lock(route_id, plan_version=plan_version)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id, plan_version=plan_version)
         if route.status != Route.Status.PLANNED:
             raise RouteConflict(f"This route is already {route.get_status_display().lower()}.")
         if route.vehicle_id is None or route.driver_id is None:
@@ -284,11 +298,13 @@ def route_dispatch(
     return route
 
 
-def _route_visit_lock(stop_id: int) -> tuple[Route, Stop]:
+def _route_visit_lock(organization_id: int, stop_id: int) -> tuple[Route, Stop]:
     """Lock the stop's route, then read the stop: a visit sees the stop as the last plan change
     or visit left it (the route row is the one lock every writer of a route takes first)."""
-    route_id = Stop.objects.values_list("route_id", flat=True).get(pk=stop_id)
-    route = _route_lock(route_id)
+    route_id = Stop.objects.values_list("route_id", flat=True).get(
+        organization_id=organization_id, pk=stop_id
+    )
+    route = _route_lock(organization_id, route_id)
     return route, Stop.objects.select_related("order").get(pk=stop_id, route=route)
 
 
@@ -334,8 +350,9 @@ def route_start(
     """The driver is under way: the route is in progress and its orders not yet out go out for
     delivery. A route nobody dispatched counts as dispatched now. Returns the route and how
     many order moves were made."""
-    with tenant_context(organization_id), transaction.atomic():
-        route = _route_lock(route_id)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id)
         moved = 0
         for stop in Stop.objects.filter(route=route).select_related("order").order_by("sequence"):
             moved += _order_send_out(
@@ -367,8 +384,9 @@ def stop_arrive(
     """The vehicle is at the stop: its order arrives and the route is in progress. The
     remaining stops' ETAs are refreshed on commit (they now start from here)."""
     now = now or timezone.now()
-    with tenant_context(organization_id), transaction.atomic():
-        route, stop = _route_visit_lock(stop_id)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route, stop = _route_visit_lock(organization_id, stop_id)
         if route.status == Route.Status.PLANNED:
             raise RouteConflict("Dispatch the route before its stops are visited.")
         if stop.actual_arrival is not None:
@@ -412,8 +430,9 @@ def stop_depart(
     its stop yet; the stop then takes the departure time as its arrival too.
     """
     now = now or timezone.now()
-    with tenant_context(organization_id), transaction.atomic():
-        route, stop = _route_visit_lock(stop_id)
+    require_organization(organization_id)
+    with transaction.atomic():
+        route, stop = _route_visit_lock(organization_id, stop_id)
         if stop.actual_departure is not None:
             raise RouteConflict("This stop is already done.")
         stop.order = order_transition(
@@ -454,67 +473,73 @@ def route_list(
     *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
 ) -> QuerySet[Route]:
     """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
-    with tenant_context(organization_id):
-        routes = Route.objects.filter(date=date)
-        if hub_ids:
-            routes = routes.filter(hub_id__in=hub_ids)
-        return (
-            routes.select_related("hub", "vehicle", "driver")
-            .annotate(
-                stop_count=Count("stops"),
-                done_count=Count("stops", filter=Q(stops__order__status__in=FINAL_STATUSES)),
-                late_count=Count(
-                    "stops",
-                    filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
-                    & ~Q(stops__order__status__in=FINAL_STATUSES),
-                ),
-            )
-            .order_by("hub__name", "vehicle__plate", "pk")
+    require_organization(organization_id)
+    routes = Route.objects.filter(organization_id=organization_id, date=date)
+    if hub_ids:
+        routes = routes.filter(hub_id__in=hub_ids)
+    return (
+        routes.select_related("hub", "vehicle", "driver")
+        .annotate(
+            stop_count=Count("stops"),
+            done_count=Count("stops", filter=Q(stops__order__status__in=FINAL_STATUSES)),
+            late_count=Count(
+                "stops",
+                filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
+                & ~Q(stops__order__status__in=FINAL_STATUSES),
+            ),
         )
+        .order_by("hub__name", "vehicle__plate", "pk")
+    )
 
 
 def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None = None) -> Route:
     """One route of the organization (and hub scope); Route.DoesNotExist for a foreign id."""
-    with tenant_context(organization_id):
-        routes = Route.objects.select_related("hub", "vehicle", "driver")
-        if hub_ids:
-            routes = routes.filter(hub_id__in=hub_ids)
-        return routes.get(pk=route_id)
+    require_organization(organization_id)
+    routes = Route.objects.filter(organization_id=organization_id).select_related(
+        "hub", "vehicle", "driver"
+    )
+    if hub_ids:
+        routes = routes.filter(hub_id__in=hub_ids)
+    return routes.get(pk=route_id)
 
 
 def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
-    with tenant_context(organization_id):
-        return list(
-            Stop.objects.filter(route_id=route_id).select_related("order").order_by("sequence")
-        )
+    require_organization(organization_id)
+    return list(
+        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
+        .select_related("order")
+        .order_by("sequence")
+    )
 
 
 def route_addable_orders(*, organization_id: int, route: Route, limit: int = 200) -> list[Order]:
     """Orders of the route's hub that a stop could take: located, not on an open stop."""
-    with tenant_context(organization_id):
-        on_routes = Stop.objects.filter(actual_departure__isnull=True).exclude(
-            route__status=Route.Status.COMPLETED
+    require_organization(organization_id)
+    on_routes = Stop.objects.filter(
+        organization_id=organization_id, actual_departure__isnull=True
+    ).exclude(route__status=Route.Status.COMPLETED)
+    return list(
+        Order.objects.filter(
+            organization_id=organization_id,
+            hub_id=route.hub_id,
+            status__in=(S.CREATED, S.FAILED, S.ASSIGNED),
+            latitude__isnull=False,
         )
-        return list(
-            Order.objects.filter(
-                hub_id=route.hub_id,
-                status__in=(S.CREATED, S.FAILED, S.ASSIGNED),
-                latitude__isnull=False,
-            )
-            .exclude(pk__in=on_routes.values("order_id"))
-            .order_by("window_start", "reference")[:limit]
-        )
+        .exclude(pk__in=on_routes.values("order_id"))
+        .order_by("window_start", "reference")[:limit]
+    )
 
 
 def route_form_choices(
     *, organization_id: int, hub_ids: list[int] | None = None
 ) -> dict[str, list[Any]]:
     """Hubs, vehicles and drivers a new route may use."""
-    with tenant_context(organization_id):
-        hubs = Hub.objects.order_by("name")
-        vehicles = Vehicle.objects.filter(active=True).order_by("plate")
-        drivers = Driver.objects.filter(active=True).order_by("name")
-        if hub_ids:
-            hubs = hubs.filter(pk__in=hub_ids)
-            vehicles = vehicles.filter(hub_id__in=hub_ids)
-        return {"hubs": list(hubs), "vehicles": list(vehicles), "drivers": list(drivers)}
+    require_organization(organization_id)
+    hubs = Hub.objects.filter(organization_id=organization_id).order_by("name")
+    vehicles = Vehicle.objects.filter(organization_id=organization_id, active=True)
+    drivers = Driver.objects.filter(organization_id=organization_id, active=True)
+    vehicles, drivers = vehicles.order_by("plate"), drivers.order_by("name")
+    if hub_ids:
+        hubs = hubs.filter(pk__in=hub_ids)
+        vehicles = vehicles.filter(hub_id__in=hub_ids)
+    return {"hubs": list(hubs), "vehicles": list(vehicles), "drivers": list(drivers)}

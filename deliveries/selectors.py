@@ -1,4 +1,6 @@
-"""Reads of delivery data. Every function takes the organization and runs inside its scope."""
+"""Reads of delivery data. Every function takes the organization, checks that the caller
+entered its tenant context (`require_organization`) and filters by it; none enters a context.
+QuerySets come back lazy: the caller evaluates them inside the same context."""
 
 from __future__ import annotations
 
@@ -7,20 +9,19 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .filtersets import OrderFilterSet
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, Stop
-from .resolvers import api_token_locate
 
 
 def order_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Order]:
     """The organization's orders (of `hub_ids` only, when given), newest first."""
-    with tenant_context(organization_id):
-        orders = Order.objects.select_related("hub")
-        if hub_ids:
-            orders = orders.filter(hub_id__in=hub_ids)
-        return orders
+    require_organization(organization_id)
+    orders = Order.objects.filter(organization_id=organization_id).select_related("hub")
+    if hub_ids:
+        orders = orders.filter(hub_id__in=hub_ids)
+    return orders
 
 
 SEARCH_MIN_LENGTH = 3
@@ -60,34 +61,30 @@ def order_get(*, organization_id: int, order_id: int, hub_ids: list[int] | None 
 def order_stop_current(*, organization_id: int, order_id: int) -> Stop | None:
     """The order's stop on its latest route, with the route's driver, vehicle and the vehicle's
     last known state (one query), or None while the order is not planned."""
-    with tenant_context(organization_id):
-        return (
-            Stop.objects.filter(order_id=order_id)
-            .select_related("route__driver", "route__vehicle__state")
-            .order_by("-route__date", "-route_id")
-            .first()
-        )
+    require_organization(organization_id)
+    return (
+        Stop.objects.filter(organization_id=organization_id, order_id=order_id)
+        .select_related("route__driver", "route__vehicle__state")
+        .order_by("-route__date", "-route_id")
+        .first()
+    )
 
 
 def order_event_list(*, organization_id: int, order_id: int) -> QuerySet[DeliveryEvent]:
     """An order's timeline, oldest first."""
-    with tenant_context(organization_id):
-        return DeliveryEvent.objects.filter(order_id=order_id).select_related(
-            "actor", "failure_reason"
-        )
+    require_organization(organization_id)
+    return DeliveryEvent.objects.filter(
+        organization_id=organization_id, order_id=order_id
+    ).select_related("actor", "failure_reason")
 
 
 def failure_reason_list(*, organization_id: int) -> QuerySet[FailureReason]:
-    with tenant_context(organization_id):
-        return FailureReason.objects.filter(active=True)
+    require_organization(organization_id)
+    return FailureReason.objects.filter(organization_id=organization_id, active=True)
 
 
-def api_token_for_key(*, token_hash: str) -> ApiToken | None:
-    """The active token with this hash, of whichever organization owns it."""
-    # The token is what tells us the organization: its resolver answers before any scope.
-    located = api_token_locate(token_hash=token_hash)
-    if located is None:
-        return None
-    organization_id, token_id = located
-    with tenant_context(organization_id):
-        return ApiToken.objects.select_related("organization").filter(pk=token_id).first()
+def api_token_get(*, organization_id: int, token_id: int) -> ApiToken | None:
+    """The organization's token `token_id` (as its resolver located it), with its organization."""
+    require_organization(organization_id)
+    tokens = ApiToken.objects.filter(organization_id=organization_id, pk=token_id)
+    return tokens.select_related("organization").first()

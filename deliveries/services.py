@@ -1,4 +1,6 @@
-"""Writes of delivery data: validated, atomic, scoped to the organization given."""
+"""Writes of delivery data: validated, atomic, for the organization given. The caller has
+entered that organization's tenant context; each service checks it (`require_organization`)
+and filters by the organization itself."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fleet.models import Hub
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
 from .models.orders import tracking_code_new
@@ -59,50 +61,50 @@ def order_create(
     source: str = Source.SYSTEM,
 ) -> Order:
     """Create an order with a fresh tracking code and its first timeline event, `created`."""
+    require_organization(organization_id)
     _position_check(latitude, longitude)
     _window_check(window_start, window_end)
-    with tenant_context(organization_id):
-        if not Hub.objects.filter(pk=hub_id).exists():
-            raise ValidationError({"hub": "No such hub in this organization."})
-        order = Order(
-            organization_id=organization_id,
-            hub_id=hub_id,
-            reference=(reference or "").strip(),
-            tracking_code=tracking_code_new(),
-            customer_name=(customer_name or "").strip(),
-            address=(address or "").strip(),
-            phone=(phone or "").strip(),
-            email=(email or "").strip(),
-            latitude=latitude,
-            longitude=longitude,
-            window_start=window_start,
-            window_end=window_end,
-            service_minutes=service_minutes,
-            priority=priority,
-            weight_kg=weight_kg,
-            volume_l=volume_l,
-            notes=notes or "",
-        )
-        order.full_clean(exclude=["organization", "hub", "tracking_code"])
-        if Order.objects.filter(reference=order.reference).exists():
-            raise ValidationError({"reference": "An order with this reference already exists."})
-        try:
-            with transaction.atomic():
-                order.save()
-                DeliveryEvent.objects.create(
-                    organization_id=organization_id,
-                    order=order,
-                    from_status="",
-                    to_status=OrderStatus.CREATED,
-                    actor=actor,
-                    source=source,
-                )
-                webhook_order_events_emit(order=order, from_status=None)
-        except IntegrityError as exc:
-            # Two creations of the same reference raced past full_clean's check.
-            raise ValidationError(
-                {"reference": "An order with this reference already exists."}
-            ) from exc
+    if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
+        raise ValidationError({"hub": "No such hub in this organization."})
+    order = Order(
+        organization_id=organization_id,
+        hub_id=hub_id,
+        reference=(reference or "").strip(),
+        tracking_code=tracking_code_new(),
+        customer_name=(customer_name or "").strip(),
+        address=(address or "").strip(),
+        phone=(phone or "").strip(),
+        email=(email or "").strip(),
+        latitude=latitude,
+        longitude=longitude,
+        window_start=window_start,
+        window_end=window_end,
+        service_minutes=service_minutes,
+        priority=priority,
+        weight_kg=weight_kg,
+        volume_l=volume_l,
+        notes=notes or "",
+    )
+    order.full_clean(exclude=["organization", "hub", "tracking_code"])
+    if Order.objects.filter(organization_id=organization_id, reference=order.reference).exists():
+        raise ValidationError({"reference": "An order with this reference already exists."})
+    try:
+        with transaction.atomic():
+            order.save()
+            DeliveryEvent.objects.create(
+                organization_id=organization_id,
+                order=order,
+                from_status="",
+                to_status=OrderStatus.CREATED,
+                actor=actor,
+                source=source,
+            )
+            webhook_order_events_emit(order=order, from_status=None)
+    except IntegrityError as exc:
+        # Two creations of the same reference raced past full_clean's check.
+        raise ValidationError(
+            {"reference": "An order with this reference already exists."}
+        ) from exc
     return order
 
 
@@ -123,14 +125,15 @@ def order_transition(
     Raises Order.DoesNotExist for an id of another organization. The order row is locked for
     the check and the write, so two concurrent identical moves apply once.
     """
+    require_organization(organization_id)
     _position_check(latitude, longitude)
     if source not in Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
-    with tenant_context(organization_id), transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(organization_id=organization_id, pk=order_id)
         reasons = {
             reason.code: reason
-            for reason in FailureReason.objects.filter(active=True)
+            for reason in FailureReason.objects.filter(organization_id=organization_id, active=True)
             if to_status == OrderStatus.FAILED
         }
         transition_check(
@@ -160,20 +163,22 @@ def order_transition(
 
 def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
     """Record the token's use, at most once a minute so busy integrations do not write per call."""
+    require_organization(token.organization_id)
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        with tenant_context(token.organization_id):
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        ApiToken.objects.filter(organization_id=token.organization_id, pk=token.pk).update(
+            last_used_at=now
+        )
         token.last_used_at = now
 
 
 def api_token_create(*, organization_id: int, name: str) -> tuple[ApiToken, str]:
     """A new token and its plain value, which is shown once and never stored."""
+    require_organization(organization_id)
     token = ApiToken(organization_id=organization_id, name=name)
     plain = token.set_token()
-    with tenant_context(organization_id):
-        token.full_clean(exclude=["organization"])
-        token.save()
+    token.full_clean(exclude=["organization"])
+    token.save()
     return token, plain
 
 

@@ -1,4 +1,5 @@
-"""Celery beat tasks of routes and ETAs. Thin: the services they call enter each scope.
+"""Celery beat tasks of routes and ETAs. Thin: they list the organizations and call the
+services inside each organization's own tenant context, one after the other.
 (Plan changes refresh their route's ETAs themselves, on commit: no task needed there.)"""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from tenancy.context import tenant_context
 from tenancy.models import Organization
 
 from . import demo, eta
@@ -17,16 +19,18 @@ def route_etas_refresh_moved() -> int:
     throttle on position-driven refreshes: at most one per route per beat period, and the
     ingest path never waits for it."""
     refreshed = 0
-    for organization_id in Organization.objects.values_list("pk", flat=True):
-        for route_id in eta.route_ids_due_for_refresh(organization_id=organization_id):
-            eta.route_etas_refresh(organization_id=organization_id, route_id=route_id)
-            refreshed += 1
+    for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
+        with tenant_context(organization_id):
+            for route_id in eta.route_ids_due_for_refresh(organization_id=organization_id):
+                eta.route_etas_refresh(organization_id=organization_id, route_id=route_id)
+                refreshed += 1
     return refreshed
 
 
 @shared_task(name="deliveries.demo_progress")
 def demo_progress() -> int:
-    """Beat: move the demo organizations' orders along as the simulated fleet drives."""
+    """Beat: move the demo organizations' orders along as the simulated fleet drives (each
+    organization inside its own context, see deliveries.demo)."""
     if not (settings.DEBUG or settings.DOORSTEP_DEMO_PROGRESS):
         return 0
     return demo.demo_progress()

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from fleet.ingest.filters import haversine_m
 from fleet.models import VehicleState
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .models import DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Stop
 from .resolvers import order_locate_by_tracking_code
@@ -201,22 +201,20 @@ def vehicle_shown(*, status: str, stops_before: int | None, distance_m: float | 
 # ---- Reads -------------------------------------------------------------------------------------
 
 
-def _order_by_code(code: str) -> Order | None:
+def tracking_order_locate(*, code: str) -> tuple[int, int] | None:
+    """(organization id, order id) of the order with tracking code `code`, or None.
+
+    The public page's one read across tenants: the code is what names the organization, so its
+    resolver answers before any context; the caller then enters that organization's context."""
     if not CODE_PATTERN.fullmatch(code):
         return None
-    # The code is what tells us the organization: its resolver answers before any scope.
-    located = order_locate_by_tracking_code(code=code)
-    if located is None:
-        return None
-    organization_id, order_id = located
-    with tenant_context(organization_id):
-        return Order.objects.select_related("organization").filter(pk=order_id).first()
+    return order_locate_by_tracking_code(code=code)
 
 
 def _current_stop(order: Order) -> Stop | None:
     # A reattempt puts the order on a newer route: the latest stop is the one that counts.
     return (
-        Stop.objects.filter(order=order)
+        Stop.objects.filter(organization_id=order.organization_id, order=order)
         .select_related("route__vehicle", "route__driver")
         .order_by("-route__date", "-id")
         .first()
@@ -225,7 +223,9 @@ def _current_stop(order: Order) -> Stop | None:
 
 def _stops_before(stop: Stop) -> int:
     return (
-        Stop.objects.filter(route_id=stop.route_id, sequence__lt=stop.sequence)
+        Stop.objects.filter(
+            organization_id=stop.organization_id, route_id=stop.route_id, sequence__lt=stop.sequence
+        )
         .exclude(Q(actual_departure__isnull=False) | Q(order__status__in=STOP_DONE_STATUSES))
         .count()
     )
@@ -235,7 +235,9 @@ def _vehicle_position(stop: Stop, now: dt.datetime) -> VehicleState | None:
     if stop.route.vehicle_id is None:
         return None
     state = VehicleState.objects.filter(
-        vehicle_id=stop.route.vehicle_id, fix_time__gte=now - POSITION_MAX_AGE
+        organization_id=stop.organization_id,
+        vehicle_id=stop.route.vehicle_id,
+        fix_time__gte=now - POSITION_MAX_AGE,
     ).first()
     return state  # type: ignore[no-any-return]
 
@@ -254,7 +256,9 @@ def _proof_file_url(code: str, proof: ProofOfDelivery, kind: str) -> str | None:
 
 
 def _proof(order: Order, *, tz: dt.tzinfo, today: dt.date) -> TrackingProof | None:
-    proof = ProofOfDelivery.objects.filter(order=order).first()
+    proof = ProofOfDelivery.objects.filter(
+        organization_id=order.organization_id, order=order
+    ).first()
     if proof is None:
         return None
     return TrackingProof(
@@ -267,7 +271,8 @@ def _proof(order: Order, *, tz: dt.tzinfo, today: dt.date) -> TrackingProof | No
 
 def _reached_at(order: Order, *, tz: dt.tzinfo, today: dt.date) -> dict[str, str]:
     reached: dict[str, str] = {}
-    for to_status, at in DeliveryEvent.objects.filter(order=order).values_list("to_status", "at"):
+    events = DeliveryEvent.objects.filter(organization_id=order.organization_id, order=order)
+    for to_status, at in events.values_list("to_status", "at"):
         reached[to_status] = time_text(at, tz=tz, today=today)  # oldest first: latest wins
     return reached
 
@@ -292,9 +297,17 @@ def _eta_text(stop: Stop | None, *, status: str, tz: dt.tzinfo, today: dt.date) 
     return span_text(*eta_window(eta), tz=tz, today=today)
 
 
-def order_tracking_get(*, code: str, now: dt.datetime | None = None) -> OrderTracking | None:
-    """The public view of the order with tracking code `code`, or None for any unknown code."""
-    order = _order_by_code(code)
+def order_tracking_get(
+    *, organization_id: int, order_id: int, now: dt.datetime | None = None
+) -> OrderTracking | None:
+    """The public view of the order (located by `tracking_order_locate`), or None when it is
+    gone. The caller has entered the organization's context."""
+    require_organization(organization_id)
+    order = (
+        Order.objects.select_related("organization")
+        .filter(organization_id=organization_id, pk=order_id)
+        .first()
+    )
     if order is None:
         return None
     now = now or timezone.now()
@@ -302,13 +315,12 @@ def order_tracking_get(*, code: str, now: dt.datetime | None = None) -> OrderTra
     tz = zoneinfo.ZoneInfo(organization.timezone)
     today = timezone.localtime(now, tz).date()
     status = order.status
-    with tenant_context(organization.pk):
-        stop = _current_stop(order) if status not in (S.CREATED, S.CANCELLED) else None
-        en_route = stop if stop is not None and status in EN_ROUTE_STATUSES else None
-        stops_before = _stops_before(en_route) if en_route else None
-        state = _vehicle_position(en_route, now) if en_route else None
-        reached = _reached_at(order, tz=tz, today=today)
-        proof = _proof(order, tz=tz, today=today) if status == S.DELIVERED else None
+    stop = _current_stop(order) if status not in (S.CREATED, S.CANCELLED) else None
+    en_route = stop if stop is not None and status in EN_ROUTE_STATUSES else None
+    stops_before = _stops_before(en_route) if en_route else None
+    state = _vehicle_position(en_route, now) if en_route else None
+    reached = _reached_at(order, tz=tz, today=today)
+    proof = _proof(order, tz=tz, today=today) if status == S.DELIVERED else None
     vehicle, destination = _map_points(order, state, status=status, stops_before=stops_before)
     eta_text = _eta_text(stop, status=status, tz=tz, today=today)
     window = ""

@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fleet.models import Hub
-from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -31,9 +30,10 @@ ERRORS_SHOWN = 500  # a preview listing more bad rows than this is not read; cou
 
 
 def _hubs(request: HttpRequest) -> QuerySet[Hub]:
-    """The hubs the user may put orders in (call inside the organization's scope)."""
-    hub_ids = membership_hub_ids(membership=request.membership)  # type: ignore[attr-defined]
-    hubs = Hub.objects.all()
+    """The hubs the user may put orders in (the request runs in the organization's context)."""
+    membership = request.membership  # type: ignore[attr-defined]
+    hub_ids = membership_hub_ids(membership=membership)
+    hubs = Hub.objects.filter(organization_id=membership.organization_id)
     return hubs.filter(pk__in=hub_ids) if hub_ids else hubs
 
 
@@ -51,10 +51,7 @@ def _user_id(request: HttpRequest) -> int:
 @role_required(*ORDER_WRITERS)
 def order_new(request: HttpRequest) -> HttpResponse:
     organization = _organization(request)
-    with (
-        tenant_context(organization.pk),
-        timezone.override(zoneinfo.ZoneInfo(organization.timezone)),
-    ):
+    with timezone.override(zoneinfo.ZoneInfo(organization.timezone)):
         form = OrderForm(request.POST or None, hubs=_hubs(request))
         if request.method == "POST" and form.is_valid():
             data = dict(form.cleaned_data)
@@ -94,38 +91,37 @@ def order_import(request: HttpRequest) -> HttpResponse:
     organization = _organization(request)
     user_id = _user_id(request)
     context: dict[str, Any] = {"section": "orders", "max_rows": imports.MAX_ROWS}
-    with tenant_context(organization.pk):
-        hubs = _hubs(request)
-        form = OrderImportForm(request.POST or None, request.FILES or None, hubs=hubs)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            default_hub = form.cleaned_data["default_hub"]
-            try:
-                preview = imports.import_validate(
-                    organization_id=organization.pk,
-                    timezone_name=organization.timezone,
-                    filename=upload.name,
-                    data=upload.read(),
-                    hub_ids=membership_hub_ids(membership=request.membership),  # type: ignore[attr-defined]
-                    default_hub_id=default_hub.pk if default_hub else None,
-                )
-            except imports.ImportFileError as exc:
-                form.add_error("file", str(exc))
-            else:
-                token = imports.import_preview_store(
-                    preview=preview, organization_id=organization.pk, user_id=user_id
-                )
-                return redirect(f"{reverse('deliveries:order_import')}?preview={token}")
-        token = request.GET.get("preview", "")
-        if token and request.method == "GET":
-            stored = imports.import_preview_get(
-                organization_id=organization.pk, user_id=user_id, token=token
+    hubs = _hubs(request)
+    form = OrderImportForm(request.POST or None, request.FILES or None, hubs=hubs)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        default_hub = form.cleaned_data["default_hub"]
+        try:
+            preview = imports.import_validate(
+                organization_id=organization.pk,
+                timezone_name=organization.timezone,
+                filename=upload.name,
+                data=upload.read(),
+                hub_ids=membership_hub_ids(membership=request.membership),  # type: ignore[attr-defined]
+                default_hub_id=default_hub.pk if default_hub else None,
             )
-            context["expired"] = stored is None
-            if stored is not None:
-                context.update(_preview_context(stored, token))
-        context["form"] = form
-        return render(request, "deliveries/order_import.html", context)
+        except imports.ImportFileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            token = imports.import_preview_store(
+                preview=preview, organization_id=organization.pk, user_id=user_id
+            )
+            return redirect(f"{reverse('deliveries:order_import')}?preview={token}")
+    token = request.GET.get("preview", "")
+    if token and request.method == "GET":
+        stored = imports.import_preview_get(
+            organization_id=organization.pk, user_id=user_id, token=token
+        )
+        context["expired"] = stored is None
+        if stored is not None:
+            context.update(_preview_context(stored, token))
+    context["form"] = form
+    return render(request, "deliveries/order_import.html", context)
 
 
 @require_POST

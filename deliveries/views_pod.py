@@ -56,18 +56,19 @@ def pod_file(request: HttpRequest, proof_id: int, kind: str) -> FileResponse:
     membership = getattr(request, "membership", None)
     if membership is None:
         raise Http404("No such file.")
-    with tenant_context(membership.organization_id):
-        proofs = ProofOfDelivery.objects.select_related("order")
-        if membership.role == Role.DRIVER:
-            proofs = proofs.filter(order__stops__route__driver__user=request.user).distinct()
-        else:
-            hub_ids = membership_hub_ids(membership=membership)
-            if hub_ids:
-                proofs = proofs.filter(order__hub_id__in=hub_ids)
-        proof = proofs.filter(pk=proof_id).first()
-        if proof is None:
-            raise Http404("No such file.")
-        return _stream(proof, kind)
+    # The middleware entered the member's organization; the query names it as well.
+    proofs = ProofOfDelivery.objects.filter(organization_id=membership.organization_id)
+    proofs = proofs.select_related("order")
+    if membership.role == Role.DRIVER:
+        proofs = proofs.filter(order__stops__route__driver__user=request.user).distinct()
+    else:
+        hub_ids = membership_hub_ids(membership=membership)
+        if hub_ids:
+            proofs = proofs.filter(order__hub_id__in=hub_ids)
+    proof = proofs.filter(pk=proof_id).first()
+    if proof is None:
+        raise Http404("No such file.")
+    return _stream(proof, kind)
 
 
 def _tracking_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -92,7 +93,9 @@ def tracking_pod_file(
         raise Http404("No such file.")
     organization_id, order_id = located
     with tenant_context(organization_id):
-        proof = ProofOfDelivery.objects.filter(pk=proof_id, order_id=order_id).first()
+        proof = ProofOfDelivery.objects.filter(
+            organization_id=organization_id, pk=proof_id, order_id=order_id
+        ).first()
         if proof is None:
             raise Http404("No such file.")
         return _stream(proof, kind)

@@ -13,8 +13,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from tenancy.context import tenant_context
+
 from .ratelimit import rate_limited
-from .tracking import order_tracking_get
+from .tracking import OrderTracking, order_tracking_get, tracking_order_locate
 
 POLL_SECONDS = 30
 
@@ -25,6 +27,16 @@ def _private(response: HttpResponse) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+def _tracking(code: str) -> OrderTracking | None:
+    # The request runs with no organization; the code names one, whose context is entered here.
+    located = tracking_order_locate(code=code)
+    if located is None:
+        return None
+    organization_id, order_id = located
+    with tenant_context(organization_id):
+        return order_tracking_get(organization_id=organization_id, order_id=order_id)
 
 
 def _limit() -> int:
@@ -44,7 +56,7 @@ def _json_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
 @require_GET
 @rate_limited(bucket="tracking", limit=_limit, refused=_page_refused)
 def tracking_page(request: HttpRequest, code: str) -> HttpResponse:
-    tracking = order_tracking_get(code=code)
+    tracking = _tracking(code)
     if tracking is None:
         return _private(render(request, "deliveries/tracking/not_found.html", status=404))
     public = tracking.as_json()
@@ -66,7 +78,7 @@ def tracking_page(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 @rate_limited(bucket="tracking", limit=_limit, refused=_json_refused)
 def tracking_status(request: HttpRequest, code: str) -> HttpResponse:
-    tracking = order_tracking_get(code=code)
+    tracking = _tracking(code)
     if tracking is None:
         return _private(JsonResponse({"error": "not_found"}, status=404))
     return _private(JsonResponse(tracking.as_json()))

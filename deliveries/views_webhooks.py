@@ -17,7 +17,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
@@ -64,17 +63,16 @@ def _organization_id(request: HttpRequest) -> int:
 
 def _log_context(request: HttpRequest) -> dict[str, Any]:
     organization_id = _organization_id(request)
-    with tenant_context(organization_id):
-        filterset = WebhookDeliveryFilterSet(
-            request.GET,
-            queryset=webhook_delivery_list(organization_id=organization_id),
-            request=request,
-        )
-        valid = filterset.is_valid()
-        page = Paginator(filterset.qs if valid else WebhookDelivery.objects.none(), PAGE_SIZE)
-        deliveries = page.get_page(request.GET.get("page"))
-        # Evaluated here, inside the scope, so the template touches no tenant manager.
-        deliveries.object_list = list(deliveries.object_list)
+    filterset = WebhookDeliveryFilterSet(
+        request.GET,
+        queryset=webhook_delivery_list(organization_id=organization_id),
+        request=request,
+    )
+    valid = filterset.is_valid()
+    page = Paginator(filterset.qs if valid else WebhookDelivery.objects.none(), PAGE_SIZE)
+    deliveries = page.get_page(request.GET.get("page"))
+    # Evaluated here, inside the scope, so the template touches no tenant manager.
+    deliveries.object_list = list(deliveries.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -107,8 +105,7 @@ def webhook_delivery_detail(request: HttpRequest, delivery_id: int) -> HttpRespo
         delivery = webhook_delivery_get(organization_id=organization_id, delivery_id=delivery_id)
     except WebhookDelivery.DoesNotExist as exc:
         raise Http404("No such webhook delivery.") from exc
-    with tenant_context(organization_id):
-        replays = list(delivery.replays.select_related("endpoint"))
+    replays = list(delivery.replays.select_related("endpoint"))
     return render(
         request,
         "deliveries/webhook_delivery_detail.html",

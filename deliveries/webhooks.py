@@ -28,7 +28,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from tenancy.context import tenant_context
+from tenancy.context import require_organization, tenant_context
 
 from .models import Order, OrderStatus, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .resolvers import webhook_organizations_due
@@ -118,14 +118,16 @@ def webhook_order_payload(
 ) -> dict[str, Any]:
     """What a receiver learns about an order: identity, status, window, ETA; no customer data
     beyond the reference, so a leaked endpoint log exposes no names, phones or addresses."""
+    require_organization(order.organization_id)
     if eta is None and eta_lookup:
-        with tenant_context(order.organization_id):
-            eta = (
-                Stop.objects.filter(order=order, eta__isnull=False)
-                .order_by("-route__date", "-id")
-                .values_list("eta", flat=True)
-                .first()
+        eta = (
+            Stop.objects.filter(
+                organization_id=order.organization_id, order=order, eta__isnull=False
             )
+            .order_by("-route__date", "-id")
+            .values_list("eta", flat=True)
+            .first()
+        )
     return {
         "order": {
             "id": order.pk,
@@ -161,27 +163,29 @@ def webhook_events_emit(
 
     Call it inside the transaction of the change it announces: a rolled-back change sends nothing.
     """
+    require_organization(organization_id)
     if event not in WebhookEvent.values:
         raise ValueError(f"Unknown webhook event {event!r}")
     now = timezone.now()
     # Payloads hold datetimes as ISO strings; the encoder makes any stray value JSON-safe too.
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    with tenant_context(organization_id):
-        endpoints = WebhookEndpoint.objects.filter(active=True, events__contains=[event])
-        deliveries = WebhookDelivery.objects.bulk_create(
-            [
-                WebhookDelivery(
-                    organization_id=organization_id,
-                    endpoint=endpoint,
-                    event=event,
-                    event_id=uuid.uuid4(),
-                    payload=payload,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-                for endpoint in endpoints
-            ]
-        )
+    endpoints = WebhookEndpoint.objects.filter(
+        organization_id=organization_id, active=True, events__contains=[event]
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                organization_id=organization_id,
+                endpoint=endpoint,
+                event=event,
+                event_id=uuid.uuid4(),
+                payload=payload,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for endpoint in endpoints
+        ]
+    )
     for delivery in deliveries:
         transaction.on_commit(partial(_enqueue, delivery.pk, organization_id))
     return deliveries
@@ -191,6 +195,7 @@ def webhook_order_events_emit(
     *, order: Order, from_status: str | None, eta: dt.datetime | None = None
 ) -> None:
     """The events of an order that was just created (`from_status` None) or moved."""
+    require_organization(order.organization_id)
     if from_status is None:
         events = [WebhookEvent.ORDER_CREATED]
     else:
@@ -200,9 +205,11 @@ def webhook_order_events_emit(
         elif order.status == OrderStatus.FAILED:
             events.append(WebhookEvent.ORDER_FAILED)
     # Orders change all day; without a subscriber the payload is not even built.
-    with tenant_context(order.organization_id):
-        if not WebhookEndpoint.objects.filter(active=True, events__overlap=events).exists():
-            return
+    subscribed = WebhookEndpoint.objects.filter(
+        organization_id=order.organization_id, active=True, events__overlap=events
+    )
+    if not subscribed.exists():
+        return
     # A new order has no stop yet, so no ETA to look up (imports create thousands at once).
     payload = webhook_order_payload(order, eta=eta, eta_lookup=from_status is not None)
     if from_status is not None:
@@ -295,11 +302,12 @@ def webhook_delivery_attempt(*, organization_id: int, delivery_id: int) -> float
     Safe to run twice: a finished delivery, one not yet due, or one another worker is sending
     right now (its row is locked) is left alone.
     """
-    with tenant_context(organization_id), transaction.atomic():
+    require_organization(organization_id)
+    with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
-            .filter(pk=delivery_id)
+            .filter(organization_id=organization_id, pk=delivery_id)
             .first()
         )
         if delivery is None or delivery.status in (Status.SUCCEEDED, Status.FAILED):
@@ -355,8 +363,11 @@ def webhook_delivery_replay(*, organization_id: int, delivery_id: int) -> Webhoo
     Raises WebhookDelivery.DoesNotExist for an id of another organization, ValidationError when
     the endpoint is switched off.
     """
-    with tenant_context(organization_id), transaction.atomic():
-        original = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    require_organization(organization_id)
+    with transaction.atomic():
+        original = WebhookDelivery.objects.select_related("endpoint").get(
+            organization_id=organization_id, pk=delivery_id
+        )
         if not original.endpoint.active:
             raise ValidationError("The endpoint is inactive; activate it before replaying.")
         now = timezone.now()
@@ -374,15 +385,31 @@ def webhook_delivery_replay(*, organization_id: int, delivery_id: int) -> Webhoo
     return replay
 
 
+def webhook_deliveries_due(*, organization_id: int, cutoff: dt.datetime, limit: int) -> list[int]:
+    """Ids of the organization's deliveries that should have been sent before `cutoff`."""
+    require_organization(organization_id)
+    return list(
+        WebhookDelivery.objects.filter(
+            organization_id=organization_id,
+            status__in=[Status.PENDING, Status.RETRYING],
+            next_attempt_at__lt=cutoff,
+        ).values_list("pk", flat=True)[:limit]
+    )
+
+
 def webhook_deliveries_resend_due() -> int:
-    """Enqueue deliveries whose queued message was lost (broker down at emit, worker killed)."""
+    """Enqueue deliveries whose queued message was lost (broker down at emit, worker killed).
+
+    A beat fan-out: its resolver names the organizations with due rows, and each is read inside
+    its own tenant context."""
     cutoff = timezone.now() - SWEEP_GRACE
     due: list[tuple[int, int]] = []
     for organization_id in webhook_organizations_due(cutoff=cutoff):
         with tenant_context(organization_id):
-            due += WebhookDelivery.objects.filter(
-                status__in=[Status.PENDING, Status.RETRYING], next_attempt_at__lt=cutoff
-            ).values_list("pk", "organization_id")[: 1000 - len(due)]
+            ids = webhook_deliveries_due(
+                organization_id=organization_id, cutoff=cutoff, limit=1000 - len(due)
+            )
+        due += [(delivery_id, organization_id) for delivery_id in ids]
         if len(due) >= 1000:
             break
     for delivery_id, organization_id in due:
@@ -395,21 +422,23 @@ def webhook_deliveries_resend_due() -> int:
 
 def webhook_endpoint_list(*, organization_id: int) -> QuerySet[WebhookEndpoint]:
     """The organization's endpoints with their delivery counts of the last day."""
+    require_organization(organization_id)
     since = timezone.now() - dt.timedelta(days=1)
     recent = Q(deliveries__created_at__gte=since)
-    with tenant_context(organization_id):
-        endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id).annotate(
-            recent_total=Count("deliveries", filter=recent),
-            recent_failed=Count("deliveries", filter=recent & Q(deliveries__status=Status.FAILED)),
-            last_delivery_at=Max("deliveries__created_at"),
-        )
+    endpoints = WebhookEndpoint.objects.filter(organization_id=organization_id).annotate(
+        recent_total=Count("deliveries", filter=recent),
+        recent_failed=Count("deliveries", filter=recent & Q(deliveries__status=Status.FAILED)),
+        last_delivery_at=Max("deliveries__created_at"),
+    )
     return endpoints
 
 
 def webhook_delivery_list(*, organization_id: int) -> QuerySet[WebhookDelivery]:
     """The organization's delivery log, newest first."""
-    with tenant_context(organization_id):
-        return WebhookDelivery.objects.select_related("endpoint", "replay_of")
+    require_organization(organization_id)
+    return WebhookDelivery.objects.filter(organization_id=organization_id).select_related(
+        "endpoint", "replay_of"
+    )
 
 
 def webhook_delivery_get(*, organization_id: int, delivery_id: int) -> WebhookDelivery:

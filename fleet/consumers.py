@@ -14,7 +14,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from tenancy.context import no_tenant
+from tenancy.context import in_tenant, no_tenant
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids
@@ -113,7 +113,10 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_json({"type": "error", "message": "expected {type: subscribe}"})
             return
         try:
-            zones = await read_only(zone_geometries)(organization_id=self.organization_id)
+            # Every read runs in a worker thread, inside this connection's organization.
+            zones = await read_only(in_tenant)(
+                self.organization_id, zone_geometries, organization_id=self.organization_id
+            )
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
         except FilterError as exc:

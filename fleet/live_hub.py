@@ -26,6 +26,8 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from tenancy.context import in_tenant
+
 from .ingest.service import live_group
 from .selectors import vehicle_live_list
 
@@ -132,8 +134,9 @@ class LiveHub:
     async def _load(self, organization_id: int, feed: Feed) -> None:
         feed.arrived_during_load = {}
         try:
-            vehicles = await database_sync_to_async(vehicle_live_list, thread_sensitive=False)(
-                organization_id=organization_id
+            # The hub's load task belongs to no request: the thread enters the organization.
+            vehicles = await database_sync_to_async(in_tenant, thread_sensitive=False)(
+                organization_id, vehicle_live_list, organization_id=organization_id
             )
             picture = {v["id"]: (v, json.dumps(v)) for v in vehicles}
             for vehicle_id, update in feed.arrived_during_load.items():

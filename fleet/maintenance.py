@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tenancy.context import operator_context, tenant_context
+from tenancy.context import operator_context, require_organization, tenant_context
 from tenancy.models import Organization
 
 from .ingest.service import live_group
@@ -51,9 +51,13 @@ def _broadcast(by_org: dict[int, set[int]]) -> None:
 
     layer = get_channel_layer()
     for organization_id, vehicle_ids in by_org.items():
-        vehicles = [
-            v for v in vehicle_live_list(organization_id=organization_id) if v["id"] in vehicle_ids
-        ]
+        # Each organization's vehicles are read inside that organization's own context.
+        with tenant_context(organization_id):
+            vehicles = [
+                v
+                for v in vehicle_live_list(organization_id=organization_id)
+                if v["id"] in vehicle_ids
+            ]
         try:
             async_to_sync(layer.group_send)(
                 live_group(organization_id), {"type": "positions.update", "vehicles": vehicles}
@@ -110,16 +114,19 @@ def organization_retention_apply(
     *, organization_id: int, now: dt.datetime | None = None, batch: int = RETENTION_BATCH
 ) -> dict[str, int]:
     """Delete one organization's positions and refused fixes older than its own retention, in
-    batches of `batch` rows, each its own short transaction."""
+    batches of `batch` rows, each its own short transaction. Runs inside the organization's
+    context (the tenant task `fleet.apply_position_retention` enters it)."""
+    require_organization(organization_id)
     now = now or timezone.now()
-    with tenant_context(organization_id):
-        days = (
-            TrackingSettings.objects.values_list("position_retention_days", flat=True).first()
-            or DEFAULT_RETENTION_DAYS
-        )
-        cutoff = now - dt.timedelta(days=days)
-        positions = _positions_delete_before(organization_id, cutoff, batch)
-        refusals = _refusals_delete_before(cutoff, batch)
+    days = (
+        TrackingSettings.objects.filter(organization_id=organization_id)
+        .values_list("position_retention_days", flat=True)
+        .first()
+        or DEFAULT_RETENTION_DAYS
+    )
+    cutoff = now - dt.timedelta(days=days)
+    positions = _positions_delete_before(organization_id, cutoff, batch)
+    refusals = _refusals_delete_before(organization_id, cutoff, batch)
     if positions or refusals:
         logger.info(
             "retention of organization %s (%s days): %s positions, %s refused fixes deleted",
@@ -144,16 +151,16 @@ def _positions_delete_before(organization_id: int, cutoff: dt.datetime, batch: i
             return deleted
 
 
-def _refusals_delete_before(cutoff: dt.datetime, batch: int) -> int:
-    """Inside the organization's scope. By first refusal (`received_at`), so a fix a device
+def _refusals_delete_before(organization_id: int, cutoff: dt.datetime, batch: int) -> int:
+    """Inside the organization's context. By first refusal (`received_at`), so a fix a device
     keeps resending is not kept past the retention by its repeats."""
     deleted = 0
     while True:
         with transaction.atomic():
             ids = list(
-                RejectedFix.objects.filter(received_at__lt=cutoff).values_list("pk", flat=True)[
-                    :batch
-                ]
+                RejectedFix.objects.filter(
+                    organization_id=organization_id, received_at__lt=cutoff
+                ).values_list("pk", flat=True)[:batch]
             )
             RejectedFix.objects.filter(pk__in=ids).delete()
         deleted += len(ids)

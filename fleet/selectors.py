@@ -1,4 +1,5 @@
-"""Reads of fleet data. Every function takes the organization and runs inside its scope."""
+"""Reads of fleet data. Every function takes the organization, checks that the caller entered
+its tenant context (`require_organization`) and filters by it; none enters a context itself."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import TrackingSettings
@@ -39,86 +40,101 @@ def vehicle_live_list(
     *, organization_id: int, hub_ids: list[int] | None = None
 ) -> list[dict[str, Any]]:
     """Every active vehicle of the organization (of `hub_ids` only, when given) with its state."""
-    with tenant_context(organization_id):
-        vehicles = Vehicle.objects.filter(active=True).select_related("hub", "driver", "device")
-        if hub_ids:
-            vehicles = vehicles.filter(hub_id__in=hub_ids)
-        states = {
-            s.vehicle_id: s
-            for s in VehicleState.objects.filter(vehicle__in=[v.pk for v in vehicles])
-        }
-        return [vehicle_live_payload(v, states.get(v.pk)) for v in vehicles]
+    require_organization(organization_id)
+    vehicles = Vehicle.objects.filter(organization_id=organization_id, active=True).select_related(
+        "hub", "driver", "device"
+    )
+    if hub_ids:
+        vehicles = vehicles.filter(hub_id__in=hub_ids)
+    states = {
+        s.vehicle_id: s
+        for s in VehicleState.objects.filter(
+            organization_id=organization_id, vehicle__in=[v.pk for v in vehicles]
+        )
+    }
+    return [vehicle_live_payload(v, states.get(v.pk)) for v in vehicles]
 
 
 def vehicle_get(
     *, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None
 ) -> Vehicle:
     """One vehicle of the organization; raises Vehicle.DoesNotExist for a foreign or out-of-scope id."""
-    with tenant_context(organization_id):
-        vehicles = Vehicle.objects.select_related("hub", "driver", "device")
-        if hub_ids:
-            vehicles = vehicles.filter(hub_id__in=hub_ids)
-        return vehicles.get(pk=vehicle_id)
+    require_organization(organization_id)
+    vehicles = Vehicle.objects.filter(organization_id=organization_id).select_related(
+        "hub", "driver", "device"
+    )
+    if hub_ids:
+        vehicles = vehicles.filter(hub_id__in=hub_ids)
+    return vehicles.get(pk=vehicle_id)
 
 
 def vehicle_state_get(*, organization_id: int, vehicle_id: int) -> VehicleState | None:
-    with tenant_context(organization_id):
-        return VehicleState.objects.filter(vehicle_id=vehicle_id).first()
+    require_organization(organization_id)
+    return VehicleState.objects.filter(
+        organization_id=organization_id, vehicle_id=vehicle_id
+    ).first()
 
 
 def zone_geometries(*, organization_id: int) -> dict[int, dict[str, Any]]:
-    with tenant_context(organization_id):
-        return {z.pk: z.geometry for z in Zone.objects.all()}
+    require_organization(organization_id)
+    return {z.pk: z.geometry for z in Zone.objects.filter(organization_id=organization_id)}
 
 
 def zone_feature_collection(*, organization_id: int) -> dict[str, Any]:
-    with tenant_context(organization_id):
-        zones = Zone.objects.all()
-        return {
-            "type": "FeatureCollection",
-            "features": [
-                {
-                    "type": "Feature",
-                    "id": zone.pk,
-                    "properties": {"name": zone.name, "kind": zone.kind, "color": zone.color},
-                    "geometry": zone.geometry,
-                }
-                for zone in zones
-            ],
-        }
+    require_organization(organization_id)
+    zones = Zone.objects.filter(organization_id=organization_id)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": zone.pk,
+                "properties": {"name": zone.name, "kind": zone.kind, "color": zone.color},
+                "geometry": zone.geometry,
+            }
+            for zone in zones
+        ],
+    }
 
 
 def hub_list(*, organization_id: int, hub_ids: list[int] | None = None) -> list[Hub]:
-    with tenant_context(organization_id):
-        hubs = Hub.objects.all()
-        if hub_ids:
-            hubs = hubs.filter(pk__in=hub_ids)
-        return list(hubs)
+    require_organization(organization_id)
+    hubs = Hub.objects.filter(organization_id=organization_id)
+    if hub_ids:
+        hubs = hubs.filter(pk__in=hub_ids)
+    return list(hubs)
 
 
 def vehicle_tag_list(*, organization_id: int) -> list[str]:
-    with tenant_context(organization_id):
-        tags: set[str] = set()
-        for row in Vehicle.objects.values_list("tags", flat=True):
-            tags.update(row)
-        return sorted(tags)
+    require_organization(organization_id)
+    tags: set[str] = set()
+    for row in Vehicle.objects.filter(organization_id=organization_id).values_list(
+        "tags", flat=True
+    ):
+        tags.update(row)
+    return sorted(tags)
 
 
 def saved_view_list(*, organization_id: int, user_id: int) -> QuerySet[SavedView]:
     """The user's own views and the views shared with the organization."""
     from django.db.models import Q
 
-    with tenant_context(organization_id):
-        return SavedView.objects.filter(Q(owner_id=user_id) | Q(shared=True)).order_by("name")
+    require_organization(organization_id)
+    return SavedView.objects.filter(
+        Q(owner_id=user_id) | Q(shared=True), organization_id=organization_id
+    ).order_by("name")
 
 
 def saved_view_default_id(*, organization_id: int, user_id: int) -> int | None:
-    with tenant_context(organization_id):
-        default = SavedViewDefault.objects.filter(user_id=user_id).first()
-        return default.view_id if default else None
+    require_organization(organization_id)
+    default = SavedViewDefault.objects.filter(
+        organization_id=organization_id, user_id=user_id
+    ).first()
+    return default.view_id if default else None
 
 
 def tracking_settings_get(*, organization_id: int) -> TrackingSettings:
+    require_organization(organization_id)
     settings = TrackingSettings.objects.filter(organization_id=organization_id).first()
     return settings or TrackingSettings(organization_id=organization_id)
 

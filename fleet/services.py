@@ -1,4 +1,5 @@
-"""Writes of fleet data: validated, atomic, scoped to the organization given."""
+"""Writes of fleet data: validated, atomic, for the organization given (whose tenant context the
+caller entered: `require_organization` checks it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from tenancy.context import tenant_context
+from tenancy.context import require_organization
 
 from .live import FilterError, interval_parse, live_filter_parse
 from .models import SavedView, SavedViewDefault
@@ -33,30 +34,30 @@ def saved_view_create(
         refresh = interval_parse(refresh_seconds)
     except FilterError as exc:
         raise ValidationError({"filters": str(exc)}) from exc
-    with tenant_context(organization_id):
-        view = SavedView.objects.create(
-            organization_id=organization_id,
-            owner_id=owner_id,
-            name=name,
-            filters=filters or {},
-            refresh_seconds=refresh,
-            shared=bool(shared),
-        )
-        if make_default:
-            saved_view_make_default(organization_id=organization_id, user_id=owner_id, view=view)
+    require_organization(organization_id)
+    view = SavedView.objects.create(
+        organization_id=organization_id,
+        owner_id=owner_id,
+        name=name,
+        filters=filters or {},
+        refresh_seconds=refresh,
+        shared=bool(shared),
+    )
+    if make_default:
+        saved_view_make_default(organization_id=organization_id, user_id=owner_id, view=view)
     return view
 
 
 def saved_view_make_default(*, organization_id: int, user_id: int, view: SavedView) -> None:
-    with tenant_context(organization_id):
-        SavedViewDefault.objects.update_or_create(
-            organization_id=organization_id, user_id=user_id, defaults={"view": view}
-        )
+    require_organization(organization_id)
+    SavedViewDefault.objects.update_or_create(
+        organization_id=organization_id, user_id=user_id, defaults={"view": view}
+    )
 
 
 def saved_view_delete(*, organization_id: int, user_id: int, view: SavedView) -> None:
     """Only the owner deletes a view; a shared view stays for everybody else until then."""
     if view.owner_id != user_id:
         raise PermissionDenied("Only the owner can delete this view.")
-    with tenant_context(organization_id):
-        view.delete()
+    require_organization(organization_id)
+    view.delete()

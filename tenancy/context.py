@@ -19,10 +19,10 @@ in the code can read across tenants by forgetting a filter.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from django_scopes import scope, scopes_disabled
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .models import Membership, Organization
 
 Access = Literal["tenant", "none", "operator"]
+T = TypeVar("T")
 
 
 class TenantContextError(RuntimeError):
@@ -119,6 +120,14 @@ def tenant_context(
     )
     with _entered(context, scope(organization=organization_id)) as entered:
         yield entered
+
+
+def in_tenant(organization_id: int, function: Callable[..., T], /, **kwargs: Any) -> T:
+    """Call `function(**kwargs)` inside the organization's context: for code that starts on its
+    own later or elsewhere (a worker thread of `database_sync_to_async`, an on-commit callback),
+    where the caller's context may no longer be the current one."""
+    with tenant_context(organization_id):
+        return function(**kwargs)
 
 
 @contextmanager

@@ -9,9 +9,12 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from tenancy.context import tenant_context
+
 from ..models import ApiToken
 from ..models.api_tokens import hash_api_token
-from ..selectors import api_token_for_key
+from ..resolvers import api_token_locate
+from ..selectors import api_token_get
 from ..services import api_token_touch
 
 
@@ -50,10 +53,18 @@ class ApiTokenAuthentication(BaseAuthentication):
             plain = parts[1].decode()
         except UnicodeDecodeError as exc:
             raise AuthenticationFailed("Invalid token.") from exc
-        token = api_token_for_key(token_hash=hash_api_token(plain))
+        # The token is what tells us the organization: its resolver answers before any context;
+        # the token is then read and touched inside that organization's context.
+        located = api_token_locate(token_hash=hash_api_token(plain))
+        token = None
+        if located is not None:
+            organization_id, token_id = located
+            with tenant_context(organization_id):
+                token = api_token_get(organization_id=organization_id, token_id=token_id)
+                if token is not None:
+                    api_token_touch(token=token)
         if token is None:
             raise AuthenticationFailed("Invalid or inactive token.")
-        api_token_touch(token=token)
         django_request = request._request
         django_request.organization = token.organization  # type: ignore[attr-defined]
         django_request.membership = None  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from playwright.sync_api import (
 from deliveries.models import ActionReceipt, DeliveryEvent, ProofOfDelivery, Stop
 from deliveries.models import Route as DeliveryRoute
 from fleet.models import Driver, Vehicle
+from tenancy.context import tenant_context
 from tenancy.models import Organization
 from tests.browser.conftest import PASSWORD, csp_violations
 from tests.deliveries.builders import failure_reasons_create, order_advance, order_build
@@ -253,25 +254,26 @@ def test_support_sees_the_proof_with_thumbnails(
         dana = get_user_model().objects.get(username="dana")
         driver = Driver.objects.get(user=dana)
     for kind, files in (("arrive", {}), ("deliver", {"photo": png_photo()})):
-        result = driver_action_apply(
-            organization_id=first.organization_id,
-            user=dana,
-            driver_id=driver.pk,
-            key=f"{kind}-key",
-            action=DriverAction(
-                kind=kind,
-                stop_id=first.pk,
-                recipient_name="Jane Doorstep",
-                latitude=HERE["latitude"],
-                longitude=HERE["longitude"],
-                accuracy_m=8,
-                captured_at=timezone.now(),
-                files={
-                    name: SimpleUploadedFile(f"{name}.png", data, "image/png")
-                    for name, data in files.items()
-                },
-            ),
-        )
+        with tenant_context(first.organization_id):
+            result = driver_action_apply(
+                organization_id=first.organization_id,
+                user=dana,
+                driver_id=driver.pk,
+                key=f"{kind}-key",
+                action=DriverAction(
+                    kind=kind,
+                    stop_id=first.pk,
+                    recipient_name="Jane Doorstep",
+                    latitude=HERE["latitude"],
+                    longitude=HERE["longitude"],
+                    accuracy_m=8,
+                    captured_at=timezone.now(),
+                    files={
+                        name: SimpleUploadedFile(f"{name}.png", data, "image/png")
+                        for name, data in files.items()
+                    },
+                ),
+            )
         assert result.status == 200, result.body
     sign_in("sam")
     page.goto(f"/orders/{first.order_id}/")

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from deliveries.eta import route_etas_refresh
 from deliveries.models import Order, Route, Stop
 from deliveries.routing import route_create, stop_add
+from tenancy.context import tenant_context
 from tenancy.models import Organization
 from tests.deliveries.builders import order_build
 from tests.factories import HubFactory, VehicleFactory
@@ -38,10 +39,11 @@ def test_dispatcher_reorders_adds_and_dispatches_a_route(
         organization=organization, name="Amsterdam West", latitude=52.372, longitude=4.836
     )
     vehicle = VehicleFactory.create(organization=organization, hub=hub, plate="AX-VAN-07")
-    route = route_create(
-        organization_id=organization.pk, hub_id=hub.pk, date=timezone.localdate(),
-        vehicle_id=vehicle.pk, driver_id=vehicle.driver_id,
-    )  # fmt: skip
+    with tenant_context(organization.pk):
+        route = route_create(
+            organization_id=organization.pk, hub_id=hub.pk, date=timezone.localdate(),
+            vehicle_id=vehicle.pk, driver_id=vehicle.driver_id,
+        )  # fmt: skip
     now = timezone.now().replace(microsecond=0)
     spots = [(0.010, 0.004), (0.004, 0.018), (-0.006, 0.010)]
     for number, (dlat, dlon) in enumerate(spots, 1):
@@ -53,9 +55,11 @@ def test_dispatcher_reorders_adds_and_dispatches_a_route(
             # The third window closes in five minutes: its ETA cannot make it (late risk).
             window_end=now + dt.timedelta(minutes=5) if number == 3 else start + dt.timedelta(hours=2),
         )  # fmt: skip
-        stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
+        with tenant_context(organization.pk):
+            stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
     order_build(organization, hub, reference="AX-0099", customer_name="Walk-in Customer")
-    route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
 
     sign_in("dana", next_path="/routes/")
     expect(page).to_have_url(re.compile(r"/routes/$"))
@@ -111,16 +115,21 @@ def test_a_stale_editor_shows_the_conflict_instead_of_applying(
     with scopes_disabled():
         organization = Organization.objects.get(name="Amsterdam Express")
     hub = HubFactory.create(organization=organization, name="Amsterdam West")
-    route = route_create(organization_id=organization.pk, hub_id=hub.pk, date=timezone.localdate())
+    with tenant_context(organization.pk):
+        route = route_create(
+            organization_id=organization.pk, hub_id=hub.pk, date=timezone.localdate()
+        )
     orders = [order_build(organization, hub, reference=f"AX-{n}") for n in (1, 2)]
     for order in orders:
-        stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
+        with tenant_context(organization.pk):
+            stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
 
     sign_in("dana", next_path=f"/routes/{route.pk}/")
     expect(page.get_by_role("heading", name="Route without vehicle")).to_be_visible()
     # Meanwhile somebody else changes the plan.
     extra = order_build(organization, hub, reference="AX-3")
-    stop_add(organization_id=organization.pk, route_id=route.pk, order_id=extra.pk)
+    with tenant_context(organization.pk):
+        stop_add(organization_id=organization.pk, route_id=route.pk, order_id=extra.pk)
 
     page.get_by_role("button", name="Move AX-1 down").click()
     expect(page.get_by_test_id("route-error")).to_contain_text("changed meanwhile")

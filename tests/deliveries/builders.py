@@ -22,6 +22,7 @@ from deliveries.models import (
 )
 from deliveries.services import api_token_create, order_create, order_transition
 from fleet.models import Driver, Hub, Vehicle
+from tenancy.context import tenant_context
 from tenancy.models import Organization
 
 API_TOKEN_SUFFIX = "-api-token-secret-0123456789"
@@ -51,7 +52,8 @@ def order_build(organization: Organization, hub: Hub, **fields: Any) -> Order:
         "window_end": start + dt.timedelta(hours=2),
     }
     values.update(fields)
-    return order_create(organization_id=organization.pk, hub_id=hub.pk, **values)
+    with tenant_context(organization):
+        return order_create(organization_id=organization.pk, hub_id=hub.pk, **values)
 
 
 def order_advance(
@@ -62,15 +64,16 @@ def order_advance(
 ) -> None:
     """Walk the order through `statuses` with the real transition service (a move to `failed`
     gives `failure_reason`, which must be one of the organization's reasons)."""
-    for status in statuses:
-        order_transition(
-            organization_id=order.organization_id,
-            order_id=order.pk,
-            to_status=status,
-            actor=None,
-            source=source,
-            reason_code=failure_reason if status == "failed" else None,
-        )
+    with tenant_context(order.organization_id):
+        for status in statuses:
+            order_transition(
+                organization_id=order.organization_id,
+                order_id=order.pk,
+                to_status=status,
+                actor=None,
+                source=source,
+                reason_code=failure_reason if status == "failed" else None,
+            )
 
 
 def tenant_deliveries_build(
@@ -96,7 +99,8 @@ def tenant_deliveries_build(
         )
         stop = Stop.objects.create(organization=organization, route=route, sequence=1, order=order)
         event = DeliveryEvent.objects.filter(order=order).get()
-    api_token, _ = api_token_create(organization_id=organization.pk, name=f"{label}integration")
+    with tenant_context(organization):
+        api_token, _ = api_token_create(organization_id=organization.pk, name=f"{label}integration")
     plain = f"{label.lower()}{API_TOKEN_SUFFIX}"
     api_token.set_token(plain)
     with scope(organization=organization.pk):

@@ -21,6 +21,7 @@ from deliveries.driver import DriverAction, driver_action_apply
 from deliveries.models import ActionReceipt, DeliveryEvent, Order, ProofOfDelivery, Route, Stop
 from deliveries.services import order_transition
 from fleet.models import Device, Driver
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, build_tenant, login
 from tests.deliveries.builders import order_build
@@ -42,13 +43,14 @@ def driver_ready(tenant: Tenant, *, status: str = "out_for_delivery") -> Stop:
         stop: Stop = tenant.delivery_objects[Stop]
     path = ["assigned", "out_for_delivery", "arrived"]
     for to_status in path[: path.index(status) + 1]:
-        order_transition(
-            organization_id=organization_id,
-            order_id=stop.order_id,
-            to_status=to_status,
-            actor=None,
-            source="system",
-        )
+        with tenant_context(organization_id):
+            order_transition(
+                organization_id=organization_id,
+                order_id=stop.order_id,
+                to_status=to_status,
+                actor=None,
+                source="system",
+            )
     return stop
 
 
@@ -105,15 +107,16 @@ def test_concurrent_duplicates_apply_once_and_answer_alike() -> None:
     def send() -> None:
         try:
             barrier.wait()
-            results.append(
-                driver_action_apply(
-                    organization_id=tenant.organization.pk,
-                    user=user,
-                    driver_id=tenant.driver.pk,
-                    key=key,
-                    action=DriverAction(kind="arrive", stop_id=stop.pk),
+            with tenant_context(tenant.organization.pk):
+                results.append(
+                    driver_action_apply(
+                        organization_id=tenant.organization.pk,
+                        user=user,
+                        driver_id=tenant.driver.pk,
+                        key=key,
+                        action=DriverAction(kind="arrive", stop_id=stop.pk),
+                    )
                 )
-            )
         except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
             errors.append(exc)
         finally:
@@ -394,7 +397,8 @@ def test_driver_visits_go_through_routing_and_refresh_the_remaining_etas(
     stop = driver_ready(tenant_a, status="assigned")
     route_id = stop.route_id
     following = order_build(tenant_a.organization, tenant_a.hub, reference="NEXT-STOP")
-    routing.stop_add(organization_id=organization_id, route_id=route_id, order_id=following.pk)
+    with tenant_context(organization_id):
+        routing.stop_add(organization_id=organization_id, route_id=route_id, order_id=following.pk)
     etas_forget(route_id, organization_id)
     client = login(tenant_a.users[Role.DRIVER])
 
@@ -437,11 +441,13 @@ def test_a_delivery_refreshes_the_etas_and_the_last_one_completes_the_route(
 ) -> None:
     organization_id = tenant_a.organization.pk
     stop = driver_ready(tenant_a)
-    routing.route_dispatch(organization_id=organization_id, route_id=stop.route_id)
+    with tenant_context(organization_id):
+        routing.route_dispatch(organization_id=organization_id, route_id=stop.route_id)
     following = order_build(tenant_a.organization, tenant_a.hub, reference="NEXT-STOP")
-    second = routing.stop_add(
-        organization_id=organization_id, route_id=stop.route_id, order_id=following.pk
-    )
+    with tenant_context(organization_id):
+        second = routing.stop_add(
+            organization_id=organization_id, route_id=stop.route_id, order_id=following.pk
+        )
     client = login(tenant_a.users[Role.DRIVER])
     assert post(client, "a-1", kind="arrive", stop_id=stop.pk).status_code == 200
     etas_forget(stop.route_id, organization_id)

@@ -31,6 +31,7 @@ from deliveries.models import Route, Stop, WebhookDelivery, WebhookEndpoint, Web
 from deliveries.routing import route_create, route_dispatch, stop_add, stops_reorder
 from deliveries.tasks_routes import route_etas_refresh_moved
 from fleet.models import Hub, VehicleState
+from tenancy.context import tenant_context
 from tests.deliveries.builders import order_build
 from tests.factories import DeviceFactory, HubFactory
 from tests.support.celery import CeleryWorker
@@ -84,13 +85,14 @@ def known_route(db: Any) -> dict[str, Any]:
     device = DeviceFactory.create(organization=organization, vehicle__hub=hub)
     vehicle = device.vehicle
     assert vehicle is not None
-    route = route_create(
-        organization_id=organization.pk,
-        hub_id=hub.pk,
-        date=T0.date(),
-        vehicle_id=vehicle.pk,
-        driver_id=vehicle.driver_id,
-    )
+    with tenant_context(organization.pk):
+        route = route_create(
+            organization_id=organization.pk,
+            hub_id=hub.pk,
+            date=T0.date(),
+            vehicle_id=vehicle.pk,
+            driver_id=vehicle.driver_id,
+        )
     first = order_build(
         organization, hub, reference="NORTH-1", latitude=52.01, longitude=4.0,
         service_minutes=5, window_start=None, window_end=T0 + dt.timedelta(minutes=1),
@@ -99,10 +101,11 @@ def known_route(db: Any) -> dict[str, Any]:
         organization, hub, reference="NORTH-2", latitude=52.02, longitude=4.0,
         service_minutes=3, window_start=None, window_end=None,
     )  # fmt: skip
-    stops = [
-        stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
-        for order in (first, second)
-    ]
+    with tenant_context(organization.pk):
+        stops = [
+            stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
+            for order in (first, second)
+        ]
     return {"organization": organization, "hub": hub, "vehicle": vehicle, "device": device,
             "route": route, "stops": stops}  # fmt: skip
 
@@ -120,7 +123,8 @@ def stop_state(route: Route) -> list[tuple[str, dt.datetime, bool]]:
 
 def test_eta_on_a_known_route_from_the_hub(known_route: dict[str, Any]) -> None:
     organization, route = known_route["organization"], known_route["route"]
-    route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0)
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0)
     (ref1, eta1, late1), (ref2, eta2, late2) = stop_state(route)
     assert (ref1, ref2) == ("NORTH-1", "NORTH-2")
     assert abs((eta1 - T0).total_seconds() - SECONDS_AT_30) < 1  # 133 s north of the hub
@@ -139,7 +143,8 @@ def test_eta_starts_from_the_vehicles_last_fix(known_route: dict[str, Any]) -> N
             organization=organization, vehicle=known_route["vehicle"], fix_time=T0,
             server_time=T0, latitude=52.015, longitude=4.0,
         )  # fmt: skip
-    route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0)
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0)
     (_, eta1, _), (_, eta2, _) = stop_state(route)
     # Half a leg back south to NORTH-1, then service, then a whole leg north.
     assert abs((eta1 - T0).total_seconds() - SECONDS_AT_30 / 2) < 1
@@ -152,10 +157,11 @@ def test_a_reorder_refreshes_the_etas(
     organization, route, stops = (
         known_route["organization"], known_route["route"], known_route["stops"],
     )  # fmt: skip
-    route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
     before = dict((ref, when) for ref, when, _ in stop_state(route))
     assert before["NORTH-1"] < before["NORTH-2"]
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(organization.pk):
         stops_reorder(
             organization_id=organization.pk,
             route_id=route.pk,
@@ -176,12 +182,19 @@ def test_an_eta_that_moves_more_than_five_minutes_is_announced(known_route: dict
             organization=organization, name="eta", url="http://127.0.0.1:9/",
             events=[WebhookEvent.ORDER_ETA_CHANGED],
         )  # fmt: skip
-    assert route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0) == []
+    with tenant_context(organization.pk):
+        assert route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0) == []
     # Two minutes later: every ETA moves two minutes, not worth a message.
     later = T0 + dt.timedelta(minutes=2)
-    assert route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=later) == []
+    with tenant_context(organization.pk):
+        assert (
+            route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=later) == []
+        )
     much_later = T0 + dt.timedelta(minutes=20)
-    changes = route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=much_later)
+    with tenant_context(organization.pk):
+        changes = route_etas_refresh(
+            organization_id=organization.pk, route_id=route.pk, now=much_later
+        )
     assert len(changes) == 2
     with scope(organization=organization.pk):
         deliveries = list(WebhookDelivery.objects.filter(event=WebhookEvent.ORDER_ETA_CHANGED))
@@ -273,8 +286,11 @@ def test_a_configured_osrm_server_drives_the_route_etas(
         "/route/v1/driving/4.000000,52.000000;4.000000,52.010000;4.000000,52.020000"
     ).respond_with_json(body)
     organization, route = known_route["organization"], known_route["route"]
-    with override_settings(
-        DOORSTEP_ROUTING_PROVIDER="osrm", DOORSTEP_ROUTING_URL=httpserver.url_for("/")
+    with (
+        override_settings(
+            DOORSTEP_ROUTING_PROVIDER="osrm", DOORSTEP_ROUTING_URL=httpserver.url_for("/")
+        ),
+        tenant_context(organization.pk),
     ):
         route_etas_refresh(organization_id=organization.pk, route_id=route.pk, now=T0)
     (_, eta1, _), (_, eta2, _) = stop_state(route)
@@ -291,25 +307,31 @@ def test_only_routes_whose_vehicle_moved_since_the_last_refresh_are_due(
     organization, route, vehicle = (
         known_route["organization"], known_route["route"], known_route["vehicle"],
     )  # fmt: skip
-    assert route_ids_due_for_refresh(organization_id=organization.pk) == []  # planned, no fix
-    route_dispatch(organization_id=organization.pk, route_id=route.pk)
-    assert route_ids_due_for_refresh(organization_id=organization.pk) == []  # no fix yet
+    with tenant_context(organization.pk):
+        assert route_ids_due_for_refresh(organization_id=organization.pk) == []  # planned, no fix
+    with tenant_context(organization.pk):
+        route_dispatch(organization_id=organization.pk, route_id=route.pk)
+    with tenant_context(organization.pk):
+        assert route_ids_due_for_refresh(organization_id=organization.pk) == []  # no fix yet
     fix = timezone.now()
     with scopes_disabled():
         state = VehicleState.objects.create(
             organization=organization, vehicle=vehicle, fix_time=fix, server_time=fix,
             latitude=52.005, longitude=4.0,
         )  # fmt: skip
-    assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
+    with tenant_context(organization.pk):
+        assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
     assert route_etas_refresh_moved() == 1
     (_, eta1, _), _ = stop_state(route)
     assert abs((eta1 - timezone.now()).total_seconds() - SECONDS_AT_30 / 2) < 3
-    assert route_ids_due_for_refresh(organization_id=organization.pk) == []
+    with tenant_context(organization.pk):
+        assert route_ids_due_for_refresh(organization_id=organization.pk) == []
     assert route_etas_refresh_moved() == 0
     with scopes_disabled():
         state.server_time = state.fix_time = timezone.now() + dt.timedelta(seconds=5)
         state.save()
-    assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
+    with tenant_context(organization.pk):
+        assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
 
 
 def test_the_refresh_task_is_registered_and_scheduled() -> None:
@@ -329,7 +351,8 @@ def test_a_real_celery_worker_refreshes_the_moved_routes(
     organization, route, vehicle = (
         known_route["organization"], known_route["route"], known_route["vehicle"],
     )  # fmt: skip
-    route_dispatch(organization_id=organization.pk, route_id=route.pk)
+    with tenant_context(organization.pk):
+        route_dispatch(organization_id=organization.pk, route_id=route.pk)
     with scopes_disabled():
         Stop.objects.filter(route=route).update(eta=None, eta_updated_at=None)
         fix = timezone.now()

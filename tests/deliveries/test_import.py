@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from deliveries import imports
 from deliveries.models import DeliveryEvent, Order
 from fleet.models import Hub
+from tenancy.context import tenant_context
 from tenancy.models import Membership, Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_build
@@ -374,12 +375,13 @@ def test_support_and_drivers_cannot_import(tenant_a: Tenant, role: str) -> None:
 def test_validation_reads_hubs_of_the_organization_only(tenant_a: Tenant, tenant_b: Tenant) -> None:
     """The pure-ish validator, without the web layer: B's hub code is unknown to A."""
     data = csv_bytes([row(reference="P-1", hub=tenant_b.hub.code), row(reference="P-2")])
-    preview = imports.import_validate(
-        organization_id=tenant_a.organization.pk,
-        timezone_name="UTC",
-        filename="p.csv",
-        data=data,
-    )
+    with tenant_context(tenant_a.organization.pk):
+        preview = imports.import_validate(
+            organization_id=tenant_a.organization.pk,
+            timezone_name="UTC",
+            filename="p.csv",
+            data=data,
+        )
     assert [r["reference"] for r in preview.valid_rows] == ["P-2"]
     assert [(e.row, e.column) for e in preview.errors] == [(2, "hub")]
     with scopes_disabled():

@@ -25,6 +25,7 @@ from deliveries.routing import (
     stop_remove,
     stops_reorder,
 )
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant
 from tests.deliveries.builders import order_build
@@ -36,19 +37,21 @@ S = OrderStatus
 def new_route(tenant: Tenant, *, orders: int = 3, date: dt.date | None = None) -> Route:
     """A fresh route of the tenant's hub with `orders` new stops (its own vehicle)."""
     vehicle = VehicleFactory.create(organization=tenant.organization, hub=tenant.hub)
-    route = route_create(
-        organization_id=tenant.organization.pk,
-        hub_id=tenant.hub.pk,
-        date=date or timezone.localdate() + dt.timedelta(days=1),
-        vehicle_id=vehicle.pk,
-        driver_id=vehicle.driver_id,
-    )
+    with tenant_context(tenant.organization.pk):
+        route = route_create(
+            organization_id=tenant.organization.pk,
+            hub_id=tenant.hub.pk,
+            date=date or timezone.localdate() + dt.timedelta(days=1),
+            vehicle_id=vehicle.pk,
+            driver_id=vehicle.driver_id,
+        )
     for number in range(orders):
         order = order_build(
             tenant.organization, tenant.hub, reference=f"R{route.pk}-{number}",
             latitude=tenant.hub.latitude + 0.001 * (number + 1),
         )  # fmt: skip
-        stop_add(organization_id=tenant.organization.pk, route_id=route.pk, order_id=order.pk)
+        with tenant_context(tenant.organization.pk):
+            stop_add(organization_id=tenant.organization.pk, route_id=route.pk, order_id=order.pk)
     return route
 
 
@@ -88,11 +91,11 @@ def test_adding_stops_assigns_orders_and_bumps_the_plan(tenant_a: Tenant) -> Non
 def test_stop_add_refuses_what_cannot_go(tenant_a: Tenant, tenant_b: Tenant) -> None:
     org = tenant_a.organization.pk
     route = new_route(tenant_a, orders=1)
-    with pytest.raises(Order.DoesNotExist):
+    with pytest.raises(Order.DoesNotExist), tenant_context(org):
         stop_add(
             organization_id=org, route_id=route.pk, order_id=tenant_b.delivery_objects[Order].pk
         )
-    with pytest.raises(Route.DoesNotExist):
+    with pytest.raises(Route.DoesNotExist), tenant_context(org):
         stop_add(
             organization_id=org,
             route_id=tenant_b.delivery_objects[Route].pk,
@@ -100,16 +103,16 @@ def test_stop_add_refuses_what_cannot_go(tenant_a: Tenant, tenant_b: Tenant) -> 
         )
     other_hub = HubFactory.create(organization=tenant_a.organization)
     elsewhere = order_build(tenant_a.organization, other_hub, reference="OTHER-HUB")
-    with pytest.raises(ValidationError, match="another hub"):
+    with pytest.raises(ValidationError, match="another hub"), tenant_context(org):
         stop_add(organization_id=org, route_id=route.pk, order_id=elsewhere.pk)
     unlocated = order_build(
         tenant_a.organization, tenant_a.hub, reference="NOWHERE", latitude=None, longitude=None
     )
-    with pytest.raises(ValidationError, match="no coordinates"):
+    with pytest.raises(ValidationError, match="no coordinates"), tenant_context(org):
         stop_add(organization_id=org, route_id=route.pk, order_id=unlocated.pk)
     with scopes_disabled():
         on_route = Stop.objects.filter(route=route).get().order_id
-    with pytest.raises(ValidationError, match="already on a route"):
+    with pytest.raises(ValidationError, match="already on a route"), tenant_context(org):
         stop_add(organization_id=org, route_id=route.pk, order_id=on_route)
     assert len(plan(route)) == 1 and fresh(route).plan_version == 1
 
@@ -121,14 +124,15 @@ def test_a_completed_route_cannot_change(tenant_a: Tenant) -> None:
         Route.objects.filter(pk=route.pk).update(status=Route.Status.COMPLETED)
         stop_id = Stop.objects.filter(route=route)[0].pk
     order = order_build(tenant_a.organization, tenant_a.hub, reference="LATE-ADD")
-    for change in (
-        lambda: stop_add(organization_id=org, route_id=route.pk, order_id=order.pk),
-        lambda: stop_remove(organization_id=org, route_id=route.pk, stop_id=stop_id),
-        lambda: stop_move(organization_id=org, route_id=route.pk, stop_id=stop_id, offset=1),
-        lambda: route_dispatch(organization_id=org, route_id=route.pk),
-    ):
-        with pytest.raises(RouteConflict, match="completed"):
-            change()
+    with tenant_context(org):
+        for change in (
+            lambda: stop_add(organization_id=org, route_id=route.pk, order_id=order.pk),
+            lambda: stop_remove(organization_id=org, route_id=route.pk, stop_id=stop_id),
+            lambda: stop_move(organization_id=org, route_id=route.pk, stop_id=stop_id, offset=1),
+            lambda: route_dispatch(organization_id=org, route_id=route.pk),
+        ):
+            with pytest.raises(RouteConflict, match="completed"):
+                change()
     assert status_of(order) == S.CREATED
 
 
@@ -139,21 +143,24 @@ def test_remove_and_reorder_keep_the_sequence_contiguous(tenant_a: Tenant) -> No
         ids = list(
             Stop.objects.filter(route=route).order_by("sequence").values_list("pk", flat=True)
         )
-    stop_remove(organization_id=org, route_id=route.pk, stop_id=ids[1])
+    with tenant_context(org):
+        stop_remove(organization_id=org, route_id=route.pk, stop_id=ids[1])
     assert [seq for seq, _ in plan(route)] == [1, 2, 3]
     refs = [ref for _, ref in plan(route)]
-    stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[3], ids[0], ids[2]])
+    with tenant_context(org):
+        stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[3], ids[0], ids[2]])
     assert plan(route) == [(1, refs[2]), (2, refs[0]), (3, refs[1])]
-    stop_move(organization_id=org, route_id=route.pk, stop_id=ids[2], offset=-1)
+    with tenant_context(org):
+        stop_move(organization_id=org, route_id=route.pk, stop_id=ids[2], offset=-1)
     assert [ref for _, ref in plan(route)] == [refs[2], refs[1], refs[0]]
-    with pytest.raises(ValidationError, match="further"):
+    with pytest.raises(ValidationError, match="further"), tenant_context(org):
         stop_move(organization_id=org, route_id=route.pk, stop_id=ids[3], offset=-1)
-    with pytest.raises(ValidationError, match="exactly once"):
+    with pytest.raises(ValidationError, match="exactly once"), tenant_context(org):
         stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[0], ids[0], ids[2]])
-    with pytest.raises(ValidationError, match="exactly once"):
+    with pytest.raises(ValidationError, match="exactly once"), tenant_context(org):
         stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[0], ids[2]])
     version = fresh(route).plan_version
-    with pytest.raises(RouteConflict, match="changed meanwhile"):
+    with pytest.raises(RouteConflict, match="changed meanwhile"), tenant_context(org):
         stops_reorder(
             organization_id=org, route_id=route.pk, stop_ids=[ids[0], ids[2], ids[3]],
             plan_version=version - 1,
@@ -164,17 +171,19 @@ def test_remove_and_reorder_keep_the_sequence_contiguous(tenant_a: Tenant) -> No
 def test_dispatch_sends_the_orders_out_and_later_stops_follow(tenant_a: Tenant) -> None:
     org = tenant_a.organization.pk
     route = new_route(tenant_a, orders=2)
-    route_dispatch(organization_id=org, route_id=route.pk)
+    with tenant_context(org):
+        route_dispatch(organization_id=org, route_id=route.pk)
     route = fresh(route)
     assert route.status == Route.Status.DISPATCHED and route.dispatched_at is not None
     with scopes_disabled():
         orders = [s.order for s in Stop.objects.filter(route=route)]
     assert {status_of(o) for o in orders} == {S.OUT_FOR_DELIVERY}
-    with pytest.raises(RouteConflict, match="already dispatched"):
+    with pytest.raises(RouteConflict, match="already dispatched"), tenant_context(org):
         route_dispatch(organization_id=org, route_id=route.pk)
     # Changed mid-day: a stop added now goes straight out for delivery.
     extra = order_build(tenant_a.organization, tenant_a.hub, reference="MID-DAY")
-    stop_add(organization_id=org, route_id=route.pk, order_id=extra.pk)
+    with tenant_context(org):
+        stop_add(organization_id=org, route_id=route.pk, order_id=extra.pk)
     assert status_of(extra) == S.OUT_FOR_DELIVERY
     with scopes_disabled():
         steps = list(
@@ -188,30 +197,37 @@ def test_dispatch_sends_the_orders_out_and_later_stops_follow(tenant_a: Tenant) 
 def test_dispatch_needs_stops_and_a_vehicle(tenant_a: Tenant) -> None:
     org = tenant_a.organization.pk
     empty = new_route(tenant_a, orders=0)
-    with pytest.raises(ValidationError, match="without stops"):
+    with pytest.raises(ValidationError, match="without stops"), tenant_context(org):
         route_dispatch(organization_id=org, route_id=empty.pk)
-    bare = route_create(organization_id=org, hub_id=tenant_a.hub.pk, date=timezone.localdate())
-    with pytest.raises(ValidationError, match="vehicle and a driver"):
+    with tenant_context(org):
+        bare = route_create(organization_id=org, hub_id=tenant_a.hub.pk, date=timezone.localdate())
+    with pytest.raises(ValidationError, match="vehicle and a driver"), tenant_context(org):
         route_dispatch(organization_id=org, route_id=bare.pk)
     assert fresh(empty).status == fresh(bare).status == Route.Status.PLANNED
 
 
 def test_route_create_validates_its_ids(tenant_a: Tenant, tenant_b: Tenant) -> None:
     org, day = tenant_a.organization.pk, timezone.localdate()
-    with pytest.raises(ValidationError, match="hub"):
+    with pytest.raises(ValidationError, match="hub"), tenant_context(org):
         route_create(organization_id=org, hub_id=tenant_b.hub.pk, date=day)
-    with pytest.raises(ValidationError, match="vehicle"):
+    with pytest.raises(ValidationError, match="vehicle"), tenant_context(org):
         route_create(
-            organization_id=org, hub_id=tenant_a.hub.pk, date=day, vehicle_id=tenant_b.vehicle.pk
+            organization_id=org,
+            hub_id=tenant_a.hub.pk,
+            date=day,
+            vehicle_id=tenant_b.vehicle.pk,
         )
-    with pytest.raises(ValidationError, match="driver"):
+    with pytest.raises(ValidationError, match="driver"), tenant_context(org):
         route_create(
             organization_id=org, hub_id=tenant_a.hub.pk, date=day, driver_id=tenant_b.driver.pk
         )
     # tenant_a's own vehicle already has today's route (tests/deliveries/builders.py).
-    with pytest.raises(ValidationError, match="already has a route"):
+    with pytest.raises(ValidationError, match="already has a route"), tenant_context(org):
         route_create(
-            organization_id=org, hub_id=tenant_a.hub.pk, date=day, vehicle_id=tenant_a.vehicle.pk
+            organization_id=org,
+            hub_id=tenant_a.hub.pk,
+            date=day,
+            vehicle_id=tenant_a.vehicle.pk,
         )
 
 
@@ -223,7 +239,8 @@ def test_a_removed_stop_unassigns_its_order_so_it_can_be_planned_again(tenant_a:
         first, second = (
             Stop.objects.filter(route=route).select_related("order").order_by("sequence")
         )
-    stop_remove(organization_id=org, route_id=route.pk, stop_id=first.pk, actor=dispatcher)
+    with tenant_context(org):
+        stop_remove(organization_id=org, route_id=route.pk, stop_id=first.pk, actor=dispatcher)
     assert status_of(first.order) == S.CREATED
     with scopes_disabled():
         event = DeliveryEvent.objects.filter(order=first.order).latest("pk")
@@ -233,10 +250,13 @@ def test_a_removed_stop_unassigns_its_order_so_it_can_be_planned_again(tenant_a:
     # Another route takes it like any new order; once that route is dispatched, removing the
     # stop takes the order off the road too: out for delivery -> created.
     other = new_route(tenant_a, orders=0, date=timezone.localdate() + dt.timedelta(days=2))
-    stop = stop_add(organization_id=org, route_id=other.pk, order_id=first.order_id)
-    route_dispatch(organization_id=org, route_id=other.pk)
+    with tenant_context(org):
+        stop = stop_add(organization_id=org, route_id=other.pk, order_id=first.order_id)
+    with tenant_context(org):
+        route_dispatch(organization_id=org, route_id=other.pk)
     assert status_of(first.order) == S.OUT_FOR_DELIVERY
-    stop_remove(organization_id=org, route_id=other.pk, stop_id=stop.pk)
+    with tenant_context(org):
+        stop_remove(organization_id=org, route_id=other.pk, stop_id=stop.pk)
     assert status_of(first.order) == S.CREATED
     with scopes_disabled():
         event = DeliveryEvent.objects.filter(order=first.order).latest("pk")
@@ -250,24 +270,29 @@ def test_visits_move_the_route_and_visited_stops_stay_put(tenant_a: Tenant) -> N
     route = new_route(tenant_a, orders=2)
     with scopes_disabled():
         first, second = Stop.objects.filter(route=route).order_by("sequence")
-    with pytest.raises(RouteConflict, match="Dispatch"):
+    with pytest.raises(RouteConflict, match="Dispatch"), tenant_context(org):
         stop_arrive(organization_id=org, stop_id=first.pk, source=DeliveryEvent.Source.DRIVER)
-    route_dispatch(organization_id=org, route_id=route.pk)
-    stop_arrive(organization_id=org, stop_id=first.pk, source=DeliveryEvent.Source.DRIVER)
+    with tenant_context(org):
+        route_dispatch(organization_id=org, route_id=route.pk)
+    with tenant_context(org):
+        stop_arrive(organization_id=org, stop_id=first.pk, source=DeliveryEvent.Source.DRIVER)
     assert fresh(route).status == Route.Status.IN_PROGRESS
-    with pytest.raises(RouteConflict, match="already been"):
+    with pytest.raises(RouteConflict, match="already been"), tenant_context(org):
         stop_remove(organization_id=org, route_id=route.pk, stop_id=first.pk)
-    with pytest.raises(ValidationError, match="visited cannot move"):
+    with pytest.raises(ValidationError, match="visited cannot move"), tenant_context(org):
         stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[second.pk, first.pk])
-    stop_depart(
-        organization_id=org, stop_id=first.pk, to_status=S.DELIVERED,
-        source=DeliveryEvent.Source.DRIVER,
-    )  # fmt: skip
-    stop_arrive(organization_id=org, stop_id=second.pk, source=DeliveryEvent.Source.DRIVER)
-    stop_depart(
-        organization_id=org, stop_id=second.pk, to_status=S.FAILED, reason_code="not_home",
-        source=DeliveryEvent.Source.DRIVER,
-    )  # fmt: skip
+    with tenant_context(org):
+        stop_depart(
+            organization_id=org, stop_id=first.pk, to_status=S.DELIVERED,
+            source=DeliveryEvent.Source.DRIVER,
+        )  # fmt: skip
+    with tenant_context(org):
+        stop_arrive(organization_id=org, stop_id=second.pk, source=DeliveryEvent.Source.DRIVER)
+    with tenant_context(org):
+        stop_depart(
+            organization_id=org, stop_id=second.pk, to_status=S.FAILED, reason_code="not_home",
+            source=DeliveryEvent.Source.DRIVER,
+        )  # fmt: skip
     assert fresh(route).status == Route.Status.COMPLETED
     assert status_of(first.order) == S.DELIVERED and status_of(second.order) == S.FAILED
 
@@ -288,9 +313,10 @@ def test_concurrent_reorders_of_the_same_plan_apply_once(tenant_a: Tenant) -> No
     def reorder(stop_ids: list[int]) -> None:
         try:
             barrier.wait()
-            stops_reorder(
-                organization_id=org, route_id=route.pk, stop_ids=stop_ids, plan_version=version
-            )
+            with tenant_context(org):
+                stops_reorder(
+                    organization_id=org, route_id=route.pk, stop_ids=stop_ids, plan_version=version
+                )
             outcomes.append("ok")
         except RouteConflict:
             outcomes.append("conflict")

@@ -16,6 +16,7 @@ from deliveries.models import DeliveryEvent, Order
 from deliveries.models import OrderStatus as S
 from deliveries.models.events import AppendOnlyError
 from deliveries.services import InvalidTransition, order_create, order_transition
+from tenancy.context import tenant_context
 from tests.conftest import Tenant
 from tests.deliveries.builders import order_build
 from tests.deliveries.test_transitions import ALLOWED, MATRIX, reason_for
@@ -84,7 +85,7 @@ def test_same_reference_in_two_organizations_is_fine(tenant_a: Tenant, tenant_b:
 
 
 def test_order_create_refuses_a_foreign_hub(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ValidationError) as info, tenant_context(tenant_a.organization.pk):
         order_create(
             organization_id=tenant_a.organization.pk,
             hub_id=tenant_b.hub.pk,
@@ -116,7 +117,8 @@ def test_every_transition_through_the_service(
         "reason_code": reason_for(to_status),
     }
     if (from_status, to_status) in ALLOWED:
-        result = order_transition(**kwargs, latitude=52.1, longitude=4.2, note="ok")
+        with tenant_context(tenant_a.organization):
+            result = order_transition(**kwargs, latitude=52.1, longitude=4.2, note="ok")
         assert result.status == to_status
         assert events_of(order)[-1] == (from_status, to_status)
         with scopes_disabled():
@@ -125,7 +127,7 @@ def test_every_transition_through_the_service(
         if to_status == S.FAILED:
             assert event.failure_reason is not None and event.failure_reason.code == "not_home"
     else:
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition), tenant_context(tenant_a.organization):
             order_transition(**kwargs)
         with scopes_disabled():
             assert Order.objects.get(pk=order.pk).status == from_status
@@ -146,14 +148,15 @@ def test_full_journey_with_reattempt(tenant_a: Tenant) -> None:
         S.DELIVERED,
     ]
     for to_status in path:
-        order_transition(
-            organization_id=tenant_a.organization.pk,
-            order_id=order.pk,
-            to_status=to_status,
-            actor=None,
-            source=DeliveryEvent.Source.DRIVER,
-            reason_code="refused" if to_status == S.FAILED else None,
-        )
+        with tenant_context(tenant_a.organization.pk):
+            order_transition(
+                organization_id=tenant_a.organization.pk,
+                order_id=order.pk,
+                to_status=to_status,
+                actor=None,
+                source=DeliveryEvent.Source.DRIVER,
+                reason_code="refused" if to_status == S.FAILED else None,
+            )
     assert [to for _, to in events_of(order)] == [S.CREATED, *path]
 
 
@@ -165,7 +168,7 @@ def test_failed_needs_a_reason_of_this_organization(tenant_a: Tenant, tenant_b: 
 
         FailureReason.objects.create(organization=tenant_b.organization, code="b_only", label="B")
     for reason in (None, "b_only", "nonsense"):
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition), tenant_context(tenant_a.organization.pk):
             order_transition(
                 organization_id=tenant_a.organization.pk,
                 order_id=order.pk,
@@ -178,7 +181,7 @@ def test_failed_needs_a_reason_of_this_organization(tenant_a: Tenant, tenant_b: 
 
 def test_transition_of_a_foreign_order_is_not_found(tenant_a: Tenant, tenant_b: Tenant) -> None:
     assert tenant_b.order is not None
-    with pytest.raises(Order.DoesNotExist):
+    with pytest.raises(Order.DoesNotExist), tenant_context(tenant_a.organization.pk):
         order_transition(
             organization_id=tenant_a.organization.pk,
             order_id=tenant_b.order.pk,
@@ -191,7 +194,7 @@ def test_transition_of_a_foreign_order_is_not_found(tenant_a: Tenant, tenant_b: 
 
 def test_transition_validates_position(tenant_a: Tenant) -> None:
     assert tenant_a.order is not None
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError), tenant_context(tenant_a.organization.pk):
         order_transition(
             organization_id=tenant_a.organization.pk,
             order_id=tenant_a.order.pk,
@@ -231,13 +234,14 @@ def test_concurrent_double_transition_is_applied_once() -> None:
     def attempt() -> None:
         try:
             barrier.wait(timeout=5)
-            order_transition(
-                organization_id=organization_hub.organization_id,
-                order_id=order.pk,
-                to_status=S.ASSIGNED,
-                actor=None,
-                source=SOURCE,
-            )
+            with tenant_context(organization_hub.organization_id):
+                order_transition(
+                    organization_id=organization_hub.organization_id,
+                    order_id=order.pk,
+                    to_status=S.ASSIGNED,
+                    actor=None,
+                    source=SOURCE,
+                )
             outcomes.append("applied")
         except InvalidTransition:
             outcomes.append("refused")
@@ -266,13 +270,14 @@ def test_the_database_refuses_timeline_updates(tenant_a: Tenant) -> None:
 def test_deleting_the_actor_keeps_the_event(tenant_a: Tenant) -> None:
     user = tenant_a.users["dispatcher"]
     assert tenant_a.order is not None
-    order_transition(
-        organization_id=tenant_a.organization.pk,
-        order_id=tenant_a.order.pk,
-        to_status=S.ASSIGNED,
-        actor=user,
-        source=SOURCE,
-    )
+    with tenant_context(tenant_a.organization.pk):
+        order_transition(
+            organization_id=tenant_a.organization.pk,
+            order_id=tenant_a.order.pk,
+            to_status=S.ASSIGNED,
+            actor=user,
+            source=SOURCE,
+        )
     user.delete()
     with scopes_disabled():
         event = DeliveryEvent.objects.get(order=tenant_a.order, to_status=S.ASSIGNED)

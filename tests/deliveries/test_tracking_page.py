@@ -28,6 +28,7 @@ from deliveries.tracking import (
     vehicle_shown,
 )
 from fleet.models import Driver, VehicleState
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_build
@@ -60,14 +61,15 @@ class Street:
 
     def move(self, order: Order, *statuses: str, reason: str | None = None) -> None:
         for status in statuses:
-            order_transition(
-                organization_id=self.tenant.organization.pk,
-                order_id=order.pk,
-                to_status=status,
-                actor=None,
-                source="driver",
-                reason_code=reason if status == S.FAILED else None,
-            )
+            with tenant_context(self.tenant.organization.pk):
+                order_transition(
+                    organization_id=self.tenant.organization.pk,
+                    order_id=order.pk,
+                    to_status=status,
+                    actor=None,
+                    source="driver",
+                    reason_code=reason if status == S.FAILED else None,
+                )
 
     def stop_of(self, order: Order) -> Stop:
         with scope(organization=self.tenant.organization.pk):

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 from deliveries.filtersets import OrderFilterSet
 from deliveries.models import DeliveryEvent, Order
 from deliveries.services import order_transition
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_build
@@ -58,14 +59,15 @@ def test_detail_shows_status_window_timeline_and_tracking_link(tenant_a: Tenant)
     order = tenant_a.order
     assert order is not None
     for to_status in ("assigned", "out_for_delivery", "arrived", "failed", "returned_to_hub"):
-        order_transition(
-            organization_id=tenant_a.organization.pk,
-            order_id=order.pk,
-            to_status=to_status,
-            actor=tenant_a.users[Role.DRIVER],
-            source=DeliveryEvent.Source.DRIVER,
-            reason_code="not_home" if to_status == "failed" else None,
-        )
+        with tenant_context(tenant_a.organization.pk):
+            order_transition(
+                organization_id=tenant_a.organization.pk,
+                order_id=order.pk,
+                to_status=to_status,
+                actor=tenant_a.users[Role.DRIVER],
+                source=DeliveryEvent.Source.DRIVER,
+                reason_code="not_home" if to_status == "failed" else None,
+            )
     client = login(tenant_a.users[Role.SUPPORT])
     body = client.get(f"/orders/{order.pk}/").content.decode()
     assert 'class="badge delivery-returned" data-status="returned_to_hub"' in body

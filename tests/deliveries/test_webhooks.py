@@ -26,6 +26,7 @@ from deliveries.webhooks import (
     webhook_signature,
     webhook_signature_verify,
 )
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_advance, order_build
@@ -335,16 +336,20 @@ def test_a_finished_or_not_yet_due_delivery_is_not_sent_again(
             next_attempt_at=timezone.now() + dt.timedelta(minutes=5),
         )  # fmt: skip
     org = tenant_a.organization.pk
-    assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
+    with tenant_context(org):
+        assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
     assert receiver.requests == []  # a duplicate message arriving early is dropped
     with scopes_disabled():
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
-    assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
+    with tenant_context(org):
+        assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
+    with tenant_context(org):
+        assert webhook_delivery_attempt(organization_id=org, delivery_id=delivery.pk) is None
     assert len(receiver.requests) == 1  # succeeded once, never re-sent
     # Another organization's id finds nothing to send.
     other = tenant_a.organization.pk + 10_000
-    assert webhook_delivery_attempt(organization_id=other, delivery_id=delivery.pk) is None
+    with tenant_context(other):
+        assert webhook_delivery_attempt(organization_id=other, delivery_id=delivery.pk) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -359,7 +364,8 @@ def test_only_the_start_of_a_huge_error_answer_is_logged(
             organization=tenant_a.organization, endpoint=endpoint, event="order.created",
             event_id=uuid.uuid4(), payload={}, next_attempt_at=timezone.now(),
         )  # fmt: skip
-    webhook_delivery_attempt(organization_id=tenant_a.organization.pk, delivery_id=delivery.pk)
+    with tenant_context(tenant_a.organization.pk):
+        webhook_delivery_attempt(organization_id=tenant_a.organization.pk, delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.last_status_code == 500 and delivery.status == Status.RETRYING
     assert delivery.last_error.startswith("HTTP 500: xxx") and len(delivery.last_error) == 500
@@ -378,9 +384,10 @@ def test_private_addresses_are_refused_unless_allowed(
                 organization=tenant_a.organization, endpoint=endpoint, event="order.created",
                 event_id=uuid.uuid4(), payload={}, next_attempt_at=timezone.now(),
             )  # fmt: skip
-        delay = webhook_delivery_attempt(
-            organization_id=tenant_a.organization.pk, delivery_id=delivery.pk
-        )
+        with tenant_context(tenant_a.organization.pk):
+            delay = webhook_delivery_attempt(
+                organization_id=tenant_a.organization.pk, delivery_id=delivery.pk
+            )
         assert delay == settings.WEBHOOK_RETRY_BASE_SECONDS
         delivery.refresh_from_db()
         assert delivery.status == Status.RETRYING and delivery.last_status_code is None
@@ -410,7 +417,10 @@ def test_eta_changes_are_announced_with_the_previous_eta(tenant_a: Tenant) -> No
     )
     assert tenant_a.order is not None
     eta = timezone.now().replace(microsecond=0) + dt.timedelta(minutes=30)
-    webhook_eta_changed(order=tenant_a.order, eta=eta, previous_eta=eta - dt.timedelta(minutes=9))
+    with tenant_context(tenant_a.order.organization_id):
+        webhook_eta_changed(
+            order=tenant_a.order, eta=eta, previous_eta=eta - dt.timedelta(minutes=9)
+        )
     [delivery] = deliveries_of(endpoint)
     assert delivery.event == "order.eta_changed"
     assert dt.datetime.fromisoformat(delivery.payload["order"]["eta"]) == eta

@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 
 from fleet.maintenance import organization_retention_apply, retention_days_longest
 from fleet.models import RejectedFix, TrackingSettings
+from tenancy.context import tenant_context
 from tests.conftest import Tenant
 from tests.support.celery import CeleryWorker
 
@@ -75,11 +76,13 @@ def test_each_organization_keeps_its_own_retention(tenant_a: Tenant, tenant_b: T
     keep_days(tenant_b, 365)
     add_history(tenant_a, now)
     add_history(tenant_b, now)
-    result = organization_retention_apply(
-        organization_id=tenant_a.organization.pk, now=now, batch=1
-    )  # a batch of one row: the loop over batches is exercised too
+    with tenant_context(tenant_a.organization.pk):
+        result = organization_retention_apply(
+            organization_id=tenant_a.organization.pk, now=now, batch=1
+        )  # a batch of one row: the loop over batches is exercised too
     assert result == {"retention_days": 30, "positions": 2, "refusals": 2}
-    organization_retention_apply(organization_id=tenant_b.organization.pk, now=now)
+    with tenant_context(tenant_b.organization.pk):
+        organization_retention_apply(organization_id=tenant_b.organization.pk, now=now)
     assert ages(tenant_a, now) == ([29, 1], [29, 1])
     assert ages(tenant_b, now) == ([200, 40, 29, 1], [200, 40, 29, 1])
     # Partitions are shared: they are dropped only after the longest retention.
