@@ -1,5 +1,8 @@
+import os
+from urllib.parse import urlsplit, urlunsplit
+
 from .base import *  # noqa: F403
-from .base import DATABASES, database_for, env, env_bool
+from .base import CACHES, DATABASES, REDIS_URL, database_for, env, env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -18,3 +21,13 @@ STORAGES = {
 # Tests run the real server (Daphne) with DEBUG off; serve static files straight from the apps.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Under pytest-xdist each worker gets a Redis database of its own for the cache: tests that
+# clear the cache (FLUSHDB) must not empty the other worker's (e.g. a stored import preview).
+# Servers a test starts inherit PYTEST_XDIST_WORKER, so they share their worker's cache.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and _xdist_worker[2:].isdigit():
+    _redis = urlsplit(REDIS_URL)
+    _base_db = int(_redis.path.strip("/") or 0)
+    _cache_db = (_base_db + 1 + int(_xdist_worker[2:])) % 16
+    CACHES["default"]["LOCATION"] = urlunsplit(_redis._replace(path=f"/{_cache_db}"))
