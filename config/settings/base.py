@@ -157,6 +157,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ADMIN = False  # lockouts are cleared with `manage.py axes_reset`, not in tenant admin
 AXES_VERBOSE = False
 
+# Open websockets (the live map) re-check their session this often, for changes no event
+# announces, e.g. a session deleted in the database; logout, password changes, deactivation
+# and membership changes close them at once (tenancy/sessions.py).
+LIVE_SESSION_RECHECK_SECONDS = float(env("DOORSTEP_LIVE_SESSION_RECHECK_SECONDS", "30"))
+
 # --- i18n / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
