@@ -2,12 +2,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from tenancy.admin_base import TenantAdmin
 
 from .models import Device, Driver, Hub, RejectedFix, SavedView, TrackingSettings, Vehicle, Zone
+from .selectors import device_identifier_available
+
+# The same words whether the identifier is this organization's or another's: the form must not
+# tell an admin that some other tenant has a device of that name.
+IDENTIFIER_TAKEN = "This identifier cannot be used; choose another."
+
+
+class DeviceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        # The admin builds the full form per request, inside the scope; naming a related field
+        # here would build its (scoped) queryset at import time.
+        fields = ["identifier"]
+
+    def clean_identifier(self) -> str:
+        identifier: str = self.cleaned_data["identifier"]
+        if not device_identifier_available(identifier, exclude_device_id=self.instance.pk):
+            raise forms.ValidationError(IDENTIFIER_TAKEN, code="unavailable")
+        return identifier
 
 
 @admin.register(Hub)
@@ -39,6 +59,7 @@ class VehicleAdmin(TenantAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(TenantAdmin):
+    form = DeviceAdminForm
     list_display = ["identifier", "name", "protocol", "vehicle", "active"]
     list_filter = ["protocol", "active"]
     search_fields = ["identifier", "name"]

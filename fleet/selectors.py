@@ -6,10 +6,22 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
-from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
+from .models import Device, Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import TrackingSettings
+
+
+def device_identifier_available(identifier: str, *, exclude_device_id: int | None = None) -> bool:
+    """Whether no device of any organization uses `identifier` (other than `exclude_device_id`).
+
+    Identifiers are unique across the installation (OsmAnd fixes carry nothing else), so this
+    reads across tenants; callers answer only yes or no, never whose device it is."""
+    with scopes_disabled():  # cross-tenant by nature: one named read, for the lead's resolver
+        devices = Device.objects.filter(identifier=identifier)
+        if exclude_device_id is not None:
+            devices = devices.exclude(pk=exclude_device_id)
+        return not devices.exists()
 
 
 def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[str, Any]:
