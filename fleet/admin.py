@@ -86,10 +86,49 @@ class DeviceAdmin(TenantAdmin):
 class TrackingSettingsAdmin(TenantAdmin):
     list_display = [
         "organization",
+        "require_device_token",
         "moving_speed_kmh",
         "offline_after_seconds",
-        "require_device_token",
     ]
+    # One click on the list turns device tokens on for the organization (docs/security.md).
+    list_editable = ["require_device_token"]
+    fieldsets = [
+        (
+            "Device security",
+            {
+                "fields": ["require_device_token"],
+                "description": (
+                    "With this on, OsmAnd devices must send token=&lt;device token&gt; with "
+                    "every fix, and a wrong or missing token is refused exactly like an "
+                    "unknown device. Issue tokens under Devices (action: issue a new token) "
+                    "and put them in the trackers first. Takes effect within 30 seconds."
+                ),
+            },
+        ),
+        (
+            "Status thresholds",
+            {"fields": ["moving_speed_kmh", "stopped_after_seconds", "offline_after_seconds"]},
+        ),
+        (
+            "Position filters",
+            {"fields": ["max_future_seconds", "max_age_seconds", "max_accuracy_m", "max_jump_kmh"]},
+        ),
+        ("Retention", {"fields": ["position_retention_days"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if request.user.is_superuser:  # the operator picks the organization
+            fieldsets.insert(0, (None, {"fields": ["organization"]}))
+        return fieldsets
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # One row per organization: a second would fail its unique constraint.
+        if not super().has_add_permission(request):
+            return False
+        if request.user.is_superuser:
+            return True
+        return not TrackingSettings.objects.filter(organization=request.organization).exists()  # type: ignore[attr-defined]
 
 
 @admin.register(RejectedFix)

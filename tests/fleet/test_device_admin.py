@@ -10,7 +10,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from fleet.admin import IDENTIFIER_TAKEN
-from fleet.models import Device
+from fleet.models import Device, TrackingSettings
 from fleet.selectors import device_identifier_available
 from tenancy.models import Role
 from tests.conftest import Tenant, login
@@ -82,3 +82,33 @@ def test_device_identifier_available_reads_across_organizations(
         tenant_b.device.identifier, exclude_device_id=tenant_b.device.pk
     )
     assert device_identifier_available("nobody-has-this")
+
+
+def test_tenant_admin_turns_device_tokens_on_from_the_list(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    admin = login(tenant_a.users[Role.ADMIN])
+    listing = admin.get("/admin/fleet/trackingsettings/")
+    assert listing.status_code == 200 and "form-0-require_device_token" in listing.content.decode()
+    settings_id = tenant_a.tracking_settings.pk
+    response = admin.post(
+        "/admin/fleet/trackingsettings/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(settings_id),
+            "form-0-require_device_token": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302, errors_of(response.content.decode())
+    with scopes_disabled():
+        assert TrackingSettings.objects.get(pk=settings_id).require_device_token is True
+        assert (
+            TrackingSettings.objects.get(pk=tenant_b.tracking_settings.pk).require_device_token
+            is False
+        )
+    # The change form leads with it, and a second row cannot be added.
+    change = admin.get(f"/admin/fleet/trackingsettings/{settings_id}/change/").content.decode()
+    assert "Device security" in change and "id_require_device_token" in change
+    assert admin.get("/admin/fleet/trackingsettings/add/").status_code == 403
