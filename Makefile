@@ -22,7 +22,7 @@ help:
 	@echo "make setup   install uv if missing, the virtualenv (uv sync --frozen), static assets"
 	@echo "make run     the whole system on http://127.0.0.1:8000 with demo data (Ctrl-C stops)"
 	@echo "make test    the test suite (ARGS=\"...\" passes arguments to pytest)"
-	@echo "make check   ruff, formatting, mypy, Django system + deploy checks, migrations"
+	@echo "make check   ruff, formatting, mypy, Django system + deploy checks, migrations, bandit, dependency audit"
 	@echo "make fmt     format and autofix"
 	@echo "make bench   run every bench/*.py with its default arguments"
 
@@ -43,7 +43,9 @@ test: setup
 	bash scripts/test.sh $(ARGS)
 
 # makemigrations needs a database only to check the applied history: it uses DATABASE_URL
-# when set, and otherwise just warns that it could not connect.
+# when set, and otherwise just warns that it could not connect. bandit fails on high-severity
+# findings; the dependency audit says SKIPPED (and passes) when no vulnerability database can
+# be reached, and fails on real findings (docs/security.md).
 check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -52,6 +54,8 @@ check: setup
 	$(PY) manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY="$(DEPLOY_CHECK_KEY)" \
 		$(PY) manage.py check --deploy --fail-level WARNING
+	$(VENV)/bin/bandit -c pyproject.toml -r . -q --severity-level high
+	$(PY) scripts/audit_deps.py
 
 fmt: setup
 	$(VENV)/bin/ruff format .

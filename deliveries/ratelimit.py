@@ -8,6 +8,7 @@ scraper walking tracking codes; it is not an abuse-detection system.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import math
 import time
@@ -25,18 +26,32 @@ logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponseBase]
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: the peer, or the one our own proxies put in X-Forwarded-For.
 
     Only the last `RATE_LIMIT_TRUSTED_PROXIES` entries are written by proxies we run; anything
-    left of them comes from the client and could be forged, so it is never trusted.
+    left of them comes from the client and could be forged, so it is never trusted. The one
+    answer to "who is this client" for every limiter: the tracking page's and the login
+    throttle's (django-axes, `AXES_CLIENT_IP_CALLABLE`). None when the request has no
+    address at all (a unix socket, a request built in code such as `force_login`'s).
     """
     proxies = settings.RATE_LIMIT_TRUSTED_PROXIES
     forwarded = [ip.strip() for ip in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [ip for ip in forwarded if ip]
-    if proxies and len(forwarded) >= proxies:
+    if proxies and len(forwarded) >= proxies and _is_ip(forwarded[-proxies]):
         return forwarded[-proxies]
-    return str(request.META.get("REMOTE_ADDR", "unknown"))
+    peer = request.META.get("REMOTE_ADDR")
+    return str(peer) if peer else None
+
+
+def _is_ip(text: str) -> bool:
+    # Not an address means no proxy of ours wrote it (e.g. too many proxies configured): the
+    # peer is the better answer, and axes stores the address in an inet column.
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> int:
@@ -71,7 +86,7 @@ def rate_limited(
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             retry_after = rate_limit_hit(
-                bucket=bucket, key=client_ip(request), limit=limit(), period=period
+                bucket=bucket, key=client_ip(request) or "unknown", limit=limit(), period=period
             )
             if not retry_after:
                 return view(request, *args, **kwargs)

@@ -2,12 +2,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from tenancy.admin_base import TenantAdmin
 
 from .models import Device, Driver, Hub, RejectedFix, SavedView, TrackingSettings, Vehicle, Zone
+from .selectors import device_identifier_available
+
+# The same words whether the identifier is this organization's or another's: the form must not
+# tell an admin that some other tenant has a device of that name.
+IDENTIFIER_TAKEN = "This identifier cannot be used; choose another."
+
+
+class DeviceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Device
+        # The admin builds the full form per request, inside the scope; naming a related field
+        # here would build its (scoped) queryset at import time.
+        fields = ["identifier"]
+
+    def clean_identifier(self) -> str:
+        identifier: str = self.cleaned_data["identifier"]
+        if not device_identifier_available(identifier, exclude_device_id=self.instance.pk):
+            raise forms.ValidationError(IDENTIFIER_TAKEN, code="unavailable")
+        return identifier
 
 
 @admin.register(Hub)
@@ -39,6 +59,7 @@ class VehicleAdmin(TenantAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(TenantAdmin):
+    form = DeviceAdminForm
     list_display = ["identifier", "name", "protocol", "vehicle", "active"]
     list_filter = ["protocol", "active"]
     search_fields = ["identifier", "name"]
@@ -65,10 +86,49 @@ class DeviceAdmin(TenantAdmin):
 class TrackingSettingsAdmin(TenantAdmin):
     list_display = [
         "organization",
+        "require_device_token",
         "moving_speed_kmh",
         "offline_after_seconds",
-        "require_device_token",
     ]
+    # One click on the list turns device tokens on for the organization (docs/security.md).
+    list_editable = ["require_device_token"]
+    fieldsets = [
+        (
+            "Device security",
+            {
+                "fields": ["require_device_token"],
+                "description": (
+                    "With this on, OsmAnd devices must send token=&lt;device token&gt; with "
+                    "every fix, and a wrong or missing token is refused exactly like an "
+                    "unknown device. Issue tokens under Devices (action: issue a new token) "
+                    "and put them in the trackers first. Takes effect within 30 seconds."
+                ),
+            },
+        ),
+        (
+            "Status thresholds",
+            {"fields": ["moving_speed_kmh", "stopped_after_seconds", "offline_after_seconds"]},
+        ),
+        (
+            "Position filters",
+            {"fields": ["max_future_seconds", "max_age_seconds", "max_accuracy_m", "max_jump_kmh"]},
+        ),
+        ("Retention", {"fields": ["position_retention_days"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if request.user.is_superuser:  # the operator picks the organization
+            fieldsets.insert(0, (None, {"fields": ["organization"]}))
+        return fieldsets
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # One row per organization: a second would fail its unique constraint.
+        if not super().has_add_permission(request):
+            return False
+        if request.user.is_superuser:
+            return True
+        return not TrackingSettings.objects.filter(organization=request.organization).exists()  # type: ignore[attr-defined]
 
 
 @admin.register(RejectedFix)

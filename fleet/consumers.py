@@ -13,11 +13,13 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from tenancy.context import in_tenant, no_tenant
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
-from tenancy.selectors import membership_for_user, membership_hub_ids
+from tenancy.selectors import membership_for_user, membership_hub_ids, membership_list_for_user
+from tenancy.sessions import session_is_current, user_socket_group
 
 from .live import FilterError, LiveFilter, interval_parse, live_filter_parse
 from .live_hub import Batch, live_hub
@@ -25,8 +27,12 @@ from .selectors import zone_geometries
 
 logger = logging.getLogger(__name__)
 
+# Close codes the screen understands (docs/live-map.md): 4401 signed out or session ended
+# (the screen stops retrying and says so), 4403 no access; 4409 the hub scope changed, so the
+# screen reconnects at once and gets a snapshot of its new scope.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_RESCOPED = 4409
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
 # Daphne refuses websocket messages over 1 MiB; ~300 bytes a vehicle keeps a frame well under.
@@ -46,6 +52,21 @@ def _membership(user: Any, organization_id: int | None) -> tuple[Membership | No
         if membership is None:
             return None, []
         return membership, membership_hub_ids(membership=membership)
+
+
+@read_only
+def _access_now(
+    *, session_key: str | None, user: Any, organization_id: int
+) -> tuple[int | None, list[int]]:
+    """The close code this screen's session and membership call for now (None: stay open),
+    and the membership's current hub scope."""
+    if not session_is_current(session_key=session_key, user_id=user.pk):
+        return CLOSE_UNAUTHENTICATED, []
+    for membership in membership_list_for_user(user=user):
+        # This screen's organization only: another membership of the user is no licence here.
+        if membership.organization_id == organization_id and membership.role in CONSOLE_ROLES:
+            return None, membership_hub_ids(membership=membership)
+    return CLOSE_FORBIDDEN, []
 
 
 def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetime) -> list[str]:
@@ -74,6 +95,8 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     organization_id: int
     hub_ids: list[int]
+    revoked = False
+    recheck_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -94,8 +117,13 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.subscribed = False
         self.last_sent = 0.0
         self.last_snapshot = 0.0
+        self.user = user
+        self.session_key = getattr(session, "session_key", None)
+        # tenancy.sessions tells this group when the user's access may have ended.
+        await self.channel_layer.group_add(user_socket_group(user.pk), self.channel_name)
         await live_hub().join(self.organization_id, self)
         await self.accept()
+        self.recheck_task = asyncio.create_task(self.recheck_periodically())
 
     async def refuse(self, code: int) -> None:
         # Accept, then close with our code: a refused handshake reaches the browser only as
@@ -105,12 +133,81 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         self.subscribed = False
+        if self.recheck_task is not None:
+            self.recheck_task.cancel()
         if hasattr(self, "organization_id"):
             live_hub().leave(self.organization_id, self)
+            await self.channel_layer.group_discard(
+                user_socket_group(self.user.pk), self.channel_name
+            )
+
+    async def revoke(self, code: int) -> None:
+        """Stop the feed at once and close; later frames from the browser are ignored."""
+        if self.revoked:
+            return
+        self.revoked = True
+        self.subscribed = False
+        live_hub().leave(self.organization_id, self)
+        await self.close(code=code)
+
+    async def check_access(self) -> bool:
+        """Re-check session and membership; close and answer False when access has ended."""
+        code, hub_ids = await _access_now(
+            session_key=self.session_key, user=self.user, organization_id=self.organization_id
+        )
+        if code is None and set(hub_ids) != self.hub_set:
+            code = CLOSE_RESCOPED
+        if code is not None:
+            await self.revoke(code)
+            return False
+        return True
+
+    async def session_revoked(self, event: dict[str, Any]) -> None:
+        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
+        if event.get("session_key") and event["session_key"] == self.session_key:
+            await self.revoke(CLOSE_UNAUTHENTICATED)
+            return
+        await self.check_access()
+
+    async def recheck_periodically(self) -> None:
+        # For what no event announces: a session deleted or expired in the store.
+        interval = settings.LIVE_SESSION_RECHECK_SECONDS
+        while not self.revoked:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.check_access():
+                    return
+                # Group membership expires in the channel layer after a day; renew it.
+                await self.channel_layer.group_add(
+                    user_socket_group(self.user.pk), self.channel_name
+                )
+            except Exception:
+                logger.warning("live socket access re-check failed", exc_info=True)
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        # A frame the screen cannot have meant gets an error answer; the socket stays open.
+        if self.revoked:
+            return
+        if text_data is None:
+            await self.send_error("invalid_json", "expected a JSON text frame")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error("invalid_json", "the frame is not valid JSON")
+            return
+        await self.receive_json(content)
+
+    async def send_error(self, error: str, message: str) -> None:
+        await self.send_json({"type": "error", "error": error, "message": message})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe":
-            await self.send_json({"type": "error", "message": "expected {type: subscribe}"})
+            await self.send_error("invalid_message", "expected {type: subscribe}")
+            return
+        if not await self.check_access():
             return
         try:
             # Every read runs in a worker thread, inside this connection's organization.
@@ -124,6 +221,8 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.subscribed = False  # no clock flush between the snapshot and the new settings
         await self.send_snapshot()
+        if self.revoked:  # access ended while the snapshot was being built
+            return
         self.subscribed = True
         live_hub().start_clock(self.organization_id, self.interval)
 

@@ -12,6 +12,15 @@ from tenancy.context import require_organization
 
 from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import TrackingSettings
+from .resolvers import device_identifier_taken
+
+
+def device_identifier_available(identifier: str, *, exclude_device_id: int | None = None) -> bool:
+    """Whether no device of any organization uses `identifier` (other than `exclude_device_id`).
+
+    Identifiers are unique across the installation (OsmAnd fixes carry nothing else), so this
+    is the fleet resolver's cross-tenant yes/no; callers never learn whose device it is."""
+    return not device_identifier_taken(identifier=identifier, except_device_id=exclude_device_id)
 
 
 def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[str, Any]:

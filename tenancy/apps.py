@@ -20,3 +20,7 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_row_level_security, sender=self, dispatch_uid="doorstep-rls")
+        # Open websockets close when the session or the membership behind them ends.
+        from .signals import connect_user_signals
+
+        connect_user_signals()

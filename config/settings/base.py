@@ -197,14 +197,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: lock a username+IP pair after 5 failures for 15 minutes.
+# Login throttling: lock a username+client-IP pair after 5 failures for 15 minutes.
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The client's address as our own proxies report it (DOORSTEP_TRUSTED_PROXIES), the same one
+# the tracking page's rate limit uses: behind a proxy REMOTE_ADDR is the proxy for everyone.
+AXES_CLIENT_IP_CALLABLE = "deliveries.ratelimit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ADMIN = False  # lockouts are cleared with `manage.py axes_reset`, not in tenant admin
 AXES_VERBOSE = False
+
+# Open websockets (the live map) re-check their session this often, for changes no event
+# announces, e.g. a session deleted in the database; logout, password changes, deactivation
+# and membership changes close them at once (tenancy/sessions.py).
+LIVE_SESSION_RECHECK_SECONDS = float(env("DOORSTEP_LIVE_SESSION_RECHECK_SECONDS", "30"))
 
 # --- i18n / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -23,6 +23,8 @@ BATCH_PATHS = frozenset({"/api/v1/positions/batch/", "/api/v1/positions/batch"})
 OSMAND_MAX_BODY = 64 * 1024
 BATCH_MAX_BODY = 4 * 1024 * 1024
 BATCH_MAX_FIXES = 10_000
+# The refusal for an unknown device and for a known one without its token (where required).
+DEVICE_REFUSED = "unknown device or wrong token"
 
 
 class BodyTooLarge(Exception):
@@ -109,10 +111,10 @@ async def handle_osmand(scope: dict[str, Any], receive: Any, send: Any) -> None:
         outcomes = await ingest_service().ingest(fixes, authorized=osmand_authorized)
     except Unavailable:
         return await respond(send, 503, "temporarily unavailable, retry")
-    if UNKNOWN_DEVICE in outcomes:
-        return await respond(send, 404 if is_json else 400, "unknown device")
-    if UNAUTHORIZED in outcomes:
-        return await respond(send, 401, "device token required")
+    if UNKNOWN_DEVICE in outcomes or UNAUTHORIZED in outcomes:
+        # One answer for both, so the endpoint does not tell who probes it which ids exist
+        # where a token is required (docs/security.md).
+        return await respond(send, 404 if is_json else 400, DEVICE_REFUSED)
     # Refused fixes are acknowledged too: the device must not resend them forever; the refusal
     # is recorded for the data-health view.
     return await respond(send, 200, "OK")
@@ -156,13 +158,15 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     except Unavailable:
         return await json_error(send, 503, "temporarily unavailable, retry")
     for (index, _), outcome in zip(decoded, outcomes, strict=True):
-        status, _, reason = outcome.partition(":")
+        # A device this token is not for reads like one that does not exist: a token holder
+        # must not learn which ids other organizations use.
+        status, _, reason = (UNKNOWN_DEVICE if outcome == UNAUTHORIZED else outcome).partition(":")
         results[index] = {
             "index": index,
             "status": status,
             **({"reason": reason} if reason else {}),
         }
-    if decoded and all(o == UNAUTHORIZED for o in outcomes):
+    if decoded and all(o in (UNAUTHORIZED, UNKNOWN_DEVICE) for o in outcomes):
         return await json_error(send, 401, "token does not match these devices")
     summary: dict[str, int] = {}
     for result in results:

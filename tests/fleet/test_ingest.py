@@ -282,7 +282,8 @@ async def test_organization_can_require_the_device_token(
         missing = await osmand(http, tenant, timestamp=now_ts(-2))
         wrong = await osmand(http, tenant, timestamp=now_ts(-1), token="guess")
         right = await osmand(http, tenant, token="device-secret", speed=50)
-    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    # Refused exactly like an unknown device (tests/fleet/test_ingest_refusals.py).
+    assert (missing.status_code, wrong.status_code, right.status_code) == (400, 400, 200)
     (position,) = await positions(tenant)
     assert position.speed_kmh == 50  # this organization's trackers report km/h
 

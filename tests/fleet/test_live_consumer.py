@@ -294,3 +294,23 @@ async def test_updates_repeat_descriptive_fields_only_when_they_change(
     await layer.group_send(group, {"type": "positions.update", "vehicles": [renamed]})
     assert (await communicator.receive_json_from(timeout=3))["vehicles"] == [renamed]
     await communicator.disconnect()
+
+
+async def test_a_frame_that_is_not_json_gets_an_error_and_the_socket_stays_open(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    communicator, _ = await connect(alpha.users[Role.DISPATCHER])
+    await communicator.send_to(text_data="{not json")
+    reply = await communicator.receive_json_from(timeout=5)
+    assert (reply["type"], reply["error"]) == ("error", "invalid_json")
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    reply = await communicator.receive_json_from(timeout=5)
+    assert (reply["type"], reply["error"]) == ("error", "invalid_json")
+    for wrong_shape in ([1, 2], "subscribe", {"type": "unsubscribe"}, None):
+        await communicator.send_json_to(wrong_shape)
+        reply = await communicator.receive_json_from(timeout=5)
+        assert (reply["type"], reply["error"]) == ("error", "invalid_message"), wrong_shape
+    # Still open and serving: a good subscribe after all that gets its snapshot.
+    assert (await subscribe(communicator))["type"] == "snapshot"
+    await communicator.disconnect()
