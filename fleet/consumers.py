@@ -62,10 +62,12 @@ def _access_now(
     and the membership's current hub scope."""
     if not session_is_current(session_key=session_key, user_id=user.pk):
         return CLOSE_UNAUTHENTICATED, []
-    for membership in membership_list_for_user(user=user):
-        # This screen's organization only: another membership of the user is no licence here.
-        if membership.organization_id == organization_id and membership.role in CONSOLE_ROLES:
-            return None, membership_hub_ids(membership=membership)
+    # Like connect(): before any organization, the user may read only their own memberships.
+    with no_tenant(user_id=user.pk):
+        for membership in membership_list_for_user(user=user):
+            # This screen's organization only: another membership is no licence here.
+            if membership.organization_id == organization_id and membership.role in CONSOLE_ROLES:
+                return None, membership_hub_ids(membership=membership)
     return CLOSE_FORBIDDEN, []
 
 

@@ -21,11 +21,12 @@ one narrow question; see tenancy/resolvers.py.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import InternalError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +125,18 @@ def roles_ensure(cursor: Any) -> None:
     for name, sql in statements.items():
         if not _role_exists(cursor, name):
             cursor.execute(sql)
-    # Re-assert the attributes that matter, whoever created the roles.
+    # Re-assert the attributes that matter, whoever created the roles. Roles are shared by the
+    # cluster's databases (parallel test workers migrate at once): change only what differs,
+    # since concurrent ALTERs of one role fail with "tuple concurrently updated".
     cursor.execute(
-        f"ALTER ROLE {_quote(names['app'])} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+        "SELECT rolsuper OR rolbypassrls OR rolcreatedb OR rolcreaterole FROM pg_roles "
+        "WHERE rolname = %s",
+        [names["app"]],
     )
+    if cursor.fetchone()[0]:
+        cursor.execute(
+            f"ALTER ROLE {_quote(names['app'])} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+        )
     for key, env_name in (
         ("app", "DOORSTEP_DB_APP_PASSWORD"),
         ("ingest", "DOORSTEP_DB_INGEST_PASSWORD"),
@@ -135,7 +144,13 @@ def roles_ensure(cursor: Any) -> None:
         password = _env(env_name)
         if password:
             cursor.execute(f"ALTER ROLE {_quote(names[key])} PASSWORD %s", [password])
-    cursor.execute(f"GRANT {_quote(names['operator'])} TO {_quote(names['app'])}")
+    if not _role_member(cursor, member=names["app"], role=names["operator"]):
+        cursor.execute(f"GRANT {_quote(names['operator'])} TO {_quote(names['app'])}")
+
+
+def _role_member(cursor: Any, *, member: str, role: str) -> bool:
+    cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [member, role])
+    return bool(cursor.fetchone()[0])
 
 
 def _env(name: str) -> str:
@@ -168,7 +183,20 @@ def grants_sql(database: str) -> list[str]:
 
 
 def setup(using: str = "default", *, extra_sql: Iterable[str] = ()) -> list[str]:
-    """Roles, grants, policies and resolver functions; idempotent. Returns the tenant tables."""
+    """Roles, grants, policies and resolver functions; idempotent. Returns the tenant tables.
+    Retried when another database of the cluster sets up the same roles at the same moment."""
+    for attempt in range(5):
+        try:
+            with transaction.atomic(using=using):
+                return _setup(using, extra_sql=extra_sql)
+        except InternalError as exc:  # "tuple concurrently updated" on a shared catalog row
+            if "concurrently" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _setup(using: str, *, extra_sql: Iterable[str]) -> list[str]:
     connection = connections[using]
     with connection.cursor() as cursor:
         roles_ensure(cursor)

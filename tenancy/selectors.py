@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from .context import no_tenant
 from .models import Membership, Organization
 
 
@@ -13,9 +14,15 @@ def membership_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[
     # Across organizations by design: the ORM guard is stepped over for this one query, and
     # the database's policy on memberships still shows only rows of this user (or of the
     # organization in context), see tenancy/rls.py.
+    # The user's own rows whatever the caller's context (a tenant's, none, a worker thread's).
+    with no_tenant(user_id=user.pk):
+        return _memberships_of(user.pk)
+
+
+def _memberships_of(user_id: int) -> list[Membership]:
     return list(
         Membership.objects.with_scopes_disabled()  # type: ignore[attr-defined]
-        .filter(user_id=user.pk)
+        .filter(user_id=user_id)
         .select_related("organization")
         .order_by("organization__name")
     )
