@@ -283,6 +283,9 @@ def test_support_sees_the_proof_with_thumbnails(
     photo = pod.get_by_role("img", name="Delivery photo")
     expect(photo).to_be_visible()
     # The thumbnail really loaded through the access-checked URL.
-    assert page.evaluate("(img) => img.naturalWidth", photo.element_handle()) > 0
+    # (Waits for the load: on a busy machine the element is visible before its bytes arrive.)
+    handle = photo.element_handle()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=handle)
+    assert page.evaluate("(img) => img.naturalWidth", handle) > 0
     pod.scroll_into_view_if_needed()
     screenshot(page, "driver_pod_in_order_lookup")
