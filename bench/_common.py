@@ -11,7 +11,6 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is no
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -411,9 +410,10 @@ def seed_fleet(vehicles: int, *, screens: int = 0) -> Fleet:
 
     from fleet.models import Device, Driver, Hub, Vehicle
     from tenancy.models import Membership, Organization, Role
+    from tenancy.tokens import token_hash as tenancy_token_hash
 
     started = time.monotonic()
-    token_hash = hashlib.sha256(BENCH_TOKEN.encode()).hexdigest()
+    token_hash = tenancy_token_hash(BENCH_TOKEN)
     with scopes_disabled():
         org = Organization.objects.create(name="Bench Fleet", slug="bench", osmand_speed_unit="kn")
         hubs = [

@@ -23,8 +23,9 @@ import zoneinfo
 
 from django.utils import timezone
 
+from fleet.geo import haversine_m
 from fleet.models import Hub, Vehicle, VehicleState
-from fleet.simulation.roads import RoadNetwork, build_network, haversine_m
+from fleet.simulation.roads import RoadNetwork, build_network
 from tenancy.context import operator_context, tenant_context
 from tenancy.models import Organization
 

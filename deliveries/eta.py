@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -24,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from fleet.geo import haversine_m
 from fleet.models import Hub, VehicleState
 from tenancy.context import require_organization
 
@@ -34,20 +34,13 @@ from .webhooks import webhook_eta_changed
 logger = logging.getLogger(__name__)
 
 Point = tuple[float, float]  # (latitude, longitude)
-EARTH_RADIUS_M = 6_371_008.8
 ROUTING_TIMEOUT_S = 3.0
 # Stops whose ETA moves by more than this are reported to the organization's webhooks.
 ETA_CHANGE_NOTIFY = dt.timedelta(minutes=5)
 
 
 def great_circle_m(a: Point, b: Point) -> float:
-    (lat1, lon1), (lat2, lon2) = a, b
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    return haversine_m(a[0], a[1], b[0], b[1])
 
 
 class TravelTimeProvider(Protocol):

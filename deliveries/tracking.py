@@ -18,14 +18,14 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from fleet.ingest.filters import haversine_m
+from fleet.geo import haversine_m
 from fleet.models import VehicleState
 from tenancy.context import require_organization
 
 from .models import DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Stop
 from .resolvers import order_locate_by_tracking_code
 from .templatetags.deliveries import delivery_tone
-from .transitions import FINAL_STATUSES
+from .transitions import FINAL_STATUSES, STOP_DONE_STATUSES
 
 S = OrderStatus
 
@@ -41,8 +41,6 @@ EN_DASH = "\N{EN DASH}"
 # (and a NUL byte would not even reach PostgreSQL).
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-# A stop is behind the driver once they left it or its order reached an outcome.
-STOP_DONE_STATUSES = (S.DELIVERED, S.FAILED, S.RETURNED_TO_HUB, S.CANCELLED)
 EN_ROUTE_STATUSES = (S.OUT_FOR_DELIVERY, S.ARRIVED)
 ETA_STATUSES = (S.CREATED, S.ASSIGNED, S.OUT_FOR_DELIVERY)
 

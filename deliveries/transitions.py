@@ -23,7 +23,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 OPEN_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if targets)
+# "Final" is about the order: no move leaves these statuses, the order is finished for good.
+# `failed` is not final, since a failed order can be re-attempted (failed -> assigned).
 FINAL_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+# "Done" is about a stop on a route: its visit is over, whatever came of it. A failed attempt
+# closes its stop too, because the re-attempt is a new stop on a route, not the old one reopened.
+STOP_DONE_STATUSES = FINAL_STATUSES | {S.FAILED}
 
 
 class InvalidTransition(Exception):

@@ -24,9 +24,10 @@ from tenancy.permissions import role_required
 
 from . import driver as driver_service
 from . import selectors
-from .driver import DONE_STATUSES, ActionKind, DriverAction
+from .driver import ActionKind, DriverAction
 from .models import Route, Stop
 from .routing import ROUTE_STATUS_TONES
+from .transitions import STOP_DONE_STATUSES
 
 PHONE_SESSION_KEY = "driver_phone"
 # How far ahead of the server a phone's clock may claim an action happened.
@@ -70,7 +71,7 @@ def _stop_rows(stops: list[Stop]) -> list[dict[str, Any]]:
     for stop in stops:
         stop.navigate_url = navigate_url(stop)  # type: ignore[attr-defined]
         stop.osm_url = osm_directions_url(stop)  # type: ignore[attr-defined]
-        stop.done = stop.order.status in DONE_STATUSES  # type: ignore[attr-defined]
+        stop.done = stop.order.status in STOP_DONE_STATUSES  # type: ignore[attr-defined]
     return [
         {
             "id": stop.pk,

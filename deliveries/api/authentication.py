@@ -10,9 +10,9 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tenancy.context import tenant_context
+from tenancy.tokens import token_hash
 
 from ..models import ApiToken
-from ..models.api_tokens import hash_api_token
 from ..resolvers import api_token_locate
 from ..selectors import api_token_get
 from ..services import api_token_touch
@@ -55,7 +55,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Invalid token.") from exc
         # The token is what tells us the organization: its resolver answers before any context;
         # the token is then read and touched inside that organization's context.
-        located = api_token_locate(token_hash=hash_api_token(plain))
+        located = api_token_locate(token_hash=token_hash(plain))
         token = None
         if located is not None:
             organization_id, token_id = located

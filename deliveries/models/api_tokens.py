@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from django.db import models
 
 from tenancy.models import TenantModel
-
-
-def hash_api_token(token: str) -> str:
-    # Tokens are long random strings: a plain SHA-256 is enough, no password stretching needed.
-    return hashlib.sha256(token.encode()).hexdigest()
+from tenancy.tokens import token_hash
 
 
 class ApiToken(TenantModel):
@@ -32,8 +27,8 @@ class ApiToken(TenantModel):
     def set_token(self, token: str | None = None) -> str:
         """Store a new token's hash and return the plain token (shown to the admin once)."""
         token = token or secrets.token_urlsafe(32)
-        self.token_hash = hash_api_token(token)
+        self.token_hash = token_hash(token)
         return token
 
     def check_token(self, token: str) -> bool:
-        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, hash_api_token(token))
+        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, token_hash(token))

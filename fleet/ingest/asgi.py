@@ -11,8 +11,10 @@ from typing import Any
 
 import orjson
 
+from tenancy.tokens import token_hash
+
 from .decode import DecodeError, Fix, batch_fix, osmand_from_json, osmand_from_params, query_params
-from .pipeline import DeviceInfo, Unavailable, token_digest
+from .pipeline import DeviceInfo, Unavailable
 from .service import UNAUTHORIZED, UNKNOWN_DEVICE, ingest_service
 
 logger = logging.getLogger(__name__)
@@ -143,7 +145,7 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if len(raw_fixes) > BATCH_MAX_FIXES:
         return await json_error(send, 413, f"at most {BATCH_MAX_FIXES} fixes per request")
     now = dt.datetime.now(dt.UTC)
-    digest = token_digest(token)
+    digest = token_hash(token)
     results: list[dict[str, Any]] = [{} for _ in raw_fixes]
     decoded: list[tuple[int, Fix]] = []
     for index, raw in enumerate(raw_fixes):

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-EARTH_RADIUS_M = 6_371_008.8
+from fleet.geo import haversine_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +28,6 @@ class LastFix:
     latitude: float
     longitude: float
     stationary_since: dt.datetime | None
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def fix_refusal(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
 import json
 import logging
@@ -21,6 +20,8 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
+
+from tenancy.tokens import token_hash
 
 from .decode import Fix
 from .filters import LastFix, Limits, derive_status, next_stationary_since
@@ -66,15 +67,10 @@ class DeviceInfo:
     vehicle: dict[str, Any] = field(default_factory=dict)
 
     def token_ok(self, token: str | None) -> bool:
-        return bool(token) and self.digest_ok(token_digest(token or ""))
+        return bool(token) and self.digest_ok(token_hash(token or ""))
 
     def digest_ok(self, digest: str) -> bool:
         return bool(self.token_hash) and hmac.compare_digest(digest, self.token_hash)
-
-
-def token_digest(token: str) -> str:
-    """As Device.token_hash stores it; computed once per request, not once per fix."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(slots=True)

@@ -1,20 +1,14 @@
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from django.db import models
 
 from tenancy.models import TenantModel
+from tenancy.tokens import token_hash
 
 from .vehicles import Vehicle
-
-
-def hash_device_token(token: str) -> str:
-    # Tokens are long random strings, so a fast keyed-less SHA-256 is enough (no password stretching
-    # needed) and keeps the per-fix check on the ingest path cheap.
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Device(TenantModel):
@@ -45,10 +39,8 @@ class Device(TenantModel):
     def set_token(self, token: str | None = None) -> str:
         """Store a new token's hash and return the plain token (shown to the admin once)."""
         token = token or secrets.token_urlsafe(24)
-        self.token_hash = hash_device_token(token)
+        self.token_hash = token_hash(token)
         return token
 
     def check_token(self, token: str) -> bool:
-        return bool(self.token_hash) and hmac.compare_digest(
-            self.token_hash, hash_device_token(token)
-        )
+        return bool(self.token_hash) and hmac.compare_digest(self.token_hash, token_hash(token))

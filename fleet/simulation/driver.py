@@ -30,7 +30,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import pairwise
 
-from .roads import RoadNetwork, bearing_deg, build_network, haversine_m, offset
+from fleet.geo import haversine_m
+
+from .roads import RoadNetwork, bearing_deg, build_network, offset
 
 KNOTS_PER_MS = 3600.0 / 1852.0
 KMH_PER_KNOT = 1.852

@@ -29,8 +29,9 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+from fleet.geo import haversine_m
+
 M_PER_DEG_LAT = 111_320.0
-EARTH_RADIUS_M = 6_371_008.8
 
 STREET_KMH = 30.0
 ARTERIAL_KMH = 50.0
@@ -43,14 +44,6 @@ _NEIGHBOUR_RANGE_FACTOR = 4.0
 
 
 # -- geometry helpers --------------------------------------------------------------------------
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -22,9 +22,10 @@ from deliveries.demo import (
     route_goals_load,
 )
 from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
+from fleet.geo import haversine_m
 from fleet.models import Driver, VehicleState
 from fleet.simulation.driver import SimulatedVehicle
-from fleet.simulation.roads import build_network, haversine_m, network_for_hub
+from fleet.simulation.roads import build_network, network_for_hub
 from tenancy.models import Organization
 from tests.factories import DeviceFactory, HubFactory
 

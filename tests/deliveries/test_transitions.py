@@ -10,6 +10,7 @@ from deliveries.models import OrderStatus as S
 from deliveries.transitions import (
     FINAL_STATUSES,
     OPEN_STATUSES,
+    STOP_DONE_STATUSES,
     TRANSITIONS,
     InvalidTransition,
     transition_check,
@@ -84,3 +85,23 @@ def test_only_failed_takes_a_reason() -> None:
 def test_unknown_status() -> None:
     with pytest.raises(InvalidTransition, match="Unknown status"):
         transition_check(from_status=S.CREATED, to_status="teleported")
+
+
+def test_final_means_no_way_out_and_failed_is_not_final() -> None:
+    # A failed order is re-attempted (failed -> assigned), so it is not finished for good.
+    assert {S.DELIVERED, S.RETURNED_TO_HUB, S.CANCELLED} == FINAL_STATUSES
+    assert S.FAILED in OPEN_STATUSES
+
+
+def test_a_failed_attempt_closes_its_stop() -> None:
+    # The re-attempt is a new stop, so for the route the failed visit is over.
+    assert FINAL_STATUSES | {S.FAILED} == STOP_DONE_STATUSES
+
+
+def test_every_done_set_is_the_one_of_transitions() -> None:
+    # deliveries/driver.py still spells its own copy; it must not drift from the owner.
+    from deliveries import driver, tracking, views_driver
+
+    assert driver.DONE_STATUSES == STOP_DONE_STATUSES
+    assert tracking.STOP_DONE_STATUSES is STOP_DONE_STATUSES
+    assert views_driver.STOP_DONE_STATUSES is STOP_DONE_STATUSES

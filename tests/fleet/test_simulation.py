@@ -8,7 +8,6 @@ import io
 import json
 import math
 import random
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -20,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from fleet.geo import haversine_m
 from fleet.simulation import roads
 from fleet.simulation.driver import (
     ANOMALY_KINDS,
@@ -30,8 +30,9 @@ from fleet.simulation.driver import (
     SimDevice,
     SimulatedVehicle,
 )
-from fleet.simulation.roads import build_network, haversine_m, roads_geojson
+from fleet.simulation.roads import build_network, roads_geojson
 from fleet.simulation.runner import FleetSender, SimClock
+from tests.support.stack import free_port
 
 AMS_WEST = (52.3720, 4.8360)
 AMS_EAST = (52.3600, 4.9400)
@@ -368,12 +369,6 @@ def stub():
     server = StubOsmAnd()
     yield server
     server.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def small_fleet(count: int = 3, start: float | None = None, **kw: Any) -> Fleet:

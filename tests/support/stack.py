@@ -50,9 +50,9 @@ def embedded() -> ModuleType:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on HOST right now. scripts/embedded.py owns the probe: it is the lowest
+    layer (stdlib only) that the test stack, `make test` and `make run` all load."""
+    return int(embedded().free_port(HOST))
 
 
 def wait_listening(port: int, timeout: float, proc: subprocess.Popen[Any] | None = None) -> None:
