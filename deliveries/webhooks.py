@@ -153,7 +153,11 @@ def webhook_outbox_handle(event: OutboxEvent) -> None:
     events = webhook_events_for(kind=event.kind, payload=event.payload)
     endpoints = list(
         WebhookEndpoint.objects.filter(
-            organization_id=organization_id, active=True, events__overlap=events
+            organization_id=organization_id,
+            active=True,
+            events__overlap=events,
+            # An endpoint added after the change does not receive it, however late the relay.
+            created_at__lte=event.occurred_at,
         )
     )
     if not endpoints:

@@ -530,3 +530,44 @@ def test_admin_rotates_the_secret_and_subscribes_with_checkboxes(tenant_a: Tenan
     assert (
         change.status_code == 200 and 'name="payload"' not in change.content.decode()
     )  # read-only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_post_holds_no_row_lock_and_no_open_transaction(
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
+) -> None:
+    import psycopg
+    from django.db import connection
+
+    database = connection.settings_dict["NAME"]
+    seen: list[tuple[bool, int]] = []
+
+    def answer(request: Request) -> Response:
+        # While the worker waits for this answer: is its delivery row lockable, and is any
+        # application connection idle inside a transaction?
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=database) as owner:
+            try:
+                owner.execute(
+                    "SELECT 1 FROM deliveries_webhookdelivery WHERE endpoint_id = %s "
+                    "FOR UPDATE NOWAIT",
+                    [endpoint.pk],
+                )
+                lockable = True
+            except psycopg.errors.LockNotAvailable:
+                lockable = False
+            owner.rollback()
+            idle = owner.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()",
+                [database],
+            ).fetchone()
+        seen.append((lockable, int(idle[0]) if idle else -1))
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/hooks/nolock", method="POST").respond_with_handler(answer)
+    endpoint = endpoint_create(
+        tenant_a, httpserver.url_for("/hooks/nolock"), events=[WebhookEvent.ORDER_CREATED]
+    )
+    order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-NOLOCK")
+    celery_worker.wait_for(delivered(endpoint), "the delivery")
+    assert seen == [(True, 0)]
