@@ -176,6 +176,12 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])  # nothing listens once the socket closes
 
 
+def _forget_connections(app: Any) -> None:
+    # Celery caches its connection and producer pools; dropped, they reconnect to broker_url.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_outage_at_emit_loses_no_event(
     tenant_a: Tenant,
@@ -188,13 +194,14 @@ def test_a_broker_outage_at_emit_loses_no_event(
     endpoint = endpoint_create(tenant_a, receiver.url, events=["order.status_changed"])
     assert tenant_a.order is not None
     broker = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
-    app._pool, app.amqp._producer_pool = None, None  # forget connections to the real broker
+    app.conf["broker_url"] = f"redis://127.0.0.1:{_closed_port()}/0"
+    _forget_connections(app)
     try:
         order_advance(tenant_a.order, "assigned")  # commits; the on-commit enqueue fails
     finally:
-        app.conf.broker_url = broker
-        app._pool, app.amqp._producer_pool = None, None
+        app.conf["broker_url"] = broker
+        _forget_connections(app)
+    assert "could not enqueue the relay" in caplog.text  # the broker really was unreachable
     [event] = [e for e in events_of(tenant_a) if e.kind == "order.status_changed"]
     assert event.relayed_at is None
     with scopes_disabled():
