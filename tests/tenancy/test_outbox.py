@@ -187,6 +187,7 @@ def test_a_broker_outage_at_emit_loses_no_event(
     tenant_a: Tenant,
     httpserver: HTTPServer,
     celery_worker: CeleryWorker,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from config.celery import app
 
