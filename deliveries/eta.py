@@ -28,8 +28,8 @@ from fleet.models import Hub, VehicleState
 from tenancy.context import require_organization
 
 from .models import Route, Stop
+from .outbox import order_eta_changed_emit
 from .transitions import FINAL_STATUSES
-from .webhooks import webhook_eta_changed
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def route_etas_refresh(
     with transaction.atomic():
         Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
         for change in changes:
-            webhook_eta_changed(
+            order_eta_changed_emit(
                 order=change.stop.order, eta=change.after, previous_eta=change.before
             )
     return changes

@@ -31,11 +31,11 @@ from openpyxl.utils.exceptions import InvalidFileException
 from fleet.models import Hub
 from tenancy.context import require_organization
 
-from .models import DeliveryEvent, Order, OrderStatus, WebhookEndpoint, WebhookEvent
+from .models import DeliveryEvent, Order, OrderStatus
 from .models.orders import tracking_code_new
+from .outbox import orders_created_emit
 from .resolvers import tracking_codes_taken
 from .services import _position_check, _window_check
-from .webhooks import webhook_order_events_emit
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -554,15 +554,8 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
                 ],
                 batch_size=1000,
             )
-            # The same `order.created` webhooks order_create sends; asked once, not per row.
-            subscribed = WebhookEndpoint.objects.filter(
-                organization_id=organization_id,
-                active=True,
-                events__overlap=[WebhookEvent.ORDER_CREATED],
-            )
-            if subscribed.exists():
-                for order in orders:
-                    webhook_order_events_emit(order=order, from_status=None)
+            # The same `order.created` events order_create emits, in one insert.
+            orders_created_emit(organization_id=organization_id, orders=orders)
     except IntegrityError as exc:
         raise ImportConflict(
             "Nothing was imported: some references, tracking codes or hubs changed since the "

@@ -16,8 +16,8 @@ from tenancy.context import require_organization
 
 from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
 from .models.orders import tracking_code_new
+from .outbox import order_events_emit
 from .transitions import InvalidTransition, transition_check
-from .webhooks import webhook_order_events_emit
 
 Source = DeliveryEvent.Source
 
@@ -99,7 +99,7 @@ def order_create(
                 actor=actor,
                 source=source,
             )
-            webhook_order_events_emit(order=order, from_status=None)
+            order_events_emit(order=order, from_status=None)
     except IntegrityError as exc:
         # Two creations of the same reference raced past full_clean's check.
         raise ValidationError(
@@ -157,7 +157,7 @@ def order_transition(
             longitude=longitude,
             note=note or "",
         )
-        webhook_order_events_emit(order=order, from_status=from_status)
+        order_events_emit(order=order, from_status=from_status)
     return order
 
 

@@ -1,4 +1,5 @@
-"""Outgoing webhooks: events become one signed delivery per subscribed endpoint, sent by Celery.
+"""Outgoing webhooks: the "webhooks" outbox subscriber turns each domain event into one signed
+delivery per subscribed endpoint, sent by Celery.
 
 Signing follows Stripe's scheme, so receivers can reuse what they know:
 `Doorstep-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
@@ -22,15 +23,17 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from tenancy.context import require_organization, tenant_context
+from tenancy.outbox import outbox_subscribe
+from tenancy.outbox.models import OutboxEvent
 
-from .models import Order, OrderStatus, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .models import OrderStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .outbox import ORDER_CREATED, ORDER_ETA_CHANGED, ORDER_KINDS, ORDER_STATUS_CHANGED
 from .resolvers import webhook_organizations_due
 
 logger = logging.getLogger(__name__)
@@ -106,44 +109,10 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
     return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
 
 
-# --- Payloads -------------------------------------------------------------------------------
+# --- The outbox subscriber ------------------------------------------------------------------
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def webhook_order_payload(
-    order: Order, *, eta: dt.datetime | None = None, eta_lookup: bool = True
-) -> dict[str, Any]:
-    """What a receiver learns about an order: identity, status, window, ETA; no customer data
-    beyond the reference, so a leaked endpoint log exposes no names, phones or addresses."""
-    require_organization(order.organization_id)
-    if eta is None and eta_lookup:
-        eta = (
-            Stop.objects.filter(
-                organization_id=order.organization_id, order=order, eta__isnull=False
-            )
-            .order_by("-route__date", "-id")
-            .values_list("eta", flat=True)
-            .first()
-        )
-    return {
-        "order": {
-            "id": order.pk,
-            "reference": order.reference,
-            "tracking_code": order.tracking_code,
-            "status": order.status,
-            "window_start": _iso(order.window_start),
-            "window_end": _iso(order.window_end),
-            "eta": _iso(eta),
-            "created_at": _iso(order.created_at),
-            "updated_at": _iso(order.updated_at),
-        }
-    }
-
-
-# --- Emitting -------------------------------------------------------------------------------
+# The outbox kinds that become webhooks; one event may become several webhook events.
+WEBHOOK_OUTBOX_KINDS = ORDER_KINDS
 
 
 def _enqueue(delivery_id: int, organization_id: int) -> None:
@@ -156,80 +125,75 @@ def _enqueue(delivery_id: int, organization_id: int) -> None:
         logger.exception("Could not enqueue webhook delivery %s", delivery_id)
 
 
-def webhook_events_emit(
-    *, organization_id: int, event: str, payload: dict[str, Any]
-) -> list[WebhookDelivery]:
-    """One delivery per active endpoint subscribed to `event`, sent once the caller commits.
+def webhook_events_for(*, kind: str, payload: dict[str, Any]) -> list[str]:
+    """The webhook events an outbox event becomes (pure)."""
+    if kind == ORDER_CREATED:
+        return [WebhookEvent.ORDER_CREATED]
+    if kind == ORDER_ETA_CHANGED:
+        return [WebhookEvent.ORDER_ETA_CHANGED]
+    if kind == ORDER_STATUS_CHANGED:
+        events = [WebhookEvent.ORDER_STATUS_CHANGED.value]
+        status = payload.get("order", {}).get("status")
+        if status == OrderStatus.DELIVERED:
+            events.append(WebhookEvent.ORDER_DELIVERED)
+        elif status == OrderStatus.FAILED:
+            events.append(WebhookEvent.ORDER_FAILED)
+        return events
+    return []
 
-    Call it inside the transaction of the change it announces: a rolled-back change sends nothing.
-    """
+
+def webhook_outbox_handle(event: OutboxEvent) -> None:
+    """The "webhooks" subscriber: one delivery per active endpoint subscribed to each webhook
+    event, sent once the relay's transaction commits.
+
+    Idempotent: a delivery is unique per (outbox event, endpoint, webhook event), so an event
+    relayed twice creates no second row, and only rows never attempted are enqueued."""
+    organization_id = event.organization_id
     require_organization(organization_id)
-    if event not in WebhookEvent.values:
-        raise ValueError(f"Unknown webhook event {event!r}")
-    now = timezone.now()
-    # Payloads hold datetimes as ISO strings; the encoder makes any stray value JSON-safe too.
-    payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    endpoints = WebhookEndpoint.objects.filter(
-        organization_id=organization_id, active=True, events__contains=[event]
+    events = webhook_events_for(kind=event.kind, payload=event.payload)
+    endpoints = list(
+        WebhookEndpoint.objects.filter(
+            organization_id=organization_id,
+            active=True,
+            events__overlap=events,
+            # An endpoint added after the change does not receive it, however late the relay.
+            created_at__lte=event.occurred_at,
+        )
     )
-    deliveries = WebhookDelivery.objects.bulk_create(
+    if not endpoints:
+        return
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
                 organization_id=organization_id,
                 endpoint=endpoint,
-                event=event,
+                outbox_event_id=event.pk,
+                event=webhook_event,
                 event_id=uuid.uuid4(),
-                payload=payload,
-                created_at=now,
+                payload=event.payload,
+                created_at=event.occurred_at,
                 next_attempt_at=now,
             )
             for endpoint in endpoints
-        ]
+            for webhook_event in events
+            if webhook_event in endpoint.events
+        ],
+        ignore_conflicts=True,
     )
-    for delivery in deliveries:
-        transaction.on_commit(partial(_enqueue, delivery.pk, organization_id))
-    return deliveries
+    fresh = WebhookDelivery.objects.filter(
+        organization_id=organization_id,
+        outbox_event_id=event.pk,
+        status=Status.PENDING,
+        attempts=0,
+    ).values_list("pk", flat=True)
+    for delivery_id in fresh:
+        transaction.on_commit(partial(_enqueue, delivery_id, organization_id))
 
 
-def webhook_order_events_emit(
-    *, order: Order, from_status: str | None, eta: dt.datetime | None = None
-) -> None:
-    """The events of an order that was just created (`from_status` None) or moved."""
-    require_organization(order.organization_id)
-    if from_status is None:
-        events = [WebhookEvent.ORDER_CREATED]
-    else:
-        events = [WebhookEvent.ORDER_STATUS_CHANGED]
-        if order.status == OrderStatus.DELIVERED:
-            events.append(WebhookEvent.ORDER_DELIVERED)
-        elif order.status == OrderStatus.FAILED:
-            events.append(WebhookEvent.ORDER_FAILED)
-    # Orders change all day; without a subscriber the payload is not even built.
-    subscribed = WebhookEndpoint.objects.filter(
-        organization_id=order.organization_id, active=True, events__overlap=events
-    )
-    if not subscribed.exists():
-        return
-    # A new order has no stop yet, so no ETA to look up (imports create thousands at once).
-    payload = webhook_order_payload(order, eta=eta, eta_lookup=from_status is not None)
-    if from_status is not None:
-        payload["previous_status"] = from_status
-    for event in events:
-        webhook_events_emit(organization_id=order.organization_id, event=event, payload=payload)
-
-
-def webhook_eta_changed(
-    *, order: Order, eta: dt.datetime | None, previous_eta: dt.datetime | None = None
-) -> None:
-    """Announce an order's new ETA (`order.eta_changed`). Call it inside the transaction that
-    stores the ETA; callers decide what change is worth announcing."""
-    payload = webhook_order_payload(order, eta=eta)
-    payload["previous_eta"] = _iso(previous_eta)
-    webhook_events_emit(
-        organization_id=order.organization_id,
-        event=WebhookEvent.ORDER_ETA_CHANGED,
-        payload=payload,
-    )
+def webhooks_subscribe() -> None:
+    """Called from DeliveriesConfig.ready."""
+    outbox_subscribe("webhooks", WEBHOOK_OUTBOX_KINDS, webhook_outbox_handle)
 
 
 # --- Sending --------------------------------------------------------------------------------
@@ -300,9 +264,21 @@ def webhook_delivery_attempt(*, organization_id: int, delivery_id: int) -> float
     """Make the delivery's next attempt; seconds until the one after, or None when done.
 
     Safe to run twice: a finished delivery, one not yet due, or one another worker is sending
-    right now (its row is locked) is left alone.
+    right now is left alone. The POST runs with no transaction open and no row locked: the
+    row is claimed first (its next attempt moved past the request's timeout, which also makes
+    a duplicate message find it "not yet due"), then the answer is recorded.
     """
     require_organization(organization_id)
+    delivery = _attempt_claim(organization_id, delivery_id)
+    if delivery is None:
+        return None
+    status_code, error = _post(delivery.endpoint, delivery)
+    with transaction.atomic():
+        return _attempt_record(delivery, status_code, error)
+
+
+def _attempt_claim(organization_id: int, delivery_id: int) -> WebhookDelivery | None:
+    """The delivery, claimed for one attempt, or None when there is nothing to send now."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -312,8 +288,9 @@ def webhook_delivery_attempt(*, organization_id: int, delivery_id: int) -> float
         )
         if delivery is None or delivery.status in (Status.SUCCEEDED, Status.FAILED):
             return None
+        now = timezone.now()
         due = delivery.next_attempt_at
-        if due is not None and due > timezone.now() + EARLY_SLACK:
+        if due is not None and due > now + EARLY_SLACK:
             return None
         if not delivery.endpoint.active:
             delivery.status = Status.FAILED
@@ -321,8 +298,11 @@ def webhook_delivery_attempt(*, organization_id: int, delivery_id: int) -> float
             delivery.next_attempt_at = None
             delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
             return None
-        status_code, error = _post(delivery.endpoint, delivery)
-        return _attempt_record(delivery, status_code, error)
+        # If this worker dies mid-request, the sweeper sends it again once the claim expires.
+        lease = dt.timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 5)
+        delivery.next_attempt_at = now + lease
+        delivery.save(update_fields=["next_attempt_at"])
+    return delivery
 
 
 def _attempt_record(delivery: WebhookDelivery, status_code: int | None, error: str) -> float | None:

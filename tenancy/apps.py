@@ -24,3 +24,6 @@ class TenancyConfig(AppConfig):
         from .signals import connect_user_signals
 
         connect_user_signals()
+        # The outbox's relay tasks (Celery autodiscovery finds only tenancy/tasks.py) and its
+        # resolver of organizations with pending events.
+        from .outbox import resolvers, tasks  # noqa: F401

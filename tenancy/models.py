@@ -97,3 +97,9 @@ class Membership(TenantModel):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+# The outbox's tables belong to this app (tenancy/outbox/models.py).
+from .outbox.models import OutboxDelivery, OutboxEvent  # noqa: E402
+
+__all__ = ["Membership", "Organization", "OutboxDelivery", "OutboxEvent", "Role", "TenantModel"]

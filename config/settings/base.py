@@ -172,7 +172,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "route-etas": {"task": "deliveries.route_etas_refresh_moved", "schedule": 20.0},
     "demo-progress": {"task": "deliveries.demo_progress", "schedule": 15.0},
     "webhooks-resend-due": {"task": "deliveries.webhook_resend_due", "schedule": 60.0},
+    # Relays events whose on-commit message was lost (broker down, worker killed).
+    "outbox-relay-sweep": {"task": "outbox.relay_sweep", "schedule": 10.0},
 }
+# Domain events (tenancy/outbox, docs/outbox.md): a failing subscriber is retried after
+# base x 1, 2, 4, ... seconds (at most an hour) until OUTBOX_MAX_ATTEMPTS attempts failed.
+OUTBOX_RETRY_BASE_SECONDS = float(env("DOORSTEP_OUTBOX_RETRY_BASE_SECONDS", "5"))
+OUTBOX_MAX_ATTEMPTS = int(env("DOORSTEP_OUTBOX_MAX_ATTEMPTS", "12"))
 # Outgoing webhooks (deliveries/webhooks.py): retries wait base x 1, 3, 12, 60, 360, 720, 1440
 # (10 s … 4 h with the default), until WEBHOOK_MAX_ATTEMPTS attempts have failed.
 WEBHOOK_RETRY_BASE_SECONDS = float(env("DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS", "10"))

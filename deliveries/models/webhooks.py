@@ -51,6 +51,9 @@ class WebhookDelivery(TenantModel):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
+    # The domain event (tenancy.OutboxEvent) this delivery announces; none on a replay. Not a
+    # foreign key: the outbox may be pruned long before the delivery log.
+    outbox_event_id = models.BigIntegerField(null=True, blank=True)
     event = models.CharField(max_length=40, choices=WebhookEvent.choices)
     # The receiver's deduplication key: the same on every attempt, new on a replay.
     event_id = models.UUIDField(unique=True)
@@ -70,6 +73,12 @@ class WebhookDelivery(TenantModel):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "created_at"], name="webhook_delivery_org_created")
+        ]
+        constraints = [
+            # An outbox event relayed twice must not be sent twice.
+            models.UniqueConstraint(
+                fields=["outbox_event_id", "endpoint", "event"], name="webhook_delivery_per_event"
+            )
         ]
         verbose_name_plural = "webhook deliveries"
 

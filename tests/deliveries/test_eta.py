@@ -35,6 +35,7 @@ from tenancy.context import tenant_context
 from tests.deliveries.builders import order_build
 from tests.factories import DeviceFactory, HubFactory
 from tests.support.celery import CeleryWorker
+from tests.support.outbox import outbox_relay_now
 
 T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
 # 0.01 degree of latitude on the mean-radius sphere: 6 371 008.8 m x pi / 18 000.
@@ -196,6 +197,7 @@ def test_an_eta_that_moves_more_than_five_minutes_is_announced(known_route: dict
             organization_id=organization.pk, route_id=route.pk, now=much_later
         )
     assert len(changes) == 2
+    outbox_relay_now(organization.pk)  # the events reach the webhooks through the outbox
     with scope(organization=organization.pk):
         deliveries = list(WebhookDelivery.objects.filter(event=WebhookEvent.ORDER_ETA_CHANGED))
     assert len(deliveries) == 2

@@ -18,19 +18,21 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from deliveries.models import Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from deliveries.outbox import order_eta_changed_emit
 from deliveries.webhooks import (
     webhook_deliveries_resend_due,
     webhook_delivery_attempt,
-    webhook_eta_changed,
     webhook_retry_delay,
     webhook_signature,
     webhook_signature_verify,
 )
 from tenancy.context import tenant_context
 from tenancy.models import Role
+from tenancy.outbox.models import OutboxEvent
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_advance, order_build
 from tests.support.celery import CeleryWorker, celery_worker_running
+from tests.support.outbox import outbox_relay_now
 
 MAX_ATTEMPTS = 4  # the worker's DOORSTEP_WEBHOOK_MAX_ATTEMPTS
 RETRY_BASE = 0.1  # the worker's DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS
@@ -260,6 +262,8 @@ def test_status_change_and_failure_events(tenant_a: Tenant, celery_worker: Celer
     )
     order = order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-F")
     order_advance(order, "assigned", "out_for_delivery", "arrived", "failed")
+    # The worker relays the outbox events into deliveries.
+    celery_worker.wait_for(lambda: len(deliveries_of(endpoint)) >= 5, "five deliveries")
     events = [(d.event, d.payload["order"]["status"]) for d in deliveries_of(endpoint)]
     assert events == [
         ("order.status_changed", "assigned"),
@@ -294,10 +298,18 @@ def test_a_rolled_back_change_sends_nothing(
     assert tenant_a.order is not None
     with pytest.raises(RuntimeError), transaction.atomic():
         order_advance(tenant_a.order, "assigned")
-        assert len(deliveries_of(endpoint)) == 1  # written inside the transaction…
+        with scopes_disabled():  # the event is written inside the transaction…
+            moved = OutboxEvent.objects.filter(
+                aggregate_id=tenant_a.order.pk, kind="order.status_changed"
+            )
+            assert moved.count() == 1
         raise RuntimeError("the caller fails after the transition")
     time.sleep(1)
     assert deliveries_of(endpoint) == [] and receiver.requests == []  # …and gone with it
+    with scopes_disabled():
+        assert not OutboxEvent.objects.filter(
+            aggregate_id=tenant_a.order.pk, kind="order.status_changed"
+        ).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -404,6 +416,7 @@ def test_status_change_payload_carries_the_stops_eta(tenant_a: Tenant) -> None:
         Stop.objects.filter(pk=stop.pk).update(eta=eta)
     assert tenant_a.order is not None
     order_advance(tenant_a.order, "assigned")
+    outbox_relay_now(tenant_a.organization.pk)
     [delivery] = deliveries_of(endpoint)
     order = delivery.payload["order"]
     assert dt.datetime.fromisoformat(order["eta"]) == eta
@@ -417,10 +430,11 @@ def test_eta_changes_are_announced_with_the_previous_eta(tenant_a: Tenant) -> No
     )
     assert tenant_a.order is not None
     eta = timezone.now().replace(microsecond=0) + dt.timedelta(minutes=30)
-    with tenant_context(tenant_a.order.organization_id):
-        webhook_eta_changed(
+    with tenant_context(tenant_a.order.organization_id), transaction.atomic():
+        order_eta_changed_emit(
             order=tenant_a.order, eta=eta, previous_eta=eta - dt.timedelta(minutes=9)
         )
+    outbox_relay_now(tenant_a.organization.pk)
     [delivery] = deliveries_of(endpoint)
     assert delivery.event == "order.eta_changed"
     assert dt.datetime.fromisoformat(delivery.payload["order"]["eta"]) == eta
@@ -516,3 +530,44 @@ def test_admin_rotates_the_secret_and_subscribes_with_checkboxes(tenant_a: Tenan
     assert (
         change.status_code == 200 and 'name="payload"' not in change.content.decode()
     )  # read-only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_post_holds_no_row_lock_and_no_open_transaction(
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
+) -> None:
+    import psycopg
+    from django.db import connection
+
+    database = connection.settings_dict["NAME"]
+    seen: list[tuple[bool, int]] = []
+
+    def answer(request: Request) -> Response:
+        # While the worker waits for this answer: is its delivery row lockable, and is any
+        # application connection idle inside a transaction?
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=database) as owner:
+            try:
+                owner.execute(
+                    "SELECT 1 FROM deliveries_webhookdelivery WHERE endpoint_id = %s "
+                    "FOR UPDATE NOWAIT",
+                    [endpoint.pk],
+                )
+                lockable = True
+            except psycopg.errors.LockNotAvailable:
+                lockable = False
+            owner.rollback()
+            idle = owner.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()",
+                [database],
+            ).fetchone()
+        seen.append((lockable, int(idle[0]) if idle else -1))
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/hooks/nolock", method="POST").respond_with_handler(answer)
+    endpoint = endpoint_create(
+        tenant_a, httpserver.url_for("/hooks/nolock"), events=[WebhookEvent.ORDER_CREATED]
+    )
+    order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-NOLOCK")
+    celery_worker.wait_for(delivered(endpoint), "the delivery")
+    assert seen == [(True, 0)]
