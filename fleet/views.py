@@ -57,7 +57,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "hubs": [{"id": h.pk, "name": h.name, "lat": h.latitude, "lon": h.longitude} for h in hubs],
         "zones": selectors.zone_feature_collection(organization_id=organization_id),
         "tags": selectors.vehicle_tag_list(organization_id=organization_id),
-        "roadsUrl": settings.DOORSTEP_MAP_BASE_LAYER_URL,
+        "roadsUrl": settings.MAP_BASE_LAYER_URL,
         "savedViews": [_saved_view_json(v, user_id=user_id, default_id=default_id) for v in views],
         "viewsUrl": "/map/views/",
         "viewUrlTemplate": "/map/views/0/",

@@ -291,7 +291,7 @@ MAP_TILE_ATTRIBUTION = env(
 )
 # A GeoJSON of roads the map draws under everything, for when tiles do not load. The demo app
 # serves its simulated road network there; without the demo app there is none ("").
-DOORSTEP_MAP_BASE_LAYER_URL = env(
+MAP_BASE_LAYER_URL = env(
     "DOORSTEP_MAP_BASE_LAYER_URL", "/map/roads.geojson" if "demo" in INSTALLED_APPS else ""
 )
 # Public tracking page (/track/<code>/ and its polling): requests per client IP per minute.
