@@ -22,7 +22,7 @@ help:
 	@echo "make setup   install uv if missing, the virtualenv (uv sync --frozen), static assets"
 	@echo "make run     the whole system on http://127.0.0.1:8000 with demo data (Ctrl-C stops)"
 	@echo "make test    the test suite (ARGS=\"...\" passes arguments to pytest)"
-	@echo "make check   ruff, formatting, mypy, djLint (templates), Django system + deploy checks, migrations, bandit, dependency audit"
+	@echo "make check   ruff, formatting, mypy, import layers (import-linter), djLint (templates), Django system + deploy checks, migrations, bandit, dependency audit"
 	@echo "make fmt     format and autofix"
 	@echo "make bench   run every bench/*.py with its default arguments"
 
@@ -50,6 +50,7 @@ check: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/djlint templates */templates --lint
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run

@@ -85,7 +85,7 @@ class Seed:
 
 
 def seed(clients: int) -> Seed:
-    """The demo organizations (tenancy.demo), a dispatcher session per client and an API token
+    """The demo organizations (demo/tenants.py), a dispatcher session per client and an API token
     of Northwind. Needs django_setup()."""
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
@@ -93,8 +93,8 @@ def seed(clients: int) -> Seed:
 
     from deliveries.models import Order
     from deliveries.services import api_token_create
+    from demo.seed import demo_seed
     from tenancy.context import tenant_context
-    from tenancy.demo import demo_seed
     from tenancy.models import Organization
 
     started = time.monotonic()

@@ -7,7 +7,7 @@
   database, no URLconf), under a top bar that looks like the console's;
 * `/static/...` and `/bench/assets/...` straight from the repository;
 * the page's JSON and HTML side doors with in-memory fakes: the demo road network
-  (fleet.simulation.roads, pure Python), saved views, and the vehicle details fragment
+  (demo.simulator.roads, pure Python), saved views, and the vehicle details fragment
   (the real fleet/_vehicle_detail.html, fed with plain objects).
 
 The config's `wsPath` is empty, so static/js/live_map/ opens no socket: frames are applied through
@@ -279,7 +279,7 @@ class MapPageServer:
 
     def roads(self) -> bytes:
         if self._roads is None:
-            from fleet.simulation.roads import roads_geojson
+            from demo.simulator.roads import roads_geojson
 
             hubs = [(hub["lat"], hub["lon"]) for hub in self.config["hubs"]]
             self._roads = json.dumps(roads_geojson(hubs)).encode()

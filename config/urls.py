@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -23,6 +24,8 @@ urlpatterns = [
     path("", include("deliveries.urls_driver")),
     path("", include("console.urls")),
 ]
+if apps.is_installed("demo"):
+    urlpatterns.append(path("", include("demo.urls")))
 
 handler403 = "console.errors.permission_denied"
 handler404 = "console.errors.page_not_found"

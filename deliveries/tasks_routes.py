@@ -5,12 +5,11 @@ services inside each organization's own tenant context, one after the other.
 from __future__ import annotations
 
 from celery import shared_task
-from django.conf import settings
 
 from tenancy.context import tenant_context
 from tenancy.models import Organization
 
-from . import demo, eta
+from . import eta
 
 
 @shared_task(name="deliveries.route_etas_refresh_moved")
@@ -25,12 +24,3 @@ def route_etas_refresh_moved() -> int:
                 eta.route_etas_refresh(organization_id=organization_id, route_id=route_id)
                 refreshed += 1
     return refreshed
-
-
-@shared_task(name="deliveries.demo_progress")
-def demo_progress() -> int:
-    """Beat: move the demo organizations' orders along as the simulated fleet drives (each
-    organization inside its own context, see deliveries.demo)."""
-    if not (settings.DEBUG or settings.DOORSTEP_DEMO_PROGRESS):
-        return 0
-    return demo.demo_progress()

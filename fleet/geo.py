@@ -16,3 +16,18 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     # min() guards asin against rounding just above 1 for antipodal points.
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def square_polygon(latitude: float, longitude: float, half_km: float) -> dict[str, object]:
+    """A GeoJSON square centred on a point, `half_km` from the centre to each side (a quick
+    zone shape for seeds and tests)."""
+    dlat = half_km / 111.0
+    dlon = half_km / (111.0 * math.cos(math.radians(latitude)))
+    ring = [
+        [longitude - dlon, latitude - dlat],
+        [longitude + dlon, latitude - dlat],
+        [longitude + dlon, latitude + dlat],
+        [longitude - dlon, latitude + dlat],
+        [longitude - dlon, latitude - dlat],
+    ]
+    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}

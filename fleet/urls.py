@@ -5,7 +5,6 @@ from . import views
 app_name = "fleet"
 
 urlpatterns = [
-    path("map/roads.geojson", views.roads, name="roads"),
     path("map/views/", views.saved_views, name="saved_views"),
     path("map/views/<int:view_id>/", views.saved_view_detail, name="saved_view_detail"),
     path("map/vehicles/<int:vehicle_id>/", views.vehicle_detail, name="vehicle_detail"),

@@ -57,26 +57,13 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "hubs": [{"id": h.pk, "name": h.name, "lat": h.latitude, "lon": h.longitude} for h in hubs],
         "zones": selectors.zone_feature_collection(organization_id=organization_id),
         "tags": selectors.vehicle_tag_list(organization_id=organization_id),
-        "roadsUrl": "/map/roads.geojson",
+        "roadsUrl": settings.MAP_BASE_LAYER_URL,
         "savedViews": [_saved_view_json(v, user_id=user_id, default_id=default_id) for v in views],
         "viewsUrl": "/map/views/",
         "viewUrlTemplate": "/map/views/0/",
         "vehicleUrlTemplate": "/map/vehicles/0/",
     }
     return render(request, "console/map.html", {"section": "map", "map_config": map_config})
-
-
-@require_GET
-@role_required(*CONSOLE_ROLES)
-def roads(request: HttpRequest) -> HttpResponse:
-    """The demo road network around this organization's hubs, drawn when no tiles load."""
-    organization_id, _, _ = _context(request)
-    from .simulation.roads import roads_geojson
-
-    hubs = selectors.hub_list(organization_id=organization_id)
-    response = JsonResponse(roads_geojson(hubs))
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

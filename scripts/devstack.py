@@ -40,8 +40,8 @@ from honcho.printer import Message, Printer
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 BIN = Path(sys.executable).parent  # the virtualenv's bin/, where daphne and celery live
-SEED_DEMO = ROOT / "tenancy" / "management" / "commands" / "seed_demo.py"
-SIMULATE_FLEET = ROOT / "fleet" / "management" / "commands" / "simulate_fleet.py"
+SEED_DEMO = ROOT / "demo" / "management" / "commands" / "seed_demo.py"
+SIMULATE_FLEET = ROOT / "demo" / "management" / "commands" / "simulate_fleet.py"
 
 
 def say(message: str = "") -> None:

@@ -8,9 +8,8 @@ from django.contrib import admin
 from django.forms import Field
 from django.http import Http404, HttpRequest, HttpResponse
 
-from config.admin import is_org_admin
-
-from .models import TenantModel
+from .models import Role, TenantModel
+from .permissions import has_role
 
 
 class ForeignIdIs404Mixin:
@@ -23,7 +22,7 @@ class ForeignIdIs404Mixin:
 
 class TenantAdmin(ForeignIdIs404Mixin, admin.ModelAdmin):
     def _allowed(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_superuser or is_org_admin(request))
+        return bool(request.user.is_superuser or has_role(request, Role.ADMIN))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)

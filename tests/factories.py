@@ -9,8 +9,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django_scopes import scopes_disabled
 
+from fleet.geo import square_polygon
 from fleet.models import Device, Driver, Hub, Vehicle, Zone
-from tenancy.demo import square_polygon
 from tenancy.models import Membership, Organization, Role
 
 T = TypeVar("T")

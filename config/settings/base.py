@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "alerts",
     "reporting",
     "console",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +171,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vehicles-offline": {"task": "fleet.mark_offline", "schedule": 30.0},
     "position-partitions": {"task": "fleet.maintain_position_partitions", "schedule": 3600.0},
     "route-etas": {"task": "deliveries.route_etas_refresh_moved", "schedule": 20.0},
-    "demo-progress": {"task": "deliveries.demo_progress", "schedule": 15.0},
+    "demo-progress": {"task": "deliveries.demo_progress", "schedule": 15.0},  # demo/tasks.py
     "webhooks-resend-due": {"task": "deliveries.webhook_resend_due", "schedule": 60.0},
     # Relays events whose on-commit message was lost (broker down, worker killed).
     "outbox-relay-sweep": {"task": "outbox.relay_sweep", "schedule": 10.0},
@@ -281,12 +282,17 @@ SPECTACULAR_SETTINGS = {
 
 # --- Doorstep -------------------------------------------------------------------------------
 # Base map. Default: OpenStreetMap's standard tiles with attribution, as its usage policy asks.
-# On closed networks point this at a self-hosted tile server (or leave empty: the demo draws
-# its road network, hubs and zones as vector layers so the map stays readable without tiles).
+# On closed networks point this at a self-hosted tile server (or leave empty: the map draws
+# the vector base layer below, hubs and zones so it stays readable without tiles).
 MAP_TILE_URL = env("DOORSTEP_MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env(
     "DOORSTEP_MAP_TILE_ATTRIBUTION",
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
+# A GeoJSON of roads the map draws under everything, for when tiles do not load. The demo app
+# serves its simulated road network there; without the demo app there is none ("").
+MAP_BASE_LAYER_URL = env(
+    "DOORSTEP_MAP_BASE_LAYER_URL", "/map/roads.geojson" if "demo" in INSTALLED_APPS else ""
 )
 # Public tracking page (/track/<code>/ and its polling): requests per client IP per minute.
 TRACKING_RATE_LIMIT_PER_MINUTE = int(env("DOORSTEP_TRACKING_RATE_LIMIT_PER_MINUTE", "60"))
@@ -300,7 +306,7 @@ GEOCODER_URL = env("DOORSTEP_GEOCODER_URL", "")
 # detour factor), "osrm" or "valhalla" with DOORSTEP_ROUTING_URL. A failing server falls back.
 DOORSTEP_ROUTING_PROVIDER = env("DOORSTEP_ROUTING_PROVIDER", "great_circle")
 DOORSTEP_ROUTING_URL = env("DOORSTEP_ROUTING_URL", "")
-# The demo organizations' orders move along as the simulated fleet drives (deliveries/demo.py);
+# The demo organizations' orders move along as the simulated fleet drives (demo/orders.py);
 # always on with DEBUG (the run command), elsewhere only when asked.
 DOORSTEP_DEMO_PROGRESS = env_bool("DOORSTEP_DEMO_PROGRESS", False)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -354,25 +353,6 @@ def test_a_driver_without_a_route_today_sees_a_friendly_empty_state(tenant_a: Te
     assert response.status_code == 200
     assert "No route for you today" in response.content.decode()
     assert response.context["app_config"]["phone"] is None
-
-
-@pytest.mark.django_db
-def test_the_demo_drivers_have_a_route_today_once_demo_routes_exist() -> None:
-    from deliveries.demo import demo_routes_seed
-    from tenancy.demo import DEMO_ORGANIZATIONS, demo_seed
-    from tenancy.models import Organization
-
-    demo_seed()
-    for spec in DEMO_ORGANIZATIONS:
-        with scopes_disabled():
-            organization = Organization.objects.get(slug=spec.slug)
-            user = get_user_model().objects.get(username=f"{spec.prefix}-driver")
-        demo_routes_seed(organization)
-        response = login(user).get("/driver/")
-        assert response.status_code == 200
-        assert response.context["routes"], f"{user} has no route today"
-        assert response.context["stops"]
-        assert "No route for you today" not in response.content.decode()
 
 
 def etas(route_id: int, organization_id: int) -> list[tuple[int, bool, bool]]:

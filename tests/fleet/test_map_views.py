@@ -102,14 +102,6 @@ def test_data_health_counts_refusals(tenant_a: Tenant) -> None:
     assert 'data-reason="null_island">1<' in body
 
 
-def test_roads_layer_is_geojson(tenant_a: Tenant) -> None:
-    response = login(tenant_a.users[Role.DISPATCHER]).get("/map/roads.geojson")
-    assert response.status_code == 200
-    roads = response.json()
-    assert roads["type"] == "FeatureCollection"
-    assert roads["features"] and roads["features"][0]["geometry"]["type"] == "LineString"
-
-
 def test_data_health_shows_how_often_a_refused_fix_was_sent(tenant_a: Tenant) -> None:
     with scopes_disabled():
         RejectedFix.objects.filter(pk=tenant_a.rejected_fix.pk).update(repeats=4)

@@ -63,7 +63,7 @@ PLAIN_URLS: set[str] = {
     "console:alerts",
     "console:dashboards",
     "console:driver_home",
-    "fleet:roads",
+    "demo:roads",
     "fleet:saved_views",
     "fleet:data_health",
     "deliveries-api:order_list",

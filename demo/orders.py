@@ -1,13 +1,13 @@
 """Demo orders and routes, and the demo's heartbeat that moves them as the simulated fleet drives.
 
-`demo_orders_seed` (called from the demo seed, tenancy/demo.py) makes failure reasons and about
+`demo_orders_seed` (called from the demo seed, demo/seed.py) makes failure reasons and about
 forty orders per organization with a mix of histories; running it again adds nothing.
 
 `demo_routes_seed` gives a few vehicles per hub today's dispatched route. Its orders sit on the
-simulator's road network (fleet/simulation/roads.py), so a simulated vehicle steered to its next
+simulator's road network (demo/simulator/roads.py), so a simulated vehicle steered to its next
 stop (`route_goals_load`, read by `manage.py simulate_fleet`) really gets there.
 
-`demo_progress` (a Celery beat task, deliveries/tasks_routes.py) marks a stop arrived when its
+`demo_progress` (a Celery beat task, demo/tasks.py) marks a stop arrived when its
 vehicle's last fix is within ARRIVAL_RADIUS_M, delivers it (now and then fails it) a little
 later, and tops routes up with fresh orders so the day never runs dry. Routes of drivers who
 have a login (the demo users `nw-driver`, `sb-driver`) are left to that person's driver app.
@@ -23,16 +23,17 @@ import zoneinfo
 
 from django.utils import timezone
 
+from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
+from deliveries.routing import route_create, route_dispatch, stop_add, stop_arrive, stop_depart
+from deliveries.services import order_create, order_transition
+from deliveries.transitions import FINAL_STATUSES
 from fleet.geo import haversine_m
 from fleet.models import Hub, Vehicle, VehicleState
-from fleet.simulation.roads import RoadNetwork, build_network
 from tenancy.context import operator_context, tenant_context
 from tenancy.models import Organization
 
-from .models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
-from .routing import route_create, route_dispatch, stop_add, stop_arrive, stop_depart
-from .services import order_create, order_transition
-from .transitions import FINAL_STATUSES
+from .simulator.roads import RoadNetwork, build_network
+from .tenants import demo_organizations
 
 FAILURE_REASONS = (
     ("not_home", "Recipient not at home"),
@@ -128,12 +129,6 @@ FIX_MAX_AGE = dt.timedelta(minutes=2)
 SERVICE_TIME = dt.timedelta(seconds=45)  # between arrival and delivered, in the demo
 FAILURE_ONE_IN = 8
 MIN_STOP_DISTANCE_M = 500.0
-
-
-def _demo_organizations() -> list[Organization]:
-    from tenancy.demo import DEMO_ORGANIZATIONS
-
-    return list(Organization.objects.filter(slug__in=[spec.slug for spec in DEMO_ORGANIZATIONS]))
 
 
 def _hub_network(hub: Hub) -> RoadNetwork:
@@ -272,7 +267,7 @@ def demo_progress(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     rng = random.Random()
     moved = 0
-    for organization in _demo_organizations():
+    for organization in demo_organizations():
         with tenant_context(organization.pk):
             moved += _organization_progress(organization, rng, now)
     return moved

@@ -2,7 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tenancy.demo import demo_logins, demo_seed
+from demo.seed import demo_seed
+from demo.tenants import demo_logins
 
 
 class Command(BaseCommand):

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from deliveries.demo import (
+from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
+from demo.orders import (
     ARRIVAL_RADIUS_M,
     ROUTES_PER_HUB,
     SERVICE_TIME,
@@ -21,11 +22,10 @@ from deliveries.demo import (
     demo_routes_seed,
     route_goals_load,
 )
-from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
+from demo.simulator.driver import SimulatedVehicle
+from demo.simulator.roads import build_network, network_for_hub
 from fleet.geo import haversine_m
 from fleet.models import Driver, VehicleState
-from fleet.simulation.driver import SimulatedVehicle
-from fleet.simulation.roads import build_network, network_for_hub
 from tenancy.models import Organization
 from tests.factories import DeviceFactory, HubFactory
 
@@ -254,7 +254,8 @@ def test_demo_progress_leaves_the_routes_of_drivers_with_a_login_alone(
 
 
 def test_seed_demo_plans_todays_routes_at_once(django_capture_on_commit_callbacks: Any) -> None:
-    from tenancy.demo import DEMO_ORGANIZATIONS, demo_seed
+    from demo.seed import demo_seed
+    from demo.tenants import DEMO_ORGANIZATIONS
 
     with django_capture_on_commit_callbacks(execute=True):  # the ETAs come on commit
         demo_seed()

@@ -1,18 +1,21 @@
-"""Demo data: two organizations in two cities, so tenant isolation is visible on first run."""
+"""The demo tenants: two organizations in two cities, so tenant isolation is visible on first run.
+
+Each has hubs, zones, one login per role (plus a hub-scoped dispatcher and one dispatcher shared by
+both), vehicles with drivers and trackers. Their orders and routes are demo/orders.py's; demo/seed.py
+puts the two together."""
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from fleet.geo import square_polygon
 from fleet.models import Device, Driver, Hub, Vehicle, Zone
 from tenancy.context import operator_context, tenant_context
-
-from .models import Membership, Organization, Role
+from tenancy.models import Membership, Organization, Role
 
 DEMO_PASSWORD = "doorstep-demo"  # noqa: S105 - published demo credential, demo data only
 DEMO_DEVICE_TOKEN = "demo-device-token"  # noqa: S105
@@ -85,19 +88,6 @@ DRIVER_NAMES = (
     "Sem",
     "Tess",
 )
-
-
-def square_polygon(latitude: float, longitude: float, half_km: float) -> dict[str, object]:
-    dlat = half_km / 111.0
-    dlon = half_km / (111.0 * math.cos(math.radians(latitude)))
-    ring = [
-        [longitude - dlon, latitude - dlat],
-        [longitude + dlon, latitude - dlat],
-        [longitude + dlon, latitude + dlat],
-        [longitude - dlon, latitude + dlat],
-        [longitude - dlon, latitude - dlat],
-    ]
-    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
 
 
 def demo_username(spec: OrganizationSpec, role: str) -> str:
@@ -190,8 +180,8 @@ def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organizati
 
 
 @transaction.atomic
-def demo_seed() -> list[Organization]:
-    """Create the demo tenants unless they exist; idempotent, so every run command may call it."""
+def demo_tenants_seed() -> list[Organization]:
+    """Create the superuser and the demo organizations that do not exist yet; returns those."""
     rng = random.Random(7)
     created = []
     with operator_context():
@@ -201,14 +191,12 @@ def demo_seed() -> list[Organization]:
         for spec in DEMO_ORGANIZATIONS:
             if not Organization.objects.filter(slug=spec.slug).exists():
                 created.append(_seed_organization(spec, rng))
-    from deliveries.demo import demo_orders_seed, demo_routes_seed
-
-    for organization in Organization.objects.filter(slug__in=[s.slug for s in DEMO_ORGANIZATIONS]):
-        demo_orders_seed(organization)  # idempotent: adds nothing the second time
-        # Today's routes now, so `make run` shows them at once rather than after the first beat
-        # tick of deliveries.demo_progress (which seeds them each new day); idempotent too.
-        demo_routes_seed(organization)
     return created
+
+
+def demo_organizations() -> list[Organization]:
+    """The demo organizations present in the database."""
+    return list(Organization.objects.filter(slug__in=[spec.slug for spec in DEMO_ORGANIZATIONS]))
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -19,9 +19,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from fleet.geo import haversine_m
-from fleet.simulation import roads
-from fleet.simulation.driver import (
+from demo.simulator import roads
+from demo.simulator.driver import (
     ANOMALY_KINDS,
     NO_ANOMALIES,
     Anomalies,
@@ -30,8 +29,9 @@ from fleet.simulation.driver import (
     SimDevice,
     SimulatedVehicle,
 )
-from fleet.simulation.roads import build_network, roads_geojson
-from fleet.simulation.runner import FleetSender, SimClock
+from demo.simulator.roads import build_network, roads_geojson
+from demo.simulator.runner import FleetSender, SimClock
+from fleet.geo import haversine_m
 from tests.support.stack import free_port
 
 AMS_WEST = (52.3720, 4.8360)
@@ -548,7 +548,7 @@ def test_command_round_robins_organizations_and_creates_devices(stub, tenant_a, 
     from django.core.management import call_command
     from django_scopes import scopes_disabled
 
-    from fleet.management.commands.simulate_fleet import load_devices
+    from demo.management.commands.simulate_fleet import load_devices
     from fleet.models import Device
 
     slug = tenant_a.organization.slug

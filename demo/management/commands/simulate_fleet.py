@@ -18,12 +18,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, transaction
 
-from deliveries.demo import route_goals_load
+from demo.orders import route_goals_load
+from demo.simulator.driver import ANOMALY_KINDS, Anomalies, Fleet, SimDevice
+from demo.simulator.runner import FleetSender, SendStats, SimClock
+from demo.tenants import DEMO_DEVICE_TOKEN, DEMO_ORGANIZATIONS
 from fleet.models import Device, Hub, Vehicle
-from fleet.simulation.driver import ANOMALY_KINDS, Anomalies, Fleet, SimDevice
-from fleet.simulation.runner import FleetSender, SendStats, SimClock
 from tenancy.context import operator_context, tenant_context
-from tenancy.demo import DEMO_DEVICE_TOKEN, DEMO_ORGANIZATIONS
 from tenancy.models import Organization
 
 ROUTE_POLL_S = 5.0
