@@ -267,7 +267,7 @@ ORDER_COLUMNS = (
 )
 
 
-NOTES = """How the search stays fast (`deliveries/selectors.py`, `order_lookup`): precise handles
+NOTES = """How the search stays fast (`deliveries/selectors/orders.py`, `order_lookup`): precise handles
 are answered from the trigram GIN indexes on `UPPER(column)` (a BitmapOr over the five branches
 of the search, then a sort of the few matches); results are ordered newest first by `id`, so for
 the page as it opens and for broad queries PostgreSQL walks the primary key backwards and stops

@@ -7,7 +7,7 @@ forty orders per organization with a mix of histories; running it again adds not
 simulator's road network (fleet/simulation/roads.py), so a simulated vehicle steered to its next
 stop (`route_goals_load`, read by `manage.py simulate_fleet`) really gets there.
 
-`demo_progress` (a Celery beat task, deliveries/tasks_routes.py) marks a stop arrived when its
+`demo_progress` (a Celery beat task, deliveries/tasks.py) marks a stop arrived when its
 vehicle's last fix is within ARRIVAL_RADIUS_M, delivers it (now and then fails it) a little
 later, and tops routes up with fresh orders so the day never runs dry. Routes of drivers who
 have a login (the demo users `nw-driver`, `sb-driver`) are left to that person's driver app.
@@ -30,8 +30,8 @@ from tenancy.context import operator_context, tenant_context
 from tenancy.models import Organization
 
 from .models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
-from .routing import route_create, route_dispatch, stop_add, stop_arrive, stop_depart
-from .services import order_create, order_transition
+from .services.orders import order_create, order_transition
+from .services.routes import route_create, route_dispatch, stop_add, stop_arrive, stop_depart
 from .transitions import FINAL_STATUSES
 
 FAILURE_REASONS = (

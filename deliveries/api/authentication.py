@@ -14,8 +14,8 @@ from tenancy.tokens import token_hash
 
 from ..models import ApiToken
 from ..resolvers import api_token_locate
-from ..selectors import api_token_get
-from ..services import api_token_touch
+from ..selectors.api_tokens import api_token_get
+from ..services.api_tokens import api_token_touch
 
 
 class IntegrationUser:

@@ -21,9 +21,10 @@ from rest_framework.response import Response
 from tenancy.context import tenant_context
 from tenancy.selectors import membership_hub_ids
 
-from .. import selectors, services
 from ..filtersets import OrderFilterSet
 from ..models import ApiToken, DeliveryEvent, Order
+from ..selectors import orders as selectors
+from ..services import orders as services
 from ..transitions import InvalidTransition
 from .permissions import IsOrganizationClient
 from .serializers import (

@@ -20,7 +20,8 @@ from deliveries.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from deliveries.services import api_token_create, order_create, order_transition
+from deliveries.services.api_tokens import api_token_create
+from deliveries.services.orders import order_create, order_transition
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import tenant_context
 from tenancy.models import Organization

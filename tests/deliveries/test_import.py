@@ -16,8 +16,8 @@ from django.test import Client
 from django_scopes import scopes_disabled
 from openpyxl import Workbook
 
-from deliveries import imports
 from deliveries.models import DeliveryEvent, Order
+from deliveries.services import imports
 from fleet.models import Hub
 from tenancy.context import tenant_context
 from tenancy.models import Membership, Role

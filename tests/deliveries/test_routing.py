@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from deliveries.models import DeliveryEvent, Order, OrderStatus, Route, Stop
-from deliveries.routing import (
+from deliveries.services.routes import (
     RouteConflict,
     route_create,
     route_dispatch,

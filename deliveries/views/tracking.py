@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET
 
 from tenancy.context import tenant_context
 
-from .ratelimit import rate_limited
-from .tracking import OrderTracking, order_tracking_get, tracking_order_locate
+from ..ratelimit import rate_limited
+from ..selectors.tracking import OrderTracking, order_tracking_get, tracking_order_locate
 
 POLL_SECONDS = 30
 

@@ -1,5 +1,4 @@
-"""The driver app's reads and writes: today's route, idempotent stop actions with proof of
-delivery, and the phone "device" that lets the driver app report GPS through the ingest API.
+"""The driver app's actions: idempotent route starts and stop visits with proof of delivery.
 
 Every action carries an idempotency key the browser made when the driver tapped the button.
 The key is what makes the offline queue safe: a retry after a lost answer gets the stored
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,16 +16,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from fleet.models import Device, Driver
 from tenancy.context import require_organization
 
-from . import routing
-from .models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
-from .transitions import InvalidTransition
+from ..models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
+from ..transitions import InvalidTransition
+from . import routes
 
 S = OrderStatus
 SOURCE = DeliveryEvent.Source.DRIVER
@@ -38,9 +34,6 @@ PHOTO_MAX_BYTES = 10 * 1024 * 1024
 SIGNATURE_MAX_BYTES = 1024 * 1024
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
 KEY_MAX_LENGTH = 64
-# A stop is done for the route once its order reached one of these.
-DONE_STATUSES = frozenset({S.DELIVERED, S.FAILED, S.RETURNED_TO_HUB, S.CANCELLED})
-PHONE_PREFIX = "phone"
 
 
 class ActionKind:
@@ -74,42 +67,6 @@ class DriverAction:
     accuracy_m: float | None = None
     captured_at: dt.datetime | None = None
     files: dict[str, UploadedFile] = field(default_factory=dict)
-
-
-# --- Reads ------------------------------------------------------------------------------------
-
-
-def driver_for_user(*, organization_id: int, user: AbstractBaseUser) -> Driver | None:
-    require_organization(organization_id)
-    return Driver.objects.filter(organization_id=organization_id, user_id=user.pk).first()
-
-
-def driver_route_list(*, organization_id: int, driver_id: int, date: dt.date) -> list[Route]:
-    """The driver's routes of `date`, each with its stops (and their orders) in sequence."""
-    require_organization(organization_id)
-    routes = list(
-        Route.objects.filter(organization_id=organization_id, driver_id=driver_id, date=date)
-        .select_related("hub", "vehicle")
-        .order_by("id")
-    )
-    for route in routes:
-        route.stop_list = list(_stops(organization_id, route_ids=[route.pk]))  # type: ignore[attr-defined]
-    return routes
-
-
-def driver_stop_get(*, organization_id: int, driver_id: int, stop_id: int) -> Stop:
-    """A stop of one of the driver's own routes; Stop.DoesNotExist for anybody else's."""
-    require_organization(organization_id)
-    return _stops(organization_id, route_ids=None).get(pk=stop_id, route__driver_id=driver_id)
-
-
-def _stops(organization_id: int, *, route_ids: list[int] | None) -> QuerySet[Stop]:
-    stops = (
-        Stop.objects.filter(organization_id=organization_id)
-        .select_related("order", "route", "route__hub")
-        .order_by("route_id", "sequence")
-    )
-    return stops.filter(route_id__in=route_ids) if route_ids is not None else stops
 
 
 # --- Actions ----------------------------------------------------------------------------------
@@ -183,7 +140,7 @@ def _apply_guarded(
         return ActionResult(404, {"detail": "No such stop on your routes."}), None
     except Route.DoesNotExist:
         return ActionResult(404, {"detail": "No such route of yours."}), None
-    except (InvalidTransition, routing.RouteConflict) as exc:
+    except (InvalidTransition, routes.RouteConflict) as exc:
         orders = Order.objects.filter(organization_id=organization_id, pk=order_id)
         current = orders.values_list("status", flat=True).first()
         return ActionResult(409, {"detail": str(exc), "order_status": current}), order_id
@@ -214,7 +171,7 @@ def _route_start(
     own = Route.objects.filter(organization_id=organization_id, driver_id=driver_id).get(
         pk=action.route_id
     )  # 404 if not theirs
-    route, moved = routing.route_start(
+    route, moved = routes.route_start(
         organization_id=organization_id,
         route_id=own.pk,
         source=SOURCE,
@@ -254,7 +211,7 @@ def _stop_action(
     if action.kind == ActionKind.ARRIVE:
         if stop.route.status == Route.Status.PLANNED:
             # Arriving at a stop of a route nobody started starts that route.
-            routing.route_start(
+            routes.route_start(
                 organization_id=organization_id,
                 route_id=stop.route_id,
                 source=SOURCE,
@@ -263,10 +220,10 @@ def _stop_action(
                 longitude=action.longitude,
                 now=when,
             )
-        stop = routing.stop_arrive(**visit)
+        stop = routes.stop_arrive(**visit)
     elif action.kind == ActionKind.DELIVER:
         photo, signature = _checked_images(action)
-        stop = routing.stop_depart(**visit, to_status=S.DELIVERED)
+        stop = routes.stop_depart(**visit, to_status=S.DELIVERED)
         proof = _proof_save(
             organization_id=organization_id,
             user=user,
@@ -278,7 +235,7 @@ def _stop_action(
     elif action.kind == ActionKind.FAIL:
         if not action.reason_code:
             raise ValidationError({"reason": "Pick why the delivery failed."})
-        stop = routing.stop_depart(
+        stop = routes.stop_depart(
             **visit, to_status=S.FAILED, reason_code=action.reason_code, note=action.notes
         )
     else:
@@ -362,48 +319,3 @@ def _proof_save(
     proof.full_clean(exclude=["organization", "order", "photo", "signature", "captured_by"])
     proof.save()
     return proof
-
-
-# --- Phone GPS --------------------------------------------------------------------------------
-
-
-def driver_phone_device_issue(
-    *, organization_id: int, driver: Driver, vehicle_id: int | None
-) -> tuple[Device, str]:
-    """The driver's phone as a JSON-batch device, with a freshly rotated token.
-
-    One phone device per driver, created on first use with an unguessable identifier. It is
-    bound to the route's vehicle when that vehicle has no tracker of its own, so a driver
-    without a tracker still moves on the live map; a vehicle's own tracker is never displaced.
-    The plain token goes to the page over the driver's session only; rotating it on every new
-    session means a token copied out of an old session stops working.
-    """
-    require_organization(organization_id)
-    with transaction.atomic():
-        device = (
-            Device.objects.select_for_update()
-            .filter(
-                organization_id=organization_id,
-                identifier__startswith=f"{PHONE_PREFIX}-{driver.pk}-",
-            )
-            .first()
-        )
-        if device is None:
-            device = Device(
-                organization_id=organization_id,
-                identifier=f"{PHONE_PREFIX}-{driver.pk}-{secrets.token_hex(8)}",
-                name=f"Phone of {driver.name}"[:80],
-                protocol=Device.Protocol.JSON,
-            )
-        taken = (
-            vehicle_id is None
-            or Device.objects.filter(organization_id=organization_id, vehicle_id=vehicle_id)
-            .exclude(pk=device.pk)
-            .exists()
-        )
-        # Never left on a previous route's vehicle: the phone's fixes would move the wrong van.
-        device.vehicle_id = None if taken else vehicle_id
-        plain = device.set_token()
-        device.active = True
-        device.save()
-    return device, plain

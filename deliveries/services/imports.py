@@ -31,11 +31,11 @@ from openpyxl.utils.exceptions import InvalidFileException
 from fleet.models import Hub
 from tenancy.context import require_organization
 
-from .models import DeliveryEvent, Order, OrderStatus
-from .models.orders import tracking_code_new
-from .outbox import orders_created_emit
-from .resolvers import tracking_codes_taken
-from .services import _position_check, _window_check
+from ..models import DeliveryEvent, Order, OrderStatus
+from ..models.orders import tracking_code_new
+from ..outbox import orders_created_emit
+from ..resolvers import tracking_codes_taken
+from .orders import position_check, window_check
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -361,8 +361,8 @@ def _model_check(parsed: dict[str, Any], hub_id: int, context: _Context) -> dict
     except ValidationError as exc:
         found.update({name: " ".join(messages) for name, messages in exc.message_dict.items()})
     for check, args in (
-        (_position_check, (parsed.get("latitude"), parsed.get("longitude"))),
-        (_window_check, (parsed.get("window_start"), parsed.get("window_end"))),
+        (position_check, (parsed.get("latitude"), parsed.get("longitude"))),
+        (window_check, (parsed.get("window_start"), parsed.get("window_end"))),
     ):
         try:
             check(*args)

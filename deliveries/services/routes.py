@@ -1,4 +1,4 @@
-"""Route planning writes: create a route, add, remove and reorder its stops, dispatch it, and
+"""Route writes: create a route, add, remove and reorder its stops, dispatch it, and
 record the vehicle reaching and leaving a stop.
 
 Every plan change locks the route row, checks the route may still change, bumps
@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import F, Max
 from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import in_tenant, require_organization
 
+from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
+from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh
-from .models import DeliveryEvent, Order, OrderStatus, Route, Stop
-from .services import order_transition
-from .transitions import FINAL_STATUSES
+from .orders import order_transition
 
 S = OrderStatus
 Source = DeliveryEvent.Source
@@ -457,89 +456,3 @@ def stop_depart(
             route.save(update_fields=["status"])
         _etas_refresh_on_commit(route)
     return stop
-
-
-# -- reads -------------------------------------------------------------------------------------
-
-ROUTE_STATUS_TONES: dict[str, str] = {
-    Route.Status.PLANNED: "delivery-created",
-    Route.Status.DISPATCHED: "delivery-out_for_delivery",
-    Route.Status.IN_PROGRESS: "delivery-arrived",
-    Route.Status.COMPLETED: "delivery-delivered",
-}
-
-
-def route_list(
-    *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
-) -> QuerySet[Route]:
-    """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
-    require_organization(organization_id)
-    routes = Route.objects.filter(organization_id=organization_id, date=date)
-    if hub_ids:
-        routes = routes.filter(hub_id__in=hub_ids)
-    return (
-        routes.select_related("hub", "vehicle", "driver")
-        .annotate(
-            stop_count=Count("stops"),
-            done_count=Count("stops", filter=Q(stops__order__status__in=FINAL_STATUSES)),
-            late_count=Count(
-                "stops",
-                filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
-                & ~Q(stops__order__status__in=FINAL_STATUSES),
-            ),
-        )
-        .order_by("hub__name", "vehicle__plate", "pk")
-    )
-
-
-def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None = None) -> Route:
-    """One route of the organization (and hub scope); Route.DoesNotExist for a foreign id."""
-    require_organization(organization_id)
-    routes = Route.objects.filter(organization_id=organization_id).select_related(
-        "hub", "vehicle", "driver"
-    )
-    if hub_ids:
-        routes = routes.filter(hub_id__in=hub_ids)
-    return routes.get(pk=route_id)
-
-
-def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
-    require_organization(organization_id)
-    return list(
-        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
-        .select_related("order")
-        .order_by("sequence")
-    )
-
-
-def route_addable_orders(*, organization_id: int, route: Route, limit: int = 200) -> list[Order]:
-    """Orders of the route's hub that a stop could take: located, not on an open stop."""
-    require_organization(organization_id)
-    on_routes = Stop.objects.filter(
-        organization_id=organization_id, actual_departure__isnull=True
-    ).exclude(route__status=Route.Status.COMPLETED)
-    return list(
-        Order.objects.filter(
-            organization_id=organization_id,
-            hub_id=route.hub_id,
-            status__in=(S.CREATED, S.FAILED, S.ASSIGNED),
-            latitude__isnull=False,
-        )
-        .exclude(pk__in=on_routes.values("order_id"))
-        .order_by("window_start", "reference")[:limit]
-    )
-
-
-def route_form_choices(
-    *, organization_id: int, hub_ids: list[int] | None = None
-) -> dict[str, list[Any]]:
-    """Hubs, vehicles and drivers a new route may use."""
-    require_organization(organization_id)
-    hubs = Hub.objects.filter(organization_id=organization_id).order_by("name")
-    vehicles = Vehicle.objects.filter(organization_id=organization_id, active=True)
-    drivers = Driver.objects.filter(organization_id=organization_id, active=True)
-    vehicles, drivers = vehicles.order_by("plate"), drivers.order_by("name")
-    if hub_ids:
-        hubs = hubs.filter(pk__in=hub_ids)
-        vehicles = vehicles.filter(hub_id__in=hub_ids)
-    return {"hubs": list(hubs), "vehicles": list(vehicles), "drivers": list(drivers)}

@@ -19,9 +19,9 @@ from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.selectors import membership_hub_ids
 
-from .models import ProofOfDelivery
-from .ratelimit import rate_limited
-from .resolvers import order_locate_by_tracking_code
+from ..models import ProofOfDelivery
+from ..ratelimit import rate_limited
+from ..resolvers import order_locate_by_tracking_code
 
 POD_FILE_KINDS = ("photo", "signature")
 

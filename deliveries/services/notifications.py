@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 
-from .models import Order
+from ..models import Order
 
 # A support agent double-clicking, or re-sending while on the phone, must not flood the customer.
 RESEND_COOLDOWN_SECONDS = 60

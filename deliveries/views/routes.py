@@ -26,9 +26,11 @@ from tenancy.models import Role
 from tenancy.permissions import role_required
 from tenancy.selectors import membership_hub_ids
 
-from . import routing
-from .models import Order, Route, Stop
-from .transitions import InvalidTransition
+from ..models import Order, Route, Stop
+from ..selectors import routes as route_selectors
+from ..services import routes as route_services
+from ..templatetags.deliveries import ROUTE_STATUS_TONES
+from ..transitions import InvalidTransition
 
 ROUTE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 EDITOR = "deliveries/routes/_route_editor.html"
@@ -57,7 +59,7 @@ def _error_text(exc: Exception) -> str:
 def _route_or_404(request: HttpRequest, route_id: int) -> Route:
     organization_id, hub_ids = _scope(request)
     try:
-        return routing.route_get(
+        return route_selectors.route_get(
             organization_id=organization_id, route_id=route_id, hub_ids=hub_ids
         )
     except Route.DoesNotExist as exc:
@@ -66,14 +68,16 @@ def _route_or_404(request: HttpRequest, route_id: int) -> Route:
 
 def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
     organization_id, _ = _scope(request)
-    stops = routing.route_stop_list(organization_id=organization_id, route_id=route.pk)
+    stops = route_selectors.route_stop_list(organization_id=organization_id, route_id=route.pk)
     return {
         "section": "routes",
         "route": route,
-        "route_tone": routing.ROUTE_STATUS_TONES[route.status],
+        "route_tone": ROUTE_STATUS_TONES[route.status],
         "stops": stops,
         "late_count": sum(1 for stop in stops if stop.late_risk and stop.actual_arrival is None),
-        "addable": routing.route_addable_orders(organization_id=organization_id, route=route),
+        "addable": route_selectors.route_addable_orders(
+            organization_id=organization_id, route=route
+        ),
         "editable": route.status != Route.Status.COMPLETED,
         "stop_points": [
             {
@@ -101,15 +105,19 @@ def route_list(request: HttpRequest) -> HttpResponse:
             day = dt.date.fromisoformat(request.GET["date"])
         except ValueError:
             date_error = "Give the date as YYYY-MM-DD."
-    routes = list(routing.route_list(organization_id=organization_id, date=day, hub_ids=hub_ids))
+    routes = list(
+        route_selectors.route_list(organization_id=organization_id, date=day, hub_ids=hub_ids)
+    )
     for route in routes:
-        route.tone = routing.ROUTE_STATUS_TONES[route.status]  # type: ignore[attr-defined]
+        route.tone = ROUTE_STATUS_TONES[route.status]  # type: ignore[attr-defined]
     context = {
         "section": "routes",
         "day": day,
         "date_error": date_error,
         "hubs": [(hub, list(items)) for hub, items in groupby(routes, key=lambda r: r.hub)],
-        "choices": routing.route_form_choices(organization_id=organization_id, hub_ids=hub_ids),
+        "choices": route_selectors.route_form_choices(
+            organization_id=organization_id, hub_ids=hub_ids
+        ),
     }
     return render(
         request, "deliveries/routes/route_list.html", context, status=400 if date_error else 200
@@ -132,7 +140,7 @@ def route_create(request: HttpRequest) -> HttpResponse:
         if hub_ids and hub_id not in hub_ids:
             raise ValidationError({"hub": "No such hub in your scope."})
         date = dt.date.fromisoformat(request.POST.get("date") or _today(request).isoformat())
-        route = routing.route_create(
+        route = route_services.route_create(
             organization_id=organization_id,
             hub_id=hub_id,
             date=date,
@@ -179,7 +187,7 @@ def _route_action(
         return _editor_error(request, route, "No such order or stop on this hub's routes.", 404)
     except ValidationError as exc:
         return _editor_error(request, route, _error_text(exc), 400)
-    except (routing.RouteConflict, InvalidTransition) as exc:
+    except (route_services.RouteConflict, InvalidTransition) as exc:
         return _editor_error(request, route, str(exc), 409)
     if not _is_partial(request):
         return redirect(reverse("deliveries:route_detail", args=[route.pk]))
@@ -213,7 +221,7 @@ def route_stop_add(request: HttpRequest, route_id: int) -> HttpResponse:
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.stop_add(
+        lambda organization_id, plan_version: route_services.stop_add(
             organization_id=organization_id,
             route_id=route_id,
             order_id=_posted_int(request, "order_id"),
@@ -229,7 +237,7 @@ def route_stop_remove(request: HttpRequest, route_id: int, stop_id: int) -> Http
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.stop_remove(
+        lambda organization_id, plan_version: route_services.stop_remove(
             organization_id=organization_id,
             route_id=route_id,
             stop_id=stop_id,
@@ -248,7 +256,7 @@ def route_stop_move(request: HttpRequest, route_id: int, stop_id: int) -> HttpRe
         direction = request.POST.get("direction", "")
         if direction not in offsets:
             raise ValidationError({"direction": "Move a stop up or down."})
-        routing.stop_move(
+        route_services.stop_move(
             organization_id=organization_id,
             route_id=route_id,
             stop_id=stop_id,
@@ -265,7 +273,7 @@ def route_dispatch(request: HttpRequest, route_id: int) -> HttpResponse:
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.route_dispatch(
+        lambda organization_id, plan_version: route_services.route_dispatch(
             organization_id=organization_id,
             route_id=route_id,
             actor=request.user,  # type: ignore[arg-type]
