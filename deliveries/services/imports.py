@@ -32,7 +32,7 @@ from fleet.models import Hub
 from tenancy.context import require_organization
 
 from ..models import DeliveryEvent, Order, OrderStatus
-from ..models.orders import tracking_code_new
+from ..models.orders import ORDER_DATA_FIELDS, tracking_code_new
 from ..outbox import orders_created_emit
 from ..resolvers import tracking_codes_taken
 from .orders import position_check, window_check
@@ -43,24 +43,7 @@ PREVIEW_TTL_SECONDS = 60 * 60
 
 # The template's columns, in order. Only reference, customer_name, address (and hub, unless a
 # default hub is chosen) are required; the other columns may be left out.
-COLUMNS = [
-    "reference",
-    "tracking_code",
-    "customer_name",
-    "phone",
-    "email",
-    "address",
-    "latitude",
-    "longitude",
-    "window_start",
-    "window_end",
-    "service_minutes",
-    "priority",
-    "weight_kg",
-    "volume_l",
-    "notes",
-    "hub",
-]
+COLUMNS = [*ORDER_DATA_FIELDS, "hub"]
 REQUIRED_COLUMNS = ("reference", "customer_name", "address")
 # Headers other systems commonly export, mapped to ours.
 ALIASES = {

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from fleet.models import Hub
 from tenancy.context import require_organization
+from tenancy.models import TenantModel
 
 from ..models import DeliveryEvent, FailureReason, Order, OrderStatus
 from ..models.orders import tracking_code_new
@@ -21,6 +22,14 @@ from ..outbox import order_events_emit
 from ..transitions import InvalidTransition, transition_check
 
 Source = DeliveryEvent.Source
+
+
+def owned_check(model: type[TenantModel], *, organization_id: int, pk: int, field: str) -> None:
+    """ValidationError on `field` unless the organization has a `model` row `pk`: an id from a
+    form or an API body is the client's word, and another organization's id must not pass."""
+    if not model._default_manager.filter(organization_id=organization_id, pk=pk).exists():
+        label = model._meta.verbose_name
+        raise ValidationError({field: f"No such {label} in this organization."})
 
 
 def position_check(latitude: float | None, longitude: float | None) -> None:
@@ -65,8 +74,7 @@ def order_create(
     require_organization(organization_id)
     position_check(latitude, longitude)
     window_check(window_start, window_end)
-    if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
-        raise ValidationError({"hub": "No such hub in this organization."})
+    owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
     order = Order(
         organization_id=organization_id,
         hub_id=hub_id,
@@ -166,6 +174,7 @@ __all__ = [
     "InvalidTransition",
     "order_create",
     "order_transition",
+    "owned_check",
     "position_check",
     "window_check",
 ]

@@ -26,7 +26,7 @@ from tenancy.context import in_tenant, require_organization
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh
-from .orders import order_transition
+from .orders import order_transition, owned_check
 
 S = OrderStatus
 Source = DeliveryEvent.Source
@@ -37,6 +37,11 @@ _RESEQUENCE_OFFSET = 1_000_000
 
 class RouteConflict(Exception):
     """The route cannot change this way now (completed, or changed meanwhile): HTTP 409."""
+
+
+def _plan_source(actor: AbstractBaseUser | None) -> str:
+    # A plan change is the dispatcher's in the console, or the system's (the demo, a solver).
+    return Source.CONSOLE if actor else Source.SYSTEM
 
 
 def _route_lock(organization_id: int, route_id: int, *, plan_version: int | None = None) -> Route:
@@ -83,18 +88,15 @@ def route_create(
     """A planned route of one vehicle and driver for one day at a hub."""
     require_organization(organization_id)
     with transaction.atomic():
-        if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
-            raise ValidationError({"hub": "No such hub in this organization."})
+        owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
         if vehicle_id is not None:
-            if not Vehicle.objects.filter(organization_id=organization_id, pk=vehicle_id).exists():
-                raise ValidationError({"vehicle": "No such vehicle in this organization."})
+            owned_check(Vehicle, organization_id=organization_id, pk=vehicle_id, field="vehicle")
             if Route.objects.filter(
                 organization_id=organization_id, vehicle_id=vehicle_id, date=date
             ).exists():
                 raise ValidationError({"vehicle": "This vehicle already has a route that day."})
         if driver_id is not None:
-            if not Driver.objects.filter(organization_id=organization_id, pk=driver_id).exists():
-                raise ValidationError({"driver": "No such driver in this organization."})
+            owned_check(Driver, organization_id=organization_id, pk=driver_id, field="driver")
             if Route.objects.filter(
                 organization_id=organization_id, driver_id=driver_id, date=date
             ).exists():
@@ -123,7 +125,7 @@ def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) ->
                 order_id=order.pk,
                 to_status=to_status,
                 actor=actor,
-                source=Source.CONSOLE if actor else Source.SYSTEM,
+                source=_plan_source(actor),
             )
             status = to_status
 
@@ -194,7 +196,7 @@ def stop_remove(
                 order_id=stop.order_id,
                 to_status=S.CREATED,
                 actor=actor,
-                source=Source.CONSOLE if actor else Source.SYSTEM,
+                source=_plan_source(actor),
             )
         stop.delete()
         _resequence(
@@ -288,7 +290,7 @@ def route_dispatch(
                     order_id=stop.order_id,
                     to_status=S.OUT_FOR_DELIVERY,
                     actor=actor,
-                    source=Source.CONSOLE if actor else Source.SYSTEM,
+                    source=_plan_source(actor),
                 )
         route.status = Route.Status.DISPATCHED
         route.dispatched_at = now or timezone.now()

@@ -297,6 +297,27 @@ def test_visits_move_the_route_and_visited_stops_stay_put(tenant_a: Tenant) -> N
     assert status_of(first.order) == S.DELIVERED and status_of(second.order) == S.FAILED
 
 
+def test_the_route_list_counts_a_failed_stop_as_done(tenant_a: Tenant) -> None:
+    # A failed attempt closes its stop (STOP_DONE_STATUSES), though a failed order is not final.
+    from deliveries.selectors.routes import route_list
+
+    org = tenant_a.organization.pk
+    route = new_route(tenant_a, orders=2)
+    with scopes_disabled():
+        first = Stop.objects.filter(route=route).order_by("sequence").first()
+        Stop.objects.filter(route=route).update(late_risk=True)
+    assert first is not None
+    with tenant_context(org):
+        route_dispatch(organization_id=org, route_id=route.pk)
+        stop_arrive(organization_id=org, stop_id=first.pk, source=DeliveryEvent.Source.DRIVER)
+        stop_depart(
+            organization_id=org, stop_id=first.pk, to_status=S.FAILED, reason_code="not_home",
+            source=DeliveryEvent.Source.DRIVER,
+        )  # fmt: skip
+        listed = route_list(organization_id=org, date=route.date).get(pk=route.pk)
+    assert (listed.stop_count, listed.done_count, listed.late_count) == (2, 1, 1)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_reorders_of_the_same_plan_apply_once(tenant_a: Tenant) -> None:
     org = tenant_a.organization.pk
