@@ -6,7 +6,9 @@ Every plan change locks the route row, checks the route may still change, bumps
 refreshes the ETAs once the change is committed. Orders follow the state machine through
 `order_transition`: a stop added assigns its order, a removed one unassigns it, a dispatched
 route sends its orders out. The visits (`route_start`, `stop_arrive`, `stop_depart`) serve the
-driver app and the demo alike, and refresh the route's ETAs on commit too.
+driver app and the demo alike, and refresh the route's ETAs on commit too; an arrival and a
+departure each emit their outbox event (`stop.arrived`, `stop.departed`) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import in_tenant, require_organization
 
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
+from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
 from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh
 from .orders import order_transition, owned_check
@@ -407,6 +410,14 @@ def stop_arrive(
         if route.status == Route.Status.DISPATCHED:
             route.status = Route.Status.IN_PROGRESS
             route.save(update_fields=["status"])
+        stop_event_emit(
+            kind=STOP_ARRIVED,
+            stop=stop,
+            route=route,
+            order_status=stop.order.status,
+            latitude=latitude,
+            longitude=longitude,
+        )
         _etas_refresh_on_commit(route)
     return stop
 
@@ -450,6 +461,14 @@ def stop_depart(
         stop.actual_arrival = stop.actual_arrival or now
         stop.actual_departure = now
         stop.save(update_fields=["actual_arrival", "actual_departure"])
+        stop_event_emit(
+            kind=STOP_DEPARTED,
+            stop=stop,
+            route=route,
+            order_status=stop.order.status,
+            latitude=latitude,
+            longitude=longitude,
+        )
         open_stops = Stop.objects.filter(route=route, actual_departure__isnull=True).exclude(
             order__status__in=FINAL_STATUSES
         )
