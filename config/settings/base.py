@@ -268,6 +268,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Domain errors (tenancy/errors.py) answer with their status: tenancy/api/errors.py.
+    "EXCEPTION_HANDLER": "tenancy.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doorstep API",

@@ -6,12 +6,11 @@ from contextlib import ExitStack
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
@@ -25,7 +24,6 @@ from ..filtersets import OrderFilterSet
 from ..models import ApiToken, DeliveryEvent, Order
 from ..selectors import orders as selectors
 from ..services import orders as services
-from ..transitions import InvalidTransition
 from .permissions import IsOrganizationClient
 from .serializers import (
     DeliveryEventOutputSerializer,
@@ -90,10 +88,6 @@ class OrganizationApiView(GenericAPIView):
             raise Http404("No such order.") from exc
 
 
-def as_400(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(detail=serializers.as_serializer_error(exc))
-
-
 class OrderListCreateApi(OrganizationApiView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
@@ -122,16 +116,14 @@ class OrderListCreateApi(OrganizationApiView):
         hub_id = fields.pop("hub")
         if self.hub_ids and hub_id not in self.hub_ids:
             raise ValidationError({"hub": ["No such hub in this organization."]})
-        try:
-            order = services.order_create(
-                organization_id=self.organization_id,
-                hub_id=hub_id,
-                actor=self.actor,
-                source=self.source,
-                **fields,
-            )
-        except DjangoValidationError as exc:
-            raise as_400(exc) from exc
+        # A refusal (ValidationError, domain error) answers through tenancy/api/errors.py.
+        order = services.order_create(
+            organization_id=self.organization_id,
+            hub_id=hub_id,
+            actor=self.actor,
+            source=self.source,
+            **fields,
+        )
         order = self.order_or_404(order.pk)
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
@@ -161,20 +153,14 @@ class OrderTransitionApi(OrganizationApiView):
         data = OrderTransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         self.order_or_404(order_id)  # hub-scoped users only move orders of their hubs
-        try:
-            services.order_transition(
-                organization_id=self.organization_id,
-                order_id=order_id,
-                actor=self.actor,
-                source=self.source,
-                **data.validated_data,
-            )
-        except Order.DoesNotExist as exc:
-            raise Http404("No such order.") from exc
-        except InvalidTransition as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except DjangoValidationError as exc:
-            raise as_400(exc) from exc
+        # InvalidTransition is a Conflict: 409 with its reason, from the one error mapping.
+        services.order_transition(
+            organization_id=self.organization_id,
+            order_id=order_id,
+            actor=self.actor,
+            source=self.source,
+            **data.validated_data,
+        )
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 

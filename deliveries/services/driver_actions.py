@@ -2,7 +2,9 @@
 
 Every action carries an idempotency key the browser made when the driver tapped the button.
 The key is what makes the offline queue safe: a retry after a lost answer gets the stored
-answer (same status, same body) and applies nothing again.
+answer (same status, same body) and applies nothing again (tenancy/api/idempotency.py). The
+action itself (`driver_action_perform`) raises domain errors; their HTTP answers come from the
+one mapping, tenancy/api/errors.py.
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from tenancy.api.idempotency import IdempotentAnswer, StoredReceipt, idempotent_answer
 from tenancy.context import require_organization
+from tenancy.errors import Conflict, NotFound
 
 from ..models import ActionReceipt, DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Route, Stop
-from ..transitions import InvalidTransition
 from . import routes
 
 S = OrderStatus
@@ -33,7 +35,6 @@ SOURCE = DeliveryEvent.Source.DRIVER
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 SIGNATURE_MAX_BYTES = 1024 * 1024
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
-KEY_MAX_LENGTH = 64
 
 
 class ActionKind:
@@ -42,14 +43,6 @@ class ActionKind:
     DELIVER = "deliver"
     FAIL = "fail"
     ALL = (START, ARRIVE, DELIVER, FAIL)
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    status: int
-    body: dict[str, Any]
-    # True when this is a stored answer given again for a repeated key.
-    replayed: bool = False
 
 
 @dataclass
@@ -74,84 +67,92 @@ class DriverAction:
 
 def driver_action_apply(
     *, organization_id: int, user: AbstractBaseUser, driver_id: int, key: str, action: DriverAction
-) -> ActionResult:
-    """Apply `action` once per `key`: a repeated key returns the first answer unchanged.
-
-    Two requests with the same key at the same time are serialized by a transaction-level
-    advisory lock on the key, so the second waits for the first and replays its receipt; the
-    unique constraint on (organization, key) is the backstop.
-    """
-    key = (key or "").strip()
-    if not key or len(key) > KEY_MAX_LENGTH:
-        return ActionResult(
-            400, {"detail": "An Idempotency-Key header (up to 64 chars) is needed."}
-        )
-    require_organization(organization_id)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"action:{organization_id}:{key}"],
-            )
-        receipt = ActionReceipt.objects.filter(organization_id=organization_id, key=key).first()
-        if receipt is not None:
-            return _replay(receipt, user=user)
-        result, order_id = _apply_guarded(
+) -> IdempotentAnswer:
+    """Apply `action` once per `key`: a repeated key returns the first answer unchanged
+    (tenancy/api/idempotency.py). Raises InvalidInput for a missing key, Conflict for another
+    user's key."""
+    return idempotent_answer(
+        organization_id=organization_id,
+        user_id=user.pk,
+        key=key,
+        store=ActionReceiptStore(
+            organization_id=organization_id, driver_id=driver_id, action=action
+        ),
+        run=lambda: driver_action_perform(
             organization_id=organization_id, user=user, driver_id=driver_id, action=action
-        )
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ActionReceiptStore:
+    """The driver app's receipts, with the order the action concerned (when it was one of the
+    driver's stops) for the audit trail."""
+
+    organization_id: int
+    driver_id: int
+    action: DriverAction
+
+    def receipt_get(self, *, key: str) -> StoredReceipt | None:
+        receipt = ActionReceipt.objects.filter(
+            organization_id=self.organization_id, key=key
+        ).first()
+        if receipt is None:
+            return None
+        return StoredReceipt(receipt.user_id, receipt.response_status, receipt.response_body)
+
+    def receipt_save(self, *, key: str, user_id: int, status: int, body: dict[str, Any]) -> None:
         ActionReceipt.objects.create(
-            organization_id=organization_id,
+            organization_id=self.organization_id,
             key=key,
-            user_id=user.pk,
-            kind=action.kind[:32],
-            order_id=order_id,
-            response_status=result.status,
-            response_body=result.body,
+            user_id=user_id,
+            kind=self.action.kind[:32],
+            order_id=self._order_id(),
+            response_status=status,
+            response_body=body,
         )
-    return result
+
+    def _order_id(self) -> int | None:
+        if self.action.kind == ActionKind.START or self.action.stop_id is None:
+            return None
+        own = Stop.objects.filter(
+            organization_id=self.organization_id,
+            pk=self.action.stop_id,
+            route__driver_id=self.driver_id,
+        )
+        order_id: int | None = own.values_list("order_id", flat=True).first()
+        return order_id
 
 
-def _replay(receipt: ActionReceipt, *, user: AbstractBaseUser) -> ActionResult:
-    if receipt.user_id != user.pk:
-        # Keys are random UUIDs; a clash across users is a client bug, never a shared answer.
-        return ActionResult(409, {"detail": "This Idempotency-Key was used by somebody else."})
-    return ActionResult(receipt.response_status, receipt.response_body, replayed=True)
-
-
-def _apply_guarded(
+def driver_action_perform(
     *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
-) -> tuple[ActionResult, int | None]:
-    """Run the action in a savepoint: a refused action leaves nothing behind but its receipt."""
-    order_id = None
-    try:
-        with transaction.atomic():
-            if action.kind == ActionKind.START:
-                return _route_start(
-                    organization_id=organization_id, user=user, driver_id=driver_id, action=action
-                ), None
-            stop = _own_stop(
-                organization_id=organization_id, driver_id=driver_id, stop_id=action.stop_id
+) -> dict[str, Any]:
+    """Apply one action of the driver (no idempotency: see driver_action_apply); returns what
+    the app shows. Raises NotFound for a stop or route not the driver's, Conflict (with the
+    order's current status) when the order or route cannot move so, ValidationError for bad
+    input."""
+    require_organization(organization_id)
+    if action.kind == ActionKind.START:
+        try:
+            return _route_start(
+                organization_id=organization_id, user=user, driver_id=driver_id, action=action
             )
-            order_id = stop.order_id
-            return _stop_action(
-                organization_id=organization_id, user=user, stop=stop, action=action
-            ), order_id
-    except Stop.DoesNotExist:
-        return ActionResult(404, {"detail": "No such stop on your routes."}), None
-    except Route.DoesNotExist:
-        return ActionResult(404, {"detail": "No such route of yours."}), None
-    except (InvalidTransition, routes.RouteConflict) as exc:
-        orders = Order.objects.filter(organization_id=organization_id, pk=order_id)
+        except Route.DoesNotExist as exc:
+            raise NotFound("No such route of yours.") from exc
+        except Conflict as exc:
+            raise Conflict(str(exc), extra={"order_status": None}) from exc
+    try:
+        stop = _own_stop(
+            organization_id=organization_id, driver_id=driver_id, stop_id=action.stop_id
+        )
+    except Stop.DoesNotExist as exc:
+        raise NotFound("No such stop on your routes.") from exc
+    try:
+        return _stop_action(organization_id=organization_id, user=user, stop=stop, action=action)
+    except Conflict as exc:
+        orders = Order.objects.filter(organization_id=organization_id, pk=stop.order_id)
         current = orders.values_list("status", flat=True).first()
-        return ActionResult(409, {"detail": str(exc), "order_status": current}), order_id
-    except ValidationError as exc:
-        return ActionResult(400, {"detail": error_text(exc)}), order_id
-
-
-def error_text(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return " ".join(f"{name}: {' '.join(m)}" for name, m in exc.message_dict.items())
-    return " ".join(exc.messages)
+        raise Conflict(str(exc), extra={"order_status": current}) from exc
 
 
 def _own_stop(*, organization_id: int, driver_id: int, stop_id: int | None) -> Stop:
@@ -166,7 +167,7 @@ def _own_stop(*, organization_id: int, driver_id: int, stop_id: int | None) -> S
 
 def _route_start(
     *, organization_id: int, user: AbstractBaseUser, driver_id: int, action: DriverAction
-) -> ActionResult:
+) -> dict[str, Any]:
     """The route is under way: its orders not yet out go out for delivery."""
     own = Route.objects.filter(organization_id=organization_id, driver_id=driver_id).get(
         pk=action.route_id
@@ -180,20 +181,17 @@ def _route_start(
         longitude=action.longitude,
         now=action.captured_at,
     )
-    return ActionResult(
-        200,
-        {
-            "kind": action.kind,
-            "route_id": route.pk,
-            "route_status": str(route.status),
-            "moved": moved,
-        },
-    )
+    return {
+        "kind": action.kind,
+        "route_id": route.pk,
+        "route_status": str(route.status),
+        "moved": moved,
+    }
 
 
 def _stop_action(
     *, organization_id: int, user: AbstractBaseUser, stop: Stop, action: DriverAction
-) -> ActionResult:
+) -> dict[str, Any]:
     """Arrive, deliver or fail through the routing services, which keep the stop, the route
     and the ETAs of the stops still ahead in step with the order."""
     # Queued offline, an action happened when the driver tapped, not when it reached us.
@@ -248,7 +246,7 @@ def _stop_action(
     }
     if proof is not None:
         body["proof_id"] = proof.pk
-    return ActionResult(200, body)
+    return body
 
 
 # --- Proof of delivery ------------------------------------------------------------------------

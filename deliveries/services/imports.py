@@ -30,6 +30,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from fleet.models import Hub
 from tenancy.context import require_organization
+from tenancy.errors import Conflict, InvalidInput
 
 from ..models import DeliveryEvent, Order, OrderStatus
 from ..models.orders import ORDER_DATA_FIELDS, tracking_code_new
@@ -87,11 +88,11 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 Cell = str | int | float | dt.datetime | dt.date | dt.time | None
 
 
-class ImportFileError(Exception):
+class ImportFileError(InvalidInput):
     """The file as a whole cannot be imported (format, size, header); nothing was validated."""
 
 
-class ImportConflict(Exception):
+class ImportConflict(Conflict):
     """The database changed since the preview (e.g. a reference now exists): nothing imported."""
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import in_tenant, require_organization
+from tenancy.errors import Conflict
 
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
@@ -38,8 +39,8 @@ Source = DeliveryEvent.Source
 _RESEQUENCE_OFFSET = 1_000_000
 
 
-class RouteConflict(Exception):
-    """The route cannot change this way now (completed, or changed meanwhile): HTTP 409."""
+class RouteConflict(Conflict):
+    """The route cannot change this way now (completed, or changed meanwhile)."""
 
 
 def _plan_source(actor: AbstractBaseUser | None) -> str:

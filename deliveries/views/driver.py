@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fleet.models import Driver
+from tenancy.api.errors import REFUSALS, error_json
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
@@ -258,16 +259,15 @@ def driver_actions(request: HttpRequest) -> JsonResponse:
     if driver is None:
         return JsonResponse({"detail": "Your login is not linked to a driver."}, status=403)
     try:
-        action = action_from_request(request)
-    except ValidationError as exc:
-        return JsonResponse({"detail": driver_services.error_text(exc)}, status=400)
-    result = driver_services.driver_action_apply(
-        organization_id=_organization_id(request),
-        user=request.user,
-        driver_id=driver.pk,
-        key=request.headers.get("Idempotency-Key", ""),
-        action=action,
-    )
+        result = driver_services.driver_action_apply(
+            organization_id=_organization_id(request),
+            user=request.user,
+            driver_id=driver.pk,
+            key=request.headers.get("Idempotency-Key", ""),
+            action=action_from_request(request),
+        )
+    except REFUSALS as exc:  # a malformed action, a missing or foreign key: not stored
+        return error_json(exc)
     response = JsonResponse(result.body, status=result.status)
     if result.replayed:
         response["Idempotent-Replayed"] = "true"

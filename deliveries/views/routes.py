@@ -2,7 +2,8 @@
 
 Every action answers with the editor partial: on success the new plan, on bad input the same
 plan with the reason and a precise status (400 invalid, 404 not found, 409 route cannot change
-now), which static/deliveries/routes.js lets htmx swap in.
+now: tenancy/api/errors.py maps the services' errors), which static/deliveries/routes.js lets
+htmx swap in.
 """
 
 from __future__ import annotations
@@ -15,22 +16,22 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from tenancy.api.errors import REFUSALS, error_status
 from tenancy.models import Role
 from tenancy.permissions import role_required
 from tenancy.selectors import membership_hub_ids
 
-from ..models import Order, Route, Stop
+from ..models import Route
 from ..selectors import routes as route_selectors
 from ..services import routes as route_services
 from ..templatetags.deliveries import ROUTE_STATUS_TONES
-from ..transitions import InvalidTransition
 
 ROUTE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 EDITOR = "deliveries/routes/_route_editor.html"
@@ -183,12 +184,14 @@ def _route_action(
         action(organization_id, plan_version)
     except ValueError:
         return _editor_error(request, route, "Send a whole number where one is asked.", 400)
-    except (Order.DoesNotExist, Stop.DoesNotExist):
-        return _editor_error(request, route, "No such order or stop on this hub's routes.", 404)
-    except ValidationError as exc:
-        return _editor_error(request, route, _error_text(exc), 400)
-    except (route_services.RouteConflict, InvalidTransition) as exc:
-        return _editor_error(request, route, str(exc), 409)
+    except REFUSALS as exc:
+        # The status from the one mapping (tenancy/api/errors.py); the words for the editor.
+        status = error_status(exc) or 400
+        if isinstance(exc, ObjectDoesNotExist):
+            message = "No such order or stop on this hub's routes."
+        else:
+            message = _error_text(exc)
+        return _editor_error(request, route, message, status)
     if not _is_partial(request):
         return redirect(reverse("deliveries:route_detail", args=[route.pk]))
     route = _route_or_404(request, route_id)
