@@ -209,7 +209,7 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The client's address as our own proxies report it (DOORSTEP_TRUSTED_PROXIES), the same one
 # the tracking page's rate limit uses: behind a proxy REMOTE_ADDR is the proxy for everyone.
-AXES_CLIENT_IP_CALLABLE = "deliveries.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "tenancy.api.ratelimit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ADMIN = False  # lockouts are cleared with `manage.py axes_reset`, not in tenant admin

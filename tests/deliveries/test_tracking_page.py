@@ -17,7 +17,6 @@ from django.utils import timezone
 from django_scopes import scope
 
 from deliveries.models import Order, OrderStatus, ProofOfDelivery, Route, Stop
-from deliveries.ratelimit import client_ip
 from deliveries.selectors.tracking import (
     EN_DASH,
     eta_window,
@@ -28,6 +27,7 @@ from deliveries.selectors.tracking import (
 )
 from deliveries.services.orders import order_transition
 from fleet.models import Driver, VehicleState
+from tenancy.api.ratelimit import client_ip
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login

@@ -68,3 +68,16 @@ def test_the_drf_handler_keeps_the_field_shape_of_validation_errors() -> None:
     assert conflict is not None and conflict.status_code == 409
     assert conflict.data == {"detail": "cannot become delivered"}
     assert api_exception_handler(RuntimeError("a bug"), {}) is None
+
+
+def test_rate_limit_enforce_raises_rate_limited_over_the_limit() -> None:
+    import uuid
+
+    from tenancy.api.ratelimit import rate_limit_enforce
+
+    client = f"test-{uuid.uuid4()}"
+    for _ in range(2):
+        rate_limit_enforce(bucket="test", key=client, limit=2)
+    with pytest.raises(RateLimited) as refused:
+        rate_limit_enforce(bucket="test", key=client, limit=2)
+    assert error_status(refused.value) == 429 and refused.value.retry_after >= 1
