@@ -92,7 +92,7 @@ def seed(clients: int) -> Seed:
     from django.db import connections
 
     from deliveries.models import Order
-    from deliveries.services.api_tokens import api_token_create
+    from tenancy.api.tokens import api_token_create
     from tenancy.context import tenant_context
     from tenancy.demo import demo_seed
     from tenancy.models import Organization

@@ -260,7 +260,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Integrations: `Authorization: Token <token>` (tried first, so no CSRF for them).
-        "deliveries.api.authentication.ApiTokenAuthentication",
+        "tenancy.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

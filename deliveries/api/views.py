@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from typing import Any
-
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenancy.context import tenant_context
-from tenancy.selectors import membership_hub_ids
+from tenancy.api.views import OrganizationApiView
 
 from ..filtersets import OrderFilterSet
-from ..models import ApiToken, DeliveryEvent, Order
+from ..models import DeliveryEvent, Order
 from ..selectors import orders as selectors
 from ..services import orders as services
-from .permissions import IsOrganizationClient
 from .serializers import (
     DeliveryEventOutputSerializer,
     ErrorSerializer,
@@ -38,46 +31,14 @@ class OrderPagination(LimitOffsetPagination):
     max_limit = 500
 
 
-class OrganizationApiView(GenericAPIView):
-    """Runs the handler inside the scope of the organization the authentication resolved.
+class DeliveriesApiView(OrganizationApiView):
+    """The orders API's views: paginated, and the order lookup every endpoint shares."""
 
-    DRF authenticates lazily inside the view, after the middleware's scope was entered, so the
-    token's organization scope starts here (right after authentication) and ends with the
-    response.
-    """
-
-    permission_classes = [IsOrganizationClient]
     pagination_class: type[OrderPagination] | None = OrderPagination
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self._scope = ExitStack()
-        self._scope.enter_context(tenant_context(self.organization_id))
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        stack = getattr(self, "_scope", None)
-        if stack is not None:
-            stack.close()
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    @property
-    def organization_id(self) -> int:
-        return int(self.request._request.organization.pk)  # type: ignore[attr-defined]
-
-    @property
-    def hub_ids(self) -> list[int] | None:
-        membership = getattr(self.request._request, "membership", None)
-        return membership_hub_ids(membership=membership) or None if membership else None
-
-    @property
-    def actor(self) -> AbstractBaseUser | None:
-        user = self.request.user
-        return user if isinstance(user, AbstractBaseUser) else None
 
     @property
     def source(self) -> str:
-        api = isinstance(self.request.auth, ApiToken)
-        return DeliveryEvent.Source.API if api else DeliveryEvent.Source.CONSOLE
+        return DeliveryEvent.Source.API if self.by_token else DeliveryEvent.Source.CONSOLE
 
     def order_or_404(self, order_id: int) -> Order:
         try:
@@ -88,7 +49,7 @@ class OrganizationApiView(GenericAPIView):
             raise Http404("No such order.") from exc
 
 
-class OrderListCreateApi(OrganizationApiView):
+class OrderListCreateApi(DeliveriesApiView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
     serializer_class = OrderOutputSerializer
@@ -128,7 +89,7 @@ class OrderListCreateApi(OrganizationApiView):
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
-class OrderDetailApi(OrganizationApiView):
+class OrderDetailApi(DeliveriesApiView):
     serializer_class = OrderOutputSerializer
 
     @extend_schema(operation_id="orders_retrieve")
@@ -136,7 +97,7 @@ class OrderDetailApi(OrganizationApiView):
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 
-class OrderTransitionApi(OrganizationApiView):
+class OrderTransitionApi(DeliveriesApiView):
     serializer_class = OrderTransitionInputSerializer
 
     @extend_schema(
@@ -164,7 +125,7 @@ class OrderTransitionApi(OrganizationApiView):
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 
-class OrderEventListApi(OrganizationApiView):
+class OrderEventListApi(DeliveriesApiView):
     serializer_class = DeliveryEventOutputSerializer
     pagination_class = None
 
