@@ -92,8 +92,8 @@ def seed(clients: int) -> Seed:
     from django.db import connections
 
     from deliveries.models import Order
-    from deliveries.services import api_token_create
     from demo.seed import demo_seed
+    from tenancy.api.tokens import api_token_create
     from tenancy.context import tenant_context
     from tenancy.models import Organization
 

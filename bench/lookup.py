@@ -243,31 +243,9 @@ STATUSES = (
         "returned_to_hub",
     ]
 )
-ORDER_COLUMNS = (
-    "organization_id",
-    "reference",
-    "tracking_code",
-    "customer_name",
-    "phone",
-    "email",
-    "address",
-    "latitude",
-    "longitude",
-    "window_start",
-    "window_end",
-    "service_minutes",
-    "priority",
-    "weight_kg",
-    "volume_l",
-    "notes",
-    "hub_id",
-    "status",
-    "created_at",
-    "updated_at",
-)
 
 
-NOTES = """How the search stays fast (`deliveries/selectors.py`, `order_lookup`): precise handles
+NOTES = """How the search stays fast (`deliveries/selectors/orders.py`, `order_lookup`): precise handles
 are answered from the trigram GIN indexes on `UPPER(column)` (a BitmapOr over the five branches
 of the search, then a sort of the few matches); results are ordered newest first by `id`, so for
 the page as it opens and for broad queries PostgreSQL walks the primary key backwards and stops
@@ -336,6 +314,14 @@ def plain_indexes(cursor: Any) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
+def order_columns() -> tuple[str, ...]:
+    """The COPY's columns, in the order load_orders writes them; the data fields are the
+    model's one list (needs django_setup)."""
+    from deliveries.models.orders import ORDER_DATA_FIELDS
+
+    return ("organization_id", *ORDER_DATA_FIELDS, "hub_id", "status", "created_at", "updated_at")
+
+
 def load_orders(db_url: str, tenants: list[tuple[Tenant, int]], seed: int) -> float:
     """COPY the orders of every tenant; returns the seconds it took (index rebuild included)."""
     import psycopg
@@ -351,7 +337,7 @@ def load_orders(db_url: str, tenants: list[tuple[Tenant, int]], seed: int) -> fl
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
         sequence = 0
-        columns = ", ".join(ORDER_COLUMNS)
+        columns = ", ".join(order_columns())
         with cursor.copy(f"COPY deliveries_order ({columns}) FROM STDIN") as copy:
             for tenant, count in tenants:
                 for done in range(count):

@@ -4,6 +4,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from deliveries.urls import driver_urls
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -21,7 +23,7 @@ urlpatterns = [
     path("api/v1/", include("deliveries.api.urls")),
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
-    path("", include("deliveries.urls_driver")),
+    path("", include(driver_urls)),
     path("", include("console.urls")),
 ]
 if apps.is_installed("demo"):

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from deliveries.views import order_list
-from deliveries.views_driver import driver_home
+from deliveries.views.driver import driver_home
+from deliveries.views.orders import order_list
 from fleet.views import map_page
 
 from . import views

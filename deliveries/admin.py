@@ -11,7 +11,6 @@ from django.utils.html import format_html
 from tenancy.admin_base import TenantAdmin
 
 from .models import (
-    ApiToken,
     DeliveryEvent,
     FailureReason,
     Order,
@@ -99,30 +98,6 @@ class RouteAdmin(TenantAdmin):
 class StopAdmin(TenantAdmin):
     list_display = ["route", "sequence", "order", "eta", "actual_arrival"]
     raw_id_fields = ["order", "route"]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(TenantAdmin):
-    list_display = ["name", "active", "created_at", "last_used_at"]
-    list_filter = ["active"]
-    search_fields = ["name"]
-    readonly_fields = ["created_at", "last_used_at"]
-    actions = ["regenerate_token"]
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not obj.token_hash:
-            token = obj.set_token()
-            messages.warning(
-                request, f"API token for {obj.name}: {token} — copy it now, it is shown once."
-            )
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description="Issue a new token (shown once)")
-    def regenerate_token(self, request: HttpRequest, queryset: Any) -> None:
-        for api_token in queryset:
-            token = api_token.set_token()
-            api_token.save(update_fields=["token_hash"])
-            messages.warning(request, f"New API token for {api_token.name}: {token}")
 
 
 class WebhookEndpointForm(forms.ModelForm):

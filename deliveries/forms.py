@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 
 from fleet.models import Hub
 
-from .imports import MAX_BYTES
 from .models import Order
+from .services.imports import MAX_BYTES
 
 
 class HubChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]

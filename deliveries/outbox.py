@@ -14,12 +14,15 @@ from tenancy.context import require_organization
 from tenancy.outbox import outbox_emit, outbox_emit_many
 from tenancy.outbox.services import EventSpec
 
-from .models import Order, Stop
+from .models import Order, Route, Stop
 
 ORDER_CREATED = "order.created"
 ORDER_STATUS_CHANGED = "order.status_changed"
 ORDER_ETA_CHANGED = "order.eta_changed"
 ORDER_KINDS = (ORDER_CREATED, ORDER_STATUS_CHANGED, ORDER_ETA_CHANGED)
+STOP_ARRIVED = "stop.arrived"
+STOP_DEPARTED = "stop.departed"
+STOP_KINDS = (STOP_ARRIVED, STOP_DEPARTED)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -107,4 +110,57 @@ def order_eta_changed_emit(
         aggregate="order",
         aggregate_id=order.pk,
         payload=payload,
+    )
+
+
+def stop_event_payload(
+    stop: Stop,
+    *,
+    route: Route,
+    order_status: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> dict[str, Any]:
+    """What a subscriber (alerts, rollups, customer notifications) learns about a visit: who
+    (vehicle, driver), where in the plan (route, sequence, order), when (arrived / departed)
+    and the position the driver's phone stamped on the action, when it sent one."""
+    require_organization(stop.organization_id)
+    return {
+        "stop": {
+            "id": stop.pk,
+            "route_id": route.pk,
+            "order_id": stop.order_id,
+            "sequence": stop.sequence,
+            "vehicle_id": route.vehicle_id,
+            "driver_id": route.driver_id,
+            "hub_id": route.hub_id,
+            "order_status": order_status,
+            "arrived_at": _iso(stop.actual_arrival),
+            "departed_at": _iso(stop.actual_departure),
+            "latitude": latitude,
+            "longitude": longitude,
+        }
+    }
+
+
+def stop_event_emit(
+    *,
+    kind: str,
+    stop: Stop,
+    route: Route,
+    order_status: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> None:
+    """`stop.arrived` or `stop.departed`, inside the visit's transaction."""
+    if kind not in STOP_KINDS:
+        raise ValueError(f"Not a stop event: {kind!r}")
+    outbox_emit(
+        organization_id=stop.organization_id,
+        kind=kind,
+        aggregate="stop",
+        aggregate_id=stop.pk,
+        payload=stop_event_payload(
+            stop, route=route, order_status=order_status, latitude=latitude, longitude=longitude
+        ),
     )

@@ -26,15 +26,6 @@ register_resolver_sql(
 )
 register_resolver_sql(
     resolver_definition(
-        "doorstep_api_token_by_hash",
-        "digest text",
-        "TABLE(organization_id bigint, token_id bigint)",
-        "SELECT organization_id, id FROM deliveries_apitoken "
-        "WHERE token_hash = digest AND active LIMIT 1",
-    )
-)
-register_resolver_sql(
-    resolver_definition(
         "doorstep_webhook_organizations_due",
         "cutoff timestamptz",
         "SETOF bigint",
@@ -53,12 +44,6 @@ def order_locate_by_tracking_code(*, code: str) -> tuple[int, int] | None:
 def tracking_codes_taken(*, codes: list[str]) -> set[str]:
     """Which of these tracking codes any organization already uses (they are global)."""
     return {row[0] for row in resolver_call("doorstep_tracking_codes_taken", codes)}
-
-
-def api_token_locate(*, token_hash: str) -> tuple[int, int] | None:
-    """(organization id, token id) of the active API token with this hash."""
-    rows = resolver_call("doorstep_api_token_by_hash", token_hash)
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
 
 def webhook_organizations_due(*, cutoff: dt.datetime) -> list[int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from tenancy.errors import Conflict
+
 from .models.orders import OrderStatus
 
 S = OrderStatus
@@ -31,7 +33,7 @@ FINAL_STATUSES = frozenset(status for status, targets in TRANSITIONS.items() if 
 STOP_DONE_STATUSES = FINAL_STATUSES | {S.FAILED}
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(Conflict):
     """The order cannot move to the status asked for (or the move lacks what it needs)."""
 
 

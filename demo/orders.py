@@ -24,8 +24,14 @@ import zoneinfo
 from django.utils import timezone
 
 from deliveries.models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
-from deliveries.routing import route_create, route_dispatch, stop_add, stop_arrive, stop_depart
-from deliveries.services import order_create, order_transition
+from deliveries.services.orders import order_create, order_transition
+from deliveries.services.routes import (
+    route_create,
+    route_dispatch,
+    stop_add,
+    stop_arrive,
+    stop_depart,
+)
 from deliveries.transitions import FINAL_STATUSES
 from fleet.geo import haversine_m
 from fleet.models import Hub, Vehicle, VehicleState

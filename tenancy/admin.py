@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django_scopes.forms import SafeModelMultipleChoiceField
 
 from .admin_base import ForeignIdIs404Mixin, TenantAdmin
-from .models import Membership, Organization
+from .models import ApiToken, Membership, Organization
 
 User = get_user_model()
 
@@ -104,3 +104,27 @@ class MembershipAdmin(TenantAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ["user"] if obj is not None and not request.user.is_superuser else []
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(TenantAdmin):
+    list_display = ["name", "active", "created_at", "last_used_at"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at", "last_used_at"]
+    actions = ["regenerate_token"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not obj.token_hash:
+            token = obj.set_token()
+            messages.warning(
+                request, f"API token for {obj.name}: {token} — copy it now, it is shown once."
+            )
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Issue a new token (shown once)")
+    def regenerate_token(self, request: HttpRequest, queryset: Any) -> None:
+        for api_token in queryset:
+            token = api_token.set_token()
+            api_token.save(update_fields=["token_hash"])
+            messages.warning(request, f"New API token for {api_token.name}: {token}")

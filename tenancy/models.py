@@ -99,7 +99,16 @@ class Membership(TenantModel):
         return self.role == Role.ADMIN
 
 
-# The outbox's tables belong to this app (tenancy/outbox/models.py).
+# The outbox's and the API tokens' tables belong to this app (tenancy/outbox/, tenancy/api/).
+from .api.models import ApiToken  # noqa: E402
 from .outbox.models import OutboxDelivery, OutboxEvent  # noqa: E402
 
-__all__ = ["Membership", "Organization", "OutboxDelivery", "OutboxEvent", "Role", "TenantModel"]
+__all__ = [
+    "ApiToken",
+    "Membership",
+    "Organization",
+    "OutboxDelivery",
+    "OutboxEvent",
+    "Role",
+    "TenantModel",
+]

@@ -180,7 +180,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # base x 1, 2, 4, ... seconds (at most an hour) until OUTBOX_MAX_ATTEMPTS attempts failed.
 OUTBOX_RETRY_BASE_SECONDS = float(env("DOORSTEP_OUTBOX_RETRY_BASE_SECONDS", "5"))
 OUTBOX_MAX_ATTEMPTS = int(env("DOORSTEP_OUTBOX_MAX_ATTEMPTS", "12"))
-# Outgoing webhooks (deliveries/webhooks.py): retries wait base x 1, 3, 12, 60, 360, 720, 1440
+# Outgoing webhooks (deliveries/services/webhooks.py): retries wait base x 1, 3, 12, 60, 360, 720, 1440
 # (10 s … 4 h with the default), until WEBHOOK_MAX_ATTEMPTS attempts have failed.
 WEBHOOK_RETRY_BASE_SECONDS = float(env("DOORSTEP_WEBHOOK_RETRY_BASE_SECONDS", "10"))
 WEBHOOK_MAX_ATTEMPTS = int(env("DOORSTEP_WEBHOOK_MAX_ATTEMPTS", "8"))
@@ -210,7 +210,7 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The client's address as our own proxies report it (DOORSTEP_TRUSTED_PROXIES), the same one
 # the tracking page's rate limit uses: behind a proxy REMOTE_ADDR is the proxy for everyone.
-AXES_CLIENT_IP_CALLABLE = "deliveries.ratelimit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "tenancy.api.ratelimit.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ADMIN = False  # lockouts are cleared with `manage.py axes_reset`, not in tenant admin
@@ -239,7 +239,7 @@ STORAGES: dict[str, dict[str, object]] = {
 }
 # Proof-of-delivery files: local disk by default; DOORSTEP_STORAGE=s3 puts them in an
 # S3-compatible bucket (needs boto3, see docs/driver-app.md). Either way they are served only
-# through the access-checked views of deliveries/views_pod.py, never from MEDIA_URL.
+# through the access-checked views of deliveries/views/pod.py, never from MEDIA_URL.
 if env("DOORSTEP_STORAGE", "local") == "s3":
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -261,7 +261,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Integrations: `Authorization: Token <token>` (tried first, so no CSRF for them).
-        "deliveries.api.authentication.ApiTokenAuthentication",
+        "tenancy.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -269,6 +269,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Domain errors (tenancy/errors.py) answer with their status: tenancy/api/errors.py.
+    "EXCEPTION_HANDLER": "tenancy.api.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Doorstep API",
@@ -302,7 +304,7 @@ RATE_LIMIT_TRUSTED_PROXIES = int(env("DOORSTEP_TRUSTED_PROXIES", "0"))
 # Geocoder for orders without coordinates (e.g. a Nominatim search URL). Empty: none, so order
 # creation and import require coordinates; when set, such orders are accepted and flagged.
 GEOCODER_URL = env("DOORSTEP_GEOCODER_URL", "")
-# Travel times for live ETAs (deliveries/eta.py): "great_circle" (default; each hub's speed and
+# Travel times for live ETAs (deliveries/services/eta.py): "great_circle" (default; each hub's speed and
 # detour factor), "osrm" or "valhalla" with DOORSTEP_ROUTING_URL. A failing server falls back.
 DOORSTEP_ROUTING_PROVIDER = env("DOORSTEP_ROUTING_PROVIDER", "great_circle")
 DOORSTEP_ROUTING_URL = env("DOORSTEP_ROUTING_URL", "")

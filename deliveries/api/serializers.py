@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..models import DeliveryEvent, Order, OrderStatus
+from ..models.orders import ORDER_DATA_FIELDS
 
 BIG_ID = 2**63 - 1
 
@@ -41,23 +42,9 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "id",
-            "reference",
-            "tracking_code",
+            *ORDER_DATA_FIELDS,
             "status",
-            "customer_name",
-            "phone",
-            "email",
-            "address",
-            "latitude",
-            "longitude",
             "needs_coordinates",
-            "window_start",
-            "window_end",
-            "service_minutes",
-            "priority",
-            "weight_kg",
-            "volume_l",
-            "notes",
             "hub",
             "hub_name",
             "created_at",

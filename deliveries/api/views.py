@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from typing import Any
-
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenancy.context import tenant_context
-from tenancy.selectors import membership_hub_ids
+from tenancy.api.views import OrganizationApiView
 
-from .. import selectors, services
 from ..filtersets import OrderFilterSet
-from ..models import ApiToken, DeliveryEvent, Order
-from ..transitions import InvalidTransition
-from .permissions import IsOrganizationClient
+from ..models import DeliveryEvent, Order
+from ..selectors import orders as selectors
+from ..services import orders as services
 from .serializers import (
     DeliveryEventOutputSerializer,
     ErrorSerializer,
@@ -39,46 +31,14 @@ class OrderPagination(LimitOffsetPagination):
     max_limit = 500
 
 
-class OrganizationApiView(GenericAPIView):
-    """Runs the handler inside the scope of the organization the authentication resolved.
+class DeliveriesApiView(OrganizationApiView):
+    """The orders API's views: paginated, and the order lookup every endpoint shares."""
 
-    DRF authenticates lazily inside the view, after the middleware's scope was entered, so the
-    token's organization scope starts here (right after authentication) and ends with the
-    response.
-    """
-
-    permission_classes = [IsOrganizationClient]
     pagination_class: type[OrderPagination] | None = OrderPagination
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self._scope = ExitStack()
-        self._scope.enter_context(tenant_context(self.organization_id))
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        stack = getattr(self, "_scope", None)
-        if stack is not None:
-            stack.close()
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    @property
-    def organization_id(self) -> int:
-        return int(self.request._request.organization.pk)  # type: ignore[attr-defined]
-
-    @property
-    def hub_ids(self) -> list[int] | None:
-        membership = getattr(self.request._request, "membership", None)
-        return membership_hub_ids(membership=membership) or None if membership else None
-
-    @property
-    def actor(self) -> AbstractBaseUser | None:
-        user = self.request.user
-        return user if isinstance(user, AbstractBaseUser) else None
 
     @property
     def source(self) -> str:
-        api = isinstance(self.request.auth, ApiToken)
-        return DeliveryEvent.Source.API if api else DeliveryEvent.Source.CONSOLE
+        return DeliveryEvent.Source.API if self.by_token else DeliveryEvent.Source.CONSOLE
 
     def order_or_404(self, order_id: int) -> Order:
         try:
@@ -89,11 +49,7 @@ class OrganizationApiView(GenericAPIView):
             raise Http404("No such order.") from exc
 
 
-def as_400(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(detail=serializers.as_serializer_error(exc))
-
-
-class OrderListCreateApi(OrganizationApiView):
+class OrderListCreateApi(DeliveriesApiView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
     serializer_class = OrderOutputSerializer
@@ -121,21 +77,19 @@ class OrderListCreateApi(OrganizationApiView):
         hub_id = fields.pop("hub")
         if self.hub_ids and hub_id not in self.hub_ids:
             raise ValidationError({"hub": ["No such hub in this organization."]})
-        try:
-            order = services.order_create(
-                organization_id=self.organization_id,
-                hub_id=hub_id,
-                actor=self.actor,
-                source=self.source,
-                **fields,
-            )
-        except DjangoValidationError as exc:
-            raise as_400(exc) from exc
+        # A refusal (ValidationError, domain error) answers through tenancy/api/errors.py.
+        order = services.order_create(
+            organization_id=self.organization_id,
+            hub_id=hub_id,
+            actor=self.actor,
+            source=self.source,
+            **fields,
+        )
         order = self.order_or_404(order.pk)
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
-class OrderDetailApi(OrganizationApiView):
+class OrderDetailApi(DeliveriesApiView):
     serializer_class = OrderOutputSerializer
 
     @extend_schema(operation_id="orders_retrieve")
@@ -143,7 +97,7 @@ class OrderDetailApi(OrganizationApiView):
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 
-class OrderTransitionApi(OrganizationApiView):
+class OrderTransitionApi(DeliveriesApiView):
     serializer_class = OrderTransitionInputSerializer
 
     @extend_schema(
@@ -160,24 +114,18 @@ class OrderTransitionApi(OrganizationApiView):
         data = OrderTransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         self.order_or_404(order_id)  # hub-scoped users only move orders of their hubs
-        try:
-            services.order_transition(
-                organization_id=self.organization_id,
-                order_id=order_id,
-                actor=self.actor,
-                source=self.source,
-                **data.validated_data,
-            )
-        except Order.DoesNotExist as exc:
-            raise Http404("No such order.") from exc
-        except InvalidTransition as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except DjangoValidationError as exc:
-            raise as_400(exc) from exc
+        # InvalidTransition is a Conflict: 409 with its reason, from the one error mapping.
+        services.order_transition(
+            organization_id=self.organization_id,
+            order_id=order_id,
+            actor=self.actor,
+            source=self.source,
+            **data.validated_data,
+        )
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 
-class OrderEventListApi(OrganizationApiView):
+class OrderEventListApi(DeliveriesApiView):
     serializer_class = DeliveryEventOutputSerializer
     pagination_class = None
 

@@ -1,4 +1,3 @@
-from .api_tokens import ApiToken
 from .events import DeliveryEvent
 from .orders import FailureReason, Order, OrderStatus
 from .proof import ActionReceipt, ProofOfDelivery
@@ -7,7 +6,6 @@ from .webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ActionReceipt",
-    "ApiToken",
     "DeliveryEvent",
     "FailureReason",
     "Order",

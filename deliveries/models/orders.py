@@ -22,6 +22,27 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# An order's own data, as a client gives it: the one list the import's columns, the API's
+# shapes and the benchmark's COPY are built from (the hub, status and timestamps come apart).
+ORDER_DATA_FIELDS = (
+    "reference",
+    "tracking_code",
+    "customer_name",
+    "phone",
+    "email",
+    "address",
+    "latitude",
+    "longitude",
+    "window_start",
+    "window_end",
+    "service_minutes",
+    "priority",
+    "weight_kg",
+    "volume_l",
+    "notes",
+)
+
+
 def tracking_code_new() -> str:
     # ~128 bits of randomness: the public tracking link is the only secret guarding it.
     return secrets.token_urlsafe(16)

@@ -15,7 +15,7 @@ from .orders import Order
 
 def pod_upload_to(instance: ProofOfDelivery, filename: str) -> str:
     # A random name under the organization: the path itself reveals nothing about the order,
-    # and files are never served straight from MEDIA_URL (see deliveries/views_pod.py).
+    # and files are never served straight from MEDIA_URL (see deliveries/views/pod.py).
     suffix = pathlib.Path(filename).suffix.lower()[:8] or ".bin"
     return f"pod/{instance.organization_id}/{uuid.uuid4().hex}{suffix}"
 

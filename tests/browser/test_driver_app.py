@@ -246,7 +246,7 @@ def test_support_sees_the_proof_with_thumbnails(
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from deliveries.driver import DriverAction, driver_action_apply
+    from deliveries.services.driver_actions import DriverAction, driver_action_apply
 
     first = route_today[0]
     member("sam", role="support")

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from playwright.sync_api import Page, expect
 
-from deliveries.eta import route_etas_refresh
 from deliveries.models import Order, Route, Stop
-from deliveries.routing import route_create, stop_add
+from deliveries.services.eta import route_etas_refresh
+from deliveries.services.routes import route_create, stop_add
 from tenancy.context import tenant_context
 from tenancy.models import Organization
 from tests.deliveries.builders import order_build

@@ -10,7 +10,6 @@ from django.utils import timezone
 from django_scopes import scope
 
 from deliveries.models import (
-    ApiToken,
     DeliveryEvent,
     FailureReason,
     Order,
@@ -20,10 +19,11 @@ from deliveries.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from deliveries.services import api_token_create, order_create, order_transition
+from deliveries.services.orders import order_create, order_transition
 from fleet.models import Driver, Hub, Vehicle
+from tenancy.api.tokens import api_token_create
 from tenancy.context import tenant_context
-from tenancy.models import Organization
+from tenancy.models import ApiToken, Organization
 
 API_TOKEN_SUFFIX = "-api-token-secret-0123456789"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django_scopes import scopes_disabled
 
-from deliveries.models import ApiToken, DeliveryEvent
-from tenancy.models import Role
+from deliveries.models import DeliveryEvent
+from tenancy.models import ApiToken, Role
 from tests.conftest import Tenant, login
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_api_token_is_shown_once_and_stored_hashed(tenant_a: Tenant) -> None:
     client = login(tenant_a.users[Role.ADMIN])
     response = client.post(
-        "/admin/deliveries/apitoken/add/", {"name": "Shop sync", "active": "on"}, follow=True
+        "/admin/tenancy/apitoken/add/", {"name": "Shop sync", "active": "on"}, follow=True
     )
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
@@ -25,7 +25,7 @@ def test_api_token_is_shown_once_and_stored_hashed(tenant_a: Tenant) -> None:
         token = ApiToken.objects.get(name="Shop sync")
     assert token.organization == tenant_a.organization
     assert token.token_hash != plain and token.check_token(plain)
-    page = client.get(f"/admin/deliveries/apitoken/{token.pk}/change/").content.decode()
+    page = client.get(f"/admin/tenancy/apitoken/{token.pk}/change/").content.decode()
     assert plain not in page and token.token_hash not in page
     # The new token works against the API.
     from django.test import Client

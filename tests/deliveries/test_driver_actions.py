@@ -15,10 +15,10 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 from PIL import Image
 
-from deliveries import routing
-from deliveries.driver import DriverAction, driver_action_apply
 from deliveries.models import ActionReceipt, DeliveryEvent, Order, ProofOfDelivery, Route, Stop
-from deliveries.services import order_transition
+from deliveries.services import routes as routing
+from deliveries.services.driver_actions import DriverAction, driver_action_apply
+from deliveries.services.orders import order_transition
 from fleet.models import Device, Driver
 from tenancy.context import tenant_context
 from tenancy.models import Role
@@ -256,7 +256,7 @@ def test_a_bad_image_is_400_and_changes_nothing(
 
 @pytest.mark.django_db
 def test_an_oversized_photo_is_400(tenant_a: Tenant, media: Path, monkeypatch: Any) -> None:
-    monkeypatch.setattr("deliveries.driver.PHOTO_MAX_BYTES", 100)
+    monkeypatch.setattr("deliveries.services.driver_actions.PHOTO_MAX_BYTES", 100)
     stop = driver_ready(tenant_a, status="arrived")
     client = login(tenant_a.users[Role.DRIVER])
     photo = SimpleUploadedFile("a.jpg", image_bytes("JPEG", (200, 200)), "image/jpeg")

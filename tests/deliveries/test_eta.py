@@ -16,8 +16,9 @@ from django_scopes import scope, scopes_disabled
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from deliveries import eta
-from deliveries.eta import (
+from deliveries.models import Route, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from deliveries.services import eta
+from deliveries.services.eta import (
     GreatCircleProvider,
     OsrmProvider,
     StopPlan,
@@ -27,9 +28,8 @@ from deliveries.eta import (
     route_etas_refresh,
     route_ids_due_for_refresh,
 )
-from deliveries.models import Route, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from deliveries.routing import route_create, route_dispatch, stop_add, stops_reorder
-from deliveries.tasks_routes import route_etas_refresh_moved
+from deliveries.services.routes import route_create, route_dispatch, stop_add, stops_reorder
+from deliveries.tasks import route_etas_refresh_moved
 from fleet.models import Hub, VehicleState
 from tenancy.context import tenant_context
 from tests.deliveries.builders import order_build

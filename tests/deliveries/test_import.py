@@ -16,8 +16,8 @@ from django.test import Client
 from django_scopes import scopes_disabled
 from openpyxl import Workbook
 
-from deliveries import imports
 from deliveries.models import DeliveryEvent, Order
+from deliveries.services import imports
 from fleet.models import Hub
 from tenancy.context import tenant_context
 from tenancy.models import Membership, Role
@@ -417,3 +417,19 @@ def test_a_damaged_workbook_is_a_form_error(tenant_a: Tenant) -> None:
     assert "cannot be read" in response.content.decode() or "not a readable" in (
         response.content.decode()
     )
+
+
+def test_the_import_the_api_and_the_service_share_one_order_field_list() -> None:
+    import inspect
+
+    from deliveries.api.serializers import OrderInputSerializer, OrderOutputSerializer
+    from deliveries.models.orders import ORDER_DATA_FIELDS
+    from deliveries.services.orders import order_create
+
+    given = set(ORDER_DATA_FIELDS)
+    # The API makes the tracking code itself; the import may carry a customer's own.
+    assert set(OrderInputSerializer().fields) == given - {"tracking_code"} | {"hub"}
+    assert given <= set(OrderOutputSerializer.Meta.fields)
+    assert [*ORDER_DATA_FIELDS, "hub"] == imports.COLUMNS
+    service = set(inspect.signature(order_create).parameters)
+    assert given - {"tracking_code"} <= service

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from deliveries.models import DeliveryEvent, Order, OrderStatus, Route, Stop
-from deliveries.routing import (
+from deliveries.services.routes import (
     RouteConflict,
     route_create,
     route_dispatch,
@@ -295,6 +295,28 @@ def test_visits_move_the_route_and_visited_stops_stay_put(tenant_a: Tenant) -> N
         )  # fmt: skip
     assert fresh(route).status == Route.Status.COMPLETED
     assert status_of(first.order) == S.DELIVERED and status_of(second.order) == S.FAILED
+
+
+def test_the_route_list_counts_a_failed_stop_as_done(tenant_a: Tenant) -> None:
+    # A failed attempt closes its stop (STOP_DONE_STATUSES), though a failed order is not final.
+    from deliveries.selectors.routes import route_list
+
+    org = tenant_a.organization.pk
+    route = new_route(tenant_a, orders=2)
+    with scopes_disabled():
+        first = Stop.objects.filter(route=route).order_by("sequence").first()
+        Stop.objects.filter(route=route).update(late_risk=True)
+    assert first is not None
+    with tenant_context(org):
+        route_dispatch(organization_id=org, route_id=route.pk)
+        stop_arrive(organization_id=org, stop_id=first.pk, source=DeliveryEvent.Source.DRIVER)
+        stop_depart(
+            organization_id=org, stop_id=first.pk, to_status=S.FAILED, reason_code="not_home",
+            source=DeliveryEvent.Source.DRIVER,
+        )  # fmt: skip
+        listed = route_list(organization_id=org, date=route.date).get(pk=route.pk)
+    counts = tuple(getattr(listed, name) for name in ("stop_count", "done_count", "late_count"))
+    assert counts == (2, 1, 1)
 
 
 @pytest.mark.django_db(transaction=True)

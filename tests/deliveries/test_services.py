@@ -15,7 +15,7 @@ from django_scopes import scope, scopes_disabled
 from deliveries.models import DeliveryEvent, Order
 from deliveries.models import OrderStatus as S
 from deliveries.models.events import AppendOnlyError
-from deliveries.services import InvalidTransition, order_create, order_transition
+from deliveries.services.orders import InvalidTransition, order_create, order_transition
 from tenancy.context import tenant_context
 from tests.conftest import Tenant
 from tests.deliveries.builders import order_build

@@ -17,9 +17,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from deliveries.models import Order, OrderStatus, ProofOfDelivery, Route, Stop
-from deliveries.ratelimit import client_ip
-from deliveries.services import order_transition
-from deliveries.tracking import (
+from deliveries.selectors.tracking import (
     EN_DASH,
     eta_window,
     first_name,
@@ -27,7 +25,9 @@ from deliveries.tracking import (
     steps_build,
     vehicle_shown,
 )
+from deliveries.services.orders import order_transition
 from fleet.models import Driver, VehicleState
+from tenancy.api.ratelimit import client_ip
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login

@@ -11,7 +11,7 @@ from django_scopes import scopes_disabled
 
 from deliveries.filtersets import OrderFilterSet
 from deliveries.models import DeliveryEvent, Order
-from deliveries.services import order_transition
+from deliveries.services.orders import order_transition
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, login

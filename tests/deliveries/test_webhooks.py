@@ -19,7 +19,7 @@ from werkzeug import Request, Response
 
 from deliveries.models import Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from deliveries.outbox import order_eta_changed_emit
-from deliveries.webhooks import (
+from deliveries.services.webhooks import (
     webhook_deliveries_resend_due,
     webhook_delivery_attempt,
     webhook_retry_delay,

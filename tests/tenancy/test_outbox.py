@@ -14,7 +14,7 @@ from django_scopes import scopes_disabled
 from pytest_httpserver import HTTPServer
 
 from deliveries.models import WebhookDelivery, WebhookEvent
-from deliveries.webhooks import webhook_outbox_handle
+from deliveries.services.webhooks import webhook_outbox_handle
 from tenancy.context import tenant_context
 from tenancy.outbox import outbox_emit, outbox_subscribe
 from tenancy.outbox.models import OutboxDelivery, OutboxEvent

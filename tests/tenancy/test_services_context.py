@@ -5,7 +5,9 @@ organization's, raises instead of quietly acting for the organization it was han
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import pkgutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from deliveries import driver, eta, imports, routing, selectors, services, tracking, webhooks
+import deliveries.selectors
+import deliveries.services
+from deliveries.selectors import orders as selectors
+from deliveries.selectors import tracking
+from deliveries.selectors import webhooks as webhook_selectors
+from deliveries.services import orders as services
+from deliveries.services import routes as routing
 from fleet import maintenance
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
@@ -30,17 +38,20 @@ from tests.conftest import Tenant
 
 pytestmark = pytest.mark.django_db
 
+
+def _package_modules(package: Any) -> list[Any]:
+    # Every module of a services/ or selectors/ package: a new one is checked without listing it.
+    return [
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(package.__path__)
+    ]
+
+
 MODULES = [
     fleet_services,
     fleet_selectors,
-    services,
-    selectors,
-    routing,
-    driver,
-    eta,
-    webhooks,
-    imports,
-    tracking,
+    *_package_modules(deliveries.services),
+    *_package_modules(deliveries.selectors),
     maintenance,
 ]
 
@@ -68,7 +79,7 @@ def calls(tenant: Tenant) -> dict[str, Callable[[], Any]]:
             organization_id=organization_id
         ),
         "webhook_delivery_list": lambda: list(
-            webhooks.webhook_delivery_list(organization_id=organization_id)
+            webhook_selectors.webhook_delivery_list(organization_id=organization_id)
         ),
         "order_tracking_get": lambda: tracking.order_tracking_get(
             organization_id=organization_id, order_id=order_id

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
-from deliveries.models import ApiToken, DeliveryEvent, Order
-from tenancy.models import Role
+from deliveries.models import DeliveryEvent, Order
+from tenancy.models import ApiToken, Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import api_token_of
 

@@ -5,9 +5,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tenancy.permissions import CONSOLE_ROLES
-
-from ..models import ApiToken
+from ..permissions import CONSOLE_ROLES
+from .models import ApiToken
 
 
 class IsOrganizationClient(BasePermission):

@@ -20,13 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
-from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .webhooks import (
-    webhook_delivery_get,
-    webhook_delivery_list,
-    webhook_delivery_replay,
-    webhook_endpoint_list,
-)
+from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..selectors.webhooks import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_list
+from ..services.webhooks import webhook_delivery_replay
 
 WEBHOOK_ROLES = (Role.ADMIN, Role.MANAGER)
 PAGE_SIZE = 50

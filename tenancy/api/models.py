@@ -1,3 +1,5 @@
+"""API tokens: the credential of one integration of one organization (tenancy/api/)."""
+
 from __future__ import annotations
 
 import hmac
@@ -5,8 +7,8 @@ import secrets
 
 from django.db import models
 
-from tenancy.models import TenantModel
-from tenancy.tokens import token_hash
+from ..models import TenantModel
+from ..tokens import token_hash
 
 
 class ApiToken(TenantModel):
@@ -19,6 +21,9 @@ class ApiToken(TenantModel):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        app_label = "tenancy"
+        # The table keeps the name it had when the model lived in deliveries (no data moved).
+        db_table = "deliveries_apitoken"
         ordering = ["name"]
 
     def __str__(self) -> str:

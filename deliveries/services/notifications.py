@@ -6,13 +6,15 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
 
-from .models import Order
+from tenancy.errors import Conflict
+
+from ..models import Order
 
 # A support agent double-clicking, or re-sending while on the phone, must not flood the customer.
 RESEND_COOLDOWN_SECONDS = 60
 
 
-class TrackingLinkNotSent(Exception):
+class TrackingLinkNotSent(Conflict):
     """Why the tracking link was not sent, in words for the support agent."""
 
 

@@ -1,4 +1,4 @@
-"""Route planning writes: create a route, add, remove and reorder its stops, dispatch it, and
+"""Route writes: create a route, add, remove and reorder its stops, dispatch it, and
 record the vehicle reaching and leaving a stop.
 
 Every plan change locks the route row, checks the route may still change, bumps
@@ -6,28 +6,31 @@ Every plan change locks the route row, checks the route may still change, bumps
 refreshes the ETAs once the change is committed. Orders follow the state machine through
 `order_transition`: a stop added assigns its order, a removed one unassigns it, a dispatched
 route sends its orders out. The visits (`route_start`, `stop_arrive`, `stop_depart`) serve the
-driver app and the demo alike, and refresh the route's ETAs on commit too.
+driver app and the demo alike, and refresh the route's ETAs on commit too; an arrival and a
+departure each emit their outbox event (`stop.arrived`, `stop.departed`) in the same
+transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import F, Max
 from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import in_tenant, require_organization
+from tenancy.errors import Conflict
 
+from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
+from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
+from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh
-from .models import DeliveryEvent, Order, OrderStatus, Route, Stop
-from .services import order_transition
-from .transitions import FINAL_STATUSES
+from .orders import order_transition, owned_check
 
 S = OrderStatus
 Source = DeliveryEvent.Source
@@ -36,8 +39,13 @@ Source = DeliveryEvent.Source
 _RESEQUENCE_OFFSET = 1_000_000
 
 
-class RouteConflict(Exception):
-    """The route cannot change this way now (completed, or changed meanwhile): HTTP 409."""
+class RouteConflict(Conflict):
+    """The route cannot change this way now (completed, or changed meanwhile)."""
+
+
+def _plan_source(actor: AbstractBaseUser | None) -> str:
+    # A plan change is the dispatcher's in the console, or the system's (the demo, a solver).
+    return Source.CONSOLE if actor else Source.SYSTEM
 
 
 def _route_lock(organization_id: int, route_id: int, *, plan_version: int | None = None) -> Route:
@@ -84,18 +92,15 @@ def route_create(
     """A planned route of one vehicle and driver for one day at a hub."""
     require_organization(organization_id)
     with transaction.atomic():
-        if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
-            raise ValidationError({"hub": "No such hub in this organization."})
+        owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
         if vehicle_id is not None:
-            if not Vehicle.objects.filter(organization_id=organization_id, pk=vehicle_id).exists():
-                raise ValidationError({"vehicle": "No such vehicle in this organization."})
+            owned_check(Vehicle, organization_id=organization_id, pk=vehicle_id, field="vehicle")
             if Route.objects.filter(
                 organization_id=organization_id, vehicle_id=vehicle_id, date=date
             ).exists():
                 raise ValidationError({"vehicle": "This vehicle already has a route that day."})
         if driver_id is not None:
-            if not Driver.objects.filter(organization_id=organization_id, pk=driver_id).exists():
-                raise ValidationError({"driver": "No such driver in this organization."})
+            owned_check(Driver, organization_id=organization_id, pk=driver_id, field="driver")
             if Route.objects.filter(
                 organization_id=organization_id, driver_id=driver_id, date=date
             ).exists():
@@ -124,7 +129,7 @@ def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) ->
                 order_id=order.pk,
                 to_status=to_status,
                 actor=actor,
-                source=Source.CONSOLE if actor else Source.SYSTEM,
+                source=_plan_source(actor),
             )
             status = to_status
 
@@ -195,7 +200,7 @@ def stop_remove(
                 order_id=stop.order_id,
                 to_status=S.CREATED,
                 actor=actor,
-                source=Source.CONSOLE if actor else Source.SYSTEM,
+                source=_plan_source(actor),
             )
         stop.delete()
         _resequence(
@@ -289,7 +294,7 @@ def route_dispatch(
                     order_id=stop.order_id,
                     to_status=S.OUT_FOR_DELIVERY,
                     actor=actor,
-                    source=Source.CONSOLE if actor else Source.SYSTEM,
+                    source=_plan_source(actor),
                 )
         route.status = Route.Status.DISPATCHED
         route.dispatched_at = now or timezone.now()
@@ -406,6 +411,14 @@ def stop_arrive(
         if route.status == Route.Status.DISPATCHED:
             route.status = Route.Status.IN_PROGRESS
             route.save(update_fields=["status"])
+        stop_event_emit(
+            kind=STOP_ARRIVED,
+            stop=stop,
+            route=route,
+            order_status=stop.order.status,
+            latitude=latitude,
+            longitude=longitude,
+        )
         _etas_refresh_on_commit(route)
     return stop
 
@@ -449,6 +462,14 @@ def stop_depart(
         stop.actual_arrival = stop.actual_arrival or now
         stop.actual_departure = now
         stop.save(update_fields=["actual_arrival", "actual_departure"])
+        stop_event_emit(
+            kind=STOP_DEPARTED,
+            stop=stop,
+            route=route,
+            order_status=stop.order.status,
+            latitude=latitude,
+            longitude=longitude,
+        )
         open_stops = Stop.objects.filter(route=route, actual_departure__isnull=True).exclude(
             order__status__in=FINAL_STATUSES
         )
@@ -457,89 +478,3 @@ def stop_depart(
             route.save(update_fields=["status"])
         _etas_refresh_on_commit(route)
     return stop
-
-
-# -- reads -------------------------------------------------------------------------------------
-
-ROUTE_STATUS_TONES: dict[str, str] = {
-    Route.Status.PLANNED: "delivery-created",
-    Route.Status.DISPATCHED: "delivery-out_for_delivery",
-    Route.Status.IN_PROGRESS: "delivery-arrived",
-    Route.Status.COMPLETED: "delivery-delivered",
-}
-
-
-def route_list(
-    *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
-) -> QuerySet[Route]:
-    """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
-    require_organization(organization_id)
-    routes = Route.objects.filter(organization_id=organization_id, date=date)
-    if hub_ids:
-        routes = routes.filter(hub_id__in=hub_ids)
-    return (
-        routes.select_related("hub", "vehicle", "driver")
-        .annotate(
-            stop_count=Count("stops"),
-            done_count=Count("stops", filter=Q(stops__order__status__in=FINAL_STATUSES)),
-            late_count=Count(
-                "stops",
-                filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
-                & ~Q(stops__order__status__in=FINAL_STATUSES),
-            ),
-        )
-        .order_by("hub__name", "vehicle__plate", "pk")
-    )
-
-
-def route_get(*, organization_id: int, route_id: int, hub_ids: list[int] | None = None) -> Route:
-    """One route of the organization (and hub scope); Route.DoesNotExist for a foreign id."""
-    require_organization(organization_id)
-    routes = Route.objects.filter(organization_id=organization_id).select_related(
-        "hub", "vehicle", "driver"
-    )
-    if hub_ids:
-        routes = routes.filter(hub_id__in=hub_ids)
-    return routes.get(pk=route_id)
-
-
-def route_stop_list(*, organization_id: int, route_id: int) -> list[Stop]:
-    require_organization(organization_id)
-    return list(
-        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
-        .select_related("order")
-        .order_by("sequence")
-    )
-
-
-def route_addable_orders(*, organization_id: int, route: Route, limit: int = 200) -> list[Order]:
-    """Orders of the route's hub that a stop could take: located, not on an open stop."""
-    require_organization(organization_id)
-    on_routes = Stop.objects.filter(
-        organization_id=organization_id, actual_departure__isnull=True
-    ).exclude(route__status=Route.Status.COMPLETED)
-    return list(
-        Order.objects.filter(
-            organization_id=organization_id,
-            hub_id=route.hub_id,
-            status__in=(S.CREATED, S.FAILED, S.ASSIGNED),
-            latitude__isnull=False,
-        )
-        .exclude(pk__in=on_routes.values("order_id"))
-        .order_by("window_start", "reference")[:limit]
-    )
-
-
-def route_form_choices(
-    *, organization_id: int, hub_ids: list[int] | None = None
-) -> dict[str, list[Any]]:
-    """Hubs, vehicles and drivers a new route may use."""
-    require_organization(organization_id)
-    hubs = Hub.objects.filter(organization_id=organization_id).order_by("name")
-    vehicles = Vehicle.objects.filter(organization_id=organization_id, active=True)
-    drivers = Driver.objects.filter(organization_id=organization_id, active=True)
-    vehicles, drivers = vehicles.order_by("plate"), drivers.order_by("name")
-    if hub_ids:
-        hubs = hubs.filter(pk__in=hub_ids)
-        vehicles = vehicles.filter(hub_id__in=hub_ids)
-    return {"hubs": list(hubs), "vehicles": list(vehicles), "drivers": list(drivers)}

@@ -2,7 +2,8 @@
 
 Every action answers with the editor partial: on success the new plan, on bad input the same
 plan with the reason and a precise status (400 invalid, 404 not found, 409 route cannot change
-now), which static/deliveries/routes.js lets htmx swap in.
+now: tenancy/api/errors.py maps the services' errors), which static/deliveries/routes.js lets
+htmx swap in.
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from tenancy.api.errors import REFUSALS, error_status
 from tenancy.models import Role
 from tenancy.permissions import role_required
 from tenancy.selectors import membership_hub_ids
 
-from . import routing
-from .models import Order, Route, Stop
-from .transitions import InvalidTransition
+from ..models import Route
+from ..selectors import routes as route_selectors
+from ..services import routes as route_services
+from ..templatetags.deliveries import ROUTE_STATUS_TONES
 
 ROUTE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 EDITOR = "deliveries/routes/_route_editor.html"
@@ -57,7 +60,7 @@ def _error_text(exc: Exception) -> str:
 def _route_or_404(request: HttpRequest, route_id: int) -> Route:
     organization_id, hub_ids = _scope(request)
     try:
-        return routing.route_get(
+        return route_selectors.route_get(
             organization_id=organization_id, route_id=route_id, hub_ids=hub_ids
         )
     except Route.DoesNotExist as exc:
@@ -66,14 +69,16 @@ def _route_or_404(request: HttpRequest, route_id: int) -> Route:
 
 def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
     organization_id, _ = _scope(request)
-    stops = routing.route_stop_list(organization_id=organization_id, route_id=route.pk)
+    stops = route_selectors.route_stop_list(organization_id=organization_id, route_id=route.pk)
     return {
         "section": "routes",
         "route": route,
-        "route_tone": routing.ROUTE_STATUS_TONES[route.status],
+        "route_tone": ROUTE_STATUS_TONES[route.status],
         "stops": stops,
         "late_count": sum(1 for stop in stops if stop.late_risk and stop.actual_arrival is None),
-        "addable": routing.route_addable_orders(organization_id=organization_id, route=route),
+        "addable": route_selectors.route_addable_orders(
+            organization_id=organization_id, route=route
+        ),
         "editable": route.status != Route.Status.COMPLETED,
         "stop_points": [
             {
@@ -101,15 +106,19 @@ def route_list(request: HttpRequest) -> HttpResponse:
             day = dt.date.fromisoformat(request.GET["date"])
         except ValueError:
             date_error = "Give the date as YYYY-MM-DD."
-    routes = list(routing.route_list(organization_id=organization_id, date=day, hub_ids=hub_ids))
+    routes = list(
+        route_selectors.route_list(organization_id=organization_id, date=day, hub_ids=hub_ids)
+    )
     for route in routes:
-        route.tone = routing.ROUTE_STATUS_TONES[route.status]  # type: ignore[attr-defined]
+        route.tone = ROUTE_STATUS_TONES[route.status]  # type: ignore[attr-defined]
     context = {
         "section": "routes",
         "day": day,
         "date_error": date_error,
         "hubs": [(hub, list(items)) for hub, items in groupby(routes, key=lambda r: r.hub)],
-        "choices": routing.route_form_choices(organization_id=organization_id, hub_ids=hub_ids),
+        "choices": route_selectors.route_form_choices(
+            organization_id=organization_id, hub_ids=hub_ids
+        ),
     }
     return render(
         request, "deliveries/routes/route_list.html", context, status=400 if date_error else 200
@@ -132,7 +141,7 @@ def route_create(request: HttpRequest) -> HttpResponse:
         if hub_ids and hub_id not in hub_ids:
             raise ValidationError({"hub": "No such hub in your scope."})
         date = dt.date.fromisoformat(request.POST.get("date") or _today(request).isoformat())
-        route = routing.route_create(
+        route = route_services.route_create(
             organization_id=organization_id,
             hub_id=hub_id,
             date=date,
@@ -175,12 +184,14 @@ def _route_action(
         action(organization_id, plan_version)
     except ValueError:
         return _editor_error(request, route, "Send a whole number where one is asked.", 400)
-    except (Order.DoesNotExist, Stop.DoesNotExist):
-        return _editor_error(request, route, "No such order or stop on this hub's routes.", 404)
-    except ValidationError as exc:
-        return _editor_error(request, route, _error_text(exc), 400)
-    except (routing.RouteConflict, InvalidTransition) as exc:
-        return _editor_error(request, route, str(exc), 409)
+    except REFUSALS as exc:
+        # The status from the one mapping (tenancy/api/errors.py); the words for the editor.
+        status = error_status(exc) or 400
+        if isinstance(exc, ObjectDoesNotExist):
+            message = "No such order or stop on this hub's routes."
+        else:
+            message = _error_text(exc)
+        return _editor_error(request, route, message, status)
     if not _is_partial(request):
         return redirect(reverse("deliveries:route_detail", args=[route.pk]))
     route = _route_or_404(request, route_id)
@@ -213,7 +224,7 @@ def route_stop_add(request: HttpRequest, route_id: int) -> HttpResponse:
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.stop_add(
+        lambda organization_id, plan_version: route_services.stop_add(
             organization_id=organization_id,
             route_id=route_id,
             order_id=_posted_int(request, "order_id"),
@@ -229,7 +240,7 @@ def route_stop_remove(request: HttpRequest, route_id: int, stop_id: int) -> Http
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.stop_remove(
+        lambda organization_id, plan_version: route_services.stop_remove(
             organization_id=organization_id,
             route_id=route_id,
             stop_id=stop_id,
@@ -248,7 +259,7 @@ def route_stop_move(request: HttpRequest, route_id: int, stop_id: int) -> HttpRe
         direction = request.POST.get("direction", "")
         if direction not in offsets:
             raise ValidationError({"direction": "Move a stop up or down."})
-        routing.stop_move(
+        route_services.stop_move(
             organization_id=organization_id,
             route_id=route_id,
             stop_id=stop_id,
@@ -265,7 +276,7 @@ def route_dispatch(request: HttpRequest, route_id: int) -> HttpResponse:
     return _route_action(
         request,
         route_id,
-        lambda organization_id, plan_version: routing.route_dispatch(
+        lambda organization_id, plan_version: route_services.route_dispatch(
             organization_id=organization_id,
             route_id=route_id,
             actor=request.user,  # type: ignore[arg-type]

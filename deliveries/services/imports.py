@@ -30,12 +30,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from fleet.models import Hub
 from tenancy.context import require_organization
+from tenancy.errors import Conflict, InvalidInput
 
-from .models import DeliveryEvent, Order, OrderStatus
-from .models.orders import tracking_code_new
-from .outbox import orders_created_emit
-from .resolvers import tracking_codes_taken
-from .services import _position_check, _window_check
+from ..models import DeliveryEvent, Order, OrderStatus
+from ..models.orders import ORDER_DATA_FIELDS, tracking_code_new
+from ..outbox import orders_created_emit
+from ..resolvers import tracking_codes_taken
+from .orders import position_check, window_check
 
 MAX_ROWS = 10_000
 MAX_BYTES = 5 * 1024 * 1024
@@ -43,24 +44,7 @@ PREVIEW_TTL_SECONDS = 60 * 60
 
 # The template's columns, in order. Only reference, customer_name, address (and hub, unless a
 # default hub is chosen) are required; the other columns may be left out.
-COLUMNS = [
-    "reference",
-    "tracking_code",
-    "customer_name",
-    "phone",
-    "email",
-    "address",
-    "latitude",
-    "longitude",
-    "window_start",
-    "window_end",
-    "service_minutes",
-    "priority",
-    "weight_kg",
-    "volume_l",
-    "notes",
-    "hub",
-]
+COLUMNS = [*ORDER_DATA_FIELDS, "hub"]
 REQUIRED_COLUMNS = ("reference", "customer_name", "address")
 # Headers other systems commonly export, mapped to ours.
 ALIASES = {
@@ -104,11 +88,11 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 Cell = str | int | float | dt.datetime | dt.date | dt.time | None
 
 
-class ImportFileError(Exception):
+class ImportFileError(InvalidInput):
     """The file as a whole cannot be imported (format, size, header); nothing was validated."""
 
 
-class ImportConflict(Exception):
+class ImportConflict(Conflict):
     """The database changed since the preview (e.g. a reference now exists): nothing imported."""
 
 
@@ -361,8 +345,8 @@ def _model_check(parsed: dict[str, Any], hub_id: int, context: _Context) -> dict
     except ValidationError as exc:
         found.update({name: " ".join(messages) for name, messages in exc.message_dict.items()})
     for check, args in (
-        (_position_check, (parsed.get("latitude"), parsed.get("longitude"))),
-        (_window_check, (parsed.get("window_start"), parsed.get("window_end"))),
+        (position_check, (parsed.get("latitude"), parsed.get("longitude"))),
+        (window_check, (parsed.get("window_start"), parsed.get("window_end"))),
     ):
         try:
             check(*args)

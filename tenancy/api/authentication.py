@@ -9,13 +9,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from tenancy.context import tenant_context
-from tenancy.tokens import token_hash
-
-from ..models import ApiToken
-from ..resolvers import api_token_locate
-from ..selectors import api_token_get
-from ..services import api_token_touch
+from ..context import tenant_context
+from ..tokens import token_hash
+from .models import ApiToken
+from .tokens import api_token_get, api_token_locate, api_token_touch
 
 
 class IntegrationUser:
@@ -39,7 +36,7 @@ class IntegrationUser:
 
 class ApiTokenAuthentication(BaseAuthentication):
     """`Authorization: Token <token>`. Sets `request.organization` to the token's organization;
-    the API views enter that organization's scope (see `OrganizationApiView`)."""
+    the API views enter that organization's scope (see tenancy.api.views.OrganizationApiView)."""
 
     keyword = "Token"
 

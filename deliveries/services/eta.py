@@ -27,9 +27,9 @@ from fleet.geo import haversine_m
 from fleet.models import Hub, VehicleState
 from tenancy.context import require_organization
 
-from .models import Route, Stop
-from .outbox import order_eta_changed_emit
-from .transitions import FINAL_STATUSES
+from ..models import Route, Stop
+from ..outbox import order_eta_changed_emit
+from ..transitions import FINAL_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -252,3 +252,12 @@ def route_ids_due_for_refresh(*, organization_id: int) -> list[int]:
         .filter(Q(refreshed__isnull=True) | Q(vehicle__state__server_time__gt=F("refreshed")))
         .values_list("pk", flat=True)
     )
+
+
+def route_etas_refresh_due(*, organization_id: int) -> int:
+    """Refresh every route of the organization whose vehicle moved since its last refresh;
+    returns how many were refreshed."""
+    route_ids = route_ids_due_for_refresh(organization_id=organization_id)
+    for route_id in route_ids:
+        route_etas_refresh(organization_id=organization_id, route_id=route_id)
+    return len(route_ids)

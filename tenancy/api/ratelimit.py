@@ -1,4 +1,5 @@
-"""A small per-client request limiter on the shared cache (Redis), for public endpoints.
+"""A small per-client request limiter on the shared cache (Redis), for public endpoints and
+APIs of every app (the tracking page and its proof files today).
 
 Fixed windows: one counter per client and window, created with `add` and bumped with `incr`
 (both atomic in Redis), expiring with the window. Coarse, but cheap and good enough to stop a
@@ -19,6 +20,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+
+from ..errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,14 @@ def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> in
     if count <= limit:
         return 0
     return max(1, math.ceil((window + 1) * period - now))
+
+
+def rate_limit_enforce(*, bucket: str, key: str, limit: int, period: int = 60) -> None:
+    """Count one request of `key`; raise RateLimited (429 with Retry-After, through
+    tenancy/api/errors.py) once it is over `limit` per `period` seconds."""
+    retry_after = rate_limit_hit(bucket=bucket, key=key, limit=limit, period=period)
+    if retry_after:
+        raise RateLimited("Too many requests; try again later.", retry_after=retry_after)
 
 
 def rate_limited(

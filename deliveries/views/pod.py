@@ -15,13 +15,13 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from tenancy.api.ratelimit import rate_limited
 from tenancy.context import tenant_context
 from tenancy.models import Role
 from tenancy.selectors import membership_hub_ids
 
-from .models import ProofOfDelivery
-from .ratelimit import rate_limited
-from .resolvers import order_locate_by_tracking_code
+from ..models import ProofOfDelivery
+from ..resolvers import order_locate_by_tracking_code
 
 POD_FILE_KINDS = ("photo", "signature")
 

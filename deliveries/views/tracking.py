@@ -13,10 +13,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from tenancy.api.ratelimit import rate_limited
 from tenancy.context import tenant_context
 
-from .ratelimit import rate_limited
-from .tracking import OrderTracking, order_tracking_get, tracking_order_locate
+from ..selectors.tracking import OrderTracking, order_tracking_get, tracking_order_locate
 
 POLL_SECONDS = 30
 

@@ -22,10 +22,10 @@ from fleet.geo import haversine_m
 from fleet.models import VehicleState
 from tenancy.context import require_organization
 
-from .models import DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Stop
-from .resolvers import order_locate_by_tracking_code
-from .templatetags.deliveries import delivery_tone
-from .transitions import FINAL_STATUSES, STOP_DONE_STATUSES
+from ..models import DeliveryEvent, Order, OrderStatus, ProofOfDelivery, Stop
+from ..resolvers import order_locate_by_tracking_code
+from ..templatetags.deliveries import delivery_tone
+from ..transitions import FINAL_STATUSES, STOP_DONE_STATUSES
 
 S = OrderStatus
 
@@ -241,7 +241,7 @@ def _vehicle_position(stop: Stop, now: dt.datetime) -> VehicleState | None:
 
 
 def _proof_file_url(code: str, proof: ProofOfDelivery, kind: str) -> str | None:
-    """The public POD file URL (deliveries/views_pod.py), offered only when a file exists."""
+    """The public POD file URL (deliveries/views/pod.py), offered only when a file exists."""
     if not getattr(proof, kind):
         return None
     try:

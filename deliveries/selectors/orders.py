@@ -1,4 +1,4 @@
-"""Reads of delivery data. Every function takes the organization, checks that the caller
+"""Order reads: the lookup, one order, its current stop and its timeline. Every function takes the organization, checks that the caller
 entered its tenant context (`require_organization`) and filters by it; none enters a context.
 QuerySets come back lazy: the caller evaluates them inside the same context."""
 
@@ -11,8 +11,8 @@ from django.http import QueryDict
 
 from tenancy.context import require_organization
 
-from .filtersets import OrderFilterSet
-from .models import ApiToken, DeliveryEvent, FailureReason, Order, Stop
+from ..filtersets import OrderFilterSet
+from ..models import DeliveryEvent, FailureReason, Order, Stop
 
 
 def order_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Order]:
@@ -81,10 +81,3 @@ def order_event_list(*, organization_id: int, order_id: int) -> QuerySet[Deliver
 def failure_reason_list(*, organization_id: int) -> QuerySet[FailureReason]:
     require_organization(organization_id)
     return FailureReason.objects.filter(organization_id=organization_id, active=True)
-
-
-def api_token_get(*, organization_id: int, token_id: int) -> ApiToken | None:
-    """The organization's token `token_id` (as its resolver located it), with its organization."""
-    require_organization(organization_id)
-    tokens = ApiToken.objects.filter(organization_id=organization_id, pk=token_id)
-    return tokens.select_related("organization").first()

@@ -19,15 +19,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from fleet.models import Driver
+from tenancy.api.errors import REFUSALS, error_json
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
-from . import driver as driver_service
-from . import selectors
-from .driver import ActionKind, DriverAction
-from .models import Route, Stop
-from .routing import ROUTE_STATUS_TONES
-from .transitions import STOP_DONE_STATUSES
+from ..models import Route, Stop
+from ..selectors import driver as driver_selectors
+from ..selectors.orders import failure_reason_list
+from ..services import driver_actions as driver_services
+from ..services.driver_actions import ActionKind, DriverAction
+from ..services.driver_phone import driver_phone_device_issue
+from ..templatetags.deliveries import ROUTE_STATUS_TONES
+from ..transitions import STOP_DONE_STATUSES
 
 PHONE_SESSION_KEY = "driver_phone"
 # How far ahead of the server a phone's clock may claim an action happened.
@@ -46,7 +49,7 @@ def _today(request: HttpRequest) -> dt.date:
 def _driver(request: HttpRequest) -> Driver | None:
     user = request.user
     assert user.is_authenticated  # every caller is behind a login check
-    return driver_service.driver_for_user(organization_id=_organization_id(request), user=user)
+    return driver_selectors.driver_for_user(organization_id=_organization_id(request), user=user)
 
 
 def navigate_url(stop: Stop) -> str:
@@ -93,7 +96,7 @@ def _phone(request: HttpRequest, driver: Driver, routes: list[Route]) -> dict[st
     vehicle_id = open_routes[0].vehicle_id
     held = request.session.get(PHONE_SESSION_KEY)
     if not held or held.get("vehicle_id") != vehicle_id or held.get("driver_id") != driver.pk:
-        device, token = driver_service.driver_phone_device_issue(
+        device, token = driver_phone_device_issue(
             organization_id=_organization_id(request), driver=driver, vehicle_id=vehicle_id
         )
         held = {
@@ -131,7 +134,7 @@ def driver_home(request: HttpRequest) -> HttpResponse:
     stops: list[Stop] = []
     phone = None
     if driver is not None:
-        routes = driver_service.driver_route_list(
+        routes = driver_selectors.driver_route_list(
             organization_id=_organization_id(request), driver_id=driver.pk, date=_today(request)
         )
         stops = [stop for route in routes for stop in route.stop_list]  # type: ignore[attr-defined]
@@ -143,9 +146,7 @@ def driver_home(request: HttpRequest) -> HttpResponse:
         "driver": driver,
         "routes": routes,
         "stops": stops,
-        "failure_reasons": list(
-            selectors.failure_reason_list(organization_id=_organization_id(request))
-        ),
+        "failure_reasons": list(failure_reason_list(organization_id=_organization_id(request))),
         "app_config": _app_config(request, stops=_stop_rows(stops), routes=routes, phone=phone),
     }
     return render(request, "deliveries/driver/home.html", context)
@@ -159,7 +160,7 @@ def driver_stop(request: HttpRequest, stop_id: int) -> HttpResponse:
     if driver is None:
         raise Http404("No such stop.")
     try:
-        stop = driver_service.driver_stop_get(
+        stop = driver_selectors.driver_stop_get(
             organization_id=_organization_id(request), driver_id=driver.pk, stop_id=stop_id
         )
     except Stop.DoesNotExist as exc:
@@ -168,9 +169,7 @@ def driver_stop(request: HttpRequest, stop_id: int) -> HttpResponse:
         "section": "driver",
         "driver": driver,
         "stop": stop,
-        "failure_reasons": list(
-            selectors.failure_reason_list(organization_id=_organization_id(request))
-        ),
+        "failure_reasons": list(failure_reason_list(organization_id=_organization_id(request))),
         "app_config": _app_config(
             request, stops=_stop_rows([stop]), routes=[stop.route], phone=None
         ),
@@ -260,16 +259,15 @@ def driver_actions(request: HttpRequest) -> JsonResponse:
     if driver is None:
         return JsonResponse({"detail": "Your login is not linked to a driver."}, status=403)
     try:
-        action = action_from_request(request)
-    except ValidationError as exc:
-        return JsonResponse({"detail": driver_service.error_text(exc)}, status=400)
-    result = driver_service.driver_action_apply(
-        organization_id=_organization_id(request),
-        user=request.user,
-        driver_id=driver.pk,
-        key=request.headers.get("Idempotency-Key", ""),
-        action=action,
-    )
+        result = driver_services.driver_action_apply(
+            organization_id=_organization_id(request),
+            user=request.user,
+            driver_id=driver.pk,
+            key=request.headers.get("Idempotency-Key", ""),
+            action=action_from_request(request),
+        )
+    except REFUSALS as exc:  # a malformed action, a missing or foreign key: not stored
+        return error_json(exc)
     response = JsonResponse(result.body, status=result.status)
     if result.replayed:
         response["Idempotent-Replayed"] = "true"

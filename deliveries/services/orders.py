@@ -1,6 +1,7 @@
-"""Writes of delivery data: validated, atomic, for the organization given. The caller has
-entered that organization's tenant context; each service checks it (`require_organization`)
-and filters by the organization itself."""
+"""Order writes: create an order and move it through its state machine, each with its
+timeline event and outbox event in the same transaction. The caller has entered the
+organization's tenant context; each service checks it (`require_organization`) and filters by
+the organization itself."""
 
 from __future__ import annotations
 
@@ -13,16 +14,25 @@ from django.utils import timezone
 
 from fleet.models import Hub
 from tenancy.context import require_organization
+from tenancy.models import TenantModel
 
-from .models import ApiToken, DeliveryEvent, FailureReason, Order, OrderStatus
-from .models.orders import tracking_code_new
-from .outbox import order_events_emit
-from .transitions import InvalidTransition, transition_check
+from ..models import DeliveryEvent, FailureReason, Order, OrderStatus
+from ..models.orders import tracking_code_new
+from ..outbox import order_events_emit
+from ..transitions import InvalidTransition, transition_check
 
 Source = DeliveryEvent.Source
 
 
-def _position_check(latitude: float | None, longitude: float | None) -> None:
+def owned_check(model: type[TenantModel], *, organization_id: int, pk: int, field: str) -> None:
+    """ValidationError on `field` unless the organization has a `model` row `pk`: an id from a
+    form or an API body is the client's word, and another organization's id must not pass."""
+    if not model._default_manager.filter(organization_id=organization_id, pk=pk).exists():
+        label = model._meta.verbose_name
+        raise ValidationError({field: f"No such {label} in this organization."})
+
+
+def position_check(latitude: float | None, longitude: float | None) -> None:
     if (latitude is None) != (longitude is None):
         raise ValidationError({"latitude": "Give both latitude and longitude, or neither."})
     if latitude is not None and not -90 <= latitude <= 90:
@@ -31,7 +41,7 @@ def _position_check(latitude: float | None, longitude: float | None) -> None:
         raise ValidationError({"longitude": "Longitude must be between -180 and 180."})
 
 
-def _window_check(window_start: dt.datetime | None, window_end: dt.datetime | None) -> None:
+def window_check(window_start: dt.datetime | None, window_end: dt.datetime | None) -> None:
     for name, value in (("window_start", window_start), ("window_end", window_end)):
         if value is not None and timezone.is_naive(value):
             raise ValidationError({name: "Give a time zone (an aware date and time)."})
@@ -62,10 +72,9 @@ def order_create(
 ) -> Order:
     """Create an order with a fresh tracking code and its first timeline event, `created`."""
     require_organization(organization_id)
-    _position_check(latitude, longitude)
-    _window_check(window_start, window_end)
-    if not Hub.objects.filter(organization_id=organization_id, pk=hub_id).exists():
-        raise ValidationError({"hub": "No such hub in this organization."})
+    position_check(latitude, longitude)
+    window_check(window_start, window_end)
+    owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
     order = Order(
         organization_id=organization_id,
         hub_id=hub_id,
@@ -126,7 +135,7 @@ def order_transition(
     the check and the write, so two concurrent identical moves apply once.
     """
     require_organization(organization_id)
-    _position_check(latitude, longitude)
+    position_check(latitude, longitude)
     if source not in Source.values:
         raise ValidationError({"source": f"Unknown source {source!r}."})
     with transaction.atomic():
@@ -161,31 +170,11 @@ def order_transition(
     return order
 
 
-def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
-    """Record the token's use, at most once a minute so busy integrations do not write per call."""
-    require_organization(token.organization_id)
-    now = now or timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
-        ApiToken.objects.filter(organization_id=token.organization_id, pk=token.pk).update(
-            last_used_at=now
-        )
-        token.last_used_at = now
-
-
-def api_token_create(*, organization_id: int, name: str) -> tuple[ApiToken, str]:
-    """A new token and its plain value, which is shown once and never stored."""
-    require_organization(organization_id)
-    token = ApiToken(organization_id=organization_id, name=name)
-    plain = token.set_token()
-    token.full_clean(exclude=["organization"])
-    token.save()
-    return token, plain
-
-
 __all__ = [
     "InvalidTransition",
-    "api_token_create",
-    "api_token_touch",
     "order_create",
     "order_transition",
+    "owned_check",
+    "position_check",
+    "window_check",
 ]
