@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from tenancy.context import require_organization
 
+from .live.schema import vehicle_descriptive, vehicle_live
 from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import TrackingSettings
 from .resolvers import device_identifier_taken
@@ -24,25 +25,27 @@ def device_identifier_available(identifier: str, *, exclude_device_id: int | Non
 
 
 def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[str, Any]:
-    """A vehicle as the live map sees it (the `V` of docs/live-map.md)."""
+    """A vehicle as the live map sees it (the `V` of docs/live-map.md, fleet/live/schema.py)."""
     device = getattr(vehicle, "device", None)
-    return {
-        "id": vehicle.pk,
-        "plate": vehicle.plate,
-        "name": vehicle.name,
-        "hub_id": vehicle.hub_id,
-        "hub": vehicle.hub.name,
-        "driver": vehicle.driver.name if vehicle.driver else None,
-        "device": device.identifier if device else None,
-        "tags": list(vehicle.tags),
-        "lat": state.latitude if state else None,
-        "lon": state.longitude if state else None,
-        "speed_kmh": state.speed_kmh if state else None,
-        "heading": state.heading if state else None,
-        "status": state.status if state else VehicleState.Status.OFFLINE,
-        "fix_time": state.fix_time.isoformat() if state else None,
-        "battery_pct": state.battery_pct if state else None,
-    }
+    return vehicle_live(
+        vehicle_id=vehicle.pk,
+        descriptive=vehicle_descriptive(
+            plate=vehicle.plate,
+            name=vehicle.name,
+            hub_id=vehicle.hub_id,
+            hub=vehicle.hub.name,
+            driver=vehicle.driver.name if vehicle.driver else None,
+            device=device.identifier if device else None,
+            tags=list(vehicle.tags),
+        ),
+        lat=state.latitude if state else None,
+        lon=state.longitude if state else None,
+        speed_kmh=state.speed_kmh if state else None,
+        heading=state.heading if state else None,
+        status=state.status if state else VehicleState.Status.OFFLINE,
+        fix_time=state.fix_time if state else None,
+        battery_pct=state.battery_pct if state else None,
+    )
 
 
 def vehicle_live_list(

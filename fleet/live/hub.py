@@ -26,10 +26,16 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from fleet.selectors import vehicle_live_list
 from tenancy.context import in_tenant
 
-from .ingest.service import live_group
-from .selectors import vehicle_live_list
+from .schema import (
+    POSITIONS_UPDATE,
+    live_group,
+    vehicle_descriptive_key,
+    vehicle_fix_time,
+    vehicle_moving,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +47,6 @@ PICTURE_MAX_AGE_SECONDS = 15.0
 LIVE_COALESCE_SECONDS = 0.1
 
 EncodedVehicle = tuple[dict[str, Any], str]
-# What a fix changes; the rest of a vehicle's fields (plate, hub, driver, tags...) describe it.
-MOVING_FIELDS = ("id", "lat", "lon", "speed_kmh", "heading", "status", "fix_time", "battery_pct")
-DESCRIPTIVE_FIELDS = ("plate", "name", "hub_id", "hub", "driver", "device", "tags")
-
-
-def _descriptive(vehicle: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(vehicle.get(key) for key in DESCRIPTIVE_FIELDS)
-
-
 Batch = dict[int, EncodedVehicle]
 
 
@@ -57,11 +54,6 @@ class Screen(Protocol):
     interval: int
 
     async def flush(self, batch: Batch, now: dt.datetime, shared: dict[Hashable, Any]) -> None: ...
-
-
-def _fix_time(vehicle: dict[str, Any]) -> dt.datetime | None:
-    value = vehicle.get("fix_time")
-    return dt.datetime.fromisoformat(value) if value else None
 
 
 @dataclass
@@ -143,7 +135,7 @@ class LiveHub:
                 loaded = picture.get(vehicle_id)
                 if loaded is None:
                     continue  # not an active vehicle of the organization (any more)
-                loaded_time, update_time = _fix_time(loaded[0]), _fix_time(update[0])
+                loaded_time, update_time = vehicle_fix_time(loaded[0]), vehicle_fix_time(update[0])
                 if loaded_time is None or (update_time is not None and update_time > loaded_time):
                     picture[vehicle_id] = update
             feed.picture = picture
@@ -192,7 +184,7 @@ class LiveHub:
                     joined_at = None
                     await asyncio.sleep(RETRY_SECONDS)
                     continue
-                if message.get("type") == "positions.update":
+                if message.get("type") == POSITIONS_UPDATE:
                     self._dispatch(feed, message.get("vehicles") or [])
         finally:
             with contextlib.suppress(Exception):  # best effort on the way out
@@ -206,8 +198,10 @@ class LiveHub:
             full = (vehicle, json.dumps(vehicle))
             # Screens hold every vehicle's descriptive fields from their snapshot: an update
             # repeats them only when they changed, which halves the bytes of a busy frame.
-            if known is not None and _descriptive(known[0]) == _descriptive(vehicle):
-                update = (vehicle, json.dumps({key: vehicle.get(key) for key in MOVING_FIELDS}))
+            if known is not None and vehicle_descriptive_key(known[0]) == vehicle_descriptive_key(
+                vehicle
+            ):
+                update = (vehicle, json.dumps(vehicle_moving(vehicle)))
             else:
                 update = full
             if known is not None:  # a vehicle new since the load waits for the next

@@ -1,5 +1,5 @@
-"""The live map websocket: transport only. Filtering is fleet.live, data is fleet.selectors,
-and the feed comes from the process's LiveHub."""
+"""The live map websocket: transport only. Filtering is fleet.live.filters, the frames are
+fleet.live.schema, data is fleet.selectors, and the feed comes from the process's LiveHub."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from fleet.selectors import zone_geometries
 from tenancy.context import in_tenant, no_tenant
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids, membership_list_for_user
 from tenancy.sessions import session_is_current, user_socket_group
 
-from .live import FilterError, LiveFilter, interval_parse, live_filter_parse
-from .live_hub import Batch, live_hub
-from .selectors import zone_geometries
+from .filters import FilterError, LiveFilter, interval_parse, live_filter_parse
+from .hub import Batch, live_hub
+from .schema import FRAME_SNAPSHOT, FRAME_UPDATE, error_frame, frames
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RESCOPED = 4409
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
-# Daphne refuses websocket messages over 1 MiB; ~300 bytes a vehicle keeps a frame well under.
-VEHICLES_PER_FRAME = 1000
 
 
 # Read-only lookups run in the thread pool, not the one shared "sync thread": 200 screens
@@ -69,26 +68,6 @@ def _access_now(
             if membership.organization_id == organization_id and membership.role in CONSOLE_ROLES:
                 return None, membership_hub_ids(membership=membership)
     return CLOSE_FORBIDDEN, []
-
-
-def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetime) -> list[str]:
-    """JSON frames of at most VEHICLES_PER_FRAME vehicles, built from pre-serialized vehicles.
-    A snapshot's first part is "snapshot" (replace everything), the rest "snapshot_more"."""
-    server_time = json.dumps(now.isoformat())
-    parts = [
-        encoded[i : i + VEHICLES_PER_FRAME] for i in range(0, len(encoded), VEHICLES_PER_FRAME)
-    ]
-    result = []
-    for index, part in enumerate(parts or [[]]):
-        frame_type = "snapshot_more" if kind == "snapshot" and index > 0 else kind
-        tail = f',"removed":{json.dumps(removed)}' if kind == "update" and index == 0 else ""
-        if kind == "update" and index > 0:
-            tail = ',"removed":[]'
-        result.append(
-            f'{{"type":"{frame_type}","vehicles":[{",".join(part)}]{tail},'
-            f'"server_time":{server_time}}}'
-        )
-    return result
 
 
 class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -203,7 +182,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.receive_json(content)
 
     async def send_error(self, error: str, message: str) -> None:
-        await self.send_json({"type": "error", "error": error, "message": message})
+        await self.send_json(error_frame(message, error))
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe":
@@ -219,7 +198,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
         except FilterError as exc:
-            await self.send_json({"type": "error", "message": str(exc)})
+            await self.send_json(error_frame(str(exc)))
             return
         self.subscribed = False  # no clock flush between the snapshot and the new settings
         await self.send_snapshot()
@@ -242,7 +221,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         ]
         self.visible = {vehicle["id"] for vehicle, _ in shown}
         self.last_snapshot = asyncio.get_running_loop().time()
-        await self.send_frames("snapshot", [encoded for _, encoded in shown], [], now)
+        await self.send_frames(FRAME_SNAPSHOT, [encoded for _, encoded in shown], [], now)
 
     async def flush(self, batch: Batch, now: dt.datetime, shared: dict[Hashable, Any]) -> None:
         """Called by the hub on this screen's interval clock with what arrived since the last
@@ -261,7 +240,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             key = ("all", self.hub_set)
             if key not in shared:
                 encoded = [enc for vehicle, enc in batch.values() if self.in_scope(vehicle)]
-                shared[key] = frames("update", encoded, removed=[], now=now) if encoded else []
+                shared[key] = frames(FRAME_UPDATE, encoded, removed=[], now=now) if encoded else []
             update_frames: list[str] = shared[key]
         else:
             update_frames = self.filtered_frames(batch, now)
@@ -269,7 +248,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_all(update_frames)
         elif loop.time() - self.last_sent >= HEARTBEAT_SECONDS:
             # An empty update now and then, so a quiet fleet does not look like a dead socket.
-            await self.send_frames("update", [], [], now)
+            await self.send_frames(FRAME_UPDATE, [], [], now)
 
     def filtered_frames(self, batch: Batch, now: dt.datetime) -> list[str]:
         shown: list[str] = []
@@ -285,7 +264,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.visible.discard(vehicle_id)
         if not shown and not removed:
             return []
-        return frames("update", shown, removed=removed, now=now)
+        return frames(FRAME_UPDATE, shown, removed=removed, now=now)
 
     async def send_frames(
         self, kind: str, encoded: list[str], removed: list[int], now: dt.datetime
