@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from fleet.live.schema import vehicle_live
+from tenancy.outbox.raw import OUTBOX_INSERT_SQL, outbox_insert_params
 
 from .copy_encoding import (
     COPY_SQL,
@@ -38,6 +39,7 @@ from .copy_encoding import (
 from .database import Unavailable
 from .decode import Fix
 from .directory import DeviceDirectory, DeviceInfo
+from .events import RelayNudge, positions_flushed_events
 from .filters import LastFix, derive_status, next_stationary_since
 
 logger = logging.getLogger(__name__)
@@ -74,12 +76,17 @@ class GroupCommitWriter:
         directory: DeviceDirectory,
         *,
         broadcast: Broadcast | None = None,
+        relay_nudge: RelayNudge | None = None,
         max_delay: float = 0.02,
         max_batch: int = 5000,
     ) -> None:
         self.conninfo = conninfo
         self.directory = directory
         self.broadcast = broadcast
+        self.relay_nudge = relay_nudge or RelayNudge()
+        # Organizations whose positions.flushed events committed since the last relay nudge.
+        self.flushed_organizations: set[int] = set()
+        self.events_emitted = 0
         self.max_delay = max_delay
         self.max_batch = max_batch
         self.pending: list[tuple[list[Item], asyncio.Future[None]]] = []
@@ -131,14 +138,21 @@ class GroupCommitWriter:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(Unavailable(str(exc)))
+                self._nudge_relay()  # parts of an isolated flush may have committed
                 continue
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
+            self._nudge_relay()
             if updates and self.broadcast is not None:
                 task = asyncio.get_running_loop().create_task(self.broadcast(updates))
                 self.broadcast_tasks.add(task)
                 task.add_done_callback(self.broadcast_tasks.discard)
+
+    def _nudge_relay(self) -> None:
+        if self.flushed_organizations:
+            self.relay_nudge.request(self.flushed_organizations)
+            self.flushed_organizations = set()
 
     async def _flush_or_isolate(self, items: list[Item]) -> dict[int, list[dict[str, Any]]]:
         """One flush; when the database refuses a value in it (the decoder should have caught
@@ -213,10 +227,17 @@ class GroupCommitWriter:
                     item.outcome = "stored"
                 elif not item.outcome:
                     item.outcome = "rejected"
+            stored = [i for i in items if i.outcome == "stored"]
+            # The domain event commits with the fixes it announces, or not at all.
+            events = positions_flushed_events(stored)
+            if events:
+                await conn.execute(OUTBOX_INSERT_SQL, outbox_insert_params(events))
             await self._write_refusals(conn, [i for i in items if i.refusal is not None])
-            states = self._next_states([i for i in items if i.outcome == "stored"])
+            states = self._next_states(stored)
             advanced = await self._upsert_states(conn, states)
         self.flushes += 1
+        self.events_emitted += len(events)
+        self.flushed_organizations.update(organization_id for organization_id, _ in events)
         return self._remember(states, advanced)
 
     async def _copy_new_positions(

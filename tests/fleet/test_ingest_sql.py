@@ -22,10 +22,14 @@ from fleet.ingest.directory import DeviceInfo
 from fleet.ingest.filters import Limits
 from fleet.ingest.writer import Item
 from fleet.models import Position, RejectedFix, VehicleState
+from tenancy.outbox import raw as outbox_sql
+from tenancy.outbox.models import OutboxEvent
 
 # Columns the writer leaves to the database on purpose: a serial id, and what the upsert
 # derives (last_seen_at is received_at on insert, the newest on conflict).
 REFUSAL_DERIVED = {"id", "last_seen_at"}
+# An outbox event's id is an identity; relayed_at stays empty until the relay is done with it.
+OUTBOX_LEFT_EMPTY = {"id", "relayed_at"}
 
 
 def model_columns(model: type[models.Model]) -> set[str]:
@@ -69,6 +73,12 @@ def test_refusal_upsert_covers_every_rejected_fix_column() -> None:
     assert columns_in(sql.REFUSAL_COPY_SQL, "incoming_refusal") == list(sql.REFUSAL_COLUMNS)
     inserted = columns_in(sql.REFUSAL_UPSERT_SQL, "fleet_rejectedfix")
     assert inserted == [*sql.REFUSAL_COLUMNS, "last_seen_at"]
+
+
+def test_outbox_insert_covers_every_outbox_event_column() -> None:
+    assert set(outbox_sql.OUTBOX_INSERT_COLUMNS) == model_columns(OutboxEvent) - OUTBOX_LEFT_EMPTY
+    inserted = columns_in(outbox_sql.OUTBOX_INSERT_SQL, "tenancy_outboxevent")
+    assert inserted == list(outbox_sql.OUTBOX_INSERT_COLUMNS)
 
 
 def _item(**fix: Any) -> Item:
