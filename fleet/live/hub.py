@@ -128,6 +128,7 @@ class LiveHub:
         if not feed.screens:
             # The last screen is gone: forget the picture too, the next one loads it afresh.
             del self.feeds[organization_id]
+            feed.join_attempted.set()  # nobody may wait on a pump that is going away
             for task in (feed.pump, feed.loading, feed.poller, *feed.clocks.values()):
                 if task is not None:
                     task.cancel()
