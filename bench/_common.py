@@ -34,7 +34,8 @@ if str(REPO) not in sys.path:
 
 VENV_BIN = REPO / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
-BENCH_DB = "doorstep_bench"
+# A database of its own per run when several people benchmark on one server at once.
+BENCH_DB = os.environ.get("DOORSTEP_BENCH_DB") or "doorstep_bench"
 BENCH_TOKEN = "bench-device-token"
 BENCH_PREFIX = "bench-"
 HOST = "127.0.0.1"

@@ -288,7 +288,7 @@ def copy_rows(db_url: str, rows: list[tuple[Any, ...]]) -> float:
     """Seconds for one bare COPY of `rows` into fleet_position (emptied first), committed."""
     import psycopg
 
-    from fleet.ingest.pipeline import POSITION_COLUMNS
+    from fleet.ingest.copy_encoding import POSITION_COLUMNS
 
     buffer = io.StringIO()
     for row in rows:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fleet.consumers import LiveMapConsumer
+from fleet.live.consumer import LiveMapConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveMapConsumer.as_asgi(), name="ws-live"),

@@ -8,17 +8,16 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.utils import timezone
 
 from tenancy.context import operator_context, require_organization, tenant_context
 from tenancy.models import Organization
 
-from .ingest.service import live_group
+from .live.broadcast import live_publish
+from .live.snapshot import vehicle_live_list
 from .models import RejectedFix, TrackingSettings
 from .partitions import partitions_drop_expired, partitions_ensure
-from .selectors import vehicle_live_list
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,6 @@ def vehicle_states_mark_offline() -> int:
 
 
 def _broadcast(by_org: dict[int, set[int]]) -> None:
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
     for organization_id, vehicle_ids in by_org.items():
         # Each organization's vehicles are read inside that organization's own context.
         with tenant_context(organization_id):
@@ -58,12 +54,7 @@ def _broadcast(by_org: dict[int, set[int]]) -> None:
                 for v in vehicle_live_list(organization_id=organization_id)
                 if v["id"] in vehicle_ids
             ]
-        try:
-            async_to_sync(layer.group_send)(
-                live_group(organization_id), {"type": "positions.update", "vehicles": vehicles}
-            )
-        except Exception:
-            logger.warning("offline broadcast failed; screens catch up on their next snapshot")
+        live_publish(organization_id=organization_id, vehicles=vehicles)
 
 
 DEFAULT_RETENTION_DAYS = 90  # TrackingSettings.position_retention_days' default

@@ -23,47 +23,6 @@ def device_identifier_available(identifier: str, *, exclude_device_id: int | Non
     return not device_identifier_taken(identifier=identifier, except_device_id=exclude_device_id)
 
 
-def vehicle_live_payload(vehicle: Vehicle, state: VehicleState | None) -> dict[str, Any]:
-    """A vehicle as the live map sees it (the `V` of docs/live-map.md)."""
-    device = getattr(vehicle, "device", None)
-    return {
-        "id": vehicle.pk,
-        "plate": vehicle.plate,
-        "name": vehicle.name,
-        "hub_id": vehicle.hub_id,
-        "hub": vehicle.hub.name,
-        "driver": vehicle.driver.name if vehicle.driver else None,
-        "device": device.identifier if device else None,
-        "tags": list(vehicle.tags),
-        "lat": state.latitude if state else None,
-        "lon": state.longitude if state else None,
-        "speed_kmh": state.speed_kmh if state else None,
-        "heading": state.heading if state else None,
-        "status": state.status if state else VehicleState.Status.OFFLINE,
-        "fix_time": state.fix_time.isoformat() if state else None,
-        "battery_pct": state.battery_pct if state else None,
-    }
-
-
-def vehicle_live_list(
-    *, organization_id: int, hub_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    """Every active vehicle of the organization (of `hub_ids` only, when given) with its state."""
-    require_organization(organization_id)
-    vehicles = Vehicle.objects.filter(organization_id=organization_id, active=True).select_related(
-        "hub", "driver", "device"
-    )
-    if hub_ids:
-        vehicles = vehicles.filter(hub_id__in=hub_ids)
-    states = {
-        s.vehicle_id: s
-        for s in VehicleState.objects.filter(
-            organization_id=organization_id, vehicle__in=[v.pk for v in vehicles]
-        )
-    }
-    return [vehicle_live_payload(v, states.get(v.pk)) for v in vehicles]
-
-
 def vehicle_get(
     *, organization_id: int, vehicle_id: int, hub_ids: list[int] | None = None
 ) -> Vehicle:

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from tenancy.context import require_organization
 
-from .live import FilterError, interval_parse, live_filter_parse
+from .live.filters import FilterError, interval_parse, live_filter_parse
 from .models import SavedView, SavedViewDefault
 from .selectors import zone_geometries
 

@@ -48,6 +48,8 @@ INGEST_READ = [
     "fleet_trackingsettings",
 ]
 INGEST_WRITE = ["fleet_position", "fleet_vehiclestate", "fleet_rejectedfix"]
+# Written, never read back: the outbox events a flush emits (the identity id needs no grant).
+INGEST_EMIT = ["tenancy_outboxevent"]
 
 _resolver_sql: list[str] = []
 
@@ -178,6 +180,8 @@ def grants_sql(database: str) -> list[str]:
         f"GRANT SELECT ON {', '.join(INGEST_READ)} TO {ingest}",
         f"GRANT SELECT, INSERT, UPDATE ON {', '.join(INGEST_WRITE)} TO {ingest}",
         f"GRANT USAGE, SELECT ON SEQUENCE fleet_rejectedfix_id_seq TO {ingest}",
+        # The positions.flushed events of each flush (fleet/ingest/events.py): insert only.
+        f"GRANT INSERT ON {', '.join(INGEST_EMIT)} TO {ingest}",
     ]
     return statements
 

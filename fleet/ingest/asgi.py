@@ -13,8 +13,9 @@ import orjson
 
 from tenancy.tokens import token_hash
 
+from .database import Unavailable
 from .decode import DecodeError, Fix, batch_fix, osmand_from_json, osmand_from_params, query_params
-from .pipeline import DeviceInfo, Unavailable
+from .directory import DeviceInfo
 from .service import UNAUTHORIZED, UNKNOWN_DEVICE, ingest_service
 
 logger = logging.getLogger(__name__)

@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from fleet.live.broadcast import LiveBroadcaster
+
+from .database import Unavailable, conninfo_from_settings
 from .decode import Fix
+from .directory import DeviceDirectory, DeviceInfo
 from .filters import fix_refusal
-from .pipeline import (
-    DeviceDirectory,
-    DeviceInfo,
-    GroupCommitWriter,
-    Item,
-    Unavailable,
-    conninfo_from_settings,
-)
+from .writer import GroupCommitWriter, Item
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_DEVICE = "unknown_device"
 UNAUTHORIZED = "unauthorized"
-
-
-class LiveBroadcaster:
-    """Best-effort push of committed state to the organization's live map group. When Redis is
-    down the fixes are already stored and acknowledged; screens resync from a snapshot later."""
-
-    def __init__(self, *, timeout: float = 2.0, cooldown: float = 2.0) -> None:
-        from channels.layers import get_channel_layer
-
-        self.timeout = timeout
-        self.cooldown = cooldown
-        self.paused_until = 0.0
-        # Build the channel layer now: its first use imports channels_redis and redis, which
-        # inside the first flush would stall every request of the process for most of a second.
-        get_channel_layer()
-
-    async def __call__(self, updates: dict[int, list[dict[str, Any]]]) -> None:
-        if time.monotonic() < self.paused_until:
-            return
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for organization_id, vehicles in updates.items():
-            try:
-                await asyncio.wait_for(
-                    layer.group_send(
-                        live_group(organization_id),
-                        {"type": "positions.update", "vehicles": vehicles},
-                    ),
-                    self.timeout,
-                )
-            except Exception as exc:
-                logger.warning("live broadcast paused for %.0f s: %r", self.cooldown, exc)
-                self.paused_until = time.monotonic() + self.cooldown
-                return
-
-
-def live_group(organization_id: int) -> str:
-    return f"live.org.{organization_id}"
 
 
 class IngestService:

@@ -6,8 +6,9 @@ from typing import Any
 import pytest_asyncio
 
 from fleet.ingest import service as ingest_module
-from fleet.ingest.pipeline import conninfo_from_settings
-from fleet.ingest.service import IngestService, LiveBroadcaster
+from fleet.ingest.database import conninfo_from_settings
+from fleet.ingest.service import IngestService
+from fleet.live.broadcast import LiveBroadcaster
 
 
 @pytest_asyncio.fixture

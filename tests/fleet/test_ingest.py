@@ -17,8 +17,9 @@ from django.conf import settings
 from django_scopes import scopes_disabled
 
 from config.asgi import application
-from fleet.ingest.pipeline import conninfo_from_settings
-from fleet.ingest.service import IngestService, live_group
+from fleet.ingest.database import conninfo_from_settings
+from fleet.ingest.service import IngestService
+from fleet.live.schema import live_group
 from fleet.models import Position, RejectedFix, TrackingSettings, VehicleState
 from tests.conftest import Tenant, build_tenant
 

@@ -128,7 +128,7 @@ async def test_writer_isolates_a_fix_the_database_refuses(
     assert device is not None
     now = dt.datetime.now(dt.UTC)
     base = now - dt.timedelta(minutes=30)
-    from fleet.ingest.pipeline import Item
+    from fleet.ingest.writer import Item
 
     def item(i: int, **attributes: Any) -> Item:
         fix = Fix(tenant.device.identifier, stamp(base, i), 52.37 + i * 1e-6, 4.89)

@@ -15,7 +15,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from config.asgi import application
-from fleet.ingest.service import live_group
+from fleet.live.schema import live_group
 from fleet.models import Hub, Vehicle, VehicleState
 from tenancy.models import Membership, Role
 from tests.conftest import Tenant, build_tenant

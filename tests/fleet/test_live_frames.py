@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from fleet.consumers import VEHICLES_PER_FRAME, frames
+from fleet.live.schema import VEHICLES_PER_FRAME, frames
 
 
 def vehicle(i: int) -> dict[str, object]:

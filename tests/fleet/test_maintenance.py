@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from fleet.ingest.service import live_group
+from fleet.live.schema import live_group
 from fleet.maintenance import vehicle_states_mark_offline
 from fleet.models import VehicleState
 from fleet.partitions import (

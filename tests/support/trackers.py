@@ -115,6 +115,7 @@ class Frame:
     received: float  # monotonic
     kind: str
     vehicles: list[dict[str, Any]]
+    state: str = ""  # of a "feed" frame: "paused" / "live"
 
 
 @dataclass
@@ -155,7 +156,12 @@ class Screen:
                     async for message in socket:
                         data = json.loads(message)
                         self.frames.append(
-                            Frame(time.monotonic(), data.get("type", ""), data.get("vehicles", []))
+                            Frame(
+                                time.monotonic(),
+                                data.get("type", ""),
+                                data.get("vehicles", []),
+                                data.get("state", ""),
+                            )
                         )
                     self.closes.append((time.monotonic(), f"closed {socket.close_code}"))
             except Exception as exc:  # refused, closed by the server, ...: retry like the page

@@ -26,6 +26,7 @@ from deliveries.services import routes as routing
 from fleet import maintenance
 from fleet import selectors as fleet_selectors
 from fleet import services as fleet_services
+from fleet.live import snapshot as fleet_snapshot
 from tenancy.context import (
     TenantContextError,
     in_tenant,
@@ -50,6 +51,7 @@ def _package_modules(package: Any) -> list[Any]:
 MODULES = [
     fleet_services,
     fleet_selectors,
+    fleet_snapshot,
     *_package_modules(deliveries.services),
     *_package_modules(deliveries.selectors),
     maintenance,
@@ -75,7 +77,7 @@ def calls(tenant: Tenant) -> dict[str, Callable[[], Any]]:
             hub_id=tenant.hub.pk,
             date=timezone.localdate(),
         ),
-        "vehicle_live_list": lambda: fleet_selectors.vehicle_live_list(
+        "vehicle_live_list": lambda: fleet_snapshot.vehicle_live_list(
             organization_id=organization_id
         ),
         "webhook_delivery_list": lambda: list(

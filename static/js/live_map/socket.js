@@ -2,9 +2,13 @@
 
 export const BACKOFF_FIRST_MS = 1000;
 export const BACKOFF_MAX_MS = 30000;
+// A socket that stayed open this long was a working connection: its loss starts the backoff
+// afresh instead of where the last outage left it.
+export const STABLE_MS = 5000;
 
 // Connects, re-subscribes after every (re)connect, backs off 1 s doubling to 30 s, and reports
-// connecting / live / reconnecting / stale.
+// connecting / live / reconnecting / stale. "stale" also while the server says its live feed is
+// paused (a `feed` frame: Redis away, the screen is fed from database polls).
 export class LiveConnection {
   constructor(url, { subscription, onMessage, onState }) {
     this.url = url;
@@ -20,6 +24,8 @@ export class LiveConnection {
     this.probedAt = 0;
     this.everConnected = false;
     this.fatal = null;
+    this.feedPaused = false;
+    this.openedAt = 0;
   }
 
   start() {
@@ -39,6 +45,8 @@ export class LiveConnection {
     this.socket = socket;
     socket.onopen = () => {
       this.everConnected = true;
+      this.openedAt = Date.now();
+      this.feedPaused = false; // a new socket: the server says again if its feed is paused
       this.send(this.subscription());
     };
     socket.onmessage = (event) => {
@@ -48,11 +56,14 @@ export class LiveConnection {
       } catch (error) {
         return;
       }
-      if (["snapshot", "snapshot_more", "update"].includes(message.type)) {
+      if (message.type === "feed") {
+        this.feedPaused = message.state === "paused";
+      }
+      if (["snapshot", "snapshot_more", "update", "feed"].includes(message.type)) {
         this.attempt = 0;
         this.lastFrameAt = Date.now();
         this.probedAt = 0;
-        this._setState("live");
+        this._setState(this.feedPaused ? "stale" : "live");
       }
       this.onMessage(message);
     };
@@ -61,6 +72,10 @@ export class LiveConnection {
         return;
       }
       this.socket = null;
+      if (this.openedAt && Date.now() - this.openedAt >= STABLE_MS) {
+        this.attempt = 0;
+      }
+      this.openedAt = 0;
       this._scheduleRetry(event);
     };
   }

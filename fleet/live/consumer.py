@@ -1,9 +1,10 @@
-"""The live map websocket: transport only. Filtering is fleet.live, data is fleet.selectors,
-and the feed comes from the process's LiveHub."""
+"""The live map websocket: transport only. Filtering is fleet.live.filters, the frames are
+fleet.live.schema, data is fleet.selectors, and the feed comes from the process's LiveHub."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -12,18 +13,30 @@ from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 from django.conf import settings
 
+from fleet.selectors import zone_geometries
 from tenancy.context import in_tenant, no_tenant
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids, membership_list_for_user
 from tenancy.sessions import session_is_current, user_socket_group
 
-from .live import FilterError, LiveFilter, interval_parse, live_filter_parse
-from .live_hub import Batch, live_hub
-from .selectors import zone_geometries
+from .filters import FilterError, LiveFilter, interval_parse, live_filter_parse
+from .hub import Batch, live_hub
+from .schema import (
+    FEED_LIVE,
+    FEED_PAUSED,
+    FRAME_SNAPSHOT,
+    FRAME_UPDATE,
+    error_frame,
+    feed_frame,
+    frames,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +48,12 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RESCOPED = 4409
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
-# Daphne refuses websocket messages over 1 MiB; ~300 bytes a vehicle keeps a frame well under.
-VEHICLES_PER_FRAME = 1000
+# The channel layer (Redis) away: a call to it gives up after LAYER_TIMEOUT_SECONDS; the
+# consumer's own channel waits for the hub to find Redis back, re-trying at least every
+# LAYER_WAIT_SECONDS.
+LAYER_TIMEOUT_SECONDS = 2.0
+LAYER_RETRY_SECONDS = 0.5
+LAYER_WAIT_SECONDS = 10.0
 
 
 # Read-only lookups run in the thread pool, not the one shared "sync thread": 200 screens
@@ -71,32 +88,13 @@ def _access_now(
     return CLOSE_FORBIDDEN, []
 
 
-def frames(kind: str, encoded: list[str], *, removed: list[int], now: dt.datetime) -> list[str]:
-    """JSON frames of at most VEHICLES_PER_FRAME vehicles, built from pre-serialized vehicles.
-    A snapshot's first part is "snapshot" (replace everything), the rest "snapshot_more"."""
-    server_time = json.dumps(now.isoformat())
-    parts = [
-        encoded[i : i + VEHICLES_PER_FRAME] for i in range(0, len(encoded), VEHICLES_PER_FRAME)
-    ]
-    result = []
-    for index, part in enumerate(parts or [[]]):
-        frame_type = "snapshot_more" if kind == "snapshot" and index > 0 else kind
-        tail = f',"removed":{json.dumps(removed)}' if kind == "update" and index == 0 else ""
-        if kind == "update" and index > 0:
-            tail = ',"removed":[]'
-        result.append(
-            f'{{"type":"{frame_type}","vehicles":[{",".join(part)}]{tail},'
-            f'"server_time":{server_time}}}'
-        )
-    return result
-
-
 class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """One dispatcher screen: its filter and interval live here, server-side. The process's
     LiveHub supplies the picture for snapshots and calls `flush` on the interval's clock."""
 
     organization_id: int
     hub_ids: list[int]
+    accepted = False
     revoked = False
     recheck_task: asyncio.Task[None] | None = None
 
@@ -121,11 +119,66 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.last_snapshot = 0.0
         self.user = user
         self.session_key = getattr(session, "session_key", None)
-        # tenancy.sessions tells this group when the user's access may have ended.
-        await self.channel_layer.group_add(user_socket_group(user.pk), self.channel_name)
+        # tenancy.sessions tells this group when the user's access may have ended. With Redis
+        # away nothing can be sent to it either; the group is joined once the layer is back
+        # (`receive_from_layer`), and the timer re-checks access meanwhile.
+        await self.join_user_group()
         await live_hub().join(self.organization_id, self)
         await self.accept()
+        self.accepted = True
         self.recheck_task = asyncio.create_task(self.recheck_periodically())
+
+    async def join_user_group(self) -> bool:
+        try:
+            await asyncio.wait_for(
+                self.channel_layer.group_add(user_socket_group(self.user.pk), self.channel_name),
+                LAYER_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:
+            logger.info("live socket could not join its user group: %r", exc)
+            return False
+        return True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Channels' AsyncConsumer.__call__, with one change: the consumer's own channel is read
+        through `receive_from_layer`, which survives the channel layer going away. Channels'
+        own reader raises, and the socket dies with 1011 at every Redis outage."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        try:
+            if self.channel_layer is not None:
+                self.channel_name = await self.channel_layer.new_channel()
+                await await_many_dispatch([receive, self.receive_from_layer], self.dispatch)
+            else:
+                await await_many_dispatch([receive], self.dispatch)
+        except StopConsumer:
+            pass
+
+    async def receive_from_layer(self) -> dict[str, Any]:
+        """The next message on this consumer's channel. While Redis is away, wait for the hub
+        to find it back instead of failing; then rejoin the user group and re-check access (a
+        revocation sent during the outage was lost)."""
+        while True:
+            try:
+                message: dict[str, Any] = await self.channel_layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.info("live socket channel unavailable: %r", exc)
+                await asyncio.sleep(LAYER_RETRY_SECONDS)
+                await live_hub().layer_available(timeout=LAYER_WAIT_SECONDS)
+                if self.accepted and not self.revoked and await self.join_user_group():
+                    await self.check_access()
+                continue
+            return message
+
+    async def feed_changed(self, *, paused: bool) -> None:
+        """From the hub: tell the screen whether its data is live or polled from the database."""
+        if self.accepted and not self.revoked:
+            await self.send_json(
+                feed_frame(FEED_PAUSED if paused else FEED_LIVE, now=dt.datetime.now(dt.UTC))
+            )
 
     async def refuse(self, code: int) -> None:
         # Accept, then close with our code: a refused handshake reaches the browser only as
@@ -139,9 +192,13 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.recheck_task.cancel()
         if hasattr(self, "organization_id"):
             live_hub().leave(self.organization_id, self)
-            await self.channel_layer.group_discard(
-                user_socket_group(self.user.pk), self.channel_name
-            )
+            with contextlib.suppress(Exception):  # Redis away: the membership expires by itself
+                await asyncio.wait_for(
+                    self.channel_layer.group_discard(
+                        user_socket_group(self.user.pk), self.channel_name
+                    ),
+                    LAYER_TIMEOUT_SECONDS,
+                )
 
     async def revoke(self, code: int) -> None:
         """Stop the feed at once and close; later frames from the browser are ignored."""
@@ -203,7 +260,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.receive_json(content)
 
     async def send_error(self, error: str, message: str) -> None:
-        await self.send_json({"type": "error", "error": error, "message": message})
+        await self.send_json(error_frame(message, error))
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "subscribe":
@@ -219,12 +276,15 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
         except FilterError as exc:
-            await self.send_json({"type": "error", "message": str(exc)})
+            await self.send_json(error_frame(str(exc)))
             return
         self.subscribed = False  # no clock flush between the snapshot and the new settings
         await self.send_snapshot()
         if self.revoked:  # access ended while the snapshot was being built
             return
+        if live_hub().paused(self.organization_id):
+            # The snapshot is the database's; what follows comes from polls until Redis is back.
+            await self.send_json(feed_frame(FEED_PAUSED, now=dt.datetime.now(dt.UTC)))
         self.subscribed = True
         live_hub().start_clock(self.organization_id, self.interval)
 
@@ -242,7 +302,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         ]
         self.visible = {vehicle["id"] for vehicle, _ in shown}
         self.last_snapshot = asyncio.get_running_loop().time()
-        await self.send_frames("snapshot", [encoded for _, encoded in shown], [], now)
+        await self.send_frames(FRAME_SNAPSHOT, [encoded for _, encoded in shown], [], now)
 
     async def flush(self, batch: Batch, now: dt.datetime, shared: dict[Hashable, Any]) -> None:
         """Called by the hub on this screen's interval clock with what arrived since the last
@@ -261,7 +321,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             key = ("all", self.hub_set)
             if key not in shared:
                 encoded = [enc for vehicle, enc in batch.values() if self.in_scope(vehicle)]
-                shared[key] = frames("update", encoded, removed=[], now=now) if encoded else []
+                shared[key] = frames(FRAME_UPDATE, encoded, removed=[], now=now) if encoded else []
             update_frames: list[str] = shared[key]
         else:
             update_frames = self.filtered_frames(batch, now)
@@ -269,7 +329,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.send_all(update_frames)
         elif loop.time() - self.last_sent >= HEARTBEAT_SECONDS:
             # An empty update now and then, so a quiet fleet does not look like a dead socket.
-            await self.send_frames("update", [], [], now)
+            await self.send_frames(FRAME_UPDATE, [], [], now)
 
     def filtered_frames(self, batch: Batch, now: dt.datetime) -> list[str]:
         shown: list[str] = []
@@ -285,7 +345,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.visible.discard(vehicle_id)
         if not shown and not removed:
             return []
-        return frames("update", shown, removed=removed, now=now)
+        return frames(FRAME_UPDATE, shown, removed=removed, now=now)
 
     async def send_frames(
         self, kind: str, encoded: list[str], removed: list[int], now: dt.datetime
