@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_orders, views_routes, views_tracking, views_webhooks
+from . import views, views_orders, views_routes, views_tracking, views_vehicle, views_webhooks
 
 app_name = "deliveries"
 
@@ -50,4 +50,9 @@ urlpatterns = [
         name="route_stop_move",
     ),
     path("routes/<int:route_id>/dispatch/", views_routes.route_dispatch, name="route_dispatch"),
+    path(
+        "routes/vehicles/<int:vehicle_id>/today.json",
+        views_vehicle.vehicle_route_today_json,
+        name="vehicle_route_today",
+    ),
 ]
