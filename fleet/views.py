@@ -13,10 +13,12 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
 
 from . import selectors, services
+from .basemap import base_layer_url
 from .models import RejectedFix, SavedView, Vehicle
 
 
@@ -70,7 +72,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
             organization_id=organization_id, hub_ids=hub_ids or None
         ),
         "tags": selectors.vehicle_tag_list(organization_id=organization_id),
-        "roadsUrl": "/map/roads.geojson",
+        "roadsUrl": base_layer_url(),
         "savedViews": [_saved_view_json(v, user_id=user_id, default_id=default_id) for v in views],
         "viewsUrl": "/map/views/",
         "viewUrlTemplate": "/map/views/0/",
@@ -81,9 +83,10 @@ def map_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(*CONSOLE_ROLES)
+@role_required(*CONSOLE_ROLES, Role.DRIVER)
 def roads(request: HttpRequest) -> HttpResponse:
-    """The demo road network around this organization's hubs, drawn when no tiles load."""
+    """The demo road network around this organization's hubs, drawn when no tiles load (every
+    map page of the organization's members: the console's and the driver app's)."""
     organization_id, _, _ = _context(request)
     from .simulation.roads import roads_geojson
 
