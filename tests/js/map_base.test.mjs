@@ -11,7 +11,7 @@ test("grid steps are round metres, about 120 px apart on screen", () => {
   assert.equal(gridSpacing(52.37, 16).metres, 200);
   assert.equal(gridSpacing(52.37, 10).metres, 10000);
   const { dLat, dLon } = gridSpacing(52.37, 14);
-  assert.ok(Math.abs(dLat - 1000 / 111320) < 1e-9);
+  assert.ok(Math.abs(dLat - 500 / 111320) < 1e-9);
   assert.ok(dLon > dLat); // a degree of longitude is shorter up north
 });
 
