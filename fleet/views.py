@@ -114,7 +114,7 @@ def _error(exc: ValidationError, status: int = 400) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(*CONSOLE_ROLES)
 def saved_views(request: HttpRequest) -> HttpResponse:
-    organization_id, user_id, _ = _context(request)
+    organization_id, user_id, hub_ids = _context(request)
     if request.method == "POST":
         try:
             body = _json_body(request)
@@ -126,6 +126,7 @@ def saved_views(request: HttpRequest) -> HttpResponse:
                 refresh_seconds=body.get("refresh_seconds", 5),
                 shared=bool(body.get("shared")),
                 make_default=bool(body.get("make_default")),
+                hub_ids=hub_ids or None,
             )
         except ValidationError as exc:
             return _error(exc)

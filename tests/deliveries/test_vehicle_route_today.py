@@ -11,11 +11,10 @@ from django_scopes import scope, scopes_disabled
 
 from deliveries.models import Route, Stop
 from deliveries.models.orders import OrderStatus
-from fleet.models import Zone
 from tenancy.models import Organization, Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_build
-from tests.factories import DeviceFactory, HubFactory, ZoneFactory
+from tests.factories import DeviceFactory, HubFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -118,27 +117,3 @@ def test_a_hub_scoped_dispatcher_gets_404_for_another_hubs_vehicle(tenant_a: Ten
     client = login(user)
     assert client.get(url(other_vehicle_id)).status_code == 404
     assert client.get(url(tenant_a.vehicle.pk)).status_code == 200
-
-
-def test_a_hub_scoped_dispatcher_sees_only_their_hubs_and_org_wide_zones(
-    tenant_a: Tenant,
-) -> None:
-    other_hub = HubFactory.create(organization=tenant_a.organization, name="Noord")
-    ZoneFactory.create(organization=tenant_a.organization, name="Noord yard", hub=other_hub)
-    ZoneFactory.create(organization=tenant_a.organization, name="City low-emission", hub=None)
-    user = tenant_a.users[Role.DISPATCHER]
-    unscoped = login(tenant_a.users[Role.ADMIN]).get("/map/").context["map_config"]
-    assert {f["properties"]["name"] for f in unscoped["zones"]["features"]} == {
-        tenant_a.zone.name,
-        "Noord yard",
-        "City low-emission",
-    }
-    with scopes_disabled():
-        user.memberships.get().hubs.set([tenant_a.hub])
-        assert Zone.objects.filter(organization=tenant_a.organization).count() == 3
-    config = login(user).get("/map/").context["map_config"]
-    assert {f["properties"]["name"] for f in config["zones"]["features"]} == {
-        tenant_a.zone.name,
-        "City low-emission",
-    }
-    assert config["vehicleRouteUrlTemplate"] == "/routes/vehicles/0/today.json"
