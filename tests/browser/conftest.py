@@ -183,7 +183,9 @@ def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        # Generous: with both xdist workers and Chromium on a shared 2-core machine, importing
+        # Django and the apps alone took over 20 s (the server had printed nothing yet).
+        deadline = time.monotonic() + 60
         while True:
             try:
                 httpx.get(f"{url}/login/", timeout=1)
