@@ -5,7 +5,7 @@ driver's home page `console:driver_home`; both views live here in views/."""
 
 from django.urls import path
 
-from .views import driver, orders, pod, routes, tracking, webhooks
+from .views import driver, orders, pod, routes, tracking, vehicle, webhooks
 
 app_name = "deliveries"
 
@@ -54,6 +54,11 @@ urlpatterns = [
         name="route_stop_move",
     ),
     path("routes/<int:route_id>/dispatch/", routes.route_dispatch, name="route_dispatch"),
+    path(
+        "routes/vehicles/<int:vehicle_id>/today.json",
+        vehicle.vehicle_route_today_json,
+        name="vehicle_route_today",
+    ),
 ]
 
 # The driver app and proof-of-delivery files: their own namespace, "driver".

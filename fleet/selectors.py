@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from tenancy.context import require_organization
 
@@ -43,14 +43,25 @@ def vehicle_state_get(*, organization_id: int, vehicle_id: int) -> VehicleState 
     ).first()
 
 
-def zone_geometries(*, organization_id: int) -> dict[int, dict[str, Any]]:
-    require_organization(organization_id)
-    return {z.pk: z.geometry for z in Zone.objects.filter(organization_id=organization_id)}
-
-
-def zone_feature_collection(*, organization_id: int) -> dict[str, Any]:
+def zone_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Zone]:
+    """The organization's zones; with `hub_ids`, those hubs' zones and the org-wide ones (no hub)."""
     require_organization(organization_id)
     zones = Zone.objects.filter(organization_id=organization_id)
+    if hub_ids:
+        zones = zones.filter(Q(hub_id__in=hub_ids) | Q(hub__isnull=True))
+    return zones
+
+
+def zone_geometries(
+    *, organization_id: int, hub_ids: list[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    return {z.pk: z.geometry for z in zone_list(organization_id=organization_id, hub_ids=hub_ids)}
+
+
+def zone_feature_collection(
+    *, organization_id: int, hub_ids: list[int] | None = None
+) -> dict[str, Any]:
+    zones = zone_list(organization_id=organization_id, hub_ids=hub_ids)
     return {
         "type": "FeatureCollection",
         "features": [
@@ -85,8 +96,6 @@ def vehicle_tag_list(*, organization_id: int) -> list[str]:
 
 def saved_view_list(*, organization_id: int, user_id: int) -> QuerySet[SavedView]:
     """The user's own views and the views shared with the organization."""
-    from django.db.models import Q
-
     require_organization(organization_id)
     return SavedView.objects.filter(
         Q(owner_id=user_id) | Q(shared=True), organization_id=organization_id

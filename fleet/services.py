@@ -25,12 +25,15 @@ def saved_view_create(
     refresh_seconds: Any = 5,
     shared: bool = False,
     make_default: bool = False,
+    hub_ids: list[int] | None = None,
 ) -> SavedView:
+    """`hub_ids`: the owner's hub scope; a zone outside it is refused like an unknown one."""
     name = (name or "").strip()
     if not name or len(name) > 80:
         raise ValidationError({"name": "Give the view a name of 1 to 80 characters."})
     try:
-        live_filter_parse(filters, zone_geometries=zone_geometries(organization_id=organization_id))
+        zones = zone_geometries(organization_id=organization_id, hub_ids=hub_ids)
+        live_filter_parse(filters, zone_geometries=zones)
         refresh = interval_parse(refresh_seconds)
     except FilterError as exc:
         raise ValidationError({"filters": str(exc)}) from exc

@@ -10,12 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
 
 from . import selectors, services
+from .basemap import base_layer_url
 from .models import RejectedFix, SavedView, Vehicle
 
 
@@ -37,6 +39,15 @@ def _saved_view_json(view: SavedView, *, user_id: int, default_id: int | None) -
     }
 
 
+def _url_or_empty(name: str, **kwargs: Any) -> str:
+    """A URL of an app above fleet, by name only (fleet imports nothing of deliveries); empty
+    when that app is not installed, and the page then leaves the feature out."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return ""
+
+
 @role_required(*CONSOLE_ROLES)
 def map_page(request: HttpRequest) -> HttpResponse:
     organization_id, user_id, hub_ids = _context(request)
@@ -55,13 +66,17 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "center": center,
         "zoom": 13,
         "hubs": [{"id": h.pk, "name": h.name, "lat": h.latitude, "lon": h.longitude} for h in hubs],
-        "zones": selectors.zone_feature_collection(organization_id=organization_id),
+        # A hub-scoped dispatcher sees their hubs' zones and the org-wide ones only.
+        "zones": selectors.zone_feature_collection(
+            organization_id=organization_id, hub_ids=hub_ids or None
+        ),
         "tags": selectors.vehicle_tag_list(organization_id=organization_id),
-        "roadsUrl": settings.MAP_BASE_LAYER_URL,
+        "roadsUrl": base_layer_url(),
         "savedViews": [_saved_view_json(v, user_id=user_id, default_id=default_id) for v in views],
         "viewsUrl": "/map/views/",
         "viewUrlTemplate": "/map/views/0/",
         "vehicleUrlTemplate": "/map/vehicles/0/",
+        "vehicleRouteUrlTemplate": _url_or_empty("deliveries:vehicle_route_today", vehicle_id=0),
     }
     return render(request, "console/map.html", {"section": "map", "map_config": map_config})
 
@@ -84,7 +99,7 @@ def _error(exc: ValidationError, status: int = 400) -> JsonResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(*CONSOLE_ROLES)
 def saved_views(request: HttpRequest) -> HttpResponse:
-    organization_id, user_id, _ = _context(request)
+    organization_id, user_id, hub_ids = _context(request)
     if request.method == "POST":
         try:
             body = _json_body(request)
@@ -96,6 +111,7 @@ def saved_views(request: HttpRequest) -> HttpResponse:
                 refresh_seconds=body.get("refresh_seconds", 5),
                 shared=bool(body.get("shared")),
                 make_default=bool(body.get("make_default")),
+                hub_ids=hub_ids or None,
             )
         except ValidationError as exc:
             return _error(exc)

@@ -20,7 +20,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django_scopes import scopes_disabled
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Route,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from tenancy.models import Membership, Organization
 from tests.support.processes import django_process_env
@@ -69,6 +77,29 @@ def csp_violations(page: Page) -> list[str]:
         ),
     )
     return reports
+
+
+def block_tiles(page: Page | BrowserContext) -> list[str]:
+    """A closed network: every request off this machine (the map tiles) is aborted, and listed."""
+    aborted: list[str] = []
+
+    def abort(route: Route) -> None:
+        aborted.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])"), abort)
+    return aborted
+
+
+def map_base_drawn(page: Page, selector: str) -> str:
+    """What the shared map module drew under a map (static/js/maps/base.js): its data-map-base
+    once the base layer has settled, "vector" with its feature count."""
+    element = page.locator(selector)
+    expect(element).to_have_attribute("data-map-base", re.compile(r"^(vector|grid)$"))
+    kind = element.get_attribute("data-map-base") or ""
+    if kind == "vector":
+        assert int(element.get_attribute("data-map-base-features") or 0) > 10
+    return kind
 
 
 @pytest.fixture
@@ -152,7 +183,9 @@ def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        # Generous: with both xdist workers and Chromium on a shared 2-core machine, importing
+        # Django and the apps alone took over 20 s (the server had printed nothing yet).
+        deadline = time.monotonic() + 60
         while True:
             try:
                 httpx.get(f"{url}/login/", timeout=1)

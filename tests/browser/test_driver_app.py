@@ -27,7 +27,7 @@ from deliveries.models import Route as DeliveryRoute
 from fleet.models import Driver, Vehicle
 from tenancy.context import tenant_context
 from tenancy.models import Organization
-from tests.browser.conftest import PASSWORD, csp_violations
+from tests.browser.conftest import PASSWORD, block_tiles, csp_violations, map_base_drawn
 from tests.deliveries.builders import failure_reasons_create, order_advance, order_build
 from tests.factories import HubFactory
 
@@ -289,3 +289,20 @@ def test_support_sees_the_proof_with_thumbnails(
     assert page.evaluate("(img) => img.naturalWidth", handle) > 0
     pod.scroll_into_view_if_needed()
     screenshot(page, "driver_pod_in_order_lookup")
+
+
+def test_the_driver_map_draws_the_vector_base_layer_when_tiles_cannot_load(
+    phone: tuple[BrowserContext, Page], route_today: list[Stop], screenshot: Any
+) -> None:
+    context, page = phone
+    aborted = block_tiles(context)
+    page.goto("/driver/")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/driver/$"))
+    expect(page.locator("#driver-map .driver-pin")).to_have_count(2)
+    assert map_base_drawn(page, "#driver-map") == "vector"
+    assert aborted, "the page asked for no tile"
+    expect(page.locator("#driver-map .leaflet-control-scale")).to_be_visible()
+    screenshot(page, "driver_map_tiles_blocked")

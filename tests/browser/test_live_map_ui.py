@@ -255,6 +255,39 @@ def test_clicking_a_vehicle_on_the_map_selects_its_row(map_page: Page) -> None:
     assert max(offsets) < 1.0, offsets
 
 
+def test_the_details_body_follows_the_live_frames(
+    map_page: Page, map_server: MapPageServer
+) -> None:
+    page = map_page
+    vehicles = three()
+    map_server.vehicles = {v["id"]: v for v in vehicles}
+    apply(page, {"type": "snapshot", "vehicles": vehicles, "server_time": now_iso()})
+    page.locator('#vehicle-list [data-vehicle-id="1"]').click()
+    body = page.locator("#vehicle-details-body")
+    expect(body.locator('[data-live="speed"]')).to_have_text("32 km/h")
+    expect(body.locator('[data-live="position"]')).to_have_text("52.37020, 4.89520")
+    # No route endpoint in this page's config: the route section says so plainly.
+    expect(body.locator("[data-vehicle-route]")).to_contain_text("No route today")
+
+    # One frame later (the fragment is not fetched again for 10 s), the body shows the frame.
+    moved = vehicle(1, "KX-204-B", lat=52.3711, lon=4.8973, driver="Noor Visser", speed=48,
+                    heading=180, status="moving", age_s=0)  # fmt: skip
+    moved["battery_pct"] = 64
+    moving = ("id", "lat", "lon", "speed_kmh", "heading", "status", "fix_time", "battery_pct")
+    frame = {key: moved[key] for key in moving}
+    apply(page, {"type": "update", "vehicles": [frame], "server_time": now_iso()})
+    expect(body.locator('[data-live="speed"]')).to_have_text("48 km/h")
+    expect(body.locator('[data-live="heading"]')).to_have_text("180°")
+    expect(body.locator('[data-live="position"]')).to_have_text("52.37110, 4.89730")
+    expect(body.locator('[data-live="battery"]')).to_have_text("64%")
+    expect(page.locator("#vehicle-details-pulse")).to_contain_text("48 km/h")
+    stopped = dict(frame, status="stopped", speed_kmh=0)
+    apply(page, {"type": "update", "vehicles": [stopped], "server_time": now_iso()})
+    expect(body.locator('[data-live="status"]')).to_have_text("Stopped")
+    expect(body.locator('[data-live="status"]')).to_have_class(re.compile(r"\bstatus-stopped\b"))
+    expect(page.locator("#vehicle-details-status")).to_have_text("Stopped")
+
+
 def test_filters_make_the_subscription_and_empty_state_clears_them(map_page: Page) -> None:
     page = map_page
     apply(page, {"type": "snapshot", "vehicles": three(), "server_time": now_iso()})

@@ -16,6 +16,7 @@ from deliveries.services.eta import route_etas_refresh
 from deliveries.services.routes import route_create, stop_add
 from tenancy.context import tenant_context
 from tenancy.models import Organization
+from tests.browser.conftest import block_tiles, map_base_drawn
 from tests.deliveries.builders import order_build
 from tests.factories import HubFactory, VehicleFactory
 
@@ -136,3 +137,35 @@ def test_a_stale_editor_shows_the_conflict_instead_of_applying(
     # The editor now shows the current plan, untouched by the stale click.
     assert rows(page) == ["AX-1", "AX-2", "AX-3"]
     screenshot(page, "route_editor_conflict")
+
+
+def test_the_route_editor_draws_the_vector_base_layer_when_tiles_cannot_load(
+    page: Page, member: Any, sign_in: Any, screenshot: Any
+) -> None:
+    aborted = block_tiles(page)
+    member("dana", role="dispatcher")
+    with scopes_disabled():
+        organization = Organization.objects.get(name="Amsterdam Express")
+    hub = HubFactory.create(
+        organization=organization, name="Amsterdam West", latitude=52.372, longitude=4.836
+    )
+    with tenant_context(organization.pk):
+        route = route_create(
+            organization_id=organization.pk, hub_id=hub.pk, date=timezone.localdate()
+        )
+    for number, (dlat, dlon) in enumerate([(0.010, 0.004), (0.004, 0.018)], 1):
+        order = order_build(
+            organization, hub, reference=f"AX-{number}",
+            latitude=hub.latitude + dlat, longitude=hub.longitude + dlon,
+        )  # fmt: skip
+        with tenant_context(organization.pk):
+            stop_add(organization_id=organization.pk, route_id=route.pk, order_id=order.pk)
+
+    sign_in("dana", next_path=f"/routes/{route.pk}/")
+    expect(page.locator("#route-map .route-stop-marker")).to_have_count(2)
+    # The tiles were asked for and refused; the same roads as the live map's are drawn instead.
+    assert map_base_drawn(page, "#route-map") == "vector"
+    assert aborted, "the page asked for no tile"
+    expect(page.locator("#route-map .leaflet-control-scale")).to_be_visible()
+    page.locator("#route-map").scroll_into_view_if_needed()
+    screenshot(page, "route_editor_tiles_blocked")

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from deliveries.models import DeliveryEvent, ProofOfDelivery, Route, Stop
 from fleet.models import Vehicle, VehicleState
 from tenancy.models import Organization
-from tests.browser.conftest import SCREENSHOT_DIR, csp_violations
+from tests.browser.conftest import SCREENSHOT_DIR, block_tiles, csp_violations, map_base_drawn
 from tests.deliveries.builders import order_advance, order_build
 from tests.factories import HubFactory, OrganizationFactory, VehicleFactory
 
@@ -191,3 +191,28 @@ def _tiny_png() -> bytes:
     buffer = BytesIO()
     Image.new("RGB", (8, 8), (110, 86, 232)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_the_tracking_map_draws_its_own_vector_fallback_without_console_endpoints(
+    phone: Page,
+    delivery_day: dict[str, Any],
+    settings: Any,
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    # Tiles configured, but the network is closed.
+    settings.MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    aborted = block_tiles(phone)
+    requested: list[str] = []
+    phone.on("request", lambda request: requested.append(request.url))
+    mine, neighbour = delivery_day["mine"], delivery_day["neighbour"]
+    order_advance(neighbour, "delivered", source=DeliveryEvent.Source.DRIVER)
+    phone.goto(f"/track/{mine.tracking_code}/")
+    expect(phone.locator("#tracking-map .leaflet-interactive")).to_have_count(2)
+    # The page is anonymous: no base layer from a members' endpoint, a metric grid and a scale
+    # under the two places and the line between them instead.
+    assert map_base_drawn(phone, "#tracking-map") == "grid"
+    assert aborted, "the page asked for no tile"
+    assert not [url for url in requested if "/map/" in url], requested
+    expect(phone.locator("#tracking-map .leaflet-control-scale")).to_be_visible()
+    phone.locator("#tracking-map").scroll_into_view_if_needed()
+    screenshot(phone, "tracking_map_tiles_blocked")

@@ -26,6 +26,7 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
         "delivery_id": b.tenant.delivery_objects[WebhookDelivery].pk
     },
     "deliveries:route_detail": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
+    "deliveries:vehicle_route_today": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "driver:stop_detail": lambda b: {"stop_id": b.tenant.delivery_objects[Stop].pk},
     "driver:pod_file": lambda b: {
         "proof_id": b.tenant.delivery_objects[ProofOfDelivery].pk,

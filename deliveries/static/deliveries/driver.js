@@ -5,6 +5,10 @@
 // whenever the phone is online and retries with backoff. An item leaves the queue only after a
 // definite answer (2xx, or a 4xx that is shown to the driver); the server stores the answer per
 // key, so a retry after a lost answer is never applied twice.
+//
+// An ES module: the map (tiles, the vector base layer, scale) comes from the shared map module.
+import { createMap } from "../js/maps/base.js";
+
 (function () {
   "use strict";
 
@@ -138,7 +142,7 @@
     return span;
   }
 
-  // --- Map: stops as numbered vector pins on a plain background (no tiles needed). ----------
+  // --- Map: stops as numbered vector pins over tiles, or the vector base layer without them. --
   const map = (function () {
     const node = document.getElementById("driver-map");
     const pins = {};
@@ -160,7 +164,13 @@
       const points = located.map(function (s) { return [s.lat, s.lon]; });
       if (config.hub) points.unshift([config.hub.lat, config.hub.lon]);
       if (!points.length) { node.hidden = true; return; }
-      leaflet = L.map(node, { zoomControl: true, attributionControl: false });
+      leaflet = createMap(node, {
+        tileUrl: node.dataset.tileUrl,
+        tileAttribution: node.dataset.tileAttribution,
+        baseLayerUrl: node.dataset.baseLayerUrl,
+        zoomControl: true,
+      });
+      window.doorstepDriverMap = leaflet; // for browser tests
       if (config.hub) {
         L.circleMarker([config.hub.lat, config.hub.lon], { radius: 7, color: "#0f172a", fillColor: "#fff", fillOpacity: 1, weight: 3 })
           .addTo(leaflet).bindTooltip(textNode("Hub " + config.hub.name));

@@ -1,5 +1,8 @@
 // The route editor: let htmx swap the editor's own error answers (400/404/409 carry the reason),
 // and draw the hub and the stops, in order, on a small Leaflet map that follows every change.
+// An ES module: the map (tiles, vector base layer, scale) comes from the shared map module.
+import { createMap } from "../js/maps/base.js";
+
 (function () {
   "use strict";
 
@@ -24,13 +27,13 @@
     if (!element || typeof L === "undefined") return;
     var hub = [parseFloat(element.dataset.hubLat), parseFloat(element.dataset.hubLon)];
     if (!map) {
-      map = L.map(element, { zoomControl: true, attributionControl: true });
-      if (element.dataset.tileUrl) {
-        L.tileLayer(element.dataset.tileUrl, {
-          maxZoom: 19,
-          attribution: element.dataset.tileAttribution,
-        }).addTo(map);
-      }
+      map = createMap(element, {
+        tileUrl: element.dataset.tileUrl,
+        tileAttribution: element.dataset.tileAttribution,
+        baseLayerUrl: element.dataset.baseLayerUrl,
+        zoomControl: true,
+      });
+      window.doorstepRouteMap = map; // for browser tests
     }
     if (layer) layer.remove();
     layer = L.layerGroup().addTo(map);

@@ -2,6 +2,12 @@
 // and polls status.json. Small changes (the ETA, the vehicle moving) are patched in place; a
 // change of what the page shows (status, stops ahead, map, proof) reloads it, so the server's
 // template stays the one place that decides what the customer sees.
+//
+// The map comes from the shared map module. The page is public, so it asks for no base layer
+// (that endpoint is the organization's members'): without tiles it shows the two places and the
+// line between them on a neutral background with a metric grid and a scale.
+import { createMap } from "../js/maps/base.js";
+
 (function () {
   "use strict";
 
@@ -12,16 +18,19 @@
   }
   var config = JSON.parse(configElement.textContent);
   var vehicleMarker = null;
+  var approachLine = null;
 
   function drawMap() {
     var element = document.getElementById("tracking-map");
     if (!element || !window.L || !config.vehicle || !config.destination) {
       return;
     }
-    var map = L.map(element, { zoomControl: true, attributionControl: Boolean(config.tileUrl) });
-    if (config.tileUrl) {
-      L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "", maxZoom: 19 }).addTo(map);
-    }
+    var map = createMap(element, {
+      tileUrl: config.tileUrl,
+      tileAttribution: config.tileAttribution,
+      baseLayerUrl: "",
+      zoomControl: true,
+    });
     var styles = getComputedStyle(document.documentElement);
     var home = [config.destination.lat, config.destination.lon];
     var vehicle = [config.vehicle.lat, config.vehicle.lon];
@@ -29,6 +38,10 @@
       radius: 9, weight: 3, color: "#fff", fillOpacity: 1,
       fillColor: styles.getPropertyValue("--brand-600").trim() || "#5a43d6",
     }).bindTooltip("Your address", { permanent: true, direction: "top", offset: [0, -8] }).addTo(map);
+    approachLine = L.polyline([vehicle, home], {
+      color: styles.getPropertyValue("--brand-500").trim() || "#6e56e8",
+      weight: 3, opacity: 0.6, dashArray: "6 6", interactive: false,
+    }).addTo(map);
     vehicleMarker = L.circleMarker(vehicle, {
       radius: 10, weight: 3, color: "#fff", fillOpacity: 1,
       fillColor: styles.getPropertyValue("--status-moving").trim() || "#16a34a",
@@ -63,6 +76,9 @@
     setText("updated", data.updated);
     if (vehicleMarker && data.vehicle) {
       vehicleMarker.setLatLng([data.vehicle.lat, data.vehicle.lon]);
+      if (approachLine) {
+        approachLine.setLatLngs([[data.vehicle.lat, data.vehicle.lon], [config.destination.lat, config.destination.lon]]);
+      }
     }
   }
 

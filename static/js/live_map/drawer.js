@@ -1,9 +1,11 @@
 // Selection and the vehicle details panel: live facts from the store, the server's fragment
-// (its auto-escaped HTML) now and then (mixed into the page).
+// (its auto-escaped HTML) now and then, and the vehicle's route today from deliveries' JSON
+// (mixed into the page). The fragment's [data-live] fields follow every frame, like the header.
 
 import { $ } from "./dom.js";
-import { formatAge, formatSpeed } from "./format.js";
+import { fixClockFormatter, formatAge, formatPosition, formatSpeed } from "./format.js";
 import { urlFor } from "./http.js";
+import { renderRoute, routeSummary } from "./vehicle_route.js";
 import { STATUS_LABEL } from "./vehicles.js";
 
 export const DETAILS_REFRESH_MS = 10000;
@@ -42,6 +44,9 @@ export class DrawerMethods {
     this.detailsAbort = null;
     this.detailsFetchedAt = 0;
     this.detailsFixMs = NaN;
+    this.routeAbort = null;
+    this.routeInfo = null; // {id, data}: the last answer, shown at once when the fragment reloads
+    this.fixClock = fixClockFormatter(this.config.timeZone);
   }
 
   _openDetails(record) {
@@ -90,7 +95,10 @@ export class DrawerMethods {
       if (window.htmx) {
         window.htmx.process(body);
       }
+      this._patchDetailsBody(this.store.vehicles.get(record.id) || this.detailRecord);
       this._refreshDetailAges();
+      this._showRoute(record.id);
+      this._loadRoute(record.id);
     } catch (error) {
       if (error.name === "AbortError" || !this.detailRecord || this.detailRecord.id !== record.id) {
         return;
@@ -129,6 +137,7 @@ export class DrawerMethods {
       : "Never reported a position";
     $("vehicle-details-gone").hidden = Boolean(current);
     $("vehicle-details-locate").disabled = !(record.mx === record.mx);
+    this._patchDetailsBody(record);
     // The fragment shows server-side facts: refresh it now and then while the vehicle moves.
     if (
       current &&
@@ -136,6 +145,92 @@ export class DrawerMethods {
       Date.now() - this.detailsFetchedAt > DETAILS_REFRESH_MS
     ) {
       this._loadDetailsFragment(record, false);
+    }
+  }
+
+  // The fragment's live facts, from the same record the header shows (the socket's latest).
+  _patchDetailsBody(record) {
+    const body = $("vehicle-details-body");
+    if (!body || !record || !body.querySelector(`[data-vehicle-id="${record.id}"]`)) {
+      return;
+    }
+    const set = (name, text) => {
+      const field = body.querySelector(`[data-live="${name}"]`);
+      if (field && field.textContent !== text) {
+        field.textContent = text;
+      }
+    };
+    const status = body.querySelector('[data-live="status"]');
+    if (status && STATUS_LABEL[record.status]) {
+      status.className = `badge status-${record.status}`;
+      set("status", STATUS_LABEL[record.status]);
+    }
+    set("speed", formatSpeed(record.speed_kmh));
+    set("heading", record.heading === null || record.heading === undefined ? "—" : `${Math.round(record.heading)}°`);
+    set("position", formatPosition(record.lat, record.lon));
+    if (record.battery_pct !== null && record.battery_pct !== undefined) {
+      set("battery", `${Math.round(record.battery_pct)}%`);
+    }
+    if (Number.isFinite(record.fixMs)) {
+      const fix = new Date(record.fixMs);
+      const age = body.querySelector("time[data-age]");
+      if (age) {
+        age.setAttribute("datetime", fix.toISOString());
+      }
+      set("fix-clock", this.fixClock(fix));
+    }
+  }
+
+  async _loadRoute(vehicleId) {
+    const template = this.config.vehicleRouteUrlTemplate;
+    if (!template) {
+      this.routeInfo = { id: vehicleId, data: null };
+      this._showRoute(vehicleId);
+      return;
+    }
+    if (this.routeAbort) {
+      this.routeAbort.abort();
+    }
+    const controller = new AbortController();
+    this.routeAbort = controller;
+    try {
+      const response = await fetch(urlFor(template, vehicleId), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        throw new Error(`HTTP ${response.status}`);
+      }
+      this.routeInfo = { id: vehicleId, data: await response.json() };
+      this._showRoute(vehicleId);
+    } catch (error) {
+      if (error.name === "AbortError") {
+        return;
+      }
+      const container = this._routeContainer(vehicleId);
+      if (container && !(this.routeInfo && this.routeInfo.id === vehicleId)) {
+        container.replaceChildren();
+        const message = document.createElement("p");
+        message.className = "vehicle-route__error muted";
+        message.textContent = "Couldn't load today's route.";
+        container.append(message);
+      }
+    }
+  }
+
+  _routeContainer(vehicleId) {
+    const body = $("vehicle-details-body");
+    if (!body || !this.detailRecord || this.detailRecord.id !== vehicleId) {
+      return null;
+    }
+    return body.querySelector(`[data-vehicle-id="${vehicleId}"] [data-vehicle-route-content]`);
+  }
+
+  _showRoute(vehicleId) {
+    const container = this._routeContainer(vehicleId);
+    if (container && this.routeInfo && this.routeInfo.id === vehicleId) {
+      renderRoute(container, routeSummary(this.routeInfo.data, this.config.timeZone));
     }
   }
 
@@ -157,6 +252,9 @@ export class DrawerMethods {
     $("vehicle-details").hidden = true;
     if (this.detailsAbort) {
       this.detailsAbort.abort();
+    }
+    if (this.routeAbort) {
+      this.routeAbort.abort();
     }
     this.detailRecord = null;
     this.selectedId = null;

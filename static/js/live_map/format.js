@@ -73,3 +73,34 @@ export function formatAge(ms) {
 export function formatSpeed(kmh) {
   return kmh === null || kmh === undefined || !Number.isFinite(+kmh) ? "—" : `${Math.round(kmh)} km/h`;
 }
+
+// "Wed 2 Dec, 07:12:33 CET" in the organization's zone: the details panel's "last update" line,
+// the same shape as the server's `D j M, H:i:s T`.
+export function fixClockFormatter(timeZone) {
+  const options = {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hour12: false,
+  };
+  let format;
+  try {
+    format = new Intl.DateTimeFormat("en-GB", { ...options, timeZone: timeZone || undefined });
+  } catch (error) {
+    format = new Intl.DateTimeFormat("en-GB", options);
+  }
+  const zone = format.resolvedOptions().timeZone;
+  return (date) => {
+    const parts = Object.fromEntries(format.formatToParts(date).map((part) => [part.type, part.value]));
+    const clock = `${parts.hour}:${parts.minute}:${parts.second}`;
+    return `${parts.weekday} ${parts.day} ${parts.month}, ${clock} ${zoneAbbreviation(zone, date)}`;
+  };
+}
+
+// 52.37020, 4.89520: the fragment's `floatformat:5`.
+export function formatPosition(lat, lon) {
+  return Number.isFinite(lat) && Number.isFinite(lon) ? `${lat.toFixed(5)}, ${lon.toFixed(5)}` : "—";
+}

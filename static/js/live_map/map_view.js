@@ -1,6 +1,7 @@
 // The Leaflet map: base layers (roads, zones, hubs), the vehicle layer, hover and clicks, and
 // the area drawing tool (mixed into the page).
 
+import { createMap } from "../maps/base.js";
 import { $, cssVar } from "./dom.js";
 import { formatAge, formatSpeed } from "./format.js";
 import { VehicleLayer } from "./vehicle_layer.js";
@@ -11,7 +12,12 @@ export const ZONE_LABEL_MIN_WIDTH_PX = 160;
 export class MapMethods {
   _buildMap() {
     const config = this.config;
-    const map = L.map("map", {
+    // Tiles, the vector base layer (roads) and the scale: the module every map page shares.
+    const map = createMap($("map"), {
+      tileUrl: config.tileUrl,
+      tileAttribution: config.tileAttribution,
+      baseLayerUrl: config.roadsUrl,
+      scalePosition: "bottomright",
       center: config.center,
       zoom: config.zoom,
       zoomControl: false,
@@ -20,27 +26,14 @@ export class MapMethods {
       minZoom: 3,
       maxZoom: 19,
     });
-    map.attributionControl.setPrefix("");
     L.control.zoom({ position: "topright" }).addTo(map);
-    L.control.scale({ imperial: false, position: "bottomright" }).addTo(map);
     this.map = map;
 
-    if (config.tileUrl) {
-      L.tileLayer(config.tileUrl, {
-        attribution: config.tileAttribution || "",
-        maxZoom: 19,
-        crossOrigin: true,
-      }).addTo(map);
-    }
-
-    // Offline-friendly base: road network, zones and hubs as light vector layers.
+    // Zones and hubs above the base layer; vehicles above everything.
     const baseRenderer = L.canvas({ padding: 0.5 });
     map.createPane("vehiclesPane").style.zIndex = 450;
     map.getPane("vehiclesPane").style.pointerEvents = "none";
 
-    if (config.roadsUrl) {
-      this._loadRoads(config.roadsUrl, baseRenderer);
-    }
     this.zoneLayer = L.geoJSON(config.zones && config.zones.features ? config.zones : null, {
       renderer: baseRenderer,
       interactive: false,
@@ -148,36 +141,6 @@ export class MapMethods {
       }
     });
     this._buildDrawTool();
-  }
-
-  async _loadRoads(url, renderer) {
-    try {
-      const response = await fetch(url, { credentials: "same-origin" });
-      if (!response.ok) {
-        return;
-      }
-      const roads = await response.json();
-      const street = cssVar("--map-road", "#cdd3db");
-      const arterial = cssVar("--map-road-major", "#b8c0cb");
-      const layer = L.geoJSON(roads, {
-        renderer,
-        interactive: false,
-        style: (feature) => {
-          const kind = feature && feature.properties && feature.properties.kind;
-          const major = kind === "arterial" || kind === "ring" || kind === "primary";
-          return {
-            color: major ? arterial : street,
-            weight: major ? 2.4 : 1.2,
-            opacity: 1,
-            lineCap: "round",
-            lineJoin: "round",
-          };
-        },
-      }).addTo(this.map);
-      layer.bringToBack();
-    } catch (error) {
-      console.warn("live map: road network unavailable", error);
-    }
   }
 
   _zoneStyle(feature, selected) {
