@@ -140,7 +140,8 @@ def alert_timeline(*, organization_id: int, alert: Alert) -> list[TimelineEntry]
     ).select_related("recipient")
     grouped: dict[tuple[str, str, str], list[Notification]] = {}
     for item in notifications.order_by("created_at", "id"):
-        phase = item.key.split(":")[2] if item.key.count(":") >= 2 else ""
+        parts = item.key.split(":")
+        phase = "storm" if parts[0] == "storm" else (parts[2] if len(parts) > 2 else "")
         grouped.setdefault((phase, item.channel, item.status), []).append(item)
     channel_names = dict(Channel.choices)
     for (phase, channel, status), items in grouped.items():

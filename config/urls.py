@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
     path("", include("deliveries.urls_driver")),
+    path("alerts/", include("alerts.urls")),
     path("", include("console.urls")),
 ]
 

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from alerts.models import Alert, AlertRule
 from deliveries.models import Order
 from fleet.models import (
     Device,
@@ -24,6 +25,7 @@ from fleet.models import (
     Zone,
 )
 from tenancy.models import Organization, Role
+from tests.alerts.factories import alert_open, rule_create
 from tests.deliveries.builders import tenant_deliveries_build
 from tests.factories import (
     DeviceFactory,
@@ -57,6 +59,13 @@ class Tenant:
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
+    # Alerts: one rule and one open alert (tests/alerts/factories.py).
+    alert: Alert | None = None
+    alert_rule: AlertRule | None = None
+
+    def alert_ids(self) -> tuple[int, int]:
+        assert self.alert is not None and self.alert_rule is not None
+        return self.alert.pk, self.alert_rule.pk
 
     @property
     def markers(self) -> list[str]:
@@ -80,6 +89,7 @@ class Tenant:
                 if self.order
                 else []
             ),
+            *([self.alert.title, self.alert_rule.name] if self.alert and self.alert_rule else []),
         ]
 
     def objects(self) -> dict[type, Any]:
@@ -137,6 +147,11 @@ def build_tenant(label: str) -> Tenant:
             detail=f"{label}refusal detail",
         )
     order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
+    alert_rule = rule_create(organization.pk, name=f"{label}rule Watch")
+    alert = alert_open(
+        organization.pk, rule=alert_rule, title=f"{label}alert Speeding", hub_id=hub.pk,
+        vehicle_id=vehicle.pk, emit=False,
+    )  # fmt: skip
     return Tenant(
         organization,
         hub,
@@ -150,6 +165,8 @@ def build_tenant(label: str) -> Tenant:
         users,
         order=order,
         delivery_objects=delivery_objects,
+        alert=alert,
+        alert_rule=alert_rule,
     )
 
 

@@ -27,6 +27,12 @@ from tests.conftest import Tenant
 pytestmark = pytest.mark.django_db
 
 
+def fixture_alert_resolve(tenant: Tenant) -> None:
+    """The shared fixture's own alert out of the way, for tests that count the inbox."""
+    with scopes_disabled():
+        Alert.objects.filter(organization=tenant.organization).update(status="resolved")
+
+
 def events_of(alert: Alert) -> list[str]:
     with scopes_disabled():
         return list(AlertEvent.objects.filter(alert=alert).values_list("kind", flat=True))
@@ -96,6 +102,7 @@ def test_assign_checks_the_assignee_and_refuses_no_op(tenant_a: Tenant, tenant_b
 
 
 def test_snooze_hides_from_the_working_list_until_it_wakes(tenant_a: Tenant) -> None:
+    fixture_alert_resolve(tenant_a)
     org = tenant_a.organization.pk
     actor = tenant_a.users[Role.DISPATCHER]
     alert = alert_open(org)
@@ -158,6 +165,7 @@ def test_foreign_and_other_hub_alerts_are_not_found(tenant_a: Tenant, tenant_b: 
 
 
 def test_inbox_sorts_by_severity_then_age_and_filters(tenant_a: Tenant) -> None:
+    fixture_alert_resolve(tenant_a)
     org = tenant_a.organization.pk
     now = timezone.now()
     rule = rule_create(org)
