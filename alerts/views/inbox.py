@@ -113,7 +113,11 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "to_acknowledge": duration_text(alert.acknowledged_at - alert.opened_at)
             if alert.acknowledged_at
             else "",
-            "details": sorted((alert.details or {}).items()),
+            "details": [
+                (key.replace("_", " ").capitalize(), value)
+                for key, value in sorted((alert.details or {}).items())
+                if not isinstance(value, dict | list)
+            ],
             "assignees": selectors.assignee_choices(organization_id=organization_id),
             "snoozed": bool(alert.snoozed_until and alert.snoozed_until > timezone.now()),
             "map_url": _map_url(alert),

@@ -116,6 +116,11 @@ function fact(list, term, value) {
   list.append(dt, dd);
 }
 
+function label(key) {
+  const words = key.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function renderPreview() {
   const alert = alerts.find((a) => a.id === selectedId);
   preview.empty.hidden = Boolean(alert);
@@ -135,7 +140,7 @@ function renderPreview() {
   if (alert.acknowledged_at) fact(preview.facts, "Acknowledged", clock.format(new Date(alert.acknowledged_at)));
   if (alert.snoozed_until) fact(preview.facts, "Snoozed until", clock.format(new Date(alert.snoozed_until)));
   for (const [key, value] of Object.entries(alert.details || {})) {
-    if (value !== null && typeof value !== "object") fact(preview.facts, key.replace(/_/g, " "), String(value));
+    if (value !== null && typeof value !== "object") fact(preview.facts, label(key), String(value));
   }
   preview.map.href = mapHref(config.mapUrl, alert);
   preview.detail.href = urlFor(config.detailUrl, alert.id);
