@@ -87,7 +87,7 @@ def notification_email_send(*, organization_id: int, key: str) -> bool:
     require_organization(organization_id)
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("recipient")
             .filter(organization_id=organization_id, key=key, channel=Channel.EMAIL)
             .first()
