@@ -179,8 +179,10 @@ def alert_action(request: HttpRequest, alert_id: int) -> HttpResponse:
     except Alert.DoesNotExist:
         raise Http404("No such alert") from None
     except AlertActionError as error:
+        # A request that cannot mean anything is a 400; one the alert's state refuses, a 409.
+        status = 400 if isinstance(error, BadAction) else 409
         if wants_json:
-            return JsonResponse({"error": error.code, "message": str(error)}, status=409)
+            return JsonResponse({"error": error.code, "message": str(error)}, status=status)
         messages.error(request, str(error))
         return redirect("alerts:alert_detail", alert_id=alert_id)
     if wants_json:
@@ -189,7 +191,7 @@ def alert_action(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 class BadAction(AlertActionError):
-    pass
+    """The request itself is wrong (unknown action, no assignee or snooze time)."""
 
 
 def _run_action(request: HttpRequest, action: str, common: dict[str, Any], user_id: int) -> Alert:
