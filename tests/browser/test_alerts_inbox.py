@@ -143,3 +143,21 @@ def test_settings_pages_render_for_an_admin(
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".field__error, .callout--error").first).to_be_visible()
     screenshot(page, "alerts_preferences_error")
+
+
+def test_show_on_map_centres_the_vehicle_and_marks_the_alert(
+    live_page: Page, daphne: str, tenant: Tenant, screenshot: Callable[[Page, str], Path]
+) -> None:
+    from .test_live_map_e2e import report
+
+    page = live_page
+    assert tenant.alert is not None
+    report(daphne, tenant, lat=52.3702, lon=4.8901)
+    sign_in_to(page, f"/map/?vehicle={tenant.vehicle.pk}&alert={tenant.alert.pk}",
+               tenant.users[Role.DISPATCHER].username)  # fmt: skip
+    page.wait_for_function("() => window.doorstepMap?.alerts?.markers?.size === 1")
+    page.wait_for_function(
+        "id => document.getElementById('vehicle-details')?.hidden === false", arg=tenant.vehicle.pk
+    )
+    assert "vehicle=" in page.url and "alert=" in page.url  # the map kept the link's state
+    screenshot(page, "alerts_on_live_map")
