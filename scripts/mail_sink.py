@@ -28,7 +28,7 @@ class MailDirectory:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.counter = itertools.count(1)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.directory / f"{stamp}-{next(self.counter):05d}.eml"
         path.write_bytes(envelope.content)
