@@ -292,14 +292,14 @@ def main() -> int:
         django_setup(db_url)
         fleet = seed_fleet(args.vehicles, screens=2 * args.screens)
         rule_id = rule_create(fleet.organization_id)
-        with tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp:
-            with (
-                Daphne(db_url, Path(tmp) / "daphne.log") as server,
-                Worker(db_url, Path(tmp) / "worker.log"),
-            ):
-                say(f"\n{args.screens} inbox + {args.screens} map screens, {args.rate:g} alerts/s "
+        with (
+            tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp,
+            Daphne(db_url, Path(tmp) / "daphne.log") as server,
+            Worker(db_url, Path(tmp) / "worker.log"),
+        ):
+            say(f"\n{args.screens} inbox + {args.screens} map screens, {args.rate:g} alerts/s "
                     f"and {args.rate:g} fixes/s for {args.seconds:g} s")  # fmt: skip
-                result = asyncio.run(run(args, server.port, fleet, rule_id))
+            result = asyncio.run(run(args, server.port, fleet, rule_id))
     header = ["path", "samples", "p50 ms", "p95 ms", "p99 ms", "max ms", "delivered"]
     rows = [
         row("alert opened (commit) -> /ws/alerts/ frame", result["alert_ms"],
