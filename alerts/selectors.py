@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,7 +14,7 @@ from tenancy.context import require_organization
 from tenancy.models import Membership
 from tenancy.permissions import CONSOLE_ROLES
 
-from .models import Alert, AlertEvent, Channel, Notification
+from .models import Alert, AlertEvent, AlertRule, Channel, Notification
 
 Status = Alert.Status
 ACTIVE_STATUSES = (Status.OPEN, Status.ACKNOWLEDGED)
@@ -34,7 +34,6 @@ class AlertFilters:
     hub_ids: tuple[int, ...] = ()
     assignee: str = ""  # "", "me", "none" or a user id
     older_than_minutes: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _scoped(organization_id: int, hub_ids: list[int] | tuple[int, ...]) -> QuerySet[Alert]:
@@ -218,3 +217,8 @@ def email_outbox_list(*, organization_id: int, limit: int = 200) -> list[Notific
         .select_related("recipient", "alert")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def alert_rule_list(*, organization_id: int) -> list[AlertRule]:
+    require_organization(organization_id)
+    return list(AlertRule.objects.filter(organization_id=organization_id).order_by("kind", "name"))

@@ -59,11 +59,23 @@ class Tenant:
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
-    # Alerts: one rule and one open alert (tests/alerts/factories.py).
+    # Alerts: one rule and one open alert, built on first use (alerts_build) so that the
+    # tenants of tests that are not about alerts stay as they were.
     alert: Alert | None = None
     alert_rule: AlertRule | None = None
 
+    def alerts_build(self) -> Tenant:
+        if self.alert is None:
+            label = self.organization.name.split(" ", 1)[0]
+            self.alert_rule = rule_create(self.organization.pk, name=f"{label}rule Watch")
+            self.alert = alert_open(
+                self.organization.pk, rule=self.alert_rule, title=f"{label}alert Speeding",
+                hub_id=self.hub.pk, vehicle_id=self.vehicle.pk, emit=False,
+            )  # fmt: skip
+        return self
+
     def alert_ids(self) -> tuple[int, int]:
+        self.alerts_build()
         assert self.alert is not None and self.alert_rule is not None
         return self.alert.pk, self.alert_rule.pk
 
@@ -147,11 +159,6 @@ def build_tenant(label: str) -> Tenant:
             detail=f"{label}refusal detail",
         )
     order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
-    alert_rule = rule_create(organization.pk, name=f"{label}rule Watch")
-    alert = alert_open(
-        organization.pk, rule=alert_rule, title=f"{label}alert Speeding", hub_id=hub.pk,
-        vehicle_id=vehicle.pk, emit=False,
-    )  # fmt: skip
     return Tenant(
         organization,
         hub,
@@ -165,8 +172,6 @@ def build_tenant(label: str) -> Tenant:
         users,
         order=order,
         delivery_objects=delivery_objects,
-        alert=alert,
-        alert_rule=alert_rule,
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -315,10 +314,3 @@ def alert_resolve(
             },
         )
     return alert
-
-
-def user_display(user_id: int | None) -> str:
-    if not user_id:
-        return ""
-    user = get_user_model().objects.filter(pk=user_id).first()
-    return (user.get_full_name() or user.get_username()) if user else ""

@@ -9,18 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from tenancy.context import require_organization
 from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 
+from .. import selectors
 from ..forms import AlertRuleForm, NotificationPreferenceForm
 from ..models import AlertRule, NotificationPreference
 from .inbox import member_scope
-
-
-def rule_list_for(organization_id: int) -> list[AlertRule]:
-    require_organization(organization_id)
-    return list(AlertRule.objects.filter(organization_id=organization_id).order_by("kind", "name"))
 
 
 @role_required(Role.ADMIN)
@@ -30,7 +25,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "alerts/rule_list.html",
-        {"section": "alerts", "rules": rule_list_for(organization_id)},
+        {"section": "alerts", "rules": selectors.alert_rule_list(organization_id=organization_id)},
     )
 
 

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 @pytest.fixture
 def tenants(transactional_db: Any) -> tuple[Tenant, Tenant]:
-    return build_tenant("Alpha"), build_tenant("Bravo")
+    return build_tenant("Alpha").alerts_build(), build_tenant("Bravo").alerts_build()
 
 
 @sync_to_async

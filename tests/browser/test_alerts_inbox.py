@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def tenant(transactional_db: None) -> Tenant:
-    return build_tenant("Inbox")
+    return build_tenant("Inbox").alerts_build()
 
 
 @pytest.fixture
