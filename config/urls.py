@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
     path("", include(driver_urls)),
+    path("alerts/", include("alerts.urls")),
     path("", include("console.urls")),
 ]
 if apps.is_installed("demo"):

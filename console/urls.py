@@ -1,5 +1,6 @@
 from django.urls import path
 
+from alerts.views.inbox import alert_inbox
 from deliveries.views.driver import driver_home
 from deliveries.views.orders import order_list
 from fleet.views import map_page
@@ -13,7 +14,7 @@ urlpatterns = [
     path("organization/switch/", views.organization_switch, name="organization_switch"),
     path("map/", map_page, name="map"),
     path("orders/", order_list, name="orders"),
-    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/", alert_inbox, name="alerts"),
     path("dashboards/", views.dashboards, name="dashboards"),
     path("driver/", driver_home, name="driver_home"),
 ]

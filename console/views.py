@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from tenancy.middleware import SESSION_KEY
 from tenancy.models import Role
-from tenancy.permissions import CONSOLE_ROLES, role_required
+from tenancy.permissions import role_required
 from tenancy.selectors import membership_list_for_user
 
 
@@ -42,16 +42,6 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
 def _placeholder(request: HttpRequest, *, section: str, title: str, lead: str) -> HttpResponse:
     return render(
         request, "console/placeholder.html", {"section": section, "title": title, "lead": lead}
-    )
-
-
-@role_required(*CONSOLE_ROLES)
-def alerts(request: HttpRequest) -> HttpResponse:
-    return _placeholder(
-        request,
-        section="alerts",
-        title="Alerts",
-        lead="Open alerts for your fleet: acknowledge, assign, snooze and resolve.",
     )
 
 

@@ -8,6 +8,9 @@
      worker     celery worker (alert evaluation, reports, webhooks)
      beat       celery beat (time-based rules, rollups, schedules)
      simulator  ``manage.py simulate_fleet`` (demo fleet posting GPS fixes), once it exists
+     mail       the local SMTP sink (scripts/mail_sink.py) every email goes to, unless
+                DJANGO_EMAIL_HOST is set: messages in ``.data/mail/``, alert emails also on
+                /alerts/emails/ for the demo's admins
 4. Ctrl-C / SIGTERM / SIGHUP stop everything: the app processes first (SIGTERM, SIGKILL
    after 5 s), then Redis and PostgreSQL. Nothing is left running.
 
@@ -125,6 +128,11 @@ def build_env(args: argparse.Namespace) -> dict[str, str]:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     env["PYTHONUNBUFFERED"] = "1"  # output reaches honcho line by line, not in 4 KB lumps
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    if "DJANGO_EMAIL_HOST" not in env:
+        # Every email the demo sends goes to the local sink (1025, or a free port if taken).
+        mail_port = 1025 if embedded.port_free(1025) else embedded.free_port()
+        env["DJANGO_EMAIL_HOST"], env["DJANGO_EMAIL_PORT"] = "127.0.0.1", str(mail_port)
+        env["DOORSTEP_MAIL_SINK"] = "1"
     if args.host not in ("127.0.0.1", "localhost") and "DJANGO_ALLOWED_HOSTS" not in env:
         say(f"note: set DJANGO_ALLOWED_HOSTS to include the name you use to reach {args.host}")
     return env
@@ -148,6 +156,12 @@ def build_manager(args: argparse.Namespace, env: dict[str, str], url: str) -> Ma
         processes["simulator"] = (
             f"{python} {devstack} wait-http {url} && "
             f"exec {python} manage.py simulate_fleet --url {url}"
+        )
+    if env.get("DOORSTEP_MAIL_SINK") == "1":
+        sink = shlex.quote(str(Path(__file__).resolve().parent / "mail_sink.py"))
+        mail_dir = shlex.quote(str(DATA / "mail"))
+        processes["mail"] = (
+            f"exec {python} {sink} --port {env['DJANGO_EMAIL_PORT']} --dir {mail_dir}"
         )
     for name, command in processes.items():
         manager.add_process(name, command, env=env, cwd=str(ROOT))
@@ -178,7 +192,13 @@ def run_stack(args: argparse.Namespace) -> int:
 
             manager = build_manager(args, env, url)
             rule = "-" * 72
-            banner = [rule, f"Doorstep is running: {url}", *logins, "Ctrl-C stops everything."]
+            mail = (
+                [f"Emails: {url}/alerts/emails/ (as an admin), raw in {DATA / 'mail'}"]
+                if env.get("DOORSTEP_MAIL_SINK") == "1"
+                else []
+            )
+            banner = [rule, f"Doorstep is running: {url}", *logins, *mail,
+                      "Ctrl-C stops everything."]  # fmt: skip
             say(f"Ready for processes after {time.monotonic() - started:.1f}s")
             announce_when_ready(manager, url, [*banner, rule])
             # Honcho installs its own SIGINT/SIGTERM handlers (terminate all processes);

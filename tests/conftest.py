@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from alerts.models import Alert, AlertRule
 from deliveries.models import Order
 from fleet.models import (
     Device,
@@ -24,6 +25,7 @@ from fleet.models import (
     Zone,
 )
 from tenancy.models import Organization, Role
+from tests.alerts.factories import alert_open, rule_create
 from tests.deliveries.builders import tenant_deliveries_build
 from tests.factories import (
     DeviceFactory,
@@ -57,6 +59,25 @@ class Tenant:
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
+    # Alerts: one rule and one open alert, built on first use (alerts_build) so that the
+    # tenants of tests that are not about alerts stay as they were.
+    alert: Alert | None = None
+    alert_rule: AlertRule | None = None
+
+    def alerts_build(self) -> Tenant:
+        if self.alert is None:
+            label = self.organization.name.split(" ", 1)[0]
+            self.alert_rule = rule_create(self.organization.pk, name=f"{label}rule Watch")
+            self.alert = alert_open(
+                self.organization.pk, rule=self.alert_rule, title=f"{label}alert Speeding",
+                hub_id=self.hub.pk, vehicle_id=self.vehicle.pk, emit=False,
+            )  # fmt: skip
+        return self
+
+    def alert_ids(self) -> tuple[int, int]:
+        self.alerts_build()
+        assert self.alert is not None and self.alert_rule is not None
+        return self.alert.pk, self.alert_rule.pk
 
     @property
     def markers(self) -> list[str]:
@@ -80,6 +101,7 @@ class Tenant:
                 if self.order
                 else []
             ),
+            *([self.alert.title, self.alert_rule.name] if self.alert and self.alert_rule else []),
         ]
 
     def objects(self) -> dict[type, Any]:

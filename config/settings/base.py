@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenancy.context_processors.organization",
+                "alerts.context_processors.open_alerts",
             ],
         },
     },
@@ -188,6 +189,33 @@ WEBHOOK_TIMEOUT_SECONDS = float(env("DOORSTEP_WEBHOOK_TIMEOUT_SECONDS", "10"))
 # Off: endpoints resolving to loopback/private/link-local addresses are refused (tenant admins
 # choose the URLs). Turn on for a receiver on your own machine or network.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("DOORSTEP_WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+
+# Alert notifications (alerts/notifications/): more than ALERTS_STORM_THRESHOLD alerts of one
+# rule opening within ALERTS_STORM_WINDOW_SECONDS become one grouped message per person.
+ALERTS_STORM_THRESHOLD = int(env("DOORSTEP_ALERTS_STORM_THRESHOLD", "5"))
+ALERTS_STORM_WINDOW_SECONDS = int(env("DOORSTEP_ALERTS_STORM_WINDOW_SECONDS", "60"))
+ALERTS_EMAIL_MAX_ATTEMPTS = int(env("DOORSTEP_ALERTS_EMAIL_MAX_ATTEMPTS", "6"))
+CELERY_BEAT_SCHEDULE["alerts-notifications-tick"] = {
+    "task": "alerts.notifications_tick",
+    "schedule": 60.0,
+}
+
+# --- Email ----------------------------------------------------------------------------------
+# SMTP from the environment. With DEBUG (make run) the default is the local sink that
+# scripts/devstack.py starts on 127.0.0.1:1025 (scripts/mail_sink.py), so every message the
+# demo sends can be read; admins also see each alert email on /alerts/emails/.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", "127.0.0.1" if DEBUG else "localhost")
+EMAIL_PORT = int(env("DJANGO_EMAIL_PORT", "1025" if DEBUG else "25"))
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(env("DJANGO_EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", "Doorstep <alerts@doorstep.localhost>")
+DOORSTEP_EMAIL_MESSAGE_ID_DOMAIN = env("DOORSTEP_EMAIL_MESSAGE_ID_DOMAIN", "doorstep.localhost")
+# Links in emails point here.
+DOORSTEP_PUBLIC_URL = env("DOORSTEP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

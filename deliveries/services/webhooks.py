@@ -113,6 +113,16 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
 
 # The outbox kinds that become webhooks; one event may become several webhook events.
 WEBHOOK_OUTBOX_KINDS = ORDER_KINDS
+# Outbox kinds of apps above this one sent as webhooks of the same name (alerts: alert.opened,
+# alert.resolved), registered from their AppConfig.ready with webhook_kinds_register.
+_REGISTERED_KINDS: set[str] = set()
+
+
+def webhook_kinds_register(kinds: list[str]) -> None:
+    """Another app's outbox kinds become webhook events of the same name (the webhook event
+    must be one of WebhookEvent's choices, so endpoints can subscribe to it)."""
+    _REGISTERED_KINDS.update(kinds)
+    webhooks_subscribe()
 
 
 # The task (deliveries/tasks.py) is sent by name: the task module imports this one.
@@ -129,6 +139,8 @@ def _enqueue(delivery_id: int, organization_id: int) -> None:
 
 def webhook_events_for(*, kind: str, payload: dict[str, Any]) -> list[str]:
     """The webhook events an outbox event becomes (pure)."""
+    if kind in _REGISTERED_KINDS:
+        return [kind]
     if kind == ORDER_CREATED:
         return [WebhookEvent.ORDER_CREATED]
     if kind == ORDER_ETA_CHANGED:
@@ -195,7 +207,7 @@ def webhook_outbox_handle(event: OutboxEvent) -> None:
 
 def webhooks_subscribe() -> None:
     """Called from DeliveriesConfig.ready."""
-    outbox_subscribe("webhooks", WEBHOOK_OUTBOX_KINDS, webhook_outbox_handle)
+    outbox_subscribe("webhooks", [*WEBHOOK_OUTBOX_KINDS, *_REGISTERED_KINDS], webhook_outbox_handle)
 
 
 # --- Sending --------------------------------------------------------------------------------

@@ -43,6 +43,9 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     # walked by PUBLIC_TOKEN_URLS below.
     "deliveries:tracking_page": lambda b: {"code": "not-this-orders-code"},
     "deliveries:tracking_status": lambda b: {"code": "not-this-orders-code"},
+    # Alerts: B's alert and rule (tests/alerts/test_views.py builds them in Tenant.extra).
+    "alerts:alert_detail": lambda b: {"alert_id": b.tenant.alert_ids()[0]},
+    "alerts:rule_edit": lambda b: {"rule_id": b.tenant.alert_ids()[1]},
 }
 
 # Public pages whose secret code, not a session, is the key: name -> kwargs that open *this*
@@ -73,6 +76,12 @@ PLAIN_URLS: set[str] = {
     "deliveries:order_import",
     "deliveries:order_import_template",
     "deliveries:route_list",
+    "alerts:alert_markers",
+    "alerts:notification_list",
+    "alerts:email_outbox",
+    "alerts:preferences",
+    "alerts:rule_list",
+    "alerts:rule_new",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
@@ -94,6 +103,8 @@ POST_ONLY_URLS: set[str] = {
     "deliveries:route_dispatch",
     # tests/deliveries/test_driver_actions.py::test_another_drivers_stop_is_404_and_changes_nothing
     "driver:actions",
+    # tests/alerts/test_views.py::test_actions_on_a_foreign_alert_are_404_and_change_nothing
+    "alerts:alert_action",
 }
 
 # Admin URL names that take no object id and are walked generically.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -165,3 +167,30 @@ def test_foreign_order_transition_is_refused(role: str, tenant_a: Tenant, tenant
         assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} transition")
     with scopes_disabled():
         assert Order.objects.get(pk=tenant_b.order.pk).status == "created"
+
+
+def test_alert_notification_tasks_act_for_their_organization_only(
+    tenant_a: Tenant, tenant_b: Tenant, settings: Any
+) -> None:
+    """The alerts' tasks take organization_id and see nothing of another organization: A's
+    send task with B's notification key sends nothing, A's minute tick leaves B's rows alone.
+    (The inbox websocket: tests/alerts/test_inbox_socket.py::test_alerts_reach_their_organization_only.)"""
+    from alerts.models import Notification
+    from alerts.notifications.tasks import notification_send, notifications_tick_organization
+    from tests.alerts.factories import alert_open
+    from tests.support.outbox import outbox_relay_now
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with scopes_disabled():
+        for user in tenant_b.users.values():
+            user.email = f"{user.username}@b.example"
+            user.save(update_fields=["email"])
+    alert_open(tenant_b.organization.pk)
+    outbox_relay_now(tenant_b.organization.pk)
+    with scopes_disabled():
+        pending = Notification.objects.get(organization=tenant_b.organization, channel="email")
+    assert notification_send(tenant_a.organization.pk, pending.key) is False
+    assert notifications_tick_organization(tenant_a.organization.pk) == 0
+    with scopes_disabled():
+        pending.refresh_from_db()
+    assert pending.status == "pending" and pending.attempts == 0

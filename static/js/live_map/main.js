@@ -14,6 +14,7 @@
 // One module per concern (static/js/live_map/): this one wires them into the page.
 
 import { $, readConfig } from "./dom.js";
+import { startAlertsLayer } from "./alerts_layer.js";
 import { DrawerMethods } from "./drawer.js";
 import { DEFAULT_INTERVAL, FilterMethods } from "./filters.js";
 import { clockFormatter, formatAge } from "./format.js";
@@ -385,6 +386,7 @@ function start() {
   }
   const page = new LiveMapPage(readConfig());
   page.start();
+  startAlertsLayer(window.doorstepMap);
 }
 
 if (document.readyState === "loading") {

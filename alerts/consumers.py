@@ -1,0 +1,158 @@
+"""The inbox websocket (/ws/alerts/): transport only.
+
+On connect it checks the session's membership (like the live map), joins the organization's
+group (unscoped members) or its hubs' groups (hub-scoped dispatchers), and says hello with the
+open count. Then each `alert.*` event from alerts/live.py is forwarded as
+`{"type": "alert", "event", "seq", "alert"}`, and a fresh open count follows, coalesced to at
+most one count query per COUNT_COALESCE_SECONDS per screen however many alerts arrive.
+Close codes as the live map's: 4401 signed out, 4403 no access.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from fleet.live.consumer import (
+    CLOSE_FORBIDDEN,
+    CLOSE_RESCOPED,
+    CLOSE_UNAUTHENTICATED,
+    _access_now,
+    _membership,
+    read_only,
+)
+from tenancy.context import in_tenant
+from tenancy.permissions import CONSOLE_ROLES
+from tenancy.sessions import user_socket_group
+
+from .live import hub_group, organization_group
+from .selectors import alert_open_count
+
+logger = logging.getLogger(__name__)
+COUNT_COALESCE_SECONDS = 1.0
+
+
+class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    organization_id: int
+    hub_ids: list[int]
+    groups_joined: list[str]
+    revoked = False
+    count_task: asyncio.Task[None] | None = None
+    recheck_task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.refuse(CLOSE_UNAUTHENTICATED)
+            return
+        session = self.scope.get("session") or {}
+        membership, hub_ids = await _membership(user, session.get("organization_id"))
+        if membership is None or membership.role not in CONSOLE_ROLES:
+            await self.refuse(CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self.session_key = getattr(session, "session_key", None)
+        self.organization_id = membership.organization_id
+        self.hub_ids = hub_ids
+        self.groups_joined = (
+            [hub_group(self.organization_id, hub_id) for hub_id in hub_ids]
+            if hub_ids
+            else [organization_group(self.organization_id)]
+        )
+        self.groups_joined.append(user_socket_group(user.pk))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "open_count": await self.open_count()})
+        self.recheck_task = asyncio.create_task(self.recheck_periodically())
+
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        for task in (self.count_task, self.recheck_task):
+            if task is not None:
+                task.cancel()
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def open_count(self) -> int:
+        count: int = await read_only(in_tenant)(
+            self.organization_id,
+            alert_open_count,
+            organization_id=self.organization_id,
+            hub_ids=self.hub_ids,
+        )
+        return count
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        # The screen sends nothing but pings; anything else gets an error, the socket stays.
+        try:
+            content = json.loads(text_data or "")
+        except ValueError:
+            content = None
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_json(
+            {"type": "error", "error": "invalid_message", "message": "expected {type: ping}"}
+        )
+
+    async def alert_event(self, message: dict[str, Any]) -> None:
+        if self.revoked:
+            return
+        alert = message.get("alert") or {}
+        if self.hub_ids and alert.get("hub_id") not in self.hub_ids:
+            return  # defence in depth: hub groups already scope this
+        await self.send_json(
+            {"type": "alert", "event": message.get("event"), "seq": message.get("seq"),
+             "alert": alert}
+        )  # fmt: skip
+        if self.count_task is None or self.count_task.done():
+            self.count_task = asyncio.create_task(self.send_count_soon())
+
+    async def send_count_soon(self) -> None:
+        await asyncio.sleep(COUNT_COALESCE_SECONDS)
+        if not self.revoked:
+            await self.send_json({"type": "count", "open_count": await self.open_count()})
+
+    async def revoke(self, code: int) -> None:
+        if self.revoked:
+            return
+        self.revoked = True
+        await self.close(code=code)
+
+    async def check_access(self) -> bool:
+        code, hub_ids = await _access_now(
+            session_key=self.session_key, user=self.user, organization_id=self.organization_id
+        )
+        if code is None and set(hub_ids) != set(self.hub_ids):
+            code = CLOSE_RESCOPED
+        if code is not None:
+            await self.revoke(code)
+            return False
+        return True
+
+    async def session_revoked(self, event: dict[str, Any]) -> None:
+        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
+        if event.get("session_key") and event["session_key"] == self.session_key:
+            await self.revoke(CLOSE_UNAUTHENTICATED)
+            return
+        await self.check_access()
+
+    async def recheck_periodically(self) -> None:
+        while not self.revoked:
+            await asyncio.sleep(settings.LIVE_SESSION_RECHECK_SECONDS)
+            try:
+                if not await self.check_access():
+                    return
+            except Exception:  # a failed re-check retries next round
+                logger.warning("alerts socket access re-check failed", exc_info=True)

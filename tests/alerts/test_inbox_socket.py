@@ -1,0 +1,127 @@
+"""The inbox websocket (/ws/alerts/) through the real ASGI stack and the real outbox relay:
+sign-in and role checks, the open count, live events for the organization and its hubs only."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django_scopes import scopes_disabled
+
+from config.asgi import application
+from tenancy.models import Membership, Role
+from tests.alerts.factories import alert_open
+from tests.conftest import Tenant, build_tenant
+from tests.support.outbox import outbox_relay_now
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def tenants(transactional_db: Any) -> tuple[Tenant, Tenant]:
+    return build_tenant("Alpha").alerts_build(), build_tenant("Bravo").alerts_build()
+
+
+@sync_to_async
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def connect(user: Any | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    if user is not None:
+        headers.append(
+            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={await session_cookie(user)}".encode())
+        )
+    communicator = WebsocketCommunicator(application, "/ws/alerts/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+async def open_and_relay(tenant: Tenant, **fields: Any) -> Any:
+    alert = await sync_to_async(alert_open)(tenant.organization.pk, **fields)
+    await sync_to_async(outbox_relay_now)(tenant.organization.pk)
+    return alert
+
+
+async def next_of_type(communicator: WebsocketCommunicator, kind: str) -> dict[str, Any]:
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        if message["type"] == kind:
+            return message  # type: ignore[no-any-return]
+
+
+async def test_refusals_close_with_the_live_maps_codes(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, _ = tenants
+    for user, code in ((None, 4401), (alpha.users[Role.DRIVER], 4403)):
+        communicator = await connect(user)
+        assert await communicator.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": code,
+        }
+
+
+async def test_alerts_reach_their_organization_only(tenants: tuple[Tenant, Tenant]) -> None:
+    alpha, bravo = tenants
+    mine = await connect(alpha.users[Role.DISPATCHER])
+    theirs = await connect(bravo.users[Role.DISPATCHER])
+    hello = await mine.receive_json_from(timeout=5)
+    assert hello == {"type": "hello", "open_count": 1}  # the fixture's alert
+    await theirs.receive_json_from(timeout=5)
+
+    alert = await open_and_relay(alpha, title="Alpha van speeding", hub_id=alpha.hub.pk)
+    message = await next_of_type(mine, "alert")
+    assert message["event"] == "alert.opened"
+    assert message["alert"]["id"] == alert.pk and message["alert"]["title"] == "Alpha van speeding"
+    assert isinstance(message["seq"], int)
+    assert (await next_of_type(mine, "count"))["open_count"] == 2
+    # Bravo's screen hears nothing of it.
+    assert await theirs.receive_nothing(timeout=1.5)
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_a_hub_scoped_dispatcher_hears_only_their_hubs(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    dispatcher = alpha.users[Role.DISPATCHER]
+
+    @sync_to_async
+    def scope_to_hub() -> None:
+        with scopes_disabled():
+            Membership.objects.get(user=dispatcher, organization=alpha.organization).hubs.add(
+                alpha.hub
+            )
+
+    await scope_to_hub()
+    communicator = await connect(dispatcher)
+    assert (await communicator.receive_json_from(timeout=5))["open_count"] == 1
+    await open_and_relay(alpha, title="Elsewhere", hub_id=alpha.hub.pk + 1000)
+    assert await communicator.receive_nothing(timeout=1.5)
+    here = await open_and_relay(alpha, title="Here", hub_id=alpha.hub.pk)
+    message = await next_of_type(communicator, "alert")
+    assert message["alert"]["id"] == here.pk
+    await communicator.disconnect()
+
+
+async def test_bad_frames_get_an_error_and_the_socket_stays(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    communicator = await connect(alpha.users[Role.MANAGER])
+    await communicator.receive_json_from(timeout=5)
+    await communicator.send_to(text_data="not json")
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "error"
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from(timeout=5)) == {"type": "pong"}
+    await asyncio.sleep(0)
+    await communicator.disconnect()
