@@ -147,8 +147,11 @@ def vehicle_evaluate(
     state: dict[str, Any],
     fixes: Sequence[Fix],
     gate: Gate,
+    emit: Callable[[Transition], None] | None = None,
 ) -> tuple[dict[str, Any], list[Transition]]:
-    """Evaluate `fixes` (in fix order, all newer than the state's cursor) against `rules`."""
+    """Evaluate `fixes` (in fix order, all newer than the state's cursor) against `rules`.
+    `emit` sees each transition as it happens, so that a gate asked later in the same batch
+    (cooldown) knows of an episode that ended earlier in it."""
     episodes: dict[str, EpisodeState] = {k: v for k, v in state.items() if k != LAST_FIX_KEY}
     previous = state.get(LAST_FIX_KEY)
     transitions: list[Transition] = []
@@ -173,17 +176,22 @@ def vehicle_evaluate(
                     hold_seconds=rule.hold_seconds, peak_is_max=rule.peak_is_max,
                 )  # fmt: skip
             new_state = step.state
+            happened = None
             if step.action is Action.TRY_OPEN and new_state is not None:
                 retry = gate(rule, ctx.vehicle_id, fix.t)
                 if retry is None:
                     new_state = episode_opened(new_state)
-                    transitions.append(_transition(step.action, rule, fix, new_state))
+                    happened = _transition(step.action, rule, fix, new_state)
                 else:
                     new_state = episode_blocked(new_state, retry)
             elif step.action is Action.UPDATE and new_state is not None:
-                transitions.append(_transition(step.action, rule, fix, new_state))
+                happened = _transition(step.action, rule, fix, new_state)
             elif step.action is Action.RESOLVE and step.ended is not None:
-                transitions.append(_transition(step.action, rule, fix, step.ended))
+                happened = _transition(step.action, rule, fix, step.ended)
+            if happened is not None:
+                transitions.append(happened)
+                if emit is not None:
+                    emit(happened)
             if new_state is None:
                 episodes.pop(key, None)
             else:

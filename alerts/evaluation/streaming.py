@@ -259,12 +259,15 @@ def positions_evaluate(
                 if r.applies_to(hub_id=ctx.hub_id, vehicle_id=vehicle_id, tags=ctx.tags,
                                 route_id=ctx.route_id)
             ]  # fmt: skip
-            new_state, transitions = vehicle_evaluate(
+
+            def apply(transition: Transition, ctx: VehicleContext = ctx) -> None:
+                _apply(by_id[transition.rule_id], ctx, transition, result)
+
+            new_state, _ = vehicle_evaluate(
                 rules=[r.stream for r in rules if r.stream is not None], ctx=ctx,
                 geometry=org.geometry, state=state.state or {}, fixes=vehicle_fixes, gate=gate,
+                emit=apply,
             )  # fmt: skip
-            for transition in transitions:
-                _apply(by_id[transition.rule_id], ctx, transition, result)
             state.state = new_state
             state.cursor_fix_time = _at(vehicle_fixes[-1].t)
             changed.append(state)

@@ -14,7 +14,7 @@ from alerts.evaluation.geometry import (
 )
 from alerts.evaluation.stream import Fix, OrgGeometry, VehicleContext
 
-ORIGIN = (52.52, 13.40)  # lat, lon
+ORIGIN = (52.37, 4.89)  # lat, lon: where the factories put the hub
 M_PER_DEG_LAT = 111_195.0
 
 
