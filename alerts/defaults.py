@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_save
 
@@ -75,7 +76,7 @@ def default_rules_install(organization_id: int) -> int:
 def _organization_created(
     sender: Any, instance: Organization, created: bool, **kwargs: Any
 ) -> None:
-    if not created or kwargs.get("raw"):
+    if not created or kwargs.get("raw") or not settings.ALERTS_DEFAULT_RULES_ON_CREATE:
         return
     organization_id = instance.pk
 

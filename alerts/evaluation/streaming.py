@@ -17,12 +17,11 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alerts.models import EvaluationState, SubjectType
+from alerts.models import Alert, EvaluationState, SubjectType
 from alerts.services.episodes import (
     Finding,
     Subject,
     alert_open,
-    alert_open_for,
     alert_resolve,
     alert_update,
     cooldown_until,
@@ -191,32 +190,50 @@ def _vehicle_subject(ctx: VehicleContext) -> Subject:
     )  # fmt: skip
 
 
+OpenAlerts = dict[tuple[int, int], Alert]
+
+
+def _open_alerts_load(
+    organization_id: int, rule_ids: Sequence[int], vehicle_ids: Sequence[int]
+) -> OpenAlerts:
+    """The batch's non-resolved alerts of streamed rules, by (rule, vehicle): one query, so an
+    update transition costs no lookup."""
+    rows = Alert.objects.filter(
+        organization_id=organization_id, rule_id__in=rule_ids, subject_type=SubjectType.VEHICLE,
+        subject_id__in=vehicle_ids,
+    ).exclude(status=Alert.Status.RESOLVED)  # fmt: skip
+    return {(int(a.rule_id), a.subject_id): a for a in rows if a.rule_id is not None}
+
+
 def _apply(
-    loaded: LoadedRule, ctx: VehicleContext, transition: Transition, result: RunResult
-) -> None:
+    loaded: LoadedRule, ctx: VehicleContext, transition: Transition, result: RunResult,
+    open_alerts: OpenAlerts,
+) -> None:  # fmt: skip
     rule = loaded.rule
     assert loaded.stream is not None
     subject = _vehicle_subject(ctx)
     details = _details(loaded.stream, transition)
     at = _at(transition.at)
+    key = (loaded.id, ctx.vehicle_id)
     if transition.action is Action.TRY_OPEN:
         finding = Finding(
             subject=subject, condition_started_at=_at(transition.since), details=details,
             latitude=transition.lat, longitude=transition.lon,
         )  # fmt: skip
-        _, created = alert_open(rule=rule, finding=finding, at=at)
+        alert, created = alert_open(rule=rule, finding=finding, at=at)
+        open_alerts[key] = alert
         result.opened += created
         return
-    alert = alert_open_for(rule=rule, subject=subject)
+    alert = open_alerts.get(key)
     if alert is None:
         return  # resolved by a person meanwhile: the episode ends quietly
     if transition.action is Action.UPDATE:
-        alert_update(
+        result.updated += alert_update(
             alert=alert, details=details, at=at, latitude=transition.lat, longitude=transition.lon
         )
-        result.updated += 1
     elif transition.action is Action.RESOLVE:
         result.resolved += alert_resolve(alert=alert, at=at, details=details)
+        del open_alerts[key]
 
 
 def positions_evaluate(
@@ -248,6 +265,7 @@ def positions_evaluate(
         contexts = vehicle_contexts_load(org, list(fixes), dates=dates)
         by_id = {r.id: r for r in streamed}
         gate = _gate(by_id, contexts)
+        open_alerts = _open_alerts_load(organization_id, list(by_id), list(fixes))
         changed = []
         for vehicle_id, vehicle_fixes in fixes.items():
             ctx = contexts.get(vehicle_id)
@@ -261,7 +279,7 @@ def positions_evaluate(
             ]  # fmt: skip
 
             def apply(transition: Transition, ctx: VehicleContext = ctx) -> None:
-                _apply(by_id[transition.rule_id], ctx, transition, result)
+                _apply(by_id[transition.rule_id], ctx, transition, result, open_alerts)
 
             new_state, _ = vehicle_evaluate(
                 rules=[r.stream for r in rules if r.stream is not None], ctx=ctx,

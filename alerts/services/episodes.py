@@ -172,26 +172,25 @@ def alert_update(
     episode is one alert with a few updates, not one message per fix. True when emitted."""
     require_organization(alert.organization_id)
     last_emitted = alert.details.get("updated_emitted_at")
-    merged = {**alert.details, **details}
-    alert.last_evaluated_at = at
-    if latitude is not None:
-        alert.latitude, alert.longitude = latitude, longitude
-    emit = (
+    due = (
         last_emitted is None
         or (at - dt.datetime.fromisoformat(last_emitted)).total_seconds() >= UPDATE_THROTTLE_SECONDS
     )
-    if emit:
-        merged["updated_emitted_at"] = at.isoformat()
+    if not due:
+        return False  # the row catches up at the next emitted update or at the resolve
+    merged = {**alert.details, **details, "updated_emitted_at": at.isoformat()}
     alert.details = merged
+    alert.last_evaluated_at = at
+    if latitude is not None:
+        alert.latitude, alert.longitude = latitude, longitude
     alert.title = alert_title(alert.kind, alert.subject_label, merged)[:200]
     alert.save(update_fields=["details", "title", "last_evaluated_at", "latitude", "longitude"])
-    if emit:
-        AlertEvent.objects.create(
-            organization_id=alert.organization_id, alert=alert, at=at,
-            kind=AlertEvent.Kind.UPDATED, details=details,
-        )  # fmt: skip
-        _emit(alert, ALERT_UPDATED)
-    return emit
+    AlertEvent.objects.create(
+        organization_id=alert.organization_id, alert=alert, at=at,
+        kind=AlertEvent.Kind.UPDATED, details=details,
+    )  # fmt: skip
+    _emit(alert, ALERT_UPDATED)
+    return True
 
 
 def alert_resolve(
@@ -210,9 +209,11 @@ def alert_resolve(
     alert.last_evaluated_at = at
     if details:
         alert.details = {**alert.details, **details}
+        alert.title = alert_title(alert.kind, alert.subject_label, alert.details)[:200]
     alert.save(
         update_fields=[
             "status", "resolved_at", "resolution", "resolved_by", "last_evaluated_at", "details",
+            "title",
         ]
     )  # fmt: skip
     AlertEvent.objects.create(

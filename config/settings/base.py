@@ -182,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Time-based alert kinds, auto-resolution and escalation, one task per organization.
     "alerts-sweep": {"task": "alerts.sweep", "schedule": 15.0},
 }
+# A new organization gets alerts' default rule set (alerts/defaults.py); tests turn it off
+# and build the rules they need.
+ALERTS_DEFAULT_RULES_ON_CREATE = env_bool("DOORSTEP_ALERTS_DEFAULT_RULES", True)
 # Domain events (tenancy/outbox, docs/outbox.md): a failing subscriber is retried after
 # base x 1, 2, 4, ... seconds (at most an hour) until OUTBOX_MAX_ATTEMPTS attempts failed.
 OUTBOX_RETRY_BASE_SECONDS = float(env("DOORSTEP_OUTBOX_RETRY_BASE_SECONDS", "5"))
