@@ -224,15 +224,15 @@ def _apply(
         open_alerts[key] = alert
         result.opened += created
         return
-    alert = open_alerts.get(key)
-    if alert is None:
+    held = open_alerts.get(key)
+    if held is None:
         return  # resolved by a person meanwhile: the episode ends quietly
     if transition.action is Action.UPDATE:
         result.updated += alert_update(
-            alert=alert, details=details, at=at, latitude=transition.lat, longitude=transition.lon
+            alert=held, details=details, at=at, latitude=transition.lat, longitude=transition.lon
         )
     elif transition.action is Action.RESOLVE:
-        result.resolved += alert_resolve(alert=alert, at=at, details=details)
+        result.resolved += alert_resolve(alert=held, at=at, details=details)
         del open_alerts[key]
 
 

@@ -5,6 +5,7 @@ the middle of a batch, three times: no alert lost, none doubled."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import random
 import signal
@@ -72,7 +73,7 @@ def test_the_sweep_fans_out_one_task_per_organization(
 ) -> None:
     from alerts.tasks import sweep
 
-    long_ago = timezone.now() - timezone.timedelta(hours=1)
+    long_ago = timezone.now() - dt.timedelta(hours=1)
     for tenant in (tenant_a, tenant_b):
         rule_create(tenant, "vehicle_offline", params={"minutes": 5})
         with scopes_disabled():
@@ -151,13 +152,14 @@ def test_a_worker_killed_mid_batch_three_times_loses_and_doubles_nothing(tenant_
             [Vehicle(organization=tenant_a.organization, hub=tenant_a.hub, plate=f"KILL-{i:03}")
              for i in range(vehicles_n)]
         )  # fmt: skip
-    for kind, params in [
+    rules: list[tuple[str, dict[str, Any]]] = [
         ("speeding", {"limit_kmh": 90, "min_seconds": 20}),
         ("unplanned_stop", {"minutes": 8}),
         ("idle", {"minutes": 10}),
         ("battery_low", {}),
         ("geofence_exit", {"zone_kinds": ["geofence"]}),
-    ]:
+    ]
+    for kind, params in rules:
         rule_create(tenant_a, kind, params=params)
     track = []
     for lap in range(2):  # two speeding episodes per vehicle, far apart
