@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from alerts.models import AlertRule, Holiday
 from deliveries.models import Order
 from fleet.models import (
     Device,
@@ -54,6 +56,9 @@ class Tenant:
     tracking_settings: TrackingSettings
     rejected_fix: RejectedFix
     users: dict[str, Any] = field(default_factory=dict)
+    # Alerts: one rule and one holiday (what tenant admins configure).
+    alert_rule: AlertRule | None = None
+    holiday: Holiday | None = None
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
@@ -69,6 +74,7 @@ class Tenant:
             self.device.identifier,
             self.saved_view.name,
             self.rejected_fix.detail,
+            *([self.alert_rule.name] if self.alert_rule else []),
             *(
                 [
                     self.order.reference,
@@ -93,6 +99,8 @@ class Tenant:
             SavedView: self.saved_view,
             TrackingSettings: self.tracking_settings,
             RejectedFix: self.rejected_fix,
+            AlertRule: self.alert_rule,
+            Holiday: self.holiday,
             **self.delivery_objects,
         }
 
@@ -136,6 +144,12 @@ def build_tenant(label: str) -> Tenant:
             reason=RejectedFix.Reason.NULL_ISLAND,
             detail=f"{label}refusal detail",
         )
+        alert_rule = AlertRule.objects.create(
+            organization=organization, name=f"{label}rule Watch", kind="speeding"
+        )
+        holiday = Holiday.objects.create(
+            organization=organization, date=dt.date(2026, 12, 25), name=f"{label}holiday Day"
+        )
     order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
     return Tenant(
         organization,
@@ -148,6 +162,8 @@ def build_tenant(label: str) -> Tenant:
         tracking_settings,
         rejected_fix,
         users,
+        alert_rule=alert_rule,
+        holiday=holiday,
         order=order,
         delivery_objects=delivery_objects,
     )
