@@ -144,8 +144,9 @@ def build_tenant(label: str) -> Tenant:
             reason=RejectedFix.Reason.NULL_ISLAND,
             detail=f"{label}refusal detail",
         )
+        # Disabled: tests of evaluation build the rules they mean.
         alert_rule = AlertRule.objects.create(
-            organization=organization, name=f"{label}rule Watch", kind="speeding"
+            organization=organization, name=f"{label}rule Watch", kind="speeding", enabled=False
         )
         holiday = Holiday.objects.create(
             organization=organization, date=dt.date(2026, 12, 25), name=f"{label}holiday Day"

@@ -28,7 +28,7 @@ from alerts.services.episodes import (
     alert_open,
     alert_resolve,
     alert_update,
-    cooldown_until,
+    cooldowns_for,
 )
 from deliveries.models import Order, OrderStatus, Route, Stop
 from fleet.models import Device, Position, RejectedFix, VehicleState
@@ -323,14 +323,12 @@ FINDERS: dict[str, tuple[Finder, bool]] = {
 
 
 def may_open(loaded: LoadedRule, finding: Finding, now: dt.datetime) -> bool:
-    """The gates every evaluator applies before opening: minimum duration, active hours,
-    cooldown."""
+    """The gates every evaluator applies before opening: minimum duration, active hours
+    (cooldown: `sweep_apply` looks it up for all subjects at once)."""
     rule = loaded.rule
     if (now - finding.condition_started_at).total_seconds() < rule.min_duration_seconds:
         return False
-    if not loaded.hours.active_at(now):
-        return False
-    return cooldown_until(rule=rule, subject=finding.subject, at=now) is None
+    return loaded.hours.active_at(now)
 
 
 def sweep_apply(
@@ -353,11 +351,14 @@ def sweep_apply(
                 alert=alert, details=finding.details, at=now,
                 latitude=finding.latitude, longitude=finding.longitude,
             )  # fmt: skip
-    if opens:
-        for subject_id, finding in findings.items():
-            if subject_id in open_alerts or not may_open(loaded, finding, now):
+    new = {k: f for k, f in findings.items() if k not in open_alerts and may_open(loaded, f, now)}
+    if opens and new:
+        subject_type = next(iter(new.values())).subject.type
+        cooling = cooldowns_for(rule=rule, subject_type=subject_type, at=now)
+        for subject_id, finding in new.items():
+            if subject_id in cooling:
                 continue
-            counts["opened"] += alert_open(rule=rule, finding=finding, at=now)[1]
+            counts["opened"] += alert_open(rule=rule, finding=finding, at=now, known_absent=True)[1]
     return counts
 
 

@@ -220,7 +220,9 @@ def _apply(
             subject=subject, condition_started_at=_at(transition.since), details=details,
             latitude=transition.lat, longitude=transition.lon,
         )  # fmt: skip
-        alert, created = alert_open(rule=rule, finding=finding, at=at)
+        alert, created = alert_open(
+            rule=rule, finding=finding, at=at, known_absent=key not in open_alerts
+        )
         open_alerts[key] = alert
         result.opened += created
         return

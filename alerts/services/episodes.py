@@ -125,15 +125,31 @@ def cooldown_until(*, rule: AlertRule, subject: Subject, at: dt.datetime) -> dt.
     return last + dt.timedelta(seconds=rule.cooldown_seconds) if last else None
 
 
+def cooldowns_for(*, rule: AlertRule, subject_type: str, at: dt.datetime) -> dict[int, dt.datetime]:
+    """`cooldown_until` for every subject of the rule at once (the sweep's many findings)."""
+    if not rule.cooldown_seconds:
+        return {}
+    window = dt.timedelta(seconds=rule.cooldown_seconds)
+    rows = Alert.objects.filter(
+        organization_id=rule.organization_id, rule=rule, subject_type=subject_type,
+        status=Alert.Status.RESOLVED, resolved_at__gt=at - window,
+    ).values_list("subject_id", "resolved_at")  # fmt: skip
+    until: dict[int, dt.datetime] = {}
+    for subject_id, resolved_at in rows:
+        until[subject_id] = max(until.get(subject_id, resolved_at), resolved_at) + window
+    return until
+
+
 def alert_open(
-    *, rule: AlertRule, finding: Finding, at: dt.datetime | None = None
+    *, rule: AlertRule, finding: Finding, at: dt.datetime | None = None, known_absent: bool = False
 ) -> tuple[Alert, bool]:
     """Open the rule's alert for the finding's subject, or return the one already open (the
-    re-run of a batch, a second sweep). The caller has checked active hours and cooldown."""
+    re-run of a batch, a second sweep). The caller has checked active hours and cooldown;
+    `known_absent`: the caller has just looked (the unique index still arbitrates)."""
     require_organization(rule.organization_id)
     at = at or timezone.now()
     subject = finding.subject
-    existing = alert_open_for(rule=rule, subject=subject)
+    existing = None if known_absent else alert_open_for(rule=rule, subject=subject)
     if existing is not None:
         return existing, False
     alert = Alert(

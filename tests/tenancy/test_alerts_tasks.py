@@ -50,7 +50,9 @@ def test_every_alerts_tenant_task_is_covered() -> None:
 def _b_is_offline_and_speeding(b: Tenant) -> None:
     """B has a rule, a vehicle long offline and positions worth an alert."""
     with scopes_disabled():
-        AlertRule.objects.filter(organization=b.organization).update(params={"min_seconds": 0})
+        AlertRule.objects.filter(organization=b.organization).update(
+            params={"min_seconds": 0}, enabled=True
+        )
         AlertRule.objects.create(
             organization=b.organization, name="B offline", kind="vehicle_offline"
         )
