@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import shapely
 from shapely import LineString, Point, Polygon, STRtree
 
@@ -24,10 +23,10 @@ _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180
 class LocalProjection:
     lat0: float
     lon0: float
+    kx: float = field(init=False)
 
-    @property
-    def kx(self) -> float:
-        return _M_PER_DEG * math.cos(math.radians(self.lat0))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kx", _M_PER_DEG * math.cos(math.radians(self.lat0)))
 
     def xy(self, lat: float, lon: float) -> tuple[float, float]:
         return ((lon - self.lon0) * self.kx, (lat - self.lat0) * _M_PER_DEG)
@@ -51,15 +50,14 @@ class ZoneIndex:
     tree: STRtree | None = None
     by_id: dict[int, int] = field(default_factory=dict)
 
-    def containing(self, x: float, y: float) -> frozenset[int]:
+    def containing(self, point: Point) -> frozenset[int]:
         if self.tree is None:
             return frozenset()
-        hits = self.tree.query(Point(x, y), predicate="intersects")
+        hits = self.tree.query(point, predicate="intersects")
         return frozenset(self.zone_ids[i] for i in hits)
 
-    def distance_m(self, zone_ids: Iterable[int], x: float, y: float) -> float:
+    def distance_m(self, zone_ids: Iterable[int], point: Point) -> float:
         """Distance to the nearest of `zone_ids` (0 inside one)."""
-        point = Point(x, y)
         best = math.inf
         for zone_id in zone_ids:
             index = self.by_id.get(zone_id)
@@ -101,20 +99,19 @@ def zone_index_build(
 
 @dataclass
 class Places:
-    """Points where standing still is planned (hubs, the route's stops), as metric arrays."""
+    """Points where standing still is planned (hubs, the route's stops), in metres. A few
+    dozen at most per vehicle: a plain loop beats numpy's per-call overhead."""
 
-    xs: np.ndarray
-    ys: np.ndarray
+    xy: list[tuple[float, float]]
 
     def nearest_m(self, x: float, y: float) -> float:
-        if not len(self.xs):
+        if not self.xy:
             return math.inf
-        return float(np.min(np.hypot(self.xs - x, self.ys - y)))
+        return math.sqrt(min((px - x) ** 2 + (py - y) ** 2 for px, py in self.xy))
 
 
 def places_build(projection: LocalProjection, points: Iterable[tuple[float, float]]) -> Places:
-    xy = [projection.xy(lat, lon) for lat, lon in points]
-    return Places(np.array([p[0] for p in xy]), np.array([p[1] for p in xy]))
+    return Places([projection.xy(lat, lon) for lat, lon in points])
 
 
 def corridor_build(
@@ -131,5 +128,5 @@ def corridor_build(
     return line
 
 
-def corridor_distance_m(corridor: LineString | Point, x: float, y: float) -> float:
-    return float(corridor.distance(Point(x, y)))
+def corridor_distance_m(corridor: LineString | Point, point: Point) -> float:
+    return float(corridor.distance(point))

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shapely import Point
+
 from fleet.geo import haversine_m
 
 from .episode import Action, EpisodeState, episode_blocked, episode_opened, episode_step
@@ -83,16 +85,19 @@ class StreamRule:
     # Other kinds scoped to zones: only inside these zones.
     zone_filter: frozenset[int] | None = None
     fast_limit: float = math.inf  # speeding: the lowest limit any zone of this rule sets
+    key: str = ""  # str(id): the state's key, computed once
+    watched_by_hub: dict[int | None, frozenset[int]] = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
-        return str(self.id)
+    def __post_init__(self) -> None:
+        self.key = str(self.id)
 
 
 class Features:
     """What the conditions ask about one fix, computed on first use."""
 
-    __slots__ = ("_corridor", "_place", "_zones", "ctx", "fix", "geometry", "speed", "x", "y")
+    __slots__ = (
+        "_corridor", "_place", "_point", "_zones", "ctx", "fix", "geometry", "speed", "x", "y",
+    )  # fmt: skip
 
     def __init__(
         self, fix: Fix, previous: Sequence[float] | None, geometry: OrgGeometry, ctx: VehicleContext
@@ -103,11 +108,19 @@ class Features:
         self._zones: frozenset[int] | None = None
         self._place: float | None = None
         self._corridor: float | None = None
+        self._point: Point | None = None
+
+    @property
+    def point(self) -> Point:
+        """One shapely point per fix, shared by every geometry question about it."""
+        if self._point is None:
+            self._point = Point(self.x, self.y)
+        return self._point
 
     @property
     def zones(self) -> frozenset[int]:
         if self._zones is None:
-            self._zones = self.geometry.zones.containing(self.x, self.y)
+            self._zones = self.geometry.zones.containing(self.point)
         return self._zones
 
     @property
@@ -122,7 +135,7 @@ class Features:
         if self.ctx.corridor is None:
             return None
         if self._corridor is None:
-            self._corridor = corridor_distance_m(self.ctx.corridor, self.x, self.y)
+            self._corridor = corridor_distance_m(self.ctx.corridor, self.point)
         return self._corridor
 
 
@@ -275,13 +288,17 @@ def watched_zones(rule: StreamRule, f: Features) -> frozenset[int]:
     if rule.watched_zone_ids is not None:
         return rule.watched_zone_ids
     # From zone kinds: the zones of the vehicle's hub (or of no hub) of those kinds.
-    hubs = f.geometry.zone_hubs
-    zones = f.geometry.zones
-    return frozenset(
-        zone_id
-        for zone_id, kind in zip(zones.zone_ids, zones.kinds, strict=True)
-        if kind in rule.watched_zone_kinds and hubs.get(zone_id) in (None, f.ctx.hub_id)
-    )
+    hub_id = f.ctx.hub_id
+    cached = rule.watched_by_hub.get(hub_id)
+    if cached is None:
+        hubs = f.geometry.zone_hubs
+        zones = f.geometry.zones
+        cached = rule.watched_by_hub[hub_id] = frozenset(
+            zone_id
+            for zone_id, kind in zip(zones.zone_ids, zones.kinds, strict=True)
+            if kind in rule.watched_zone_kinds and hubs.get(zone_id) in (None, hub_id)
+        )
+    return cached
 
 
 def geofence_enter_holds(
@@ -294,7 +311,7 @@ def geofence_enter_holds(
     if inside:
         zone_id = min(inside)
         return None, {"zone_id": zone_id, "zone": f.geometry.zone_names.get(zone_id, "")}
-    if active and f.geometry.zones.distance_m(watched, f.x, f.y) <= rule.params.buffer_m:
+    if active and f.geometry.zones.distance_m(watched, f.point) <= rule.params.buffer_m:
         return None, None  # just outside the edge: GPS noise, still in
     return False
 
@@ -305,7 +322,7 @@ def geofence_exit_holds(
     watched = watched_zones(rule, f)
     if not watched or f.zones & watched:
         return False
-    distance = f.geometry.zones.distance_m(watched, f.x, f.y)
+    distance = f.geometry.zones.distance_m(watched, f.point)
     if not active and distance <= rule.params.buffer_m:
         return False  # just over the edge: wait until clearly outside
     return distance, {"distance_m": round(distance)}
