@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from alerts.models import Alert, AlertRule
+from alerts.models import Alert, AlertRule, Holiday
 from deliveries.models import Order
 from fleet.models import (
     Device,
@@ -56,17 +57,22 @@ class Tenant:
     tracking_settings: TrackingSettings
     rejected_fix: RejectedFix
     users: dict[str, Any] = field(default_factory=dict)
+    # Alerts: one rule and one holiday (what tenant admins configure).
+    alert_rule: AlertRule | None = None
+    holiday: Holiday | None = None
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
-    # Alerts: one rule and one open alert, built on first use (alerts_build) so that the
-    # tenants of tests that are not about alerts stay as they were.
+    # And one open alert (with a rule of its own), built on first use (alerts_build) so that
+    # the tenants of tests that are not about the inbox stay as they were.
     alert: Alert | None = None
-    alert_rule: AlertRule | None = None
 
     def alerts_build(self) -> Tenant:
         if self.alert is None:
             label = self.organization.name.split(" ", 1)[0]
+            # Replaces the disabled setup rule (same name): an enabled one the inbox can show.
+            if self.alert_rule is not None:
+                self.alert_rule.delete()
             self.alert_rule = rule_create(self.organization.pk, name=f"{label}rule Watch")
             self.alert = alert_open(
                 self.organization.pk, rule=self.alert_rule, title=f"{label}alert Speeding",
@@ -90,6 +96,7 @@ class Tenant:
             self.device.identifier,
             self.saved_view.name,
             self.rejected_fix.detail,
+            *([self.alert_rule.name] if self.alert_rule else []),
             *(
                 [
                     self.order.reference,
@@ -115,6 +122,8 @@ class Tenant:
             SavedView: self.saved_view,
             TrackingSettings: self.tracking_settings,
             RejectedFix: self.rejected_fix,
+            AlertRule: self.alert_rule,
+            Holiday: self.holiday,
             **self.delivery_objects,
         }
 
@@ -158,6 +167,13 @@ def build_tenant(label: str) -> Tenant:
             reason=RejectedFix.Reason.NULL_ISLAND,
             detail=f"{label}refusal detail",
         )
+        # Disabled: tests of evaluation build the rules they mean.
+        alert_rule = AlertRule.objects.create(
+            organization=organization, name=f"{label}rule Watch", kind="speeding", enabled=False
+        )
+        holiday = Holiday.objects.create(
+            organization=organization, date=dt.date(2026, 12, 25), name=f"{label}holiday Day"
+        )
     order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
     return Tenant(
         organization,
@@ -170,6 +186,8 @@ def build_tenant(label: str) -> Tenant:
         tracking_settings,
         rejected_fix,
         users,
+        alert_rule=alert_rule,
+        holiday=holiday,
         order=order,
         delivery_objects=delivery_objects,
     )

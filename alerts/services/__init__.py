@@ -1,0 +1,1 @@
+"""Alerts' write services (episodes: opened/updated/resolved by the evaluators)."""

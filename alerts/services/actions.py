@@ -51,7 +51,8 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def alert_snapshot(alert: Alert) -> dict[str, Any]:
-    """The alert as the outbox payload and the inbox screens carry it (JSON-safe)."""
+    """The alert as every alert.* outbox payload and the inbox screens carry it (JSON-safe):
+    the engine's opened / updated / resolved events and the people's actions alike."""
     assignee = alert.assignee
     return {
         "id": alert.pk,
@@ -68,8 +69,10 @@ def alert_snapshot(alert: Alert) -> dict[str, Any]:
         "order_id": alert.order_id,
         "latitude": alert.latitude,
         "longitude": alert.longitude,
+        "condition_started_at": _iso(alert.condition_started_at),
         "opened_at": _iso(alert.opened_at),
         "acknowledged_at": _iso(alert.acknowledged_at),
+        "escalated_at": _iso(alert.escalated_at),
         "assignee_id": alert.assignee_id,
         "assignee_name": (assignee.get_full_name() or assignee.get_username()) if assignee else "",
         "snoozed_until": _iso(alert.snoozed_until),

@@ -168,6 +168,11 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task acknowledged late whose worker died is handed out again after this many seconds
+# (Redis has no consumer liveness of its own). Keep it above the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": float(env("DOORSTEP_CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vehicles-offline": {"task": "fleet.mark_offline", "schedule": 30.0},
     "position-partitions": {"task": "fleet.maintain_position_partitions", "schedule": 3600.0},
@@ -176,7 +181,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhooks-resend-due": {"task": "deliveries.webhook_resend_due", "schedule": 60.0},
     # Relays events whose on-commit message was lost (broker down, worker killed).
     "outbox-relay-sweep": {"task": "outbox.relay_sweep", "schedule": 10.0},
+    # Time-based alert kinds, auto-resolution and escalation, one task per organization.
+    "alerts-sweep": {"task": "alerts.sweep", "schedule": 15.0},
 }
+# A new organization gets alerts' default rule set (alerts/defaults.py); tests turn it off
+# and build the rules they need.
+ALERTS_DEFAULT_RULES_ON_CREATE = env_bool("DOORSTEP_ALERTS_DEFAULT_RULES", True)
 # Domain events (tenancy/outbox, docs/outbox.md): a failing subscriber is retried after
 # base x 1, 2, 4, ... seconds (at most an hour) until OUTBOX_MAX_ATTEMPTS attempts failed.
 OUTBOX_RETRY_BASE_SECONDS = float(env("DOORSTEP_OUTBOX_RETRY_BASE_SECONDS", "5"))

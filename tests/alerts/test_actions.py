@@ -24,6 +24,18 @@ from tenancy.outbox.models import OutboxEvent
 from tests.alerts.factories import alert_open, rule_create
 from tests.conftest import Tenant
 
+
+@pytest.fixture
+def tenant_a(tenant_a: Tenant) -> Tenant:
+    """This module's tenants come with an open alert and its rule (tests/conftest.py)."""
+    return tenant_a.alerts_build()
+
+
+@pytest.fixture
+def tenant_b(tenant_b: Tenant) -> Tenant:
+    return tenant_b.alerts_build()
+
+
 pytestmark = pytest.mark.django_db
 
 

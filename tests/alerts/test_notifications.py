@@ -38,6 +38,18 @@ from tests.conftest import Tenant
 from tests.support.outbox import outbox_relay_now
 from tests.support.smtp import MailBox, smtp_server
 
+
+@pytest.fixture
+def tenant_a(tenant_a: Tenant) -> Tenant:
+    """This module's tenants come with an open alert and its rule (tests/conftest.py)."""
+    return tenant_a.alerts_build()
+
+
+@pytest.fixture
+def tenant_b(tenant_b: Tenant) -> Tenant:
+    return tenant_b.alerts_build()
+
+
 pytestmark = pytest.mark.django_db
 Status = Notification.Status
 

@@ -14,6 +14,18 @@ from tests.alerts.factories import alert_open
 from tests.conftest import Tenant, login
 from tests.support.outbox import outbox_relay_now
 
+
+@pytest.fixture
+def tenant_a(tenant_a: Tenant) -> Tenant:
+    """This module's tenants come with an open alert and its rule (tests/conftest.py)."""
+    return tenant_a.alerts_build()
+
+
+@pytest.fixture
+def tenant_b(tenant_b: Tenant) -> Tenant:
+    return tenant_b.alerts_build()
+
+
 pytestmark = pytest.mark.django_db
 JSON = {"Accept": "application/json"}
 

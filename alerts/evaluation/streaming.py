@@ -1,0 +1,323 @@
+"""The streaming runner: one organization's new fixes for some vehicles, evaluated in fix order
+against the organization's streamed rules, in ONE transaction with the alerts they open,
+update or resolve and the moved cursors. A worker killed mid-batch rolls all of it back; the
+re-run (late acknowledgement) reads the same fixes after the same cursors and writes the same
+alerts once. Fixes older than a vehicle's cursor (arriving late) are never evaluated, so they
+can neither open nor close an episode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from alerts.models import Alert, EvaluationState, SubjectType
+from alerts.services.episodes import (
+    Finding,
+    Subject,
+    alert_open,
+    alert_resolve,
+    alert_update,
+    cooldown_until,
+)
+from deliveries.models import Route, Stop
+from fleet.models import Vehicle
+from tenancy.context import require_organization
+
+from .episode import Action
+from .geometry import corridor_build, places_build
+from .rules import LoadedRule, OrgRules, org_rules_load
+from .stream import Fix, StreamRule, Transition, VehicleContext, vehicle_evaluate
+
+logger = logging.getLogger(__name__)
+
+MAX_FIXES_PER_RUN = 50_000
+INITIAL_LOOKBACK = dt.timedelta(hours=1)
+RETRY_OUTSIDE_HOURS_SECONDS = 60.0
+
+_FIXES_SQL = """
+SELECT vehicle_id, extract(epoch FROM fix_time), latitude, longitude, speed_kmh, battery_pct,
+       ignition
+FROM fleet_position
+WHERE organization_id = %s AND vehicle_id = ANY(%s) AND fix_time > %s
+ORDER BY vehicle_id, fix_time, device_id
+LIMIT %s
+"""
+
+
+@dataclass
+class RunResult:
+    vehicles: int = 0
+    fixes: int = 0
+    opened: int = 0
+    updated: int = 0
+    resolved: int = 0
+    more: bool = False  # the fix limit was hit: a follow-up run takes the rest
+
+
+def _epoch(value: dt.datetime) -> float:
+    return value.timestamp()
+
+
+def _at(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+
+
+def _states_lock(organization_id: int, vehicle_ids: Sequence[int]) -> dict[int, EvaluationState]:
+    EvaluationState.objects.bulk_create(
+        [
+            EvaluationState(
+                organization_id=organization_id, subject_type=SubjectType.VEHICLE, subject_id=v
+            )
+            for v in vehicle_ids
+        ],
+        ignore_conflicts=True,
+    )
+    # Locked in subject order: two runs over overlapping vehicles queue, never deadlock.
+    rows = (
+        EvaluationState.objects.select_for_update()
+        .filter(
+            organization_id=organization_id,
+            subject_type=SubjectType.VEHICLE,
+            subject_id__in=vehicle_ids,
+        )
+        .order_by("subject_id")
+    )
+    return {row.subject_id: row for row in rows}
+
+
+def _fixes_load(
+    organization_id: int, cursors: dict[int, float], floor: float
+) -> tuple[dict[int, list[Fix]], int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FIXES_SQL,
+            [
+                organization_id,
+                list(cursors),
+                _at(min([floor, *cursors.values()])),
+                MAX_FIXES_PER_RUN,
+            ],
+        )
+        rows = cursor.fetchall()
+    fixes: dict[int, list[Fix]] = defaultdict(list)
+    for vehicle_id, t, lat, lon, speed, battery, ignition in rows:
+        t = float(t)
+        if t > cursors.get(vehicle_id, floor):
+            fixes[vehicle_id].append(Fix(t, lat, lon, speed, battery, ignition))
+    return fixes, len(rows)
+
+
+def vehicle_contexts_load(
+    org: OrgRules, vehicle_ids: Sequence[int], *, dates: Sequence[dt.date]
+) -> dict[int, VehicleContext]:
+    """Each vehicle's hub, tags, route and its planned remaining path."""
+    organization_id = org.organization_id
+    contexts = {
+        pk: VehicleContext(vehicle_id=pk, label=plate, hub_id=hub_id, tags=frozenset(tags or ()))
+        for pk, plate, hub_id, tags in Vehicle.objects.filter(
+            organization_id=organization_id, pk__in=vehicle_ids
+        ).values_list("pk", "plate", "hub_id", "tags")
+    }
+    routes: dict[int, tuple[int, int]] = {}
+    for pk, vehicle_id, hub_id in (
+        Route.objects.filter(
+            organization_id=organization_id, vehicle_id__in=vehicle_ids, date__in=dates,
+            status__in=[Route.Status.DISPATCHED, Route.Status.IN_PROGRESS],
+        )
+        .order_by("date", "status", "pk")
+        .values_list("pk", "vehicle_id", "hub_id")
+    ):  # fmt: skip
+        routes[vehicle_id] = (pk, hub_id)  # the latest date wins
+    stops: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in (
+        Stop.objects.filter(
+            organization_id=organization_id, route_id__in=[r[0] for r in routes.values()]
+        )
+        .order_by("route_id", "sequence")
+        .values_list("route_id", "order__latitude", "order__longitude", "actual_departure")
+    ):
+        stops[row[0]].append(row)
+    projection = org.geometry.projection
+    hub_points = list(org.hubs.values())
+    for vehicle_id, ctx in contexts.items():
+        route = routes.get(vehicle_id)
+        route_stops = stops.get(route[0], []) if route else []
+        located = [(lat, lon) for _, lat, lon, _ in route_stops if lat is not None]
+        ctx.places = places_build(projection, [*hub_points, *located])
+        if route:
+            ctx.route_id = route[0]
+            start = org.hubs.get(route[1])
+            path: list[tuple[float, float]] = [start] if start else []
+            for _, lat, lon, departed in route_stops:
+                if lat is None:
+                    continue
+                if departed is not None:
+                    path = [(lat, lon)]  # the last visited stop is where the rest starts
+                else:
+                    path.append((lat, lon))
+            remaining = [s for s in route_stops if s[3] is None]
+            ctx.corridor = corridor_build(projection, path) if remaining else None
+    return contexts
+
+
+def _details(rule: StreamRule, transition: Transition) -> dict[str, Any]:
+    details = dict(transition.details)
+    duration = round(transition.at - transition.since)
+    details["duration_s"] = duration
+    peak = transition.peak
+    if rule.kind == "speeding" and peak is not None:
+        details["peak_kmh"] = round(peak)
+    elif rule.kind == "battery_low" and peak is not None:
+        details["battery_pct"] = round(peak)
+    elif rule.kind in ("idle", "unplanned_stop"):
+        details["minutes"] = round(duration / 60)
+    elif rule.kind in ("route_deviation", "geofence_exit") and peak is not None:
+        details["distance_m"] = round(peak)
+    return details
+
+
+def _vehicle_subject(ctx: VehicleContext) -> Subject:
+    return Subject(
+        type=SubjectType.VEHICLE, id=ctx.vehicle_id, label=ctx.label, vehicle_id=ctx.vehicle_id,
+        hub_id=ctx.hub_id, route_id=ctx.route_id,
+    )  # fmt: skip
+
+
+OpenAlerts = dict[tuple[int, int], Alert]
+
+
+def _open_alerts_load(
+    organization_id: int, rule_ids: Sequence[int], vehicle_ids: Sequence[int]
+) -> OpenAlerts:
+    """The batch's non-resolved alerts of streamed rules, by (rule, vehicle): one query, so an
+    update transition costs no lookup."""
+    rows = Alert.objects.filter(
+        organization_id=organization_id, rule_id__in=rule_ids, subject_type=SubjectType.VEHICLE,
+        subject_id__in=vehicle_ids,
+    ).exclude(status=Alert.Status.RESOLVED)  # fmt: skip
+    return {(int(a.rule_id), a.subject_id): a for a in rows if a.rule_id is not None}
+
+
+def _apply(
+    loaded: LoadedRule, ctx: VehicleContext, transition: Transition, result: RunResult,
+    open_alerts: OpenAlerts,
+) -> None:  # fmt: skip
+    rule = loaded.rule
+    assert loaded.stream is not None
+    subject = _vehicle_subject(ctx)
+    details = _details(loaded.stream, transition)
+    at = _at(transition.at)
+    key = (loaded.id, ctx.vehicle_id)
+    if transition.action is Action.TRY_OPEN:
+        finding = Finding(
+            subject=subject, condition_started_at=_at(transition.since), details=details,
+            latitude=transition.lat, longitude=transition.lon,
+        )  # fmt: skip
+        alert, created = alert_open(
+            rule=rule, finding=finding, at=at, known_absent=key not in open_alerts
+        )
+        open_alerts[key] = alert
+        result.opened += created
+        return
+    held = open_alerts.get(key)
+    if held is None:
+        return  # resolved by a person meanwhile: the episode ends quietly
+    if transition.action is Action.UPDATE:
+        result.updated += alert_update(
+            alert=held, details=details, at=at, latitude=transition.lat, longitude=transition.lon
+        )
+    elif transition.action is Action.RESOLVE:
+        result.resolved += alert_resolve(alert=held, at=at, details=details)
+        del open_alerts[key]
+
+
+def positions_evaluate(
+    *, organization_id: int, vehicle_ids: Sequence[int], since: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> RunResult:  # fmt: skip
+    """Evaluate the vehicles' fixes newer than their cursors (for a vehicle never evaluated:
+    from `since`, the first fix time the event announced, else the last hour)."""
+    require_organization(organization_id)
+    now = now or timezone.now()
+    result = RunResult()
+    org = org_rules_load(organization_id)
+    streamed = org.streamed
+    vehicle_ids = sorted(set(int(v) for v in vehicle_ids))
+    if not vehicle_ids:
+        return result
+    floor = _epoch(since) - 1e-6 if since else _epoch(now - INITIAL_LOOKBACK)
+    with transaction.atomic():
+        states = _states_lock(organization_id, vehicle_ids)
+        cursors = {v: _epoch(s.cursor_fix_time) for v, s in states.items() if s.cursor_fix_time}
+        for v in states:
+            cursors.setdefault(v, floor)
+        fixes, read = _fixes_load(organization_id, cursors, floor)
+        result.more = read >= MAX_FIXES_PER_RUN
+        if not fixes:
+            return result
+        first = min(f[0].t for f in fixes.values())
+        dates = sorted({org.local_today(_at(first)), org.local_today(now)})
+        contexts = vehicle_contexts_load(org, list(fixes), dates=dates)
+        by_id = {r.id: r for r in streamed}
+        gate = _gate(by_id, contexts)
+        open_alerts = _open_alerts_load(organization_id, list(by_id), list(fixes))
+        changed = []
+        for vehicle_id, vehicle_fixes in fixes.items():
+            ctx = contexts.get(vehicle_id)
+            state = states[vehicle_id]
+            if ctx is None:
+                continue  # the vehicle was deleted
+            rules = [
+                r for r in streamed
+                if r.applies_to(hub_id=ctx.hub_id, vehicle_id=vehicle_id, tags=ctx.tags,
+                                route_id=ctx.route_id)
+            ]  # fmt: skip
+
+            def apply(transition: Transition, ctx: VehicleContext = ctx) -> None:
+                _apply(by_id[transition.rule_id], ctx, transition, result, open_alerts)
+
+            new_state, _ = vehicle_evaluate(
+                rules=[r.stream for r in rules if r.stream is not None], ctx=ctx,
+                geometry=org.geometry, state=state.state or {}, fixes=vehicle_fixes, gate=gate,
+                emit=apply,
+            )  # fmt: skip
+            state.state = new_state
+            state.cursor_fix_time = _at(vehicle_fixes[-1].t)
+            changed.append(state)
+            result.vehicles += 1
+            result.fixes += len(vehicle_fixes)
+        EvaluationState.objects.bulk_update(changed, ["state", "cursor_fix_time", "updated_at"])
+        if result.more:
+            transaction.on_commit(
+                lambda: _follow_up(organization_id, [v for v in vehicle_ids if v in fixes])
+            )
+    return result
+
+
+def _follow_up(organization_id: int, vehicle_ids: list[int]) -> None:
+    from alerts.tasks import evaluate_positions
+
+    evaluate_positions.delay(organization_id=organization_id, vehicle_ids=vehicle_ids)
+
+
+def _gate(by_id: dict[int, LoadedRule], contexts: dict[int, VehicleContext]) -> Any:
+    def gate(rule: StreamRule, vehicle_id: int, t: float) -> float | None:
+        loaded = by_id[rule.id]
+        at = _at(t)
+        if not loaded.hours.active_at(at):
+            return t + RETRY_OUTSIDE_HOURS_SECONDS
+        subject = _vehicle_subject(contexts[vehicle_id])
+        until = cooldown_until(rule=loaded.rule, subject=subject, at=at)
+        return until.timestamp() if until else None
+
+    return gate
+
+
+__all__ = ["RunResult", "positions_evaluate", "vehicle_contexts_load"]
