@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
     path("", include("deliveries.urls_driver")),
+    path("", include("reporting.urls")),
     path("", include("console.urls")),
 ]
 

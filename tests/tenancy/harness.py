@@ -14,6 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
 
+HISTORY_DAY = "2026-03-29"  # any day: a foreign vehicle is refused whatever the day
+
 # name -> how to build its kwargs from the *foreign* tenant. Only URLs that take ids go here.
 ForeignKwargs = Callable[[Any], dict[str, Any]]
 FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
@@ -42,6 +44,14 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     # walked by PUBLIC_TOKEN_URLS below.
     "deliveries:tracking_page": lambda b: {"code": "not-this-orders-code"},
     "deliveries:tracking_status": lambda b: {"code": "not-this-orders-code"},
+    "history:vehicle_today": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
+    "history:vehicle_day": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
+    "history:vehicle_day_data": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
+    "history:vehicle_day_export": lambda b: {
+        "vehicle_id": b.tenant.vehicle.pk,
+        "day": HISTORY_DAY,
+        "file_format": "csv",
+    },
 }
 
 # Public pages whose secret code, not a session, is the key: name -> kwargs that open *this*
@@ -72,6 +82,7 @@ PLAIN_URLS: set[str] = {
     "deliveries:order_import",
     "deliveries:order_import_template",
     "deliveries:route_list",
+    "history:index",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
