@@ -19,6 +19,7 @@ class TrackBuilder:
     latitude: float = 52.37
     longitude: float = 4.89
     every: float = 10.0
+    heading: float = 90.0  # degrees clockwise from north: east
     fixes: list[Fix] = field(default_factory=list)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
@@ -30,10 +31,17 @@ class TrackBuilder:
     ) -> TrackBuilder:
         metres_per_fix = kmh / 3.6 * self.every
         per_degree_lon = METRES_PER_DEGREE_LAT * math.cos(math.radians(self.latitude))
+        north = math.cos(math.radians(self.heading)) * metres_per_fix
+        east = math.sin(math.radians(self.heading)) * metres_per_fix
         for _ in range(int(seconds / self.every)):
             self.timestamp += self.every
-            self.longitude += metres_per_fix / per_degree_lon
+            self.latitude += north / METRES_PER_DEGREE_LAT
+            self.longitude += east / per_degree_lon
             self._emit(kmh, ignition, self.latitude, self.longitude)
+        return self
+
+    def turn(self, degrees: float) -> TrackBuilder:
+        self.heading = (self.heading + degrees) % 360
         return self
 
     def park(
@@ -69,3 +77,29 @@ class TrackBuilder:
         per_degree_lon = METRES_PER_DEGREE_LAT * math.cos(math.radians(self.latitude))
         self.longitude += metres_east / per_degree_lon
         return self
+
+
+def delivery_day(
+    start_timestamp: float, *, hours: float = 24.0, every: float = 10.0
+) -> TrackBuilder:
+    """A van's whole day, a fix every `every` s: parked at the depot, then rounds of driving
+    (with traffic-light pauses and turns) and delivery stops, then parked again till midnight.
+    24 h at 10 s is the 8,640 fixes of the playback benchmark."""
+    # The first fix at the very start, the last one `every` s before the end (a half-open day).
+    track = TrackBuilder(timestamp=start_timestamp - every, every=every)
+    end = start_timestamp + hours * 3600 - every
+    track.park(7 * 3600, ignition=False)
+    legs = 0
+    while track.timestamp < end - 8 * 3600:
+        legs += 1
+        speed = 20.0 + track.rng.uniform(0, 20)
+        track.drive(track.rng.uniform(240, 720), kmh=speed, ignition=True)
+        track.park(40, ignition=True)  # a traffic light
+        track.turn(track.rng.choice((-90, 90, 45, -45)))
+        track.drive(track.rng.uniform(120, 400), kmh=speed + 10, ignition=True)
+        track.park(track.rng.uniform(300, 900), ignition=False, jitter_m=6)  # a delivery
+        if legs % 3 == 0:
+            track.turn(180)  # head back towards the depot now and then
+    remaining = end - track.timestamp
+    track.park(max(0.0, remaining), ignition=False)
+    return track

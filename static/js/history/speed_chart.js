@@ -71,9 +71,19 @@ export class SpeedChart {
             min: track.start,
             max: track.end,
             grid: { color: grid },
+            // Whole hours of the local day (every second hour on a long span), not Chart.js's
+            // evenly spaced odd minutes.
+            afterBuildTicks: (axis) => {
+              const step = axis.max - axis.min > 12 * 3600 ? 7200 : 3600;
+              const ticks = [];
+              for (let t = Math.ceil(axis.min / step) * step; t <= axis.max; t += step) {
+                ticks.push({ value: t });
+              }
+              axis.ticks = ticks;
+            },
             ticks: {
               color: text,
-              maxTicksLimit: 14,
+              autoSkip: false,
               callback: (value) => this.clock.short(this.dayStart + value),
             },
           },
