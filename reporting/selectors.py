@@ -8,7 +8,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, FloatField, Func, QuerySet
 
 from alerts.models import Alert
 from deliveries.models import DeliveryEvent, OrderStatus, Stop
@@ -18,6 +18,10 @@ from tenancy.models import Organization
 
 from .models import HistorySettings
 from .trips import DetectionSettings, Fix
+
+EPOCH_SECONDS = Func(
+    F("fix_time"), template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField()
+)
 
 # The delivery events a vehicle's day shows on its timeline.
 TIMELINE_STATUSES = (OrderStatus.ARRIVED, OrderStatus.DELIVERED, OrderStatus.FAILED)
@@ -128,20 +132,18 @@ def vehicle_track(
             fix_time__lt=end,
         )
         .order_by("fix_time")
+        # Seconds since the epoch straight from PostgreSQL: building 8,640 aware datetimes
+        # only to turn them back into numbers was a third of the endpoint's time.
+        .annotate(epoch=EPOCH_SECONDS)
         .values_list(
-            "fix_time", "latitude", "longitude", "speed_kmh", "heading", "altitude_m", "ignition"
+            "epoch", "latitude", "longitude", "speed_kmh", "heading", "altitude_m", "ignition"
         )
     )
-    track = TrackColumns()
-    for fix_time, lat, lon, speed, heading, altitude, ignition in rows.iterator(chunk_size=5000):
-        track.timestamp.append(fix_time.timestamp())
-        track.latitude.append(lat)
-        track.longitude.append(lon)
-        track.speed_kmh.append(speed)
-        track.heading.append(heading)
-        track.altitude_m.append(altitude)
-        track.ignition.append(ignition)
-    return track
+    columns: list[list[Any]] = [[], [], [], [], [], [], []]
+    for row in rows.iterator(chunk_size=10_000):
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return TrackColumns(*columns)
 
 
 def vehicle_delivery_events(

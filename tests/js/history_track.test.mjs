@@ -1,0 +1,45 @@
+// node --test tests/js/ (run by tests/test_js_modules.py): the history page's DOM-free modules.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { clockFormatter, formatDistance, formatDuration } from "../../static/js/history/format.js";
+import { Track } from "../../static/js/history/track.js";
+
+const fixes = {
+  t: [0, 10, 20, 1000],
+  lat: [52.0, 52.001, 52.002, 52.01],
+  lon: [4.0, 4.0, 4.0, 4.1],
+  speed: [0, 36, null, 20],
+  heading: [0, 0, 0, 0],
+};
+
+test("the fix at a time is the last one at or before it", () => {
+  const track = new Track(fixes, 600);
+  assert.equal(track.indexAt(-5), 0);
+  assert.equal(track.indexAt(10), 1);
+  assert.equal(track.indexAt(19.9), 1);
+  assert.equal(track.indexAt(500), 2);
+  assert.equal(track.indexAt(5000), 3);
+  assert.ok(Number.isNaN(track.speed[2])); // no speed reported: a hole, not a zero
+});
+
+test("the marker glides between fixes but waits across a data gap", () => {
+  const track = new Track(fixes, 600);
+  const halfway = track.positionAt(5);
+  assert.ok(Math.abs(halfway.lat - 52.0005) < 1e-9);
+  assert.equal(halfway.inGap, false);
+  const inGap = track.positionAt(500); // 20 -> 1000 s is longer than the 600 s gap
+  assert.equal(inGap.lat, 52.002);
+  assert.equal(inGap.inGap, true);
+});
+
+test("times are the organization's, durations and distances read plainly", () => {
+  const amsterdam = clockFormatter("Europe/Amsterdam");
+  const summer = Date.UTC(2026, 5, 10, 6, 0, 0) / 1000;
+  assert.equal(amsterdam.long(summer), "08:00:00");
+  assert.equal(clockFormatter("UTC").short(summer), "06:00");
+  assert.equal(formatDuration(65 * 60), "1 h 05 min");
+  assert.equal(formatDuration(59), "1 min");
+  assert.equal(formatDistance(950), "950 m");
+  assert.equal(formatDistance(12_345), "12.3 km");
+});
