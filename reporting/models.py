@@ -51,3 +51,38 @@ class HistorySettings(TenantModel):
 
     def __str__(self) -> str:
         return f"History settings of {self.organization}"
+
+
+class DailyVehicleRollup(TenantModel):
+    """One vehicle's local day, summed up once (reporting/rollups.py) so dashboards and reports
+    read one row instead of rescanning its fixes. Recomputing a day overwrites its rows.
+
+    Keyed and indexed by organization first: the table distributes by `organization_id` later."""
+
+    vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The local day in the organization's time zone.")
+    fixes = models.PositiveIntegerField(default=0)
+    first_fix_at = models.DateTimeField(null=True)
+    last_fix_at = models.DateTimeField(null=True)
+    distance_m = models.FloatField(default=0)
+    moving_seconds = models.PositiveIntegerField(default=0)
+    idle_seconds = models.PositiveIntegerField(default=0)
+    stopped_seconds = models.PositiveIntegerField(default=0)
+    trips = models.PositiveIntegerField(default=0)
+    stops = models.PositiveIntegerField(default=0)
+    max_speed_kmh = models.FloatField(default=0)
+    speeding_events = models.PositiveIntegerField(
+        default=0, help_text="Episodes above the organization's speeding threshold."
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "vehicle", "day"], name="one_vehicle_rollup_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="vehicle_rollup_org_day")]
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.day}"

@@ -174,6 +174,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhooks-resend-due": {"task": "deliveries.webhook_resend_due", "schedule": 60.0},
     # Relays events whose on-commit message was lost (broker down, worker killed).
     "outbox-relay-sweep": {"task": "outbox.relay_sweep", "schedule": 10.0},
+    "rollups-yesterday": {"task": "reporting.rollups_compute_yesterday", "schedule": 3600.0},
 }
 # Domain events (tenancy/outbox, docs/outbox.md): a failing subscriber is retried after
 # base x 1, 2, 4, ... seconds (at most an hour) until OUTBOX_MAX_ATTEMPTS attempts failed.

@@ -43,3 +43,23 @@ test("times are the organization's, durations and distances read plainly", () =>
   assert.equal(formatDistance(950), "950 m");
   assert.equal(formatDistance(12_345), "12.3 km");
 });
+
+test("the chart keeps each pixel column's slowest and fastest fix, and holes at gaps", async () => {
+  const { chartPoints } = await import("../../static/js/history/speed_chart.js");
+  const t = [];
+  const speed = [];
+  for (let i = 0; i < 1000; i += 1) {
+    t.push(i * 10);
+    speed.push(i === 500 ? 99 : 20);
+  }
+  t.push(20_000); // a gap of more than 600 s
+  speed.push(10);
+  const track = new Track({ t, lat: t.map(() => 52), lon: t.map(() => 4), speed, heading: t }, 600);
+  const points = chartPoints(track, 100);
+  assert.ok(points.length <= 2 * 101 + 2, points.length);
+  assert.ok(points.some((p) => p.y === 99)); // the peak survives
+  assert.ok(points.some((p) => p.y === null)); // the gap is a hole
+  for (let i = 1; i < points.length; i += 1) {
+    assert.ok(points[i].x >= points[i - 1].x);
+  }
+});

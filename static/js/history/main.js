@@ -74,6 +74,7 @@ function start(config, day) {
 
   if (!track.length) {
     showState("empty");
+    historyMap.loadRoadsLater();
     renderEntries($("history-entries"), $("history-entries-empty"), day, clock, {});
     return page;
   }
@@ -139,6 +140,7 @@ function start(config, day) {
   });
   player.seek(track.start);
   performance.mark("history:ready");
+  historyMap.loadRoadsLater();
   if (new URLSearchParams(window.location.search).has("autoplay")) {
     player.play();
   }

@@ -37,11 +37,22 @@ export class HistoryMap {
       }).addTo(map);
     }
     this.renderer = L.canvas({ padding: 0.5 });
-    if (config.roadsUrl) {
-      this._loadRoads(config.roadsUrl);
-    }
+    this.roadsUrl = config.roadsUrl;
     this.layers = L.layerGroup().addTo(map);
     this.marker = null;
+  }
+
+  // After the day is drawn and playing: the road network is scenery, the track comes first.
+  loadRoadsLater() {
+    if (!this.roadsUrl) {
+      return;
+    }
+    const load = () => this._loadRoads(this.roadsUrl);
+    if (window.requestIdleCallback) {
+      window.requestIdleCallback(load, { timeout: 1000 });
+    } else {
+      setTimeout(load, 200);
+    }
   }
 
   async _loadRoads(url) {

@@ -5,6 +5,58 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+// The chart never needs more than two points per pixel column: each column keeps its slowest
+// and fastest fix (in time order), so a peak or a stop never disappears. 8,640 fixes become
+// ~2,000 points, built in one pass, before Chart.js sees them.
+export function chartPoints(track, columns) {
+  const points = [];
+  if (!track.length) {
+    return points;
+  }
+  const start = track.start;
+  const width = Math.max(1, track.end - start) / columns;
+  let column = -1;
+  let low = null;
+  let high = null;
+  const flush = () => {
+    if (low === null) {
+      return;
+    }
+    const [a, b] = low.x <= high.x ? [low, high] : [high, low];
+    points.push(a);
+    if (b !== a) {
+      points.push(b);
+    }
+  };
+  for (let i = 0; i < track.length; i += 1) {
+    const speed = track.speed[i];
+    const x = track.t[i];
+    const bucket = Math.floor((x - start) / width);
+    const gap = i > 0 && x - track.t[i - 1] > track.gapSeconds;
+    if (bucket !== column || gap) {
+      flush();
+      if (gap) {
+        points.push({ x: track.t[i - 1] + 1, y: null }); // a hole in the line, not a slope
+      }
+      column = bucket;
+      low = null;
+      high = null;
+    }
+    if (Number.isNaN(speed)) {
+      continue;
+    }
+    const point = { x, y: speed };
+    if (low === null || speed < low.y) {
+      low = point;
+    }
+    if (high === null || speed > high.y) {
+      high = point;
+    }
+  }
+  flush();
+  return points;
+}
+
 export class SpeedChart {
   constructor(canvas, cursor, { clock, dayStart, onSeek }) {
     this.canvas = canvas;
@@ -16,11 +68,7 @@ export class SpeedChart {
   }
 
   draw(track, day) {
-    const points = new Array(track.length);
-    for (let i = 0; i < track.length; i += 1) {
-      const speed = track.speed[i];
-      points[i] = { x: track.t[i], y: Number.isNaN(speed) ? null : speed };
-    }
+    const points = chartPoints(track, Math.max(200, this.canvas.clientWidth || 1200));
     const moving = cssVar("--status-moving");
     const grid = cssVar("--gray-200");
     const text = cssVar("--gray-500");
@@ -49,7 +97,7 @@ export class SpeedChart {
             borderWidth: 1.5,
             fill: true,
             pointRadius: 0,
-            spanGaps: day.settings.gapSeconds,
+            spanGaps: false,
           },
         ],
       },
@@ -63,7 +111,7 @@ export class SpeedChart {
         plugins: {
           legend: { display: false },
           tooltip: { enabled: false },
-          decimation: { enabled: true, algorithm: "lttb", samples: 1200 },
+          decimation: { enabled: false },
         },
         scales: {
           x: {
