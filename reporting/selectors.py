@@ -11,13 +11,14 @@ from typing import Any
 from django.db.models import F, FloatField, Func, QuerySet
 
 from alerts.models import Alert
-from deliveries.models import DeliveryEvent, OrderStatus, Stop
+from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from fleet.models import Position, Vehicle
 from tenancy.context import require_organization
 from tenancy.models import Organization
 
 from .models import HistorySettings
-from .trips import DetectionSettings, Fix
+from .plan_actual import PlanVersusActual, StopPlan, plan_versus_actual
+from .trips import DetectionSettings, Fix, track_summarize
 
 EPOCH_SECONDS = Func(
     F("fix_time"), template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField()
@@ -203,3 +204,51 @@ def vehicle_alerts(
         }
         for alert in alerts
     ]
+
+
+def route_plan_versus_actual(
+    *, organization_id: int, route_id: int, hub_ids: list[int] | None = None
+) -> tuple[Route, PlanVersusActual]:
+    """A route (raises Route.DoesNotExist when foreign or outside `hub_ids`) and its plan
+    against what was driven."""
+    require_organization(organization_id)
+    routes = Route.objects.filter(organization_id=organization_id).select_related(
+        "hub", "vehicle", "driver"
+    )
+    if hub_ids:
+        routes = routes.filter(hub_id__in=hub_ids)
+    route = routes.get(pk=route_id)
+    stops = [
+        StopPlan(
+            stop_id=stop.pk,
+            sequence=stop.sequence,
+            reference=stop.order.reference,
+            latitude=stop.order.latitude,
+            longitude=stop.order.longitude,
+            planned_arrival=stop.planned_arrival,
+            eta=stop.eta,
+            actual_arrival=stop.actual_arrival,
+            actual_departure=stop.actual_departure,
+            window_start=stop.order.window_start,
+            window_end=stop.order.window_end,
+        )
+        for stop in Stop.objects.filter(organization_id=organization_id, route_id=route.pk)
+        .select_related("order")
+        .order_by("sequence")
+    ]
+    arrivals = [s.actual_arrival for s in stops if s.actual_arrival is not None]
+    departures = [s.actual_departure for s in stops if s.actual_departure is not None]
+    driven_distance = None
+    if route.vehicle_id and len(arrivals) >= 2:
+        track = vehicle_track(
+            organization_id=organization_id,
+            vehicle_id=route.vehicle_id,
+            start=min(arrivals),
+            end=max([*arrivals, *departures]) + dt.timedelta(seconds=1),
+        )
+        settings = history_settings_get(organization_id=organization_id)
+        driven_distance = track_summarize(track.fixes(), settings).distance_m
+    result = plan_versus_actual(
+        stops, hub=(route.hub.latitude, route.hub.longitude), driven_distance_m=driven_distance
+    )
+    return route, result

@@ -37,6 +37,7 @@ urlpatterns = [
         views.vehicle_day_data,
         name="vehicle_day_data",
     ),
+    path("history/routes/<int:route_id>/", views.route_plan_actual, name="route_plan_actual"),
     path(
         "history/vehicles/<int:vehicle_id>/<day:day>/track.<str:file_format>",
         views.vehicle_day_export,

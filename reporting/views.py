@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from deliveries.models import Route
 from fleet.models import Vehicle
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -195,3 +196,62 @@ def vehicle_day_export(
     filename = f"track-{vehicle.pk}-{day.isoformat()}.{file_format}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+WINDOW_LABELS = {
+    "early": ("Early", "severity-info"),
+    "on_time": ("On time", "delivery-delivered"),
+    "late": ("Late", "delivery-failed"),
+    "not_visited": ("Not visited", "delivery-cancelled"),
+    "no_window": ("No window", "delivery-created"),
+}
+
+
+def _minutes_text(minutes: int) -> str:
+    if minutes <= 0:
+        return ""
+    if minutes >= 24 * 60:
+        return "over a day"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+@require_GET
+@role_required(*HISTORY_ROLES)
+def route_plan_actual(request: HttpRequest, route_id: int) -> HttpResponse:
+    """A route's plan against what was driven: sequence, distance, duration, windows."""
+    organization_id, hub_ids = _scope(request)
+    try:
+        route, result = selectors.route_plan_versus_actual(
+            organization_id=organization_id, route_id=route_id, hub_ids=hub_ids or None
+        )
+    except Route.DoesNotExist:
+        raise Http404("No such route.") from None
+    rows = [
+        {
+            "outcome": outcome,
+            "label": WINDOW_LABELS[outcome.window_status],
+            "off_window": _minutes_text(outcome.minutes_off_window),
+        }
+        for outcome in result.outcomes
+    ]
+    return render(
+        request,
+        "reporting/route_plan_actual.html",
+        {
+            "section": "history",
+            "route": route,
+            "result": result,
+            "rows": rows,
+            "compliance_percent": (
+                None
+                if result.sequence_compliance is None
+                else round(result.sequence_compliance * 100)
+            ),
+            "counts": {key: result.count(key) for key in WINDOW_LABELS},
+            "planned_km": result.planned_distance_m / 1000,
+            "driven_km": None
+            if result.driven_distance_m is None
+            else result.driven_distance_m / 1000,
+        },
+    )

@@ -59,6 +59,11 @@ def a_van_with_its_day(organization: Organization) -> tuple[Any, list[Any]]:
                 + dt.timedelta(hours=hour),
                 source=DeliveryEvent.Source.DRIVER,
             )
+        Stop.objects.filter(route=route).update(
+            planned_arrival=dt.datetime.combine(DAY, dt.time(9, 45), tzinfo=AMSTERDAM),
+            actual_arrival=dt.datetime.combine(DAY, dt.time(10, 0), tzinfo=AMSTERDAM),
+            actual_departure=dt.datetime.combine(DAY, dt.time(10, 6), tzinfo=AMSTERDAM),
+        )
     return device.vehicle, track.fixes
 
 
@@ -137,6 +142,15 @@ def test_a_vans_day_plays_back(
     # Dragging the timeline seeks (and pauses).
     page.locator("#history-scrub").fill(str(12 * 3600))
     expect(page.locator("#history-clock")).to_have_text("12:00:00")
+
+    # The route's plan versus actual, one link back to this day.
+    with scopes_disabled():
+        route = Route.objects.get(vehicle=vehicle)
+    page.goto(f"/history/routes/{route.pk}/")
+    expect(page.get_by_test_id("sequence-compliance")).to_have_text("100%")
+    screenshot(page, "history-plan-versus-actual")
+    page.get_by_role("link", name="Replay the day").click()
+    expect(page).to_have_url(re.compile(re.escape(day_url)))
 
 
 def test_a_day_without_positions_says_so(

@@ -44,6 +44,7 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     # walked by PUBLIC_TOKEN_URLS below.
     "deliveries:tracking_page": lambda b: {"code": "not-this-orders-code"},
     "deliveries:tracking_status": lambda b: {"code": "not-this-orders-code"},
+    "history:route_plan_actual": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
     "history:vehicle_today": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "history:vehicle_day": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
     "history:vehicle_day_data": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
