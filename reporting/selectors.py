@@ -8,21 +8,18 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, FloatField, Func, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 
 from alerts.models import Alert
 from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
-from fleet.models import Position, Vehicle
+from fleet.models import Vehicle
 from tenancy.context import require_organization
 from tenancy.models import Organization
 
 from .models import HistorySettings
 from .plan_actual import PlanVersusActual, StopPlan, plan_versus_actual
 from .trips import DetectionSettings, Fix, track_summarize
-
-EPOCH_SECONDS = Func(
-    F("fix_time"), template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField()
-)
 
 # The delivery events a vehicle's day shows on its timeline.
 TIMELINE_STATUSES = (OrderStatus.ARRIVED, OrderStatus.DELIVERED, OrderStatus.FAILED)
@@ -120,31 +117,33 @@ def history_vehicle_get(
     return history_vehicle_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=vehicle_id)
 
 
+TRACK_COLUMNS_SQL = """
+SELECT
+    COALESCE(array_agg(EXTRACT(EPOCH FROM fix_time)::float8 ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(latitude ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(longitude ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(speed_kmh ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(heading ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(altitude_m ORDER BY fix_time), '{}'),
+    COALESCE(array_agg(ignition ORDER BY fix_time), '{}')
+FROM fleet_position
+WHERE organization_id = %s AND vehicle_id = %s AND fix_time >= %s AND fix_time < %s
+"""
+
+
 def vehicle_track(
     *, organization_id: int, vehicle_id: int, start: dt.datetime, end: dt.datetime
 ) -> TrackColumns:
-    """The vehicle's fixes in [start, end), oldest first, as columns (one query)."""
+    """The vehicle's fixes in [start, end), oldest first, as columns.
+
+    One row of seven arrays, built by PostgreSQL: a day of 8,640 fixes through the ORM cost a
+    row object and an aware datetime per fix, most of the endpoint's time. The query names the
+    organization itself, and row-level security holds under it like under every ORM query."""
     require_organization(organization_id)
-    rows = (
-        Position.objects.filter(
-            organization_id=organization_id,
-            vehicle_id=vehicle_id,
-            fix_time__gte=start,
-            fix_time__lt=end,
-        )
-        .order_by("fix_time")
-        # Seconds since the epoch straight from PostgreSQL: building 8,640 aware datetimes
-        # only to turn them back into numbers was a third of the endpoint's time.
-        .annotate(epoch=EPOCH_SECONDS)
-        .values_list(
-            "epoch", "latitude", "longitude", "speed_kmh", "heading", "altitude_m", "ignition"
-        )
-    )
-    columns: list[list[Any]] = [[], [], [], [], [], [], []]
-    for row in rows.iterator(chunk_size=10_000):
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return TrackColumns(*columns)
+    with connection.cursor() as cursor:
+        cursor.execute(TRACK_COLUMNS_SQL, [organization_id, vehicle_id, start, end])
+        row = cursor.fetchone()
+    return TrackColumns(*(list(column) for column in row))
 
 
 def vehicle_delivery_events(

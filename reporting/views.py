@@ -4,9 +4,9 @@ data as one JSON document, and its track as GPX, KML or CSV. Logic lives in sele
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -168,8 +168,8 @@ def vehicle_day_data(request: HttpRequest, vehicle_id: int, day: dt.date) -> Htt
         settings=selectors.history_settings_get(organization_id=organization_id),
         events=events,
     )
-    # Compact separators: a day of fixes is mostly numbers and commas.
-    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    # orjson: compact and several times faster than json on a day of numbers.
+    body = orjson.dumps(payload)
     response = HttpResponse(body, content_type="application/json")
     response["Cache-Control"] = "private, no-cache"
     return response
