@@ -209,6 +209,17 @@ def report(facts: dict[str, str], marks: list[dict[str, float]], endpoint: list[
             f"processes used {other_cores:.2f} cores while it measured.",
             "",
             table(rows, ["figure", "p50 / p95", "target", "result"]),
+            *(
+                [
+                    "",
+                    f"Other processes held {other_cores:.1f} of the {facts['cores']} cores for the "
+                    "whole run (other engineers' test suites): every figure above, the "
+                    "baselines included, is inflated by that; the ratios between the rows are "
+                    "the comparable part. Re-run on a quiet machine for the absolute figure.",
+                ]
+                if other_cores > 0.5
+                else []
+            ),
         ]
     )
 
