@@ -85,8 +85,6 @@ function start(config, day) {
     dayStart: day.dayStart,
     onSeek: (t) => player.seek(t),
   });
-  chart.draw(track, day);
-  page.chart = chart;
   const timeline = new Timeline({
     range: $("history-scrub"),
     bands: $("history-bands"),
@@ -94,17 +92,6 @@ function start(config, day) {
     onScrubStart: () => player.pause(),
   });
   timeline.draw(track, day, clock);
-  renderEntries($("history-entries"), $("history-entries-empty"), day, clock, {
-    onSelectSpan: (span) => {
-      player.pause();
-      player.seek(span.start);
-      historyMap.fitSpan(track, span.startIndex, span.endIndex);
-    },
-    onSelectTime: (t) => {
-      player.pause();
-      player.seek(t);
-    },
-  });
 
   const playButton = $("history-play");
   const follow = $("history-follow");
@@ -140,10 +127,31 @@ function start(config, day) {
   });
   player.seek(track.start);
   performance.mark("history:ready");
-  historyMap.loadRoadsLater();
   if (new URLSearchParams(window.location.search).has("autoplay")) {
     player.play();
   }
+  // The speed chart and the side list come right after the first frame: the van starts
+  // moving first, the rest fills in a frame later (about a tenth of a second).
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      chart.draw(track, day);
+      page.chart = chart;
+      chart.moveCursor(player.time);
+      renderEntries($("history-entries"), $("history-entries-empty"), day, clock, {
+        onSelectSpan: (span) => {
+          player.pause();
+          player.seek(span.start);
+          historyMap.fitSpan(track, span.startIndex, span.endIndex);
+        },
+        onSelectTime: (t) => {
+          player.pause();
+          player.seek(t);
+        },
+      });
+      performance.mark("history:complete");
+      historyMap.loadRoadsLater();
+    }, 0),
+  );
   return page;
 }
 
