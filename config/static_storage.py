@@ -13,6 +13,6 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     # Django's import/export patterns, on our own modules only: vendored files (django-htmx's
     # extensions) import names that are no files, and collectstatic would fail on them.
     _js_module_import_aggregation_patterns = (
-        "js/live_map/*.js",
+        "js/*.js",  # fnmatch: every module under static/js/ (live map, history), not vendor/
         ManifestStaticFilesStorage._js_module_import_aggregation_patterns[1],  # type: ignore[attr-defined]  # not in django-stubs
     )

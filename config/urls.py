@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("deliveries.urls")),
     path("", include(driver_urls)),
     path("alerts/", include("alerts.urls")),
+    path("", include("reporting.urls")),
     path("", include("console.urls")),
 ]
 if apps.is_installed("demo"):

@@ -183,6 +183,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-relay-sweep": {"task": "outbox.relay_sweep", "schedule": 10.0},
     # Time-based alert kinds, auto-resolution and escalation, one task per organization.
     "alerts-sweep": {"task": "alerts.sweep", "schedule": 15.0},
+    "rollups-yesterday": {"task": "reporting.rollups_compute_yesterday", "schedule": 3600.0},
 }
 # A new organization gets alerts' default rule set (alerts/defaults.py); tests turn it off
 # and build the rules they need.

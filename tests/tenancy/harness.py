@@ -14,6 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
 
+HISTORY_DAY = "2026-03-29"  # any day: a foreign vehicle is refused whatever the day
+
 # name -> how to build its kwargs from the *foreign* tenant. Only URLs that take ids go here.
 ForeignKwargs = Callable[[Any], dict[str, Any]]
 FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
@@ -46,6 +48,15 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     # Alerts: B's alert and rule (tests/alerts/test_views.py builds them in Tenant.extra).
     "alerts:alert_detail": lambda b: {"alert_id": b.tenant.alert_ids()[0]},
     "alerts:rule_edit": lambda b: {"rule_id": b.tenant.alert_ids()[1]},
+    "history:route_plan_actual": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
+    "history:vehicle_today": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
+    "history:vehicle_day": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
+    "history:vehicle_day_data": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
+    "history:vehicle_day_export": lambda b: {
+        "vehicle_id": b.tenant.vehicle.pk,
+        "day": HISTORY_DAY,
+        "file_format": "csv",
+    },
 }
 
 # Public pages whose secret code, not a session, is the key: name -> kwargs that open *this*
@@ -82,6 +93,7 @@ PLAIN_URLS: set[str] = {
     "alerts:preferences",
     "alerts:rule_list",
     "alerts:rule_new",
+    "history:index",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.

@@ -1,0 +1,104 @@
+"""Daily rollups: a vehicle's local day summed up from its fixes with the same trip and stop
+rules as the history page, stored once per (organization, vehicle, day).
+
+`rollup_values` is pure (fixes in, numbers out); `rollups_recompute_day` reads the day's fixes
+and upserts one row per vehicle that sent any, deleting the rows of vehicles that sent none, so
+recomputing a day any number of times leaves the same rows (idempotent)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from fleet.models import Vehicle
+from tenancy.context import require_organization
+from tenancy.models import Organization
+
+from . import selectors
+from .models import DailyVehicleRollup
+from .trips import DetectionSettings, Fix, track_summarize
+
+
+def speeding_events_count(fixes: Sequence[Fix], *, threshold_kmh: float, gap_seconds: float) -> int:
+    """Episodes above the threshold: a run of fast fixes counts once; a data gap ends a run."""
+    events, inside = 0, False
+    previous: Fix | None = None
+    for fix in fixes:
+        if previous is not None and fix.timestamp - previous.timestamp > gap_seconds:
+            inside = False
+        fast = fix.speed_kmh is not None and fix.speed_kmh > threshold_kmh
+        if fast and not inside:
+            events += 1
+        inside = fast
+        previous = fix
+    return events
+
+
+def rollup_values(
+    fixes: Sequence[Fix], settings: DetectionSettings, *, speeding_kmh: float
+) -> dict[str, Any]:
+    summary = track_summarize(fixes, settings)
+    return {
+        "fixes": len(fixes),
+        "first_fix_at": dt.datetime.fromtimestamp(fixes[0].timestamp, dt.UTC) if fixes else None,
+        "last_fix_at": dt.datetime.fromtimestamp(fixes[-1].timestamp, dt.UTC) if fixes else None,
+        "distance_m": round(summary.distance_m, 1),
+        "moving_seconds": round(summary.moving_seconds),
+        "idle_seconds": round(summary.idle_seconds),
+        "stopped_seconds": round(summary.stopped_seconds),
+        "trips": len(summary.trips),
+        "stops": len(summary.stops),
+        "max_speed_kmh": round(summary.max_speed_kmh, 1),
+        "speeding_events": speeding_events_count(
+            fixes, threshold_kmh=speeding_kmh, gap_seconds=settings.gap_seconds
+        ),
+    }
+
+
+def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
+    """Recompute every vehicle's rollup of the organization's local `day`; returns the rows
+    written."""
+    require_organization(organization_id)
+    organization = Organization.objects.get(pk=organization_id)
+    local_day = selectors.LocalDay.of(day, organization.timezone)
+    settings = selectors.history_settings_get(organization_id=organization_id)
+    speeding_kmh = selectors.speeding_threshold_kmh(organization_id=organization_id)
+    vehicle_ids = list(
+        Vehicle.objects.filter(organization_id=organization_id).values_list("pk", flat=True)
+    )
+    computed: dict[int, dict[str, Any]] = {}
+    for vehicle_id in vehicle_ids:
+        track = selectors.vehicle_track(
+            organization_id=organization_id,
+            vehicle_id=vehicle_id,
+            start=local_day.start,
+            end=local_day.end,
+        )
+        if len(track):
+            computed[vehicle_id] = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
+    now = timezone.now()
+    with transaction.atomic():
+        rows = DailyVehicleRollup.objects.filter(organization_id=organization_id, day=day)
+        rows.exclude(vehicle_id__in=list(computed)).delete()
+        for vehicle_id, values in computed.items():
+            DailyVehicleRollup.objects.update_or_create(
+                organization_id=organization_id,
+                vehicle_id=vehicle_id,
+                day=day,
+                defaults={**values, "computed_at": now},
+            )
+    return len(computed)
+
+
+def rollups_are_final(*, organization_id: int, day: dt.date) -> bool:
+    """Has this day been rolled up after it ended (so only late fixes could change it)?"""
+    require_organization(organization_id)
+    organization = Organization.objects.get(pk=organization_id)
+    local_day = selectors.LocalDay.of(day, organization.timezone)
+    return DailyVehicleRollup.objects.filter(
+        organization_id=organization_id, day=day, computed_at__gte=local_day.end
+    ).exists()
