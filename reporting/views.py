@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from deliveries.models import Route
+from fleet.basemap import base_layer_url
 from fleet.models import Vehicle
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -104,7 +105,7 @@ def vehicle_day(request: HttpRequest, vehicle_id: int, day: dt.date) -> HttpResp
         "timezone": organization.timezone,
         "tileUrl": settings.MAP_TILE_URL,
         "tileAttribution": settings.MAP_TILE_ATTRIBUTION,
-        "roadsUrl": reverse("fleet:roads"),
+        "roadsUrl": base_layer_url(),
         "center": [hub.latitude, hub.longitude],
         "orderUrlTemplate": reverse("deliveries:order_detail", kwargs={"order_id": 0}),
     }

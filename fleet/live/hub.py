@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 GROUP_REFRESH_SECONDS = 1800  # channels_redis forgets group members after a day
 # While the channel layer is away: how often the pump tries it (a refused connection costs
 # nothing), and the shortest period of the database polls that stand in for the feed.
+CATCH_UP_DELAYS_SECONDS = (0.0, 1.0)
 RETRY_SECONDS = 0.5
 DEGRADED_POLL_SECONDS = 2.0
 # The picture is reloaded from the database when older than this: vehicles added, renamed or
@@ -291,13 +292,19 @@ class LiveHub:
                 )
 
     async def _catch_up(self, organization_id: int, feed: Feed) -> None:
-        try:
-            await self._refresh(organization_id, feed)
-        except Exception as exc:
-            logger.warning("live catch-up of organization %s failed: %r", organization_id, exc)
-        for interval in list(feed.clocks):
-            await self._tick(feed, interval)
-        self._notify(feed, paused=False)
+        # Twice: at once, and once more a second later, because fixes committed while this
+        # process was rejoining the group were published to nobody here; without the second
+        # look a screen with a long interval would wait for its next tick to see them.
+        for delay in CATCH_UP_DELAYS_SECONDS:
+            await asyncio.sleep(delay)
+            try:
+                await self._refresh(organization_id, feed)
+            except Exception as exc:
+                logger.warning("live catch-up of organization %s failed: %r", organization_id, exc)
+            for interval in list(feed.clocks):
+                await self._tick(feed, interval)
+            if delay == 0:
+                self._notify(feed, paused=False)
 
     async def _refresh(self, organization_id: int, feed: Feed) -> None:
         """Reload the picture from the database and queue what changed as updates."""
