@@ -26,6 +26,6 @@ class TenancyConfig(AppConfig):
         connect_user_signals()
         # The outbox's relay tasks (Celery autodiscovery finds only tenancy/tasks.py) and its
         # resolver of organizations with pending events.
-        # The API token's resolver (by hash) and the token scheme of the OpenAPI schema.
-        from .api import authentication, tokens  # noqa: F401
+        # The API token's resolver (by hash).
+        from .api import tokens  # noqa: F401
         from .outbox import resolvers, tasks  # noqa: F401

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +30,7 @@ from ..services.driver_actions import ActionKind, DriverAction
 from ..services.driver_phone import driver_phone_device_issue
 from ..templatetags.deliveries import ROUTE_STATUS_TONES
 from ..transitions import STOP_DONE_STATUSES
+from .requests import request_today
 
 PHONE_SESSION_KEY = "driver_phone"
 # How far ahead of the server a phone's clock may claim an action happened.
@@ -39,11 +39,6 @@ CAPTURED_AT_MAX_AHEAD = dt.timedelta(minutes=10)
 
 def _organization_id(request: HttpRequest) -> int:
     return int(request.membership.organization_id)  # type: ignore[attr-defined]
-
-
-def _today(request: HttpRequest) -> dt.date:
-    zone = zoneinfo.ZoneInfo(request.organization.timezone)  # type: ignore[attr-defined]
-    return timezone.localdate(timezone=zone)
 
 
 def _driver(request: HttpRequest) -> Driver | None:
@@ -135,7 +130,9 @@ def driver_home(request: HttpRequest) -> HttpResponse:
     phone = None
     if driver is not None:
         routes = driver_selectors.driver_route_list(
-            organization_id=_organization_id(request), driver_id=driver.pk, date=_today(request)
+            organization_id=_organization_id(request),
+            driver_id=driver.pk,
+            date=request_today(request),
         )
         stops = [stop for route in routes for stop in route.stop_list]  # type: ignore[attr-defined]
         for route in routes:

@@ -26,13 +26,9 @@ from ..selectors import orders as order_selectors
 from ..services import imports
 from ..services import orders as order_services
 from ..services.notifications import TrackingLinkNotSent, order_tracking_link_send
+from .requests import is_partial, request_scope
 
 RESULTS_LIMIT = 50
-
-
-def _scope(request: HttpRequest) -> tuple[int, list[int] | None]:
-    membership = request.membership  # type: ignore[attr-defined]
-    return membership.organization_id, membership_hub_ids(membership=membership) or None
 
 
 def _tracking_url(request: HttpRequest, order: Order) -> str:
@@ -51,7 +47,7 @@ def _vehicle_state(stop: Stop | None) -> VehicleState | None:
 
 
 def _lookup_context(request: HttpRequest) -> dict[str, Any]:
-    organization_id, hub_ids = _scope(request)
+    organization_id, hub_ids = request_scope(request)
     # The form's "any" choices arrive as empty values; they mean "no filter", not "invalid".
     data = request.GET.copy()
     for key in list(data):
@@ -80,7 +76,7 @@ def _lookup_context(request: HttpRequest) -> dict[str, Any]:
 @role_required(*CONSOLE_ROLES)
 def order_list(request: HttpRequest) -> HttpResponse:
     context = _lookup_context(request)
-    if request.htmx and not request.htmx.boosted:  # type: ignore[attr-defined]
+    if is_partial(request):
         return render(request, "deliveries/_order_results.html", context)
     return render(request, "deliveries/order_list.html", context)
 
@@ -88,7 +84,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(*CONSOLE_ROLES)
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    organization_id, hub_ids = _scope(request)
+    organization_id, hub_ids = request_scope(request)
     try:
         order = order_selectors.order_get(
             organization_id=organization_id, order_id=order_id, hub_ids=hub_ids
@@ -106,7 +102,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "route": stop.route if stop else None,
         "vehicle_state": _vehicle_state(stop),
     }
-    if request.htmx and not request.htmx.boosted:  # type: ignore[attr-defined]
+    if is_partial(request):
         return render(request, "deliveries/_order_detail.html", detail)
     return render(request, "deliveries/order_list.html", {**_lookup_context(request), **detail})
 

@@ -9,7 +9,6 @@ htmx swap in.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 from itertools import groupby
 from typing import Any
@@ -20,35 +19,20 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tenancy.api.errors import REFUSALS, error_status
 from tenancy.models import Role
 from tenancy.permissions import role_required
-from tenancy.selectors import membership_hub_ids
 
 from ..models import Route
 from ..selectors import routes as route_selectors
 from ..services import routes as route_services
 from ..templatetags.deliveries import ROUTE_STATUS_TONES
+from .requests import is_partial, request_scope, request_today
 
 ROUTE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 EDITOR = "deliveries/routes/_route_editor.html"
-
-
-def _scope(request: HttpRequest) -> tuple[int, list[int] | None]:
-    membership = request.membership  # type: ignore[attr-defined]
-    return membership.organization_id, membership_hub_ids(membership=membership) or None
-
-
-def _today(request: HttpRequest) -> dt.date:
-    zone = zoneinfo.ZoneInfo(request.organization.timezone)  # type: ignore[attr-defined]
-    return timezone.now().astimezone(zone).date()
-
-
-def _is_partial(request: HttpRequest) -> bool:
-    return bool(request.htmx and not request.htmx.boosted)  # type: ignore[attr-defined]
 
 
 def _error_text(exc: Exception) -> str:
@@ -58,7 +42,7 @@ def _error_text(exc: Exception) -> str:
 
 
 def _route_or_404(request: HttpRequest, route_id: int) -> Route:
-    organization_id, hub_ids = _scope(request)
+    organization_id, hub_ids = request_scope(request)
     try:
         return route_selectors.route_get(
             organization_id=organization_id, route_id=route_id, hub_ids=hub_ids
@@ -68,7 +52,7 @@ def _route_or_404(request: HttpRequest, route_id: int) -> Route:
 
 
 def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
-    organization_id, _ = _scope(request)
+    organization_id, _ = request_scope(request)
     stops = route_selectors.route_stop_list(organization_id=organization_id, route_id=route.pk)
     return {
         "section": "routes",
@@ -99,8 +83,8 @@ def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
 @require_GET
 @role_required(*ROUTE_ROLES)
 def route_list(request: HttpRequest) -> HttpResponse:
-    organization_id, hub_ids = _scope(request)
-    day, date_error = _today(request), ""
+    organization_id, hub_ids = request_scope(request)
+    day, date_error = request_today(request), ""
     if request.GET.get("date"):
         try:
             day = dt.date.fromisoformat(request.GET["date"])
@@ -128,7 +112,7 @@ def route_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @role_required(*ROUTE_ROLES)
 def route_create(request: HttpRequest) -> HttpResponse:
-    organization_id, hub_ids = _scope(request)
+    organization_id, hub_ids = request_scope(request)
 
     def optional_int(name: str) -> int | None:
         value = request.POST.get(name, "").strip()
@@ -140,7 +124,7 @@ def route_create(request: HttpRequest) -> HttpResponse:
             raise ValidationError({"hub": "Pick a hub."})
         if hub_ids and hub_id not in hub_ids:
             raise ValidationError({"hub": "No such hub in your scope."})
-        date = dt.date.fromisoformat(request.POST.get("date") or _today(request).isoformat())
+        date = dt.date.fromisoformat(request.POST.get("date") or request_today(request).isoformat())
         route = route_services.route_create(
             organization_id=organization_id,
             hub_id=hub_id,
@@ -160,7 +144,7 @@ def route_create(request: HttpRequest) -> HttpResponse:
 def route_detail(request: HttpRequest, route_id: int) -> HttpResponse:
     route = _route_or_404(request, route_id)
     context = _editor_context(request, route)
-    if _is_partial(request):
+    if is_partial(request):
         return render(request, EDITOR, context)
     return render(request, "deliveries/routes/route_detail.html", {**context, **_map_context()})
 
@@ -177,7 +161,7 @@ def _route_action(
 ) -> HttpResponse:
     """Run one plan change and answer with the editor (or redirect, without htmx)."""
     route = _route_or_404(request, route_id)
-    organization_id, _ = _scope(request)
+    organization_id, _ = request_scope(request)
     try:
         raw_version = request.POST.get("plan_version", "").strip()
         plan_version = int(raw_version) if raw_version else None
@@ -192,7 +176,7 @@ def _route_action(
         else:
             message = _error_text(exc)
         return _editor_error(request, route, message, status)
-    if not _is_partial(request):
+    if not is_partial(request):
         return redirect(reverse("deliveries:route_detail", args=[route.pk]))
     route = _route_or_404(request, route_id)
     return render(request, EDITOR, _editor_context(request, route))
@@ -201,7 +185,7 @@ def _route_action(
 def _editor_error(request: HttpRequest, route: Route, message: str, status: int) -> HttpResponse:
     route = _route_or_404(request, route.pk)
     context = {**_editor_context(request, route), "error": message}
-    if _is_partial(request):
+    if is_partial(request):
         return render(request, EDITOR, context, status=status)
     return render(
         request,

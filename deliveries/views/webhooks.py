@@ -23,6 +23,7 @@ from tenancy.permissions import role_required
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..selectors.webhooks import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_list
 from ..services.webhooks import webhook_delivery_replay
+from .requests import is_partial
 
 WEBHOOK_ROLES = (Role.ADMIN, Role.MANAGER)
 PAGE_SIZE = 50
@@ -82,7 +83,7 @@ def _log_context(request: HttpRequest) -> dict[str, Any]:
 @role_required(*WEBHOOK_ROLES)
 def webhook_list(request: HttpRequest) -> HttpResponse:
     context = _log_context(request)
-    if request.htmx and not request.htmx.boosted:  # type: ignore[attr-defined]
+    if is_partial(request):
         return render(request, "deliveries/_webhook_deliveries.html", context)
     organization_id = _organization_id(request)
     context.update(
