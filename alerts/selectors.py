@@ -34,6 +34,10 @@ class AlertFilters:
     hub_ids: tuple[int, ...] = ()
     assignee: str = ""  # "", "me", "none" or a user id
     older_than_minutes: int | None = None
+    # The REST API's extra filters (alerts/api/): which vehicles, and when the episode opened.
+    vehicle_ids: tuple[int, ...] = ()
+    opened_after: dt.datetime | None = None
+    opened_before: dt.datetime | None = None
 
 
 def _scoped(organization_id: int, hub_ids: list[int] | tuple[int, ...]) -> QuerySet[Alert]:
@@ -80,6 +84,12 @@ def alert_list(
         alerts = alerts.filter(
             opened_at__lte=now - dt.timedelta(minutes=filters.older_than_minutes)
         )
+    if filters.vehicle_ids:
+        alerts = alerts.filter(vehicle_id__in=filters.vehicle_ids)
+    if filters.opened_after:
+        alerts = alerts.filter(opened_at__gte=filters.opened_after)
+    if filters.opened_before:
+        alerts = alerts.filter(opened_at__lt=filters.opened_before)
     if status == Status.RESOLVED:
         return alerts.order_by("-resolved_at", "-id")
     return alerts.order_by("-severity", "opened_at", "id")

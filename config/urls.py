@@ -21,6 +21,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("deliveries.api.urls")),
+    path("api/v1/alerts/", include("alerts.api.urls")),
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
     path("", include(driver_urls)),

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenancy.context import require_organization
+from tenancy.errors import Conflict
 from tenancy.models import Membership
 from tenancy.outbox import outbox_emit
 from tenancy.permissions import CONSOLE_ROLES
@@ -38,11 +39,12 @@ ALERT_RESOLVED = "alert.resolved"
 ACTION_KINDS = (ALERT_ACKNOWLEDGED, ALERT_ASSIGNED, ALERT_SNOOZED, ALERT_NOTED, ALERT_RESOLVED)
 
 
-class AlertActionError(Exception):
-    """An action that this alert's state does not allow, in words for the dispatcher."""
+class AlertActionError(Conflict):
+    """An action that this alert's state does not allow, in words for the dispatcher. A
+    Conflict: the API answers 409 with `{"detail": message, "code": code}`."""
 
     def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
+        super().__init__(message, extra={"code": code})
         self.code = code
 
 

@@ -23,6 +23,7 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet:saved_view_detail": lambda b: {"view_id": b.tenant.saved_view.pk},
     "deliveries-api:order_detail": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
+    "alerts-api:alert_detail": lambda b: {"alert_id": b.tenant.alert_ids()[0]},
     "deliveries:order_detail": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries:webhook_delivery_detail": lambda b: {
         "delivery_id": b.tenant.delivery_objects[WebhookDelivery].pk
@@ -82,6 +83,7 @@ PLAIN_URLS: set[str] = {
     "fleet:saved_views",
     "fleet:data_health",
     "deliveries-api:order_list",
+    "alerts-api:alert_list",
     "deliveries:webhook_list",
     "deliveries:order_new",
     "deliveries:order_import",
@@ -101,6 +103,9 @@ POST_ONLY_URLS: set[str] = {
     "logout",
     "console:organization_switch",
     "deliveries-api:order_transition",
+    # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
+    "alerts-api:alert_acknowledge",
+    "alerts-api:alert_resolve",
     # tests/deliveries/test_webhooks.py::test_replaying_a_foreign_delivery_is_404
     "deliveries:webhook_delivery_replay",
     # tests/deliveries/test_import.py::test_a_stored_preview_is_bound_to_its_organization_and_user

@@ -194,3 +194,22 @@ def test_alert_notification_tasks_act_for_their_organization_only(
     with scopes_disabled():
         pending.refresh_from_db()
     assert pending.status == "pending" and pending.attempts == 0
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_foreign_alert_actions_are_refused(role: str, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from alerts.models import Alert
+
+    alert_id = tenant_b.alert_ids()[0]
+    for client in (
+        login(tenant_a.users[role]),
+        Client(HTTP_AUTHORIZATION="Token alpha-api-token-secret-0123456789"),
+    ):
+        for action in ("acknowledge", "resolve"):
+            response = client.post(
+                f"/api/v1/alerts/{alert_id}/{action}/", {}, content_type="application/json"
+            )
+            assert response.status_code in (403, 404), (role, action, response.status_code)
+            assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} alert {action}")
+    with scopes_disabled():
+        assert Alert.objects.get(pk=alert_id).status == "open"

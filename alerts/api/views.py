@@ -1,0 +1,163 @@
+"""The alerts REST API: each view translates HTTP into one selector or action call. Answers are
+`alert_snapshot` dicts, the shape the outbox events and webhooks already carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tenancy.api.views import OrganizationApiView
+from tenancy.errors import PermissionDenied
+
+from .. import selectors
+from ..models import Alert
+from ..services import actions
+from ..services.actions import alert_snapshot
+from .serializers import (
+    AlertActionInputSerializer,
+    AlertDetailSerializer,
+    AlertErrorSerializer,
+    AlertListQuerySerializer,
+    AlertOutputSerializer,
+)
+
+
+class AlertPagination(LimitOffsetPagination):
+    max_limit = 500
+
+
+class AlertsApiView(OrganizationApiView):
+    """The alerts API's views: the alert lookup every endpoint shares."""
+
+    pagination_class: type[AlertPagination] | None = AlertPagination
+
+    @property
+    def scope_hub_ids(self) -> list[int]:
+        return self.hub_ids or []
+
+    def alert_or_404(self, alert_id: int) -> Alert:
+        try:
+            return selectors.alert_get(
+                organization_id=self.organization_id,
+                alert_id=alert_id,
+                hub_ids=self.scope_hub_ids,
+            )
+        except Alert.DoesNotExist as exc:
+            raise Http404("No such alert.") from exc
+
+    def detail(self, alert: Alert) -> dict[str, Any]:
+        timeline = selectors.alert_timeline(organization_id=self.organization_id, alert=alert)
+        return AlertDetailSerializer({**alert_snapshot(alert), "timeline": timeline}).data
+
+
+class AlertListApi(AlertsApiView):
+    serializer_class = AlertOutputSerializer
+
+    @extend_schema(
+        operation_id="alerts_list",
+        parameters=[AlertListQuerySerializer],
+        responses={
+            200: AlertOutputSerializer(many=True),
+            400: OpenApiResponse(description="Invalid filter"),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = AlertListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = selectors.AlertFilters(
+            status=data["status"],
+            severities=tuple(data.get("severity", ())),
+            kinds=tuple(data.get("kind", ())),
+            hub_ids=tuple(data.get("hub", ())),
+            vehicle_ids=tuple(data.get("vehicle", ())),
+            opened_after=data.get("opened_after"),
+            opened_before=data.get("opened_before"),
+        )
+        alerts = selectors.alert_list(
+            organization_id=self.organization_id, hub_ids=self.scope_hub_ids, filters=filters
+        )
+        page = self.paginate_queryset(alerts) or []
+        results = AlertOutputSerializer([alert_snapshot(alert) for alert in page], many=True)
+        return self.get_paginated_response(results.data)
+
+
+class AlertDetailApi(AlertsApiView):
+    serializer_class = AlertDetailSerializer
+
+    @extend_schema(operation_id="alerts_retrieve", responses=AlertDetailSerializer)
+    def get(self, request: Request, alert_id: int) -> Response:
+        return Response(self.detail(self.alert_or_404(alert_id)))
+
+
+class AlertActionApi(AlertsApiView):
+    """POST {"note": "..."}: one person's action on the alert. A token acts for no one (the
+    timeline and the outbox payload name who acknowledged or resolved), so it is refused."""
+
+    serializer_class = AlertActionInputSerializer
+
+    def perform(self, **kwargs: Any) -> Alert:
+        raise NotImplementedError
+
+    def person(self) -> AbstractBaseUser:
+        actor = self.actor
+        if self.by_token or actor is None:
+            raise PermissionDenied(
+                "This action needs a person: sign in to the console (an API token acts for no one)."
+            )
+        return actor
+
+    def post(self, request: Request, alert_id: int) -> Response:
+        data = AlertActionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.alert_or_404(alert_id)  # foreign or another hub's: 404 before anything else
+        # AlertActionError is a Conflict: 409 with its code, from the one error mapping.
+        self.perform(
+            organization_id=self.organization_id,
+            alert_id=alert_id,
+            actor=self.person(),
+            hub_ids=self.scope_hub_ids,
+            note=data.validated_data["note"],
+        )
+        return Response(self.detail(self.alert_or_404(alert_id)))
+
+
+ACTION_RESPONSES = {
+    200: AlertDetailSerializer,
+    400: OpenApiResponse(description="Invalid input"),
+    403: OpenApiResponse(description="An API token: the action needs a console user"),
+    404: OpenApiResponse(description="No such alert"),
+    409: AlertErrorSerializer,
+}
+
+
+class AlertAcknowledgeApi(AlertActionApi):
+    def perform(self, **kwargs: Any) -> Alert:
+        return actions.alert_acknowledge(**kwargs)
+
+    @extend_schema(
+        operation_id="alerts_acknowledge",
+        request=AlertActionInputSerializer,
+        responses=ACTION_RESPONSES,
+    )
+    def post(self, request: Request, alert_id: int) -> Response:
+        return super().post(request, alert_id)
+
+
+class AlertResolveApi(AlertActionApi):
+    def perform(self, **kwargs: Any) -> Alert:
+        return actions.alert_resolve(**kwargs)
+
+    @extend_schema(
+        operation_id="alerts_resolve",
+        request=AlertActionInputSerializer,
+        responses=ACTION_RESPONSES,
+    )
+    def post(self, request: Request, alert_id: int) -> Response:
+        return super().post(request, alert_id)

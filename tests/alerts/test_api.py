@@ -1,0 +1,196 @@
+"""The alerts REST API over HTTP: tokens and sessions, filters, pages, the timeline, actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from alerts.models import Alert, AlertEvent, Severity
+from tenancy.models import Role
+from tests.alerts.factories import alert_open, rule_create
+from tests.conftest import Tenant, login
+from tests.deliveries.builders import api_token_of
+
+pytestmark = pytest.mark.django_db
+
+ALERTS = "/api/v1/alerts/"
+
+
+def token_client(label: str = "Alpha") -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Token {api_token_of(label)}")
+
+
+def ids(response: object) -> list[int]:
+    return [row["id"] for row in response.json()["results"]]  # type: ignore[attr-defined]
+
+
+def test_token_and_session_list_own_alerts_only(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    tenant_a.alerts_build()
+    tenant_b.alerts_build()
+    assert tenant_a.alert is not None and tenant_b.alert is not None
+    for client in (token_client(), login(tenant_a.users[Role.DISPATCHER])):
+        response = client.get(ALERTS)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["count"] == 1
+        row = body["results"][0]
+        assert row["id"] == tenant_a.alert.pk
+        assert row["title"] == tenant_a.alert.title
+        assert row["subject"]["type"] == "vehicle" and row["hub_id"] == tenant_a.hub.pk
+        assert tenant_b.alert.title not in response.content.decode()
+
+
+def test_anonymous_and_drivers_are_refused(tenant_a: Tenant) -> None:
+    assert Client().get(ALERTS).status_code in (401, 403)
+    assert login(tenant_a.users[Role.DRIVER]).get(ALERTS).status_code == 403
+
+
+def test_filters_and_the_inbox_order(tenant_a: Tenant) -> None:
+    org = tenant_a.organization.pk
+    now = timezone.now()
+    rule = rule_create(org, name="API rule")
+    old_warning = alert_open(org, rule=rule, opened_at=now - dt.timedelta(hours=3))
+    new_warning = alert_open(org, rule=rule, opened_at=now - dt.timedelta(minutes=5))
+    critical = alert_open(
+        org,
+        rule=rule,
+        severity=Severity.CRITICAL,
+        vehicle_id=tenant_a.vehicle.pk,
+        hub_id=tenant_a.hub.pk,
+        opened_at=now - dt.timedelta(minutes=1),
+    )
+    client = token_client()
+    # Most severe first, then what has waited longest.
+    assert ids(client.get(ALERTS)) == [critical.pk, old_warning.pk, new_warning.pk]
+    assert ids(client.get(ALERTS, {"severity": Severity.CRITICAL})) == [critical.pk]
+    assert ids(client.get(ALERTS, {"severity": [20, 30]})) == [
+        critical.pk,
+        old_warning.pk,
+        new_warning.pk,
+    ]
+    assert ids(client.get(ALERTS, {"vehicle": tenant_a.vehicle.pk})) == [critical.pk]
+    assert ids(client.get(ALERTS, {"hub": tenant_a.hub.pk})) == [critical.pk]
+    assert ids(client.get(ALERTS, {"kind": "battery_low"})) == []
+    assert len(ids(client.get(ALERTS, {"kind": "speeding"}))) == 3
+    after = (now - dt.timedelta(hours=1)).isoformat()
+    assert ids(client.get(ALERTS, {"opened_after": after})) == [critical.pk, new_warning.pk]
+    assert ids(client.get(ALERTS, {"opened_before": after})) == [old_warning.pk]
+    assert ids(client.get(ALERTS, {"status": "resolved"})) == []
+    assert len(ids(client.get(ALERTS, {"status": "open"}))) == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"status": "sleeping"},
+        {"severity": "99"},
+        {"severity": "high"},
+        {"kind": "nonsense"},
+        {"hub": "abc"},
+        {"vehicle": "0"},
+        {"opened_after": "yesterday"},
+        {"opened_after": "2030-01-02T00:00:00Z", "opened_before": "2030-01-01T00:00:00Z"},
+        {"limit": "abc"},
+    ],
+)
+def test_bad_filter_values_are_400(tenant_a: Tenant, query: dict[str, str]) -> None:
+    response = token_client().get(ALERTS, query)
+    if "limit" in query:
+        # LimitOffsetPagination ignores a malformed limit, like the orders API: never a 500.
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400, response.content
+    assert next(iter(query)) in response.json() or "opened_before" in response.json()
+
+
+def test_pagination(tenant_a: Tenant) -> None:
+    org = tenant_a.organization.pk
+    rule = rule_create(org, name="Paged rule")
+    made = [alert_open(org, rule=rule, emit=False) for _ in range(5)]
+    client = token_client()
+    first = client.get(ALERTS, {"limit": 2}).json()
+    assert first["count"] == 5 and len(first["results"]) == 2 and first["next"]
+    rest = client.get(ALERTS, {"limit": 2, "offset": 4}).json()
+    assert len(rest["results"]) == 1 and rest["next"] is None
+    assert sorted(ids(client.get(ALERTS, {"limit": 10}))) == sorted(a.pk for a in made)
+
+
+def test_detail_has_the_timeline(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    tenant_a.alerts_build()
+    tenant_b.alerts_build()
+    assert tenant_a.alert is not None and tenant_b.alert is not None
+    client = token_client()
+    body = client.get(f"{ALERTS}{tenant_a.alert.pk}/").json()
+    assert body["id"] == tenant_a.alert.pk and body["status"] == "open"
+    assert [entry["kind"] for entry in body["timeline"]] == ["opened"]
+    # Another organization's alert, or one that does not exist: 404, nothing of it shown.
+    foreign = client.get(f"{ALERTS}{tenant_b.alert.pk}/")
+    assert foreign.status_code == 404
+    assert tenant_b.alert.title not in foreign.content.decode()
+    assert client.get(f"{ALERTS}999999999/").status_code == 404
+
+
+def test_acknowledge_then_resolve_then_409(tenant_a: Tenant) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    url = f"{ALERTS}{tenant_a.alert.pk}/"
+    client = login(tenant_a.users[Role.DISPATCHER])
+    acked = client.post(f"{url}acknowledge/", {"note": "on it"}, content_type="application/json")
+    assert acked.status_code == 200, acked.content
+    assert acked.json()["status"] == "acknowledged"
+    again = client.post(f"{url}acknowledge/", {}, content_type="application/json")
+    assert again.status_code == 409
+    assert again.json()["code"] == "acknowledged"
+    resolved = client.post(f"{url}resolve/", {"note": "fixed"}, content_type="application/json")
+    assert resolved.status_code == 200
+    body = resolved.json()
+    assert body["status"] == "resolved" and body["resolution"] == "manual"
+    timeline = body["timeline"]
+    assert [entry["kind"] for entry in timeline] == ["opened", "acknowledged", "resolved"]
+    assert timeline[1]["note"] == "on it" and timeline[1]["actor"]
+    late = client.post(f"{url}acknowledge/", {}, content_type="application/json")
+    assert late.status_code == 409
+    assert late.json() == {"detail": "This alert is already resolved.", "code": "resolved"}
+    assert client.post(f"{url}resolve/", {}, content_type="application/json").status_code == 409
+
+
+def test_a_token_cannot_act_and_bad_notes_are_400(tenant_a: Tenant) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    url = f"{ALERTS}{tenant_a.alert.pk}/"
+    refused = token_client().post(f"{url}acknowledge/", {}, content_type="application/json")
+    assert refused.status_code == 403
+    assert "needs a person" in refused.json()["detail"]
+    client = login(tenant_a.users[Role.DISPATCHER])
+    long_note = client.post(f"{url}resolve/", {"note": "x" * 2001}, content_type="application/json")
+    assert long_note.status_code == 400 and "note" in long_note.json()
+    assert client.get(f"{url}resolve/").status_code == 405
+    with scopes_disabled():
+        assert Alert.objects.get(pk=tenant_a.alert.pk).status == "open"
+
+
+def test_actions_on_a_foreign_alert_are_404(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    tenant_b.alerts_build()
+    assert tenant_b.alert is not None
+    client = login(tenant_a.users[Role.ADMIN])
+    for action in ("acknowledge", "resolve"):
+        response = client.post(
+            f"{ALERTS}{tenant_b.alert.pk}/{action}/", {}, content_type="application/json"
+        )
+        assert response.status_code == 404
+    with scopes_disabled():
+        assert Alert.objects.get(pk=tenant_b.alert.pk).status == "open"
+        assert not AlertEvent.objects.filter(alert=tenant_b.alert).exclude(kind="opened").exists()
+
+
+def test_the_schema_documents_the_alerts_api() -> None:
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    paths = schema["paths"]
+    assert "/api/v1/alerts/" in paths
+    assert "/api/v1/alerts/{alert_id}/acknowledge/" in paths
+    names = {p["name"] for p in paths["/api/v1/alerts/"]["get"]["parameters"]}
+    assert {"status", "severity", "kind", "hub", "vehicle", "opened_after", "limit"} <= names
