@@ -36,6 +36,8 @@ class AlertsApiView(OrganizationApiView):
     """The alerts API's views: the alert lookup every endpoint shares."""
 
     pagination_class: type[AlertPagination] | None = AlertPagination
+    # For the schema generator only (path parameter types); the views read through selectors.
+    queryset = Alert.objects.none()
 
     @property
     def scope_hub_ids(self) -> list[int]:
