@@ -76,6 +76,16 @@ def _order_subject(order_id: int, reference: str, hub_id: int | None, **ids: Any
     return Subject(SubjectType.ORDER, order_id, reference, order_id=order_id, hub_id=hub_id, **ids)
 
 
+def late_risk_holds(
+    params: Any, *, eta: dt.datetime, window_end: dt.datetime, stops_ahead: int
+) -> bool:
+    """The late-risk condition of one stop (pure; `bench/late_risk.py` measures it): its ETA,
+    plus `slack_per_stop_minutes` for each remaining stop before it, past the window end plus
+    `minutes_past_window`."""
+    projected = eta + dt.timedelta(minutes=params.slack_per_stop_minutes * stops_ahead)
+    return projected > window_end + dt.timedelta(minutes=params.minutes_past_window)
+
+
 def late_risk_find(org: OrgRules, loaded: LoadedRule, now: dt.datetime) -> dict[int, Finding]:
     """A stop's ETA, plus slack for each remaining stop before it, past the window end (plus
     the margin), for stops due within the horizon."""
@@ -100,8 +110,7 @@ def late_risk_find(org: OrgRules, loaded: LoadedRule, now: dt.datetime) -> dict[
             continue
         if not loaded.applies_to(hub_id=hub_id, vehicle_id=vehicle_id, route_id=route_id):
             continue
-        projected = eta + dt.timedelta(minutes=p.slack_per_stop_minutes * ahead)
-        if projected > window_end + dt.timedelta(minutes=p.minutes_past_window):
+        if late_risk_holds(p, eta=eta, window_end=window_end, stops_ahead=ahead):
             found[order_id] = Finding(
                 subject=_order_subject(order_id, reference, hub_id, route_id=route_id, vehicle_id=vehicle_id),
                 condition_started_at=now,

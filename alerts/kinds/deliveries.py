@@ -12,9 +12,11 @@ class LateRiskParams:
     minutes_past_window: float = bounded(
         0, low=-120, high=240, help="ETA later than the window end plus this (negative: earlier)."
     )
-    # Each remaining stop before this one adds this much slack: the farther down the route, the
-    # more an ETA tends to slip (see docs/alerts.md, late-risk quality).
-    slack_per_stop_minutes: float = bounded(1.5, low=0, high=30)
+    # Each remaining stop before this one adds this much slack, for fleets whose ETAs slip the
+    # farther down the route they look. Off by default: on bench/late_risk.py's simulated routes
+    # any slack raised false alarms (1.5 min: 26 % of flags) faster than it caught late stops
+    # earlier (docs/benchmarks.md, late-risk quality).
+    slack_per_stop_minutes: float = bounded(0, low=0, high=30)
     horizon_minutes: float = bounded(180, low=10, high=24 * 60, help="Only stops due within this.")
 
 
