@@ -56,6 +56,18 @@ class ZoneIndex:
         hits = self.tree.query(point, predicate="intersects")
         return frozenset(self.zone_ids[i] for i in hits)
 
+    def containing_all(self, points: Any) -> list[frozenset[int]]:
+        """`containing` for an array of points, in one vectorised tree query."""
+        count = len(points)
+        if self.tree is None or not count:
+            return [frozenset()] * count
+        found: list[list[int]] = [[] for _ in range(count)]
+        hits = self.tree.query(points, predicate="intersects")
+        ids = self.zone_ids
+        for point_index, zone_index in zip(hits[0].tolist(), hits[1].tolist(), strict=True):
+            found[point_index].append(ids[zone_index])
+        return [frozenset(z) for z in found]
+
     def distance_m(self, zone_ids: Iterable[int], point: Point) -> float:
         """Distance to the nearest of `zone_ids` (0 inside one)."""
         best = math.inf

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import shapely
 from shapely import Point
 
 from fleet.geo import haversine_m
@@ -100,15 +101,18 @@ class Features:
     )  # fmt: skip
 
     def __init__(
-        self, fix: Fix, previous: Sequence[float] | None, geometry: OrgGeometry, ctx: VehicleContext
-    ) -> None:
+        self, fix: Fix, previous: Sequence[float] | None, geometry: OrgGeometry, ctx: VehicleContext,
+        *, xy: tuple[float, float] | None = None, point: Point | None = None,
+        zones: frozenset[int] | None = None, corridor: float | None = None,
+    ) -> None:  # fmt: skip
+        # xy, point, zones, corridor: when the caller computed them for all the fixes at once.
         self.fix, self.geometry, self.ctx = fix, geometry, ctx
-        self.x, self.y = geometry.projection.xy(fix.lat, fix.lon)
+        self.x, self.y = xy if xy is not None else geometry.projection.xy(fix.lat, fix.lon)
         self.speed = fix.speed if fix.speed is not None else _derived_speed(fix, previous)
-        self._zones: frozenset[int] | None = None
+        self._zones = zones
         self._place: float | None = None
-        self._corridor: float | None = None
-        self._point: Point | None = None
+        self._corridor = corridor
+        self._point = point
 
     @property
     def point(self) -> Point:
@@ -168,9 +172,25 @@ def vehicle_evaluate(
     episodes: dict[str, EpisodeState] = {k: v for k, v in state.items() if k != LAST_FIX_KEY}
     previous = state.get(LAST_FIX_KEY)
     transitions: list[Transition] = []
-    for fix in fixes:
-        features = Features(fix, previous, geometry, ctx)
-        for rule in rules:
+    groups = _groups_build(rules, ctx, geometry)
+    position = {rule.key: n for n, rule in enumerate(rules)}
+    for features in _features_all(fixes, previous, geometry, ctx, rules):
+        fix = features.fix
+        todo: list[StreamRule] = []
+        contributing = 0
+        for group in groups:
+            if group.quiet(features):
+                # Every rule of the group without an episode says False or None: only the
+                # ones with an episode can change anything.
+                if not episodes or group.keys.isdisjoint(episodes):
+                    continue
+                todo += [r for r in group.rules if r.key in episodes]
+            else:
+                todo += group.rules
+            contributing += 1
+        if contributing > 1:
+            todo.sort(key=lambda r: position[r.key])  # the rules' order, as without groups
+        for rule in todo:
             key = rule.key
             episode = episodes.get(key)
             active = episode is not None
@@ -383,3 +403,161 @@ def stream_rule_compile(
             limits += list(params.zone_limits.values())
         rule.fast_limit = min(limits)
     return rule
+
+
+# --- Whole-track features and rule groups ---------------------------------------------------
+#
+# A hundred rules times every fix is most of the work, and nearly always nothing happens: the
+# speed is under every limit, the point is in none of the watched zones. Rules are grouped by
+# kind, and each group has one cheap test per fix ("quiet") that is true only when every rule
+# of the group that has no episode would say False or None for this fix - which the loop above
+# skips anyway. So a quiet group costs one comparison, and only its rules with an episode
+# (pending or open) are evaluated. The geometry (points, containing zones, corridor distance)
+# is computed for the vehicle's whole track in one vectorised call each.
+
+
+def _features_all(
+    fixes: Sequence[Fix], previous: Sequence[float] | None, geometry: OrgGeometry,
+    ctx: VehicleContext, rules: Sequence[StreamRule],
+) -> list[Features]:  # fmt: skip
+    if not fixes:
+        return []
+    projection = geometry.projection
+    xys = [projection.xy(fix.lat, fix.lon) for fix in fixes]
+    points = shapely.points(xys)
+    zones = geometry.zones.containing_all(points)
+    corridor: list[float] | list[None] = [None] * len(fixes)
+    if ctx.corridor is not None and any(r.kind == "route_deviation" for r in rules):
+        corridor = shapely.distance(ctx.corridor, points).tolist()
+    features = []
+    for n, fix in enumerate(fixes):
+        features.append(
+            Features(fix, previous, geometry, ctx, xy=xys[n], point=points[n], zones=zones[n],
+                     corridor=corridor[n])
+        )  # fmt: skip
+        previous = (fix.t, fix.lat, fix.lon)
+    return features
+
+
+@dataclass
+class _Group:
+    rules: list[StreamRule]
+    quiet: Callable[[Features], bool]
+    keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.keys = frozenset(r.key for r in self.rules)
+
+
+def _never_quiet(f: Features) -> bool:
+    return False
+
+
+def _speeding_quiet(rules: Sequence[StreamRule]) -> Callable[[Features], bool]:
+    # A rule without an episode holds only over its limit at the fix: the lowest of its own
+    # limit and its zone limits for the zones containing the fix.
+    fast = min(r.fast_limit for r in rules)
+    base = min(r.params.limit_kmh for r in rules)
+    by_zone: dict[int, float] = {}
+    for r in rules:
+        if r.params.use_zone_limit:
+            for zone_id, limit in r.params.zone_limits.items():
+                by_zone[int(zone_id)] = min(limit, by_zone.get(int(zone_id), math.inf))
+
+    def quiet(f: Features) -> bool:
+        speed = f.speed
+        if speed <= fast:
+            return True
+        if speed > base:
+            return False
+        return all(speed <= by_zone[z] for z in f.zones if z in by_zone)
+
+    return quiet
+
+
+def _battery_quiet(rules: Sequence[StreamRule]) -> Callable[[Features], bool]:
+    highest = max(r.params.below_pct for r in rules)
+
+    def quiet(f: Features) -> bool:
+        battery = f.fix.battery
+        return battery is None or battery > highest
+
+    return quiet
+
+
+def _standing_quiet(rules: Sequence[StreamRule], *, ignition: bool) -> Callable[[Features], bool]:
+    # Without an episode a vehicle "stands" only under the rule's below_kmh.
+    highest = max(r.params.below_kmh for r in rules)
+
+    def quiet(f: Features) -> bool:
+        return (ignition and f.fix.ignition is False) or f.speed >= highest
+
+    return quiet
+
+
+def _enter_quiet(
+    rules: Sequence[StreamRule], watched: frozenset[int]
+) -> Callable[[Features], bool]:
+    def quiet(f: Features) -> bool:
+        return watched.isdisjoint(f.zones)
+
+    return quiet
+
+
+def _exit_quiet(watched: Sequence[frozenset[int]]) -> Callable[[Features], bool]:
+    # Without an episode, exit holds only outside every zone of its watched set.
+    distinct = [w for w in set(watched) if w]
+
+    def quiet(f: Features) -> bool:
+        zones = f.zones
+        return all(not w.isdisjoint(zones) for w in distinct)
+
+    return quiet
+
+
+def _deviation_quiet(
+    rules: Sequence[StreamRule], ctx: VehicleContext
+) -> Callable[[Features], bool]:
+    if ctx.corridor is None:
+        return lambda f: True  # no planned remaining route: every rule says False
+    lowest = min(r.params.corridor_m for r in rules)
+
+    def quiet(f: Features) -> bool:
+        distance = f.corridor_m
+        return distance is None or distance <= lowest
+
+    return quiet
+
+
+def _groups_build(
+    rules: Sequence[StreamRule], ctx: VehicleContext, geometry: OrgGeometry
+) -> list[_Group]:
+    by_kind: dict[str, list[StreamRule]] = {}
+    for rule in rules:
+        by_kind.setdefault(rule.kind, []).append(rule)
+    groups = []
+    for kind, members in by_kind.items():
+        quiet: Callable[[Features], bool] = _never_quiet
+        if kind == "speeding":
+            quiet = _speeding_quiet(members)
+        elif kind == "battery_low":
+            quiet = _battery_quiet(members)
+        elif kind == "idle":
+            quiet = _standing_quiet(members, ignition=True)
+        elif kind == "unplanned_stop":
+            quiet = _standing_quiet(members, ignition=False)
+        elif kind == "geofence_enter":
+            watched = frozenset().union(*(_watched_for(r, ctx, geometry) for r in members))
+            quiet = _enter_quiet(members, watched)
+        elif kind == "geofence_exit":
+            quiet = _exit_quiet([_watched_for(r, ctx, geometry) for r in members])
+        elif kind == "route_deviation":
+            quiet = _deviation_quiet(members, ctx)
+        groups.append(_Group(members, quiet))
+    return groups
+
+
+def _watched_for(rule: StreamRule, ctx: VehicleContext, geometry: OrgGeometry) -> frozenset[int]:
+    probe = Features.__new__(Features)
+    probe.ctx, probe.geometry = ctx, geometry
+    return watched_zones(rule, probe)

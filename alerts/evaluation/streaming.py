@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ from alerts.models import Alert, EvaluationState, SubjectType
 from alerts.services.episodes import (
     Finding,
     Subject,
+    Writes,
     alert_open,
     alert_resolve,
     alert_update,
-    cooldown_until,
 )
 from deliveries.models import Route, Stop
 from fleet.models import Vehicle
@@ -205,9 +206,33 @@ def _open_alerts_load(
     return {(int(a.rule_id), a.subject_id): a for a in rows if a.rule_id is not None}
 
 
+Resolved = dict[tuple[int, int], float]  # (rule, vehicle): the latest resolved_at, epoch s
+
+
+def _resolved_load(
+    organization_id: int, rules: Sequence[LoadedRule], vehicle_ids: Sequence[int], first: float
+) -> Resolved:
+    """The batch's cooldown facts in one query: per (rule, vehicle) the latest resolved_at
+    within the longest cooldown before the batch's first fix (what `cooldown_until` would
+    find at any fix of the batch); the batch's own resolves are added as they happen."""
+    cooling = [r for r in rules if r.rule.cooldown_seconds]
+    if not cooling:
+        return {}
+    window = max(r.rule.cooldown_seconds for r in cooling)
+    latest: Resolved = {}
+    for rule_id, subject_id, resolved_at in Alert.objects.filter(
+        organization_id=organization_id, rule_id__in=[r.id for r in cooling],
+        subject_type=SubjectType.VEHICLE, subject_id__in=vehicle_ids,
+        status=Alert.Status.RESOLVED, resolved_at__gt=_at(first - window),
+    ).values_list("rule_id", "subject_id", "resolved_at"):  # fmt: skip
+        key = (int(rule_id), int(subject_id))
+        latest[key] = max(latest.get(key, -math.inf), resolved_at.timestamp())
+    return latest
+
+
 def _apply(
     loaded: LoadedRule, ctx: VehicleContext, transition: Transition, result: RunResult,
-    open_alerts: OpenAlerts,
+    open_alerts: OpenAlerts, writes: Writes, resolved: Resolved,
 ) -> None:  # fmt: skip
     rule = loaded.rule
     assert loaded.stream is not None
@@ -221,7 +246,7 @@ def _apply(
             latitude=transition.lat, longitude=transition.lon,
         )  # fmt: skip
         alert, created = alert_open(
-            rule=rule, finding=finding, at=at, known_absent=key not in open_alerts
+            rule=rule, finding=finding, at=at, known_absent=key not in open_alerts, writes=writes
         )
         open_alerts[key] = alert
         result.opened += created
@@ -231,10 +256,12 @@ def _apply(
         return  # resolved by a person meanwhile: the episode ends quietly
     if transition.action is Action.UPDATE:
         result.updated += alert_update(
-            alert=held, details=details, at=at, latitude=transition.lat, longitude=transition.lon
-        )
+            alert=held, details=details, at=at, latitude=transition.lat, longitude=transition.lon,
+            writes=writes,
+        )  # fmt: skip
     elif transition.action is Action.RESOLVE:
-        result.resolved += alert_resolve(alert=held, at=at, details=details)
+        result.resolved += alert_resolve(alert=held, at=at, details=details, writes=writes)
+        resolved[key] = max(resolved.get(key, -math.inf), transition.at)
         del open_alerts[key]
 
 
@@ -266,8 +293,10 @@ def positions_evaluate(
         dates = sorted({org.local_today(_at(first)), org.local_today(now)})
         contexts = vehicle_contexts_load(org, list(fixes), dates=dates)
         by_id = {r.id: r for r in streamed}
-        gate = _gate(by_id, contexts)
+        resolved = _resolved_load(organization_id, streamed, list(fixes), first)
+        gate = _gate(by_id, resolved)
         open_alerts = _open_alerts_load(organization_id, list(by_id), list(fixes))
+        writes = Writes(organization_id)
         changed = []
         for vehicle_id, vehicle_fixes in fixes.items():
             ctx = contexts.get(vehicle_id)
@@ -281,7 +310,10 @@ def positions_evaluate(
             ]  # fmt: skip
 
             def apply(transition: Transition, ctx: VehicleContext = ctx) -> None:
-                _apply(by_id[transition.rule_id], ctx, transition, result, open_alerts)
+                _apply(
+                    by_id[transition.rule_id], ctx, transition, result, open_alerts, writes,
+                    resolved,
+                )  # fmt: skip
 
             new_state, _ = vehicle_evaluate(
                 rules=[r.stream for r in rules if r.stream is not None], ctx=ctx,
@@ -293,6 +325,7 @@ def positions_evaluate(
             changed.append(state)
             result.vehicles += 1
             result.fixes += len(vehicle_fixes)
+        writes.flush()
         EvaluationState.objects.bulk_update(changed, ["state", "cursor_fix_time", "updated_at"])
         if result.more:
             transaction.on_commit(
@@ -307,15 +340,17 @@ def _follow_up(organization_id: int, vehicle_ids: list[int]) -> None:
     evaluate_positions.delay(organization_id=organization_id, vehicle_ids=vehicle_ids)
 
 
-def _gate(by_id: dict[int, LoadedRule], contexts: dict[int, VehicleContext]) -> Any:
+def _gate(by_id: dict[int, LoadedRule], resolved: Resolved) -> Any:
     def gate(rule: StreamRule, vehicle_id: int, t: float) -> float | None:
         loaded = by_id[rule.id]
-        at = _at(t)
-        if not loaded.hours.active_at(at):
+        if not loaded.hours.active_at(_at(t)):
             return t + RETRY_OUTSIDE_HOURS_SECONDS
-        subject = _vehicle_subject(contexts[vehicle_id])
-        until = cooldown_until(rule=loaded.rule, subject=subject, at=at)
-        return until.timestamp() if until else None
+        # `cooldown_until`, from the batch's cooldown facts instead of a query per opening.
+        cooldown = loaded.rule.cooldown_seconds
+        last = resolved.get((rule.id, vehicle_id)) if cooldown else None
+        if last is not None and last > t - cooldown:
+            return last + cooldown
+        return None
 
     return gate
 

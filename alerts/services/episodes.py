@@ -18,7 +18,8 @@ from django.utils import timezone
 from alerts.kinds.titles import alert_title
 from alerts.models import Alert, AlertEvent, AlertRule
 from tenancy.context import require_organization
-from tenancy.outbox import outbox_emit
+from tenancy.outbox import outbox_emit, outbox_emit_many
+from tenancy.outbox.services import EventSpec
 
 from .actions import alert_snapshot
 
@@ -58,7 +59,49 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _emit(alert: Alert, kind: str) -> None:
+@dataclass
+class Writes:
+    """A batch's timeline lines, outbox events and alert row updates, held back and written
+    in a few bulk statements by `flush` in the same transaction (the streaming runner: a
+    speeding burst meets every speeding rule, and each of them opens, updates and resolves).
+    Order is kept: events and outbox rows are inserted in the order they happened, each
+    outbox payload is the alert's snapshot at that moment. An alert row that is resolved is
+    saved at once (the partial unique index must see it resolved before the rule may open
+    again for the subject); updates only mark it, and `flush` saves it once."""
+
+    organization_id: int
+    events: list[AlertEvent] = field(default_factory=list)
+    outbox: list[EventSpec] = field(default_factory=list)
+    dirty: dict[int, tuple[Alert, set[str]]] = field(default_factory=dict)
+
+    def emit(self, alert: Alert, kind: str) -> None:
+        snapshot = alert_snapshot(alert)
+        snapshot["details"] = dict(snapshot["details"] or {})  # the moment's, not a later one
+        self.outbox.append(EventSpec(kind=kind, aggregate="alert", aggregate_id=alert.pk,
+                                     payload=snapshot))  # fmt: skip
+
+    def save(self, alert: Alert, fields: list[str], *, now: bool) -> None:
+        held = self.dirty.pop(alert.pk, None)
+        merged = set(fields) | (held[1] if held else set())
+        if now:
+            alert.save(update_fields=sorted(merged))
+        else:
+            self.dirty[alert.pk] = (alert, merged)
+
+    def flush(self) -> None:
+        for alert, fields in self.dirty.values():
+            alert.save(update_fields=sorted(fields))
+        self.dirty.clear()
+        AlertEvent.objects.bulk_create(self.events, batch_size=500)
+        self.events.clear()
+        outbox_emit_many(organization_id=self.organization_id, events=self.outbox)
+        self.outbox.clear()
+
+
+def _emit(alert: Alert, kind: str, writes: Writes | None = None) -> None:
+    if writes is not None:
+        writes.emit(alert, kind)
+        return
     outbox_emit(
         organization_id=alert.organization_id,
         kind=kind,
@@ -66,6 +109,13 @@ def _emit(alert: Alert, kind: str) -> None:
         aggregate_id=alert.pk,
         payload=alert_snapshot(alert),
     )
+
+
+def _event(writes: Writes | None, **fields: Any) -> None:
+    if writes is not None:
+        writes.events.append(AlertEvent(**fields))
+    else:
+        AlertEvent.objects.create(**fields)
 
 
 def alert_open_for(*, rule: AlertRule, subject: Subject) -> Alert | None:
@@ -114,8 +164,9 @@ def cooldowns_for(*, rule: AlertRule, subject_type: str, at: dt.datetime) -> dic
 
 
 def alert_open(
-    *, rule: AlertRule, finding: Finding, at: dt.datetime | None = None, known_absent: bool = False
-) -> tuple[Alert, bool]:
+    *, rule: AlertRule, finding: Finding, at: dt.datetime | None = None, known_absent: bool = False,
+    writes: Writes | None = None,
+) -> tuple[Alert, bool]:  # fmt: skip
     """Open the rule's alert for the finding's subject, or return the one already open (the
     re-run of a batch, a second sweep). The caller has checked active hours and cooldown;
     `known_absent`: the caller has just looked (the unique index still arbitrates)."""
@@ -144,17 +195,18 @@ def alert_open(
         if winner is None:
             raise
         return winner, False
-    AlertEvent.objects.create(
-        organization_id=alert.organization_id, alert=alert, at=at, kind=AlertEvent.Kind.OPENED,
+    _event(
+        writes, organization_id=alert.organization_id, alert=alert, at=at,
+        kind=AlertEvent.Kind.OPENED,
         details={"condition_started_at": _iso(finding.condition_started_at), **finding.details},
     )  # fmt: skip
-    _emit(alert, ALERT_OPENED)
+    _emit(alert, ALERT_OPENED, writes)
     return alert, True
 
 
 def alert_update(
     *, alert: Alert, details: dict[str, Any], at: dt.datetime,
-    latitude: float | None = None, longitude: float | None = None,
+    latitude: float | None = None, longitude: float | None = None, writes: Writes | None = None,
 ) -> bool:  # fmt: skip
     """New facts (a higher peak, a longer duration). The row always takes them; the timeline
     and the outbox hear of it at most once per UPDATE_THROTTLE_SECONDS, so a long speeding
@@ -173,18 +225,23 @@ def alert_update(
     if latitude is not None:
         alert.latitude, alert.longitude = latitude, longitude
     alert.title = alert_title(alert.kind, alert.subject_label, merged)[:200]
-    alert.save(update_fields=["details", "title", "last_evaluated_at", "latitude", "longitude"])
-    AlertEvent.objects.create(
-        organization_id=alert.organization_id, alert=alert, at=at,
+    fields = ["details", "title", "last_evaluated_at", "latitude", "longitude"]
+    if writes is not None:
+        writes.save(alert, fields, now=False)
+    else:
+        alert.save(update_fields=fields)
+    _event(
+        writes, organization_id=alert.organization_id, alert=alert, at=at,
         kind=AlertEvent.Kind.UPDATED, details=details,
     )  # fmt: skip
-    _emit(alert, ALERT_UPDATED)
+    _emit(alert, ALERT_UPDATED, writes)
     return True
 
 
 def alert_resolve(
     *, alert: Alert, at: dt.datetime, resolution: str = Alert.Resolution.CLEARED,
     details: dict[str, Any] | None = None, actor: Any = None, note: str = "",
+    writes: Writes | None = None,
 ) -> bool:  # fmt: skip
     """Close the episode (condition cleared, rule disabled, or a person). False when it was
     already resolved."""
@@ -199,17 +256,20 @@ def alert_resolve(
     if details:
         alert.details = {**alert.details, **details}
         alert.title = alert_title(alert.kind, alert.subject_label, alert.details)[:200]
-    alert.save(
-        update_fields=[
-            "status", "resolved_at", "resolution", "resolved_by", "last_evaluated_at", "details",
-            "title",
-        ]
+    fields = [
+        "status", "resolved_at", "resolution", "resolved_by", "last_evaluated_at", "details",
+        "title",
+    ]  # fmt: skip
+    if writes is not None:
+        writes.save(alert, fields, now=True)
+    else:
+        alert.save(update_fields=fields)
+    _event(
+        writes, organization_id=alert.organization_id, alert=alert, at=at,
+        kind=AlertEvent.Kind.RESOLVED, actor=actor, note=note,
+        details={"resolution": resolution, **(details or {})},
     )  # fmt: skip
-    AlertEvent.objects.create(
-        organization_id=alert.organization_id, alert=alert, at=at, kind=AlertEvent.Kind.RESOLVED,
-        actor=actor, note=note, details={"resolution": resolution, **(details or {})},
-    )  # fmt: skip
-    _emit(alert, ALERT_RESOLVED)
+    _emit(alert, ALERT_RESOLVED, writes)
     return True
 
 
