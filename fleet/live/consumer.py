@@ -270,8 +270,12 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             # Every read runs in a worker thread, inside this connection's organization.
+            # Only the zones this screen's hubs may see: another hub's zone is "unknown".
             zones = await read_only(in_tenant)(
-                self.organization_id, zone_geometries, organization_id=self.organization_id
+                self.organization_id,
+                zone_geometries,
+                organization_id=self.organization_id,
+                hub_ids=self.hub_ids,
             )
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))
