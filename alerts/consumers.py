@@ -6,6 +6,9 @@ open count. Then each `alert.*` event from alerts/live.py is forwarded as
 `{"type": "alert", "event", "seq", "alert"}`, and a fresh open count follows, coalesced to at
 most one count query per COUNT_COALESCE_SECONDS per screen however many alerts arrive.
 Close codes as the live map's: 4401 signed out, 4403 no access.
+While the channel layer (Redis) is away the socket stays open (fleet.live.channel_reader); when
+it is back the consumer rejoins its groups, re-checks access and says hello again, so the screen
+resyncs the events it missed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from fleet.live.channel_reader import ResilientChannelReader, group_add, group_discard
 from fleet.live.consumer import (
     CLOSE_FORBIDDEN,
     CLOSE_RESCOPED,
@@ -37,10 +41,11 @@ logger = logging.getLogger(__name__)
 COUNT_COALESCE_SECONDS = 1.0
 
 
-class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class AlertInboxConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     organization_id: int
     hub_ids: list[int]
     groups_joined: list[str]
+    accepted = False
     revoked = False
     count_task: asyncio.Task[None] | None = None
     recheck_task: asyncio.Task[None] | None = None
@@ -65,11 +70,29 @@ class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             else [organization_group(self.organization_id)]
         )
         self.groups_joined.append(user_socket_group(user.pk))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        if not await self.join_groups():
+            self.layer_lost = True  # Redis away: joined by `layer_back` once it returns
         await self.accept()
+        self.accepted = True
         await self.send_json({"type": "hello", "open_count": await self.open_count()})
         self.recheck_task = asyncio.create_task(self.recheck_periodically())
+
+    async def join_groups(self) -> bool:
+        for group in self.groups_joined:
+            if not await group_add(self, group):
+                return False
+        return True
+
+    async def layer_back(self) -> bool:
+        """Redis may be back: rejoin, re-check access, and say hello again; the screen treats
+        a second hello as a reconnect and reloads the list (alert events were lost meanwhile)."""
+        if not self.accepted or self.revoked:
+            return True
+        if not await self.join_groups():
+            return False
+        if await self.check_access():
+            await self.send_json({"type": "hello", "open_count": await self.open_count()})
+        return True
 
     async def refuse(self, code: int) -> None:
         await self.accept()
@@ -80,7 +103,7 @@ class AlertInboxConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if task is not None:
                 task.cancel()
         for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await group_discard(self, group)
 
     async def open_count(self) -> int:
         count: int = await read_only(in_tenant)(

@@ -4,7 +4,6 @@ fleet.live.schema, data is fleet.selectors, and the feed comes from the process'
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -13,10 +12,7 @@ from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from fleet.selectors import zone_geometries
@@ -26,6 +22,7 @@ from tenancy.permissions import CONSOLE_ROLES
 from tenancy.selectors import membership_for_user, membership_hub_ids, membership_list_for_user
 from tenancy.sessions import session_is_current, user_socket_group
 
+from .channel_reader import ResilientChannelReader, group_add, group_discard
 from .filters import FilterError, LiveFilter, interval_parse, live_filter_parse
 from .hub import Batch, live_hub
 from .schema import (
@@ -48,12 +45,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RESCOPED = 4409
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
-# The channel layer (Redis) away: a call to it gives up after LAYER_TIMEOUT_SECONDS; the
-# consumer's own channel waits for the hub to find Redis back, re-trying at least every
-# LAYER_WAIT_SECONDS.
-LAYER_TIMEOUT_SECONDS = 2.0
-LAYER_RETRY_SECONDS = 0.5
-LAYER_WAIT_SECONDS = 10.0
 
 
 # Read-only lookups run in the thread pool, not the one shared "sync thread": 200 screens
@@ -88,7 +79,7 @@ def _access_now(
     return CLOSE_FORBIDDEN, []
 
 
-class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class LiveMapConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """One dispatcher screen: its filter and interval live here, server-side. The process's
     LiveHub supplies the picture for snapshots and calls `flush` on the interval's clock."""
 
@@ -121,57 +112,26 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.session_key = getattr(session, "session_key", None)
         # tenancy.sessions tells this group when the user's access may have ended. With Redis
         # away nothing can be sent to it either; the group is joined once the layer is back
-        # (`receive_from_layer`), and the timer re-checks access meanwhile.
-        await self.join_user_group()
+        # (`layer_back`), and the timer re-checks access meanwhile.
+        if not await self.join_user_group():
+            self.layer_lost = True
         await live_hub().join(self.organization_id, self)
         await self.accept()
         self.accepted = True
         self.recheck_task = asyncio.create_task(self.recheck_periodically())
 
     async def join_user_group(self) -> bool:
-        try:
-            await asyncio.wait_for(
-                self.channel_layer.group_add(user_socket_group(self.user.pk), self.channel_name),
-                LAYER_TIMEOUT_SECONDS,
-            )
-        except Exception as exc:
-            logger.info("live socket could not join its user group: %r", exc)
-            return False
-        return True
+        return await group_add(self, user_socket_group(self.user.pk))
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Channels' AsyncConsumer.__call__, with one change: the consumer's own channel is read
-        through `receive_from_layer`, which survives the channel layer going away. Channels'
-        own reader raises, and the socket dies with 1011 at every Redis outage."""
-        self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.base_send = send
-        try:
-            if self.channel_layer is not None:
-                self.channel_name = await self.channel_layer.new_channel()
-                await await_many_dispatch([receive, self.receive_from_layer], self.dispatch)
-            else:
-                await await_many_dispatch([receive], self.dispatch)
-        except StopConsumer:
-            pass
-
-    async def receive_from_layer(self) -> dict[str, Any]:
-        """The next message on this consumer's channel. While Redis is away, wait for the hub
-        to find it back instead of failing; then rejoin the user group and re-check access (a
+    async def layer_back(self) -> bool:
+        """The channel layer may be back: rejoin the user group and re-check access (a
         revocation sent during the outage was lost)."""
-        while True:
-            try:
-                message: dict[str, Any] = await self.channel_layer.receive(self.channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.info("live socket channel unavailable: %r", exc)
-                await asyncio.sleep(LAYER_RETRY_SECONDS)
-                await live_hub().layer_available(timeout=LAYER_WAIT_SECONDS)
-                if self.accepted and not self.revoked and await self.join_user_group():
-                    await self.check_access()
-                continue
-            return message
+        if not self.accepted or self.revoked:
+            return True
+        if not await self.join_user_group():
+            return False
+        await self.check_access()
+        return True
 
     async def feed_changed(self, *, paused: bool) -> None:
         """From the hub: tell the screen whether its data is live or polled from the database."""
@@ -192,13 +152,7 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.recheck_task.cancel()
         if hasattr(self, "organization_id"):
             live_hub().leave(self.organization_id, self)
-            with contextlib.suppress(Exception):  # Redis away: the membership expires by itself
-                await asyncio.wait_for(
-                    self.channel_layer.group_discard(
-                        user_socket_group(self.user.pk), self.channel_name
-                    ),
-                    LAYER_TIMEOUT_SECONDS,
-                )
+            await group_discard(self, user_socket_group(self.user.pk))
 
     async def revoke(self, code: int) -> None:
         """Stop the feed at once and close; later frames from the browser are ignored."""
@@ -270,8 +224,12 @@ class LiveMapConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             # Every read runs in a worker thread, inside this connection's organization.
+            # Only the zones this screen's hubs may see: another hub's zone is "unknown".
             zones = await read_only(in_tenant)(
-                self.organization_id, zone_geometries, organization_id=self.organization_id
+                self.organization_id,
+                zone_geometries,
+                organization_id=self.organization_id,
+                hub_ids=self.hub_ids,
             )
             self.filter = live_filter_parse(content.get("filters"), zone_geometries=zones)
             self.interval = interval_parse(content.get("interval", 5))

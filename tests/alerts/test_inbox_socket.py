@@ -7,7 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
+import redis.exceptions
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -125,3 +127,41 @@ async def test_bad_frames_get_an_error_and_the_socket_stays(
     assert (await communicator.receive_json_from(timeout=5)) == {"type": "pong"}
     await asyncio.sleep(0)
     await communicator.disconnect()
+
+
+async def test_the_inbox_rides_out_a_redis_outage_and_resyncs(
+    tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The channel layer's Redis calls fail for a while (a fault injected at the layer, as
+    redis-py raises it): the socket stays open, and once Redis answers again the consumer says
+    hello again (the screen reloads its list) and live events flow as before."""
+    alpha, _ = tenants
+    mine = await connect(alpha.users[Role.DISPATCHER])
+    assert (await mine.receive_json_from(timeout=5))["type"] == "hello"
+    layer = get_channel_layer()
+    real_receive, real_group_add = layer.receive, layer.group_add
+    redis_down = True
+
+    async def receive(channel: str) -> dict[str, Any]:
+        if redis_down:
+            raise redis.exceptions.ConnectionError("Error 111 connecting to redis")
+        return await real_receive(channel)  # type: ignore[no-any-return]
+
+    async def group_add(group: str, channel: str) -> None:
+        if redis_down:
+            raise redis.exceptions.ConnectionError("Error 111 connecting to redis")
+        await real_group_add(group, channel)
+
+    monkeypatch.setattr(layer, "receive", receive)
+    monkeypatch.setattr(layer, "group_add", group_add)
+    # The consumer's read in flight returns with this event; its next read meets the outage.
+    await open_and_relay(alpha, title="Before the outage", hub_id=alpha.hub.pk)
+    assert (await next_of_type(mine, "alert"))["alert"]["title"] == "Before the outage"
+    assert (await next_of_type(mine, "count"))["open_count"] == 2
+    assert await mine.receive_nothing(timeout=2.5)  # open: no close, no 1011
+
+    redis_down = False
+    assert (await mine.receive_json_from(timeout=5)) == {"type": "hello", "open_count": 2}
+    after = await open_and_relay(alpha, title="After the outage", hub_id=alpha.hub.pk)
+    assert (await next_of_type(mine, "alert"))["alert"]["id"] == after.pk
+    await mine.disconnect()

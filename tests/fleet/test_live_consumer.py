@@ -19,7 +19,7 @@ from fleet.live.schema import live_group
 from fleet.models import Hub, Vehicle, VehicleState
 from tenancy.models import Membership, Role
 from tests.conftest import Tenant, build_tenant
-from tests.factories import HubFactory, VehicleFactory
+from tests.factories import HubFactory, VehicleFactory, ZoneFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -230,6 +230,22 @@ async def test_hub_scoped_dispatcher_only_receives_their_hubs(
         },
     )
     assert await communicator.receive_nothing(timeout=1.5)
+    await communicator.disconnect()
+
+
+async def test_hub_scoped_dispatcher_cannot_filter_on_another_hubs_zone(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    user, other_vehicle = await sync_to_async(_hub_scoped_dispatcher)(alpha)
+    create_zone = sync_to_async(ZoneFactory.create)
+    foreign_zone = await create_zone(organization=alpha.organization, hub_id=other_vehicle.hub_id)
+    org_wide = await create_zone(organization=alpha.organization, hub=None)
+    communicator, _ = await connect(user)
+    reply = await subscribe(communicator, {"zone": foreign_zone.pk})
+    assert reply == {"type": "error", "message": "unknown zone"}
+    assert (await subscribe(communicator, {"zone": org_wide.pk}))["type"] == "snapshot"
+    assert (await subscribe(communicator, {"zone": alpha.zone.pk}))["type"] == "snapshot"
     await communicator.disconnect()
 
 

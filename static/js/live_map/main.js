@@ -17,7 +17,8 @@ import { $, readConfig } from "./dom.js";
 import { startAlertsLayer } from "./alerts_layer.js";
 import { DrawerMethods } from "./drawer.js";
 import { DEFAULT_INTERVAL, FilterMethods } from "./filters.js";
-import { clockFormatter, formatAge } from "./format.js";
+import { connectionLabel } from "./connection_label.js";
+import { clockFormatter } from "./format.js";
 import { ListMethods } from "./list.js";
 import { MapMethods } from "./map_view.js";
 import { SavedViewMethods } from "./saved_views.js";
@@ -204,21 +205,14 @@ class LiveMapPage {
     if (!label) {
       return;
     }
-    const state = this.connectionState;
-    let text = "Connecting…";
-    if (state === "live") {
-      text = this.interval === 0 ? "Live" : `Live · every ${this.interval} s`;
-    } else if (state === "stale") {
-      text = `Stale · no data for ${formatAge(Date.now() - this.lastFrameAt)}`;
-    } else if (state === "reconnecting") {
-      const connection = this.connection;
-      if (connection && connection.fatal) {
-        text = "Disconnected";
-      } else {
-        const wait = connection ? Math.max(0, Math.ceil((connection.retryAt - Date.now()) / 1000)) : 0;
-        text = connection && connection.socket ? "Reconnecting…" : `Reconnecting in ${wait} s`;
-      }
-    }
+    const text = connectionLabel({
+      state: this.connectionState,
+      interval: this.interval,
+      connection: this.connection,
+      lastFrameAt: this.lastFrameAt,
+      now: Date.now(),
+      clock: this.clock,
+    });
     if (label.textContent !== text) {
       label.textContent = text;
     }
