@@ -51,3 +51,10 @@ def test_the_seed_installs_the_default_alert_rules_once_also_for_an_old_demo() -
             assert sorted(rules.values_list("name", flat=True)) == sorted(
                 name for name, *_ in DEFAULT_RULES
             )
+            # The demo's offline and unplanned-stop alerts also email (visible in the sink).
+            assert "email" in rules.get(name="Vehicle offline").channels
+            assert rules.get(name="Speeding").channels == ["in_app"]
+        dispatcher = get_user_model().objects.get(
+            username=f"{DEMO_ORGANIZATIONS[0].prefix}-dispatcher"
+        )
+        assert dispatcher.email.endswith("@demo.doorstep.example")
