@@ -94,6 +94,11 @@ def demo_username(spec: OrganizationSpec, role: str) -> str:
     return f"{spec.prefix}-{role}"
 
 
+def demo_email(username: str) -> str:
+    """A demo login's address: alert emails to it land in `make run`'s mail sink."""
+    return f"{username}@demo.doorstep.example"
+
+
 def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organization:
     User = get_user_model()
     organization = Organization.objects.create(
@@ -132,6 +137,7 @@ def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organizati
                 username=demo_username(spec, role),
                 password=DEMO_PASSWORD,
                 first_name=f"{spec.name.split()[0]} {role.title()}",
+                email=demo_email(demo_username(spec, role)),
             )
             Membership.objects.create(organization=organization, user=user, role=role)
         # A dispatcher who only runs the first hub: hub scope in action.

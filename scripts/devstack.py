@@ -15,7 +15,8 @@
    after 5 s), then Redis and PostgreSQL. Nothing is left running.
 
 Options: ``--port`` (or DOORSTEP_WEB_PORT, default 8000), ``--host`` (default 127.0.0.1),
-``--redis-port`` (or DOORSTEP_REDIS_PORT, default 6390; a taken port falls back to a free
+The simulator injects anomalies: DOORSTEP_DEMO_ANOMALIES (default "all"; "" for none) at
+DOORSTEP_DEMO_ANOMALY_RATE (default 0.0005 per fix and kind). ``--redis-port`` (or DOORSTEP_REDIS_PORT, default 6390; a taken port falls back to a free
 one), ``--no-simulator``, ``--access-log`` (show one line per HTTP request; off by default
 because the simulator makes many).
 """
@@ -153,9 +154,15 @@ def build_manager(args: argparse.Namespace, env: dict[str, str], url: str) -> Ma
     }
     if SIMULATE_FLEET.exists() and not args.no_simulator:
         devstack = shlex.quote(str(Path(__file__).resolve()))
+        # The demo's anomalies (offline, speeding, jumps, stops, ...) are what open alerts in
+        # the inbox. The rate is per fix and kind: 0.0005 with 50 vehicles every 5 s is one
+        # anomaly of each kind every ~3 minutes somewhere in the fleet.
+        anomalies = shlex.quote(env.get("DOORSTEP_DEMO_ANOMALIES", "all"))
+        rate = shlex.quote(env.get("DOORSTEP_DEMO_ANOMALY_RATE", "0.0005"))
         processes["simulator"] = (
             f"{python} {devstack} wait-http {url} && "
-            f"exec {python} manage.py simulate_fleet --url {url}"
+            f"exec {python} manage.py simulate_fleet --url {url} "
+            f"--anomalies {anomalies} --anomaly-rate {rate}"
         )
     if env.get("DOORSTEP_MAIL_SINK") == "1":
         sink = shlex.quote(str(Path(__file__).resolve().parent / "mail_sink.py"))

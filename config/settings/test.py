@@ -13,6 +13,9 @@ DATABASES["default"] = database_for(as_owner=env_bool("DOORSTEP_DB_AS_OWNER", Tr
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["TEST"] = {"NAME": env("DOORSTEP_TEST_DB", "test_doorstep")}
 CELERY_TASK_ALWAYS_EAGER = False
+# A server a test starts (Daphne) sends its tasks (the outbox relay nudge) to the private queue
+# of the test's own Celery worker (tests/support/celery.py), not to the shared default one.
+CELERY_TASK_DEFAULT_QUEUE = env("DOORSTEP_TEST_CELERY_QUEUE", "celery")
 # Tests build the alert rules they need (tests/alerts/test_defaults.py installs the set).
 ALERTS_DEFAULT_RULES_ON_CREATE = env_bool("DOORSTEP_ALERTS_DEFAULT_RULES", False)
 AXES_FAILURE_LIMIT = 5

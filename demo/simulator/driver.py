@@ -16,7 +16,9 @@ Anomalies, each enabled by a rate = the probability, per regular fix, that one s
 * ``speeding``: for 40-150 s the driver goes 1.5-2x the limit;
 * ``jumps``: one fix lands 0.8-3 km off (at least 600 km/h away from the previous one);
 * ``duplicates``: a fix is sent twice;
-* ``out_of_order``: a fix is held back and sent right after the next (newer) one.
+* ``out_of_order``: a fix is held back and sent right after the next (newer) one;
+* ``stops``: the van stands still for 6-10 minutes where it is, mid-trip, away from any stop
+  (a breakdown, an unplanned break): longer than the default "Unplanned stop" rule's 5 minutes.
 
 Everything takes its time from the caller (`advance(until)`) and its randomness from an injected
 `random.Random`, so a test can replay a vehicle exactly.
@@ -37,8 +39,13 @@ from .roads import RoadNetwork, bearing_deg, build_network, offset
 KNOTS_PER_MS = 3600.0 / 1852.0
 KMH_PER_KNOT = 1.852
 
-ANOMALY_KINDS = ("offline", "speeding", "jumps", "duplicates", "out_of_order")
-_ANOMALY_ALIASES = {"jump": "jumps", "duplicate": "duplicates", "ooo": "out_of_order"}
+ANOMALY_KINDS = ("offline", "speeding", "jumps", "duplicates", "out_of_order", "stops")
+_ANOMALY_ALIASES = {
+    "jump": "jumps",
+    "duplicate": "duplicates",
+    "ooo": "out_of_order",
+    "stop": "stops",
+}
 
 MAX_STEP_S = 1.0
 ACCELERATION = 1.3  # m/s2
@@ -53,6 +60,7 @@ RETURN_TO_HUB_PROBABILITY = 0.05  # per delivery, on top of the planned return
 OFFLINE_S = (120.0, 1200.0)
 SPEEDING_S = (40.0, 150.0)
 SPEEDING_FACTOR = (1.5, 2.0)
+STOP_S = (360.0, 600.0)
 JUMP_M = (800.0, 3000.0)
 JUMP_MIN_KMH = 600.0
 GOAL_WAIT_S = 20.0  # at the goal, look again this often for the next one
@@ -67,6 +75,7 @@ class Anomalies:
     jumps: float = 0.0
     duplicates: float = 0.0
     out_of_order: float = 0.0
+    stops: float = 0.0
 
     @classmethod
     def parse(cls, names: str | Iterable[str] | None, rate: float) -> Anomalies:
@@ -192,6 +201,7 @@ class SimulatedVehicle:
         self.offline_until = -math.inf
         self.speeding_until = -math.inf
         self.speeding_factor = 1.0
+        self.stopped_until = -math.inf
         self._held: list[Fix] = []
         # Where the vehicle's route wants it next (see the `goal` property); None: roam.
         self._goal: tuple[float, float] | None = None
@@ -256,6 +266,9 @@ class SimulatedVehicle:
             self.speed = 0.0
             if self.t + dt >= self.dwell_until:
                 self._start_trip()
+            return
+        if self.t < self.stopped_until:  # the "stops" anomaly: standing mid-trip
+            self.speed = 0.0
             return
         self.traffic = min(1.0, max(0.85, self.traffic + self.rng.gauss(0.0, 0.01) * math.sqrt(dt)))
         target = self._target_speed()
@@ -419,13 +432,21 @@ class SimulatedVehicle:
         if rates.offline and rng.random() < rates.offline:
             self.offline_until = self.t + rng.uniform(*OFFLINE_S)
             return []
-        speeding_may_start = rates.speeding and self.mode == "drive" and not self.speeding
+        standing = self.t < self.stopped_until
+        speeding_may_start = (
+            rates.speeding and self.mode == "drive" and not self.speeding and not standing
+        )
         if speeding_may_start and rng.random() < rates.speeding:
             self.speeding_until = self.t + rng.uniform(*SPEEDING_S)
             self.speeding_factor = rng.uniform(*SPEEDING_FACTOR)
+        stop_may_start = rates.stops and self.mode == "drive" and not standing and not self.speeding
+        if stop_may_start and rng.random() < rates.stops:
+            self.stopped_until = self.t + rng.uniform(*STOP_S)
         tags: list[str] = []
         if self.speeding and self.mode == "drive":
             tags.append("speeding")
+        if self.t < self.stopped_until and self.mode == "drive":
+            tags.append("stopped")
         jump = bool(rates.jumps) and rng.random() < rates.jumps
         duplicate = bool(rates.duplicates) and rng.random() < rates.duplicates
         hold = bool(rates.out_of_order) and not self._held and rng.random() < rates.out_of_order

@@ -7,6 +7,7 @@ check is switched off for this package.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -170,16 +171,16 @@ def sign_in(page: Page) -> Callable[..., None]:
     return submit
 
 
-@pytest.fixture
-def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
-    """The real ASGI server (HTTP, ingest and websockets) on the test database."""
+@contextlib.contextmanager
+def daphne_running(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """The real ASGI server (HTTP, ingest and websockets) on the test database; its URL."""
     port = free_port()
     # Its log goes to a file: a pipe nobody reads would stall the server once it fills up.
-    log = (tmp_path / "daphne.log").open("wb")
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "config.asgi:application"],
-        cwd=REPO_ROOT, env=django_process_env(), stdout=subprocess.DEVNULL, stderr=log,
+        cwd=REPO_ROOT, env=django_process_env(extra_env), stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -199,3 +200,10 @@ def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def daphne(transactional_db: None, tmp_path: Path) -> Iterator[str]:
+    """The real ASGI server (HTTP, ingest and websockets) on the test database."""
+    with daphne_running(tmp_path / "daphne.log") as url:
+        yield url

@@ -229,7 +229,18 @@ DETECTORS = {
     ),
     "speeding": lambda fixes: any(f.speed_kmh > 1.3 * f.speed_limit_kmh for f in fixes),
     "offline": lambda fixes: any(b.timestamp - a.timestamp > 120 for a, b in pairwise(fixes)),
+    "stops": lambda fixes: standing_away_from_hub(fixes) >= 72,  # 6 min; deliveries last 3
 }
+
+
+def standing_away_from_hub(fixes: list[Fix]) -> int:
+    """The longest run of standing fixes more than 300 m from the hub (hub dwells are long)."""
+    longest = run = 0
+    for fix in fixes:
+        standing = fix.speed_knots == 0 and haversine_m(fix.lat, fix.lon, *AMS_WEST) > 300
+        run = run + 1 if standing else 0
+        longest = max(longest, run)
+    return longest
 
 
 def simulated_fixes(anomalies: Anomalies, hours: float = 3) -> dict[str, list[Fix]]:
@@ -275,7 +286,7 @@ def test_anomaly_shapes() -> None:
     for fix in fixes:
         for tag in fix.anomalies:
             tags[tag].append(fix)
-    assert set(tags) == {"speeding", "jump", "duplicate", "out_of_order"}
+    assert set(tags) == {"speeding", "jump", "duplicate", "out_of_order", "stopped"}
     # While speeding a driver still slows down for turns and stops, but mostly speeds.
     speeding = tags["speeding"]
     assert sum(f.speed_kmh > 1.2 * f.speed_limit_kmh for f in speeding) > len(speeding) / 2
