@@ -16,6 +16,7 @@ from tests.factories import HubFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.flaky(reruns=1)  # browser timing on a shared machine
 def test_support_agent_finds_an_order_and_copies_its_link(
     page: Page, member, sign_in, screenshot
 ) -> None:

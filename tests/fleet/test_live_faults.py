@@ -70,6 +70,8 @@ async def wait_until(condition: object, timeout: float) -> bool:
     return False
 
 
+# Timing across a real Redis kill on a shared machine: one retry before it counts as failed.
+@pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("outage_seconds", [10, 40])
 async def test_screens_ride_out_a_redis_outage(running: Stack, outage_seconds: int) -> None:
     stack = running
