@@ -19,14 +19,12 @@ import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from fleet.live.channel_reader import ResilientChannelReader, group_add, group_discard
 from fleet.live.consumer import (
     CLOSE_FORBIDDEN,
-    CLOSE_RESCOPED,
     CLOSE_UNAUTHENTICATED,
-    _access_now,
+    SocketAccessGuard,
     _membership,
     read_only,
 )
@@ -41,10 +39,11 @@ logger = logging.getLogger(__name__)
 COUNT_COALESCE_SECONDS = 1.0
 
 
-class AlertInboxConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     organization_id: int
     hub_ids: list[int]
     groups_joined: list[str]
+    socket_name = "alerts"
     accepted = False
     revoked = False
     count_task: asyncio.Task[None] | None = None
@@ -153,29 +152,5 @@ class AlertInboxConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  #
         self.revoked = True
         await self.close(code=code)
 
-    async def check_access(self) -> bool:
-        code, hub_ids = await _access_now(
-            session_key=self.session_key, user=self.user, organization_id=self.organization_id
-        )
-        if code is None and set(hub_ids) != set(self.hub_ids):
-            code = CLOSE_RESCOPED
-        if code is not None:
-            await self.revoke(code)
-            return False
-        return True
-
-    async def session_revoked(self, event: dict[str, Any]) -> None:
-        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
-        if event.get("session_key") and event["session_key"] == self.session_key:
-            await self.revoke(CLOSE_UNAUTHENTICATED)
-            return
-        await self.check_access()
-
-    async def recheck_periodically(self) -> None:
-        while not self.revoked:
-            await asyncio.sleep(settings.LIVE_SESSION_RECHECK_SECONDS)
-            try:
-                if not await self.check_access():
-                    return
-            except Exception:  # a failed re-check retries next round
-                logger.warning("alerts socket access re-check failed", exc_info=True)
+    def access_hub_scope(self) -> frozenset[int]:
+        return frozenset(self.hub_ids)

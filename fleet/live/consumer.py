@@ -79,7 +79,64 @@ def _access_now(
     return CLOSE_FORBIDDEN, []
 
 
-class LiveMapConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class SocketAccessGuard:
+    """A console socket's access checks, shared by the live map and the alerts inbox: a
+    session revoked (tenancy.sessions' event) or a membership ended or rescoped closes it;
+    a periodic re-check covers what no event announces (a session expired in the store).
+
+    The consumer provides `session_key`, `user`, `organization_id`, `revoked`, `revoke(code)`
+    and `access_hub_scope()` (the hub ids it was opened with)."""
+
+    socket_name = "console"
+    session_key: str | None
+    user: Any
+    organization_id: int
+    revoked: bool
+    channel_layer: Any
+    channel_name: str
+
+    def access_hub_scope(self) -> frozenset[int]:
+        raise NotImplementedError
+
+    async def revoke(self, code: int) -> None:
+        raise NotImplementedError
+
+    async def check_access(self) -> bool:
+        """Re-check session and membership; close and answer False when access has ended."""
+        code, hub_ids = await _access_now(
+            session_key=self.session_key, user=self.user, organization_id=self.organization_id
+        )
+        if code is None and frozenset(hub_ids) != self.access_hub_scope():
+            code = CLOSE_RESCOPED
+        if code is not None:
+            await self.revoke(code)
+            return False
+        return True
+
+    async def session_revoked(self, event: dict[str, Any]) -> None:
+        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
+        if event.get("session_key") and event["session_key"] == self.session_key:
+            await self.revoke(CLOSE_UNAUTHENTICATED)
+            return
+        await self.check_access()
+
+    async def recheck_periodically(self) -> None:
+        # For what no event announces: a session deleted or expired in the store.
+        interval = settings.LIVE_SESSION_RECHECK_SECONDS
+        while not self.revoked:
+            await asyncio.sleep(interval)
+            try:
+                if not await self.check_access():
+                    return
+                # Group membership expires in the channel layer after a day; renew it.
+                await self.channel_layer.group_add(
+                    user_socket_group(self.user.pk), self.channel_name
+                )
+            except Exception:
+                logger.warning("%s socket access re-check failed", self.socket_name, exc_info=True)
+
+
+class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """One dispatcher screen: its filter and interval live here, server-side. The process's
     LiveHub supplies the picture for snapshots and calls `flush` on the interval's clock."""
 
@@ -163,39 +220,8 @@ class LiveMapConsumer(ResilientChannelReader, AsyncJsonWebsocketConsumer):  # ty
         live_hub().leave(self.organization_id, self)
         await self.close(code=code)
 
-    async def check_access(self) -> bool:
-        """Re-check session and membership; close and answer False when access has ended."""
-        code, hub_ids = await _access_now(
-            session_key=self.session_key, user=self.user, organization_id=self.organization_id
-        )
-        if code is None and set(hub_ids) != self.hub_set:
-            code = CLOSE_RESCOPED
-        if code is not None:
-            await self.revoke(code)
-            return False
-        return True
-
-    async def session_revoked(self, event: dict[str, Any]) -> None:
-        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
-        if event.get("session_key") and event["session_key"] == self.session_key:
-            await self.revoke(CLOSE_UNAUTHENTICATED)
-            return
-        await self.check_access()
-
-    async def recheck_periodically(self) -> None:
-        # For what no event announces: a session deleted or expired in the store.
-        interval = settings.LIVE_SESSION_RECHECK_SECONDS
-        while not self.revoked:
-            await asyncio.sleep(interval)
-            try:
-                if not await self.check_access():
-                    return
-                # Group membership expires in the channel layer after a day; renew it.
-                await self.channel_layer.group_add(
-                    user_socket_group(self.user.pk), self.channel_name
-                )
-            except Exception:
-                logger.warning("live socket access re-check failed", exc_info=True)
+    def access_hub_scope(self) -> frozenset[int]:
+        return self.hub_set
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
