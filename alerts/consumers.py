@@ -20,14 +20,14 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from fleet.live.channel_reader import ResilientChannelReader, group_add, group_discard
-from fleet.live.consumer import (
+from fleet.live.access import (
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
     SocketAccessGuard,
-    _membership,
+    membership_on_connect,
     read_only,
 )
+from fleet.live.channel_reader import ResilientChannelReader, group_add, group_discard
 from tenancy.context import in_tenant
 from tenancy.permissions import CONSOLE_ROLES
 from tenancy.sessions import user_socket_group
@@ -47,7 +47,6 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
     accepted = False
     revoked = False
     count_task: asyncio.Task[None] | None = None
-    recheck_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -55,7 +54,7 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
             await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         session = self.scope.get("session") or {}
-        membership, hub_ids = await _membership(user, session.get("organization_id"))
+        membership, hub_ids = await membership_on_connect(user, session.get("organization_id"))
         if membership is None or membership.role not in CONSOLE_ROLES:
             await self.refuse(CLOSE_FORBIDDEN)
             return
@@ -74,7 +73,7 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
         await self.accept()
         self.accepted = True
         await self.send_json({"type": "hello", "open_count": await self.open_count()})
-        self.recheck_task = asyncio.create_task(self.recheck_periodically())
+        self.rechecks_start()
 
     async def join_groups(self) -> bool:
         for group in self.groups_joined:
@@ -98,9 +97,9 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        for task in (self.count_task, self.recheck_task):
-            if task is not None:
-                task.cancel()
+        self.rechecks_stop()
+        if self.count_task is not None:
+            self.count_task.cancel()
         for group in getattr(self, "groups_joined", []):
             await group_discard(self, group)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from .context import no_tenant
+from .context import no_tenant, require_organization
 from .models import Membership, Organization
 
 
@@ -46,6 +48,24 @@ def membership_hub_ids(*, membership: Membership) -> list[int]:
     return list(
         through.objects.filter(membership_id=membership.pk).values_list("hub_id", flat=True)
     )
+
+
+def memberships_in_organization(
+    *, organization_id: int, user_ids: Iterable[int]
+) -> dict[int, tuple[Membership, list[int]]]:
+    """The memberships of these users in one organization, each with its hub scope (see
+    `membership_hub_ids`), in two queries. Call inside that organization's context."""
+    require_organization(organization_id)
+    memberships = list(
+        Membership.objects.filter(organization_id=organization_id, user_id__in=set(user_ids))
+    )
+    through = Membership.hubs.through
+    hubs: dict[int, list[int]] = {membership.pk: [] for membership in memberships}
+    for membership_id, hub_id in through.objects.filter(membership_id__in=list(hubs)).values_list(
+        "membership_id", "hub_id"
+    ):
+        hubs[membership_id].append(hub_id)
+    return {membership.user_id: (membership, hubs[membership.pk]) for membership in memberships}
 
 
 def organization_get(*, organization_id: int) -> Organization:

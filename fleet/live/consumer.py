@@ -8,20 +8,22 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Hashable
-from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from fleet.selectors import zone_geometries
-from tenancy.context import in_tenant, no_tenant
-from tenancy.models import Membership
+from tenancy.context import in_tenant
 from tenancy.permissions import CONSOLE_ROLES
-from tenancy.selectors import membership_for_user, membership_hub_ids, membership_list_for_user
-from tenancy.sessions import session_is_current, user_socket_group
+from tenancy.sessions import user_socket_group
 
+from .access import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    SocketAccessGuard,
+    membership_on_connect,
+    read_only,
+)
 from .channel_reader import ResilientChannelReader, group_add, group_discard
 from .filters import FilterError, LiveFilter, interval_parse, live_filter_parse
 from .hub import Batch, live_hub
@@ -37,103 +39,8 @@ from .schema import (
 
 logger = logging.getLogger(__name__)
 
-# Close codes the screen understands (docs/live-map.md): 4401 signed out or session ended
-# (the screen stops retrying and says so), 4403 no access; 4409 the hub scope changed, so the
-# screen reconnects at once and gets a snapshot of its new scope.
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_RESCOPED = 4409
 STALE_RESNAPSHOT_SECONDS = 30
 HEARTBEAT_SECONDS = 5
-
-
-# Read-only lookups run in the thread pool, not the one shared "sync thread": 200 screens
-# connecting at once would otherwise queue behind each other's snapshots.
-read_only = partial(database_sync_to_async, thread_sensitive=False)
-
-
-@read_only
-def _membership(user: Any, organization_id: int | None) -> tuple[Membership | None, list[int]]:
-    # Resolved once per connection; every later read enters this organization's context.
-    with no_tenant(user_id=user.pk):
-        membership = membership_for_user(user=user, organization_id=organization_id)
-        if membership is None:
-            return None, []
-        return membership, membership_hub_ids(membership=membership)
-
-
-@read_only
-def _access_now(
-    *, session_key: str | None, user: Any, organization_id: int
-) -> tuple[int | None, list[int]]:
-    """The close code this screen's session and membership call for now (None: stay open),
-    and the membership's current hub scope."""
-    if not session_is_current(session_key=session_key, user_id=user.pk):
-        return CLOSE_UNAUTHENTICATED, []
-    # Like connect(): before any organization, the user may read only their own memberships.
-    with no_tenant(user_id=user.pk):
-        for membership in membership_list_for_user(user=user):
-            # This screen's organization only: another membership is no licence here.
-            if membership.organization_id == organization_id and membership.role in CONSOLE_ROLES:
-                return None, membership_hub_ids(membership=membership)
-    return CLOSE_FORBIDDEN, []
-
-
-class SocketAccessGuard:
-    """A console socket's access checks, shared by the live map and the alerts inbox: a
-    session revoked (tenancy.sessions' event) or a membership ended or rescoped closes it;
-    a periodic re-check covers what no event announces (a session expired in the store).
-
-    The consumer provides `session_key`, `user`, `organization_id`, `revoked`, `revoke(code)`
-    and `access_hub_scope()` (the hub ids it was opened with)."""
-
-    socket_name = "console"
-    session_key: str | None
-    user: Any
-    organization_id: int
-    revoked: bool
-    channel_layer: Any
-    channel_name: str
-
-    def access_hub_scope(self) -> frozenset[int]:
-        raise NotImplementedError
-
-    async def revoke(self, code: int) -> None:
-        raise NotImplementedError
-
-    async def check_access(self) -> bool:
-        """Re-check session and membership; close and answer False when access has ended."""
-        code, hub_ids = await _access_now(
-            session_key=self.session_key, user=self.user, organization_id=self.organization_id
-        )
-        if code is None and frozenset(hub_ids) != self.access_hub_scope():
-            code = CLOSE_RESCOPED
-        if code is not None:
-            await self.revoke(code)
-            return False
-        return True
-
-    async def session_revoked(self, event: dict[str, Any]) -> None:
-        """tenancy.sessions: this user's access may have ended (logout, password, membership)."""
-        if event.get("session_key") and event["session_key"] == self.session_key:
-            await self.revoke(CLOSE_UNAUTHENTICATED)
-            return
-        await self.check_access()
-
-    async def recheck_periodically(self) -> None:
-        # For what no event announces: a session deleted or expired in the store.
-        interval = settings.LIVE_SESSION_RECHECK_SECONDS
-        while not self.revoked:
-            await asyncio.sleep(interval)
-            try:
-                if not await self.check_access():
-                    return
-                # Group membership expires in the channel layer after a day; renew it.
-                await self.channel_layer.group_add(
-                    user_socket_group(self.user.pk), self.channel_name
-                )
-            except Exception:
-                logger.warning("%s socket access re-check failed", self.socket_name, exc_info=True)
 
 
 class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -144,7 +51,6 @@ class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsoc
     hub_ids: list[int]
     accepted = False
     revoked = False
-    recheck_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -152,7 +58,7 @@ class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsoc
             await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         session = self.scope.get("session") or {}
-        membership, hub_ids = await _membership(user, session.get("organization_id"))
+        membership, hub_ids = await membership_on_connect(user, session.get("organization_id"))
         if membership is None or membership.role not in CONSOLE_ROLES:
             await self.refuse(CLOSE_FORBIDDEN)
             return
@@ -175,7 +81,7 @@ class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsoc
         await live_hub().join(self.organization_id, self)
         await self.accept()
         self.accepted = True
-        self.recheck_task = asyncio.create_task(self.recheck_periodically())
+        self.rechecks_start()
 
     async def join_user_group(self) -> bool:
         return await group_add(self, user_socket_group(self.user.pk))
@@ -205,8 +111,7 @@ class LiveMapConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsoc
 
     async def disconnect(self, code: int) -> None:
         self.subscribed = False
-        if self.recheck_task is not None:
-            self.recheck_task.cancel()
+        self.rechecks_stop()
         if hasattr(self, "organization_id"):
             live_hub().leave(self.organization_id, self)
             await group_discard(self, user_socket_group(self.user.pk))
