@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -167,3 +168,20 @@ def test_a_hub_scoped_dispatcher_sees_only_their_hubs_zones(
     live_page.locator("#data-health-link").click()
     expect(live_page.get_by_text("1,959 days old")).to_be_visible()
     expect(live_page.get_by_text("169306452 s")).to_have_count(0)
+
+
+def test_the_panel_opens_the_vehicles_day_in_one_click(
+    live_page: Page, daphne: str, tenant: Tenant, screenshot: Callable[[Page, str], Path]
+) -> None:
+    report(daphne, tenant, lat=52.3700, lon=4.8900, knots=10)
+    sign_in(live_page, tenant.users[Role.SUPPORT].username)
+    live_page.locator(f'#vehicle-list [data-plate="{tenant.vehicle.plate}"]').click()
+    link = live_page.locator("#vehicle-details [data-testid=vehicle-history-link]")
+    expect(link).to_have_text("Today's track and playback")
+    screenshot(live_page, "live_map_details_history_link")
+    link.click()
+    today = dt.datetime.now(zoneinfo.ZoneInfo(tenant.organization.timezone)).date()
+    expect(live_page).to_have_url(
+        re.compile(rf"/history/vehicles/{tenant.vehicle.pk}/{today.isoformat()}/$")
+    )
+    expect(live_page.get_by_test_id("history-page")).to_be_visible()
