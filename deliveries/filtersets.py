@@ -6,10 +6,10 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
-from .models import Order, OrderStatus
+from .models import Order, OrderStatus, Stop
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -30,6 +30,15 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A whole id: `1.5` or `abc` is a form error, not a decimal compared with an id."""
+
+    field_class = forms.IntegerField
+
+
 class OrderFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search",
@@ -43,10 +52,46 @@ class OrderFilterSet(django_filters.FilterSet):
     window_from = UtcIsoDateTimeFilter(field_name="window_end", lookup_expr="gte")
     window_to = UtcIsoDateTimeFilter(field_name="window_start", lookup_expr="lte")
     needs_coordinates = django_filters.BooleanFilter(method="filter_needs_coordinates")
+    # Where the dashboards' numbers drill down to: the orders on routes of a vehicle, of a
+    # driver, dated (local days, the route's date) inside a period. One stop must match them
+    # all together (`filter_queryset`), so "van 7 on the 3rd" is not "van 7 ever, and anyone
+    # on the 3rd".
+    vehicle = IdFilter(
+        method="filter_on_routes", label="Vehicle", min_value=1, max_value=BIGINT_MAX
+    )
+    driver = IdFilter(method="filter_on_routes", label="Driver", min_value=1, max_value=BIGINT_MAX)
+    route_from = django_filters.DateFilter(method="filter_on_routes", label="Routes from")
+    route_to = django_filters.DateFilter(method="filter_on_routes", label="Routes to")
 
     class Meta:
         model = Order
         fields = ["q", "status", "hub", "priority", "window_from", "window_to"]
+
+    ROUTE_FILTERS = {
+        "vehicle": "route__vehicle_id",
+        "driver": "route__driver_id",
+        "route_from": "route__date__gte",
+        "route_to": "route__date__lte",
+    }
+
+    def filter_on_routes(
+        self, queryset: QuerySet[Order], name: str, value: object
+    ) -> QuerySet[Order]:
+        return queryset  # applied once, all together, by filter_queryset
+
+    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        queryset = super().filter_queryset(queryset)
+        wanted = {
+            lookup: self.form.cleaned_data[name]
+            for name, lookup in self.ROUTE_FILTERS.items()
+            if self.form.cleaned_data.get(name) is not None
+        }
+        if not wanted:
+            return queryset
+        stops = Stop.objects.filter(
+            organization_id=OuterRef("organization_id"), order_id=OuterRef("pk"), **wanted
+        )
+        return queryset.filter(Exists(stops))
 
     def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         value = value.strip()

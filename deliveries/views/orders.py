@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from fleet.models import Hub, VehicleState
+from fleet.models import Driver, Hub, Vehicle, VehicleState
 from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -69,7 +69,34 @@ def _lookup_context(request: HttpRequest) -> dict[str, Any]:
         "orders": orders,
         "limited": len(orders) == RESULTS_LIMIT,
         "query_string": request.GET.urlencode(),
+        "drill_down": _drill_down(filterset, organization_id) if filterset.is_valid() else [],
+        "drill_down_params": [
+            (name, request.GET[name])
+            for name in ("vehicle", "driver", "route_from", "route_to", "hub")
+            if request.GET.get(name)
+        ],
     }
+
+
+def _drill_down(filterset: Any, organization_id: int) -> list[tuple[str, str]]:
+    """The filters a dashboard link set (vehicle, driver, route days, hub), named for people:
+    the page says what the list is narrowed to, so a drill-down never looks like all orders."""
+    data = filterset.form.cleaned_data
+    shown: list[tuple[str, str]] = []
+    names = (
+        ("hub", "Hub", Hub, "name"),
+        ("vehicle", "Vehicle", Vehicle, "plate"),
+        ("driver", "Driver", Driver, "name"),
+    )
+    for key, label, model, attribute in names:
+        if data.get(key) is not None:
+            found = model.objects.filter(organization_id=organization_id, pk=data[key]).first()
+            shown.append((label, getattr(found, attribute) if found else "(unknown)"))
+    start, end = data.get("route_from"), data.get("route_to")
+    if start or end:
+        days = f"{start or '…'} – {end or '…'}" if start != end else str(start)
+        shown.append(("Route days", days))
+    return shown
 
 
 @require_GET
