@@ -94,7 +94,7 @@ def _drill_down(filterset: Any, organization_id: int) -> list[tuple[str, str]]:
             shown.append((label, getattr(found, attribute) if found else "(unknown)"))
     start, end = data.get("route_from"), data.get("route_to")
     if start or end:
-        days = f"{start or '…'} – {end or '…'}" if start != end else str(start)
+        days = f"{start or '…'} to {end or '…'}" if start != end else str(start)
         shown.append(("Route days", days))
     return shown
 
