@@ -7,8 +7,10 @@ import threading
 from collections.abc import Callable
 
 from django.db import OperationalError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from psycopg_pool import PoolTimeout, TooManyRequests
+
+from tenancy.api.errors import problem_response
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def busy_response(request: HttpRequest) -> HttpResponse:
     logger.warning("database pool exhausted: %s %s answered 503", request.method, request.path)
     response: HttpResponse
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": "Service busy, retry shortly."}, status=503)
+        response = problem_response(503, "Service busy, retry shortly.")
     else:
         response = HttpResponse(BUSY_PAGE, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -9,6 +9,8 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
+from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
+
 from .models import Order, OrderStatus, Stop
 
 
@@ -39,6 +41,24 @@ class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class AwareIsoDateTimeField(UtcIsoDateTimeField):
+    """For integrators: a date-time without its time zone is ambiguous, so it is refused."""
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                naive = dt.datetime.fromisoformat(value.strip()).tzinfo is None
+            except ValueError:
+                naive = False  # the parent says what is wrong with it
+            if naive:
+                raise forms.ValidationError("Give a time zone (e.g. ...+01:00 or ...Z).")
+        return super().to_python(value)
+
+
+class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = AwareIsoDateTimeField
+
+
 class OrderFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search",
@@ -47,11 +67,10 @@ class OrderFilterSet(django_filters.FilterSet):
         help_text="Reference, tracking code, phone, customer name or address.",
     )
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
-    hub = django_filters.NumberFilter(field_name="hub_id")
+    hub = StrictIntegerFilter(field_name="hub_id", help_text="A hub's id.")
     priority = django_filters.TypedChoiceFilter(choices=Order.Priority.choices, coerce=int)
     window_from = UtcIsoDateTimeFilter(field_name="window_end", lookup_expr="gte")
     window_to = UtcIsoDateTimeFilter(field_name="window_start", lookup_expr="lte")
-    needs_coordinates = django_filters.BooleanFilter(method="filter_needs_coordinates")
     # Where the dashboards' numbers drill down to: the orders on routes of a vehicle, of a
     # driver, dated (local days, the route's date) inside a period. One stop must match them
     # all together (`filter_queryset`), so "van 7 on the 3rd" is not "van 7 ever, and anyone
@@ -62,6 +81,15 @@ class OrderFilterSet(django_filters.FilterSet):
     driver = IdFilter(method="filter_on_routes", label="Driver", min_value=1, max_value=BIGINT_MAX)
     route_from = django_filters.DateFilter(method="filter_on_routes", label="Routes from")
     route_to = django_filters.DateFilter(method="filter_on_routes", label="Routes to")
+
+    needs_coordinates = StrictBooleanFilter(
+        method="filter_needs_coordinates", help_text="true or false."
+    )
+    updated_since = AwareIsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Orders changed at or after this time (ISO 8601 with a time zone).",
+    )
 
     class Meta:
         model = Order

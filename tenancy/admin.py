@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django_scopes.forms import SafeModelMultipleChoiceField
 
 from .admin_base import ForeignIdIs404Mixin, TenantAdmin
+from .api.models import Scope, default_scopes
 from .models import ApiToken, Membership, Organization
 
 User = get_user_model()
@@ -106,9 +107,27 @@ class MembershipAdmin(TenantAdmin):
         return ["user"] if obj is not None and not request.user.is_superuser else []
 
 
+class ApiTokenForm(forms.ModelForm):  # type: ignore[type-arg]
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        initial=default_scopes,
+        help_text="Nothing ticked: read only. Admin implies every scope.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["name", "scopes", "active"]
+
+    def clean_scopes(self) -> list[str]:
+        return list(self.cleaned_data.get("scopes") or [Scope.READ])
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantAdmin):
-    list_display = ["name", "active", "created_at", "last_used_at"]
+    form = ApiTokenForm
+    list_display = ["name", "scopes", "active", "created_at", "last_used_at"]
     list_filter = ["active"]
     search_fields = ["name"]
     readonly_fields = ["created_at", "last_used_at"]

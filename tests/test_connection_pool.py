@@ -87,7 +87,8 @@ def test_page_requests_leave_connections_for_the_websockets(pool_size: int, shar
 def test_the_busy_answer_is_json_for_the_api_and_a_page_elsewhere(rf: RequestFactory) -> None:
     api = busy_response(rf.get("/api/v1/orders/"))
     assert api.status_code == 503 and api["Retry-After"] == "5"
-    assert json.loads(api.content) == {"detail": "Service busy, retry shortly."}
+    assert api["Content-Type"] == "application/problem+json"
+    assert json.loads(api.content)["detail"] == "Service busy, retry shortly."
     page = busy_response(rf.get("/orders/"))
     assert page.status_code == 503 and b"busy" in page.content
     assert page["Content-Length"] == str(len(page.content))  # sent before CommonMiddleware

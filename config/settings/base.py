@@ -56,6 +56,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer under /api/ (even Django's 404 and 500 pages) is JSON, errors
+    # are problem details, reads carry an ETag; per-address rate limit (tenancy/api/).
+    "tenancy.api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -304,9 +307,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_FILTER_BACKENDS": ["tenancy.api.filters.StrictFilterBackend"],
+    # JSON only: an error is never an HTML page (problem+json is accepted as well).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "tenancy.api.renderers.ProblemJSONRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "tenancy.api.pagination.KeysetPagination",
     "PAGE_SIZE": 100,
     # Domain errors (tenancy/errors.py) answer with their status: tenancy/api/errors.py.
     "EXCEPTION_HANDLER": "tenancy.api.errors.api_exception_handler",
@@ -319,7 +328,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tenancy.api.schema.problem_responses",
+    ],
 }
+# API rate limits (tenancy/api/; docs/api.md): requests per period per token, per client
+# address, and wrong tokens per address before that address is slowed down with 429s.
+API_RATE_LIMIT_PERIOD = int(env("DOORSTEP_API_RATE_LIMIT_PERIOD", "60"))
+API_RATE_LIMIT_PER_TOKEN = int(env("DOORSTEP_API_RATE_LIMIT_PER_TOKEN", "1200"))
+API_RATE_LIMIT_PER_IP = int(env("DOORSTEP_API_RATE_LIMIT_PER_IP", "3000"))
+API_BAD_TOKENS_PER_IP = int(env("DOORSTEP_API_BAD_TOKENS_PER_IP", "20"))
 
 # --- Doorstep -------------------------------------------------------------------------------
 # Base map. Default: OpenStreetMap's standard tiles with attribution, as its usage policy asks.

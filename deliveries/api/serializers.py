@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from rest_framework import serializers
+
+from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer
 
 from ..models import DeliveryEvent, Order, OrderStatus
 from ..models.orders import ORDER_DATA_FIELDS
@@ -10,24 +15,61 @@ from ..models.orders import ORDER_DATA_FIELDS
 BIG_ID = 2**63 - 1
 
 
-class OrderInputSerializer(serializers.Serializer):
-    reference = serializers.CharField(max_length=64)
-    customer_name = serializers.CharField(max_length=120)
-    address = serializers.CharField(max_length=255)
-    hub = serializers.IntegerField(min_value=1, max_value=BIG_ID)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
-    longitude = serializers.FloatField(
-        min_value=-180, max_value=180, required=False, allow_null=True
+class OrderInputSerializer(StrictInputSerializer):
+    """An order to create. Cross-field rules: `latitude` and `longitude` come together (both or
+    neither; without them the order needs a geocoder, and is refused when none is configured);
+    `window_end` is after `window_start`. Date-times need a time zone."""
+
+    reference = serializers.CharField(
+        max_length=64, min_length=1, help_text="Your unique reference of the order."
     )
-    window_start = serializers.DateTimeField(required=False, allow_null=True)
-    window_end = serializers.DateTimeField(required=False, allow_null=True)
+    customer_name = serializers.CharField(max_length=120, min_length=1)
+    address = serializers.CharField(max_length=255, min_length=1)
+    hub = serializers.IntegerField(min_value=1, max_value=BIG_ID, help_text="The hub's id.")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_null=True, default=None, help_text="Omit or null."
+    )
+    latitude = serializers.FloatField(
+        min_value=-90, max_value=90, required=False, allow_null=True, help_text="With longitude."
+    )
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True, help_text="With latitude."
+    )
+    window_start = AwareDateTimeField(
+        required=False, allow_null=True, help_text="With a time zone offset."
+    )
+    window_end = AwareDateTimeField(
+        required=False, allow_null=True, help_text="After window_start; with a time zone offset."
+    )
     service_minutes = serializers.IntegerField(min_value=0, max_value=240, default=5)
     priority = serializers.ChoiceField(choices=Order.Priority.choices, default=0)
     weight_kg = serializers.FloatField(min_value=0, max_value=100_000, default=0)
     volume_l = serializers.FloatField(min_value=0, max_value=1_000_000, default=0)
     notes = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [attrs.get(name) is not None for name in ("latitude", "longitude")]
+        if any(given) and not all(given):
+            raise serializers.ValidationError(
+                {"latitude": ["Give both latitude and longitude, or neither."]}
+            )
+        if not any(given) and not settings.GEOCODER_URL:
+            raise serializers.ValidationError(
+                {"latitude": ["Coordinates are required: no geocoder is configured."]}
+            )
+        start, end = attrs.get("window_start"), attrs.get("window_end")
+        if start and end and end <= start:
+            raise serializers.ValidationError({"window_end": ["Must be after window_start."]})
+        attrs["email"] = attrs.get("email") or ""
+        return attrs
+
+
+class NullIfBlankEmailField(serializers.EmailField):
+    """An order without an email answers null, not "" (which is no email address)."""
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
 
 
 class OrderOutputSerializer(serializers.ModelSerializer):
@@ -37,6 +79,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
     )
     hub_name = serializers.CharField(source="hub.name", read_only=True)
     needs_coordinates = serializers.BooleanField(read_only=True)
+    email = NullIfBlankEmailField(read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -53,7 +96,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderTransitionInputSerializer(serializers.Serializer):
+class OrderTransitionInputSerializer(StrictInputSerializer):
     to_status = serializers.ChoiceField(choices=OrderStatus.choices)
     reason_code = serializers.CharField(
         max_length=32, required=False, allow_blank=True, allow_null=True

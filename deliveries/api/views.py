@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django_filters.rest_framework import DjangoFilterBackend
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tenancy.api.filters import StrictFilterBackend
+from tenancy.api.models import Scope
+from tenancy.api.pagination import KeysetPagination
 from tenancy.api.views import OrganizationApiView
+from tenancy.errors import Conflict
 
 from ..filtersets import OrderFilterSet
 from ..models import DeliveryEvent, Order
@@ -20,21 +23,27 @@ from ..selectors import orders as selectors
 from ..services import orders as services
 from .serializers import (
     DeliveryEventOutputSerializer,
-    ErrorSerializer,
     OrderInputSerializer,
     OrderOutputSerializer,
     OrderTransitionInputSerializer,
 )
 
 
-class OrderPagination(LimitOffsetPagination):
-    max_limit = 500
+class OrderPagination(KeysetPagination):
+    """Orders in id order (creation order): a page never shifts when orders are added."""
+
+    ordering = ("id",)
+
+
+def order_location(order_id: int) -> str:
+    return reverse("deliveries-api:order_detail", kwargs={"order_id": order_id})
 
 
 class DeliveriesApiView(OrganizationApiView):
     """The orders API's views: paginated, and the order lookup every endpoint shares."""
 
-    pagination_class: type[OrderPagination] | None = OrderPagination
+    pagination_class: type[KeysetPagination] | None = OrderPagination
+    write_scope = Scope.ORDERS
 
     @property
     def source(self) -> str:
@@ -50,7 +59,7 @@ class DeliveriesApiView(OrganizationApiView):
 
 
 class OrderListCreateApi(DeliveriesApiView):
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
     filterset_class = OrderFilterSet
     serializer_class = OrderOutputSerializer
 
@@ -59,7 +68,16 @@ class OrderListCreateApi(DeliveriesApiView):
             return Order.objects.none()
         return selectors.order_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
 
-    @extend_schema(operation_id="orders_list", responses=OrderOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List orders",
+        description=(
+            "Your organization's orders in creation order, a page at a time (follow `next`). "
+            "Filters combine; `updated_since` returns the orders changed at or after a time, "
+            "to sync without re-reading everything."
+        ),
+        responses=OrderOutputSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         orders = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(orders)
@@ -67,8 +85,17 @@ class OrderListCreateApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_create",
+        summary="Create an order",
+        description=(
+            "Creates one order at a hub and answers it with its tracking code, 201 and its "
+            "`Location`. A reference your organization already has is a 409 whose body names "
+            "the existing order (`id`, `location`); send an `Idempotency-Key` to retry safely."
+        ),
         request=OrderInputSerializer,
-        responses={201: OrderOutputSerializer, 400: OpenApiResponse(description="Invalid input")},
+        responses={
+            201: OpenApiResponse(OrderOutputSerializer, description="Created"),
+            409: OpenApiResponse(description="The reference exists: `id` and `location` name it"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = OrderInputSerializer(data=request.data)
@@ -77,6 +104,7 @@ class OrderListCreateApi(DeliveriesApiView):
         hub_id = fields.pop("hub")
         if self.hub_ids and hub_id not in self.hub_ids:
             raise ValidationError({"hub": ["No such hub in this organization."]})
+        self.refuse_existing_reference(fields["reference"])
         # A refusal (ValidationError, domain error) answers through tenancy/api/errors.py.
         order = services.order_create(
             organization_id=self.organization_id,
@@ -86,13 +114,35 @@ class OrderListCreateApi(DeliveriesApiView):
             **fields,
         )
         order = self.order_or_404(order.pk)
-        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
+        return Response(
+            OrderOutputSerializer(order).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": order_location(order.pk)},
+        )
+
+    def refuse_existing_reference(self, reference: str) -> None:
+        existing = (
+            selectors.order_list(organization_id=self.organization_id)
+            .filter(reference=reference.strip())
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is not None:
+            raise Conflict(
+                f"An order with reference {reference.strip()!r} exists.",
+                extra={"id": existing, "location": order_location(existing)},
+            )
 
 
 class OrderDetailApi(DeliveriesApiView):
     serializer_class = OrderOutputSerializer
 
-    @extend_schema(operation_id="orders_retrieve")
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="Read an order",
+        description="One order with its status. Send the ETag back as `If-None-Match`: 304 "
+        "while it has not changed.",
+    )
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
@@ -102,12 +152,15 @@ class OrderTransitionApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_transition",
+        summary="Move an order to another status",
+        description=(
+            "Applies one status change (e.g. failed with a `reason_code`), the same rules as "
+            "the console's; a change the order's status does not allow is a 409 naming it."
+        ),
         request=OrderTransitionInputSerializer,
         responses={
             200: OrderOutputSerializer,
-            400: OpenApiResponse(description="Invalid input"),
-            404: OpenApiResponse(description="No such order"),
-            409: ErrorSerializer,
+            409: OpenApiResponse(description="The order's status does not allow this change"),
         },
     )
     def post(self, request: Request, order_id: int) -> Response:
@@ -125,12 +178,22 @@ class OrderTransitionApi(DeliveriesApiView):
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
 
 
+class EventPagination(KeysetPagination):
+    ordering = ("id",)
+
+
 class OrderEventListApi(DeliveriesApiView):
     serializer_class = DeliveryEventOutputSerializer
-    pagination_class = None
+    pagination_class = EventPagination
 
-    @extend_schema(operation_id="orders_events_list")
+    @extend_schema(
+        operation_id="orders_events_list",
+        summary="An order's timeline",
+        description="Every status change of the order, oldest first, a page at a time.",
+        responses=DeliveryEventOutputSerializer(many=True),
+    )
     def get(self, request: Request, order_id: int) -> Response:
         order = self.order_or_404(order_id)
         events = selectors.order_event_list(organization_id=self.organization_id, order_id=order.pk)
-        return Response(DeliveryEventOutputSerializer(events, many=True).data)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(DeliveryEventOutputSerializer(page, many=True).data)

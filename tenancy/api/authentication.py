@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from ..context import tenant_context
 from ..tokens import token_hash
 from .models import ApiToken
+from .ratelimit import client_ip, rate_limit_hit
 from .tokens import api_token_get, api_token_locate, api_token_touch
 
 
@@ -61,11 +63,25 @@ class ApiTokenAuthentication(BaseAuthentication):
                 if token is not None:
                     api_token_touch(token=token)
         if token is None:
+            self.count_bad_token(request)
             raise AuthenticationFailed("Invalid or inactive token.")
         django_request = request._request
         django_request.organization = token.organization  # type: ignore[attr-defined]
         django_request.membership = None  # type: ignore[attr-defined]
         return IntegrationUser(token), token
+
+    @staticmethod
+    def count_bad_token(request: Request) -> None:
+        """Wrong tokens from one address are counted; past the allowance every further
+        attempt (right or wrong) from it waits out the window: guessing gets slow."""
+        retry_after = rate_limit_hit(
+            bucket="api-bad-token",
+            key=client_ip(request._request) or "unknown",
+            limit=settings.API_BAD_TOKENS_PER_IP,
+            period=settings.API_RATE_LIMIT_PERIOD,
+        )
+        if retry_after:
+            raise Throttled(wait=retry_after, detail="Too many invalid tokens from this address.")
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
@@ -82,5 +98,10 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <token>`: an API token from Django admin → API tokens.",
+            "description": (
+                "`Token <token>`: an API token of your organization (Django admin → API "
+                "tokens, or POST /api/v1/tokens/). Its scopes (read, orders, tracking, admin) "
+                "decide which operations it may call. Not a device token: trackers send "
+                "fixes with their device's own token (`Bearer`, positions batch only)."
+            ),
         }

@@ -5,16 +5,37 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from ..models import TenantModel
 from ..tokens import token_hash
 
 
+class Scope(models.TextChoices):
+    """What a token may do (tenancy/api/permissions.py; docs/api.md). Every scope may read."""
+
+    READ = "read", "Read only"
+    ORDERS = "orders", "Orders and routes"
+    TRACKING = "tracking", "Tracking ingest and devices"
+    ADMIN = "admin", "Admin (hubs, fleet, webhooks, tokens; implies every scope)"
+
+
+def default_scopes() -> list[str]:
+    return [Scope.READ, Scope.ORDERS]
+
+
 class ApiToken(TenantModel):
-    """A credential for one integration of one organization (`Authorization: Token <token>`)."""
+    """A credential for one integration of one organization (`Authorization: Token <token>`).
+    Not a device token: a tracker authenticates its fixes with its own device token
+    (fleet.Device), which opens nothing else."""
 
     name = models.CharField(max_length=80)
+    scopes = ArrayField(
+        models.CharField(max_length=10, choices=Scope.choices),
+        default=default_scopes,
+        help_text="read, orders, tracking, admin (admin implies all; every scope may read).",
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -37,3 +58,7 @@ class ApiToken(TenantModel):
 
     def check_token(self, token: str) -> bool:
         return bool(self.token_hash) and hmac.compare_digest(self.token_hash, token_hash(token))
+
+    def allows(self, scope: str) -> bool:
+        """May this token act in `scope`? Every token reads; admin does everything."""
+        return scope == Scope.READ or Scope.ADMIN in self.scopes or scope in self.scopes

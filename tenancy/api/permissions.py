@@ -6,7 +6,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from ..permissions import CONSOLE_ROLES
-from .models import ApiToken
+from .models import ApiToken, Scope
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class IsOrganizationClient(BasePermission):
@@ -21,3 +23,25 @@ class IsOrganizationClient(BasePermission):
         if membership is None or not (request.user and request.user.is_authenticated):
             return False
         return membership.role in CONSOLE_ROLES
+
+
+def required_scope(view: Any, method: str) -> str:
+    """The token scope an operation needs: reads need `read` (every token has it); a view
+    names its writes' scope in `write_scope` (admin when it does not say)."""
+    if method.upper() in SAFE_METHODS:
+        return str(getattr(view, "read_scope", Scope.READ))
+    return str(getattr(view, "write_scope", Scope.ADMIN))
+
+
+class HasTokenScope(BasePermission):
+    """A token may do only what its scopes allow (console users are bound by their role)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if not isinstance(token, ApiToken):
+            return True
+        scope = required_scope(view, request.method or "GET")
+        if token.allows(scope):
+            return True
+        self.message = f"This token lacks the '{scope}' scope this operation needs."
+        return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -13,7 +14,8 @@ from rest_framework.request import Request
 from ..context import tenant_context
 from ..selectors import membership_hub_ids
 from .models import ApiToken
-from .permissions import IsOrganizationClient
+from .permissions import HasTokenScope, IsOrganizationClient
+from .ratelimit import rate_limit_enforce
 
 
 class OrganizationApiView(GenericAPIView):
@@ -24,10 +26,18 @@ class OrganizationApiView(GenericAPIView):
     response.
     """
 
-    permission_classes = [IsOrganizationClient]
+    permission_classes = [IsOrganizationClient, HasTokenScope]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        if isinstance(request.auth, ApiToken):
+            # Per token, whatever address it comes from (the middleware limits per address).
+            rate_limit_enforce(
+                bucket="api-token",
+                key=str(request.auth.pk),
+                limit=settings.API_RATE_LIMIT_PER_TOKEN,
+                period=settings.API_RATE_LIMIT_PERIOD,
+            )
         self._scope = ExitStack()
         self._scope.enter_context(tenant_context(self.organization_id))
 

@@ -12,6 +12,7 @@ from deliveries.models import DeliveryEvent, Order
 from tenancy.models import ApiToken, Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import api_token_of
+from tests.support.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_token_lists_only_own_orders(tenant_a: Tenant, tenant_b: Tenant) -> None
     response = token_client().get(ORDERS)
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 1
+    assert len(body["results"]) == 1 and body["next"] is None
     assert body["results"][0]["reference"] == tenant_a.order.reference  # type: ignore[union-attr]
     assert tenant_b.order.reference not in response.content.decode()  # type: ignore[union-attr]
 
@@ -86,13 +87,12 @@ def test_create_order_invalid_input_gives_field_errors(tenant_a: Tenant) -> None
     payload = new_order(tenant_a, reference="", latitude=200, email="nope")
     response = token_client().post(ORDERS, payload, content_type="application/json")
     assert response.status_code == 400
-    assert {"reference", "latitude", "email"} <= set(response.json())
+    assert {"reference", "latitude", "email"} <= problem_fields(response)
 
 
 @pytest.mark.parametrize(
     ("fields", "error_field"),
     [
-        ({"reference": "ALPHAORDER-0001"}, "reference"),
         ({"window_end": "2030-05-01T09:00:00+02:00"}, "window_end"),
         ({"longitude": None}, "latitude"),
     ],
@@ -104,14 +104,14 @@ def test_create_order_service_errors_are_400(
         ORDERS, new_order(tenant_a, **fields), content_type="application/json"
     )
     assert response.status_code == 400
-    assert error_field in response.json()
+    assert error_field in problem_fields(response)
 
 
 def test_create_order_on_a_foreign_hub_is_400(tenant_a: Tenant, tenant_b: Tenant) -> None:
     payload = new_order(tenant_a, hub=tenant_b.hub.pk)
     response = token_client().post(ORDERS, payload, content_type="application/json")
     assert response.status_code == 400
-    assert "hub" in response.json()
+    assert "hub" in problem_fields(response)
     with scopes_disabled():
         assert not Order.objects.filter(reference="API-1").exists()
 
@@ -143,7 +143,7 @@ def test_transition_and_timeline(tenant_a: Tenant) -> None:
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
-    events = client.get(f"{ORDERS}{order_id}/events/").json()
+    events = client.get(f"{ORDERS}{order_id}/events/").json()["results"]
     assert [e["to_status"] for e in events] == [
         "created",
         "assigned",
@@ -181,28 +181,34 @@ def test_transition_bad_input_is_400(tenant_a: Tenant) -> None:
     response = client.post(
         url, {"to_status": "assigned", "latitude": 10}, content_type="application/json"
     )
-    assert response.status_code == 400 and "latitude" in response.json()
+    assert response.status_code == 400 and "latitude" in problem_fields(response)
 
 
-def test_filters(tenant_a: Tenant) -> None:
+def rows(response: Any) -> int:
+    assert response.status_code == 200, response.content
+    return len(response.json()["results"])
+
+
+def test_filters(tenant_a: Tenant, settings: Any) -> None:
+    settings.GEOCODER_URL = "http://geocoder.invalid/"  # an order may come without coordinates
     client = token_client()
     client.post(
         ORDERS,
         new_order(tenant_a, reference="FILTER-1", latitude=None, longitude=None),
         content_type="application/json",
     )
-    assert client.get(ORDERS, {"q": "filter-1"}).json()["count"] == 1
-    assert client.get(ORDERS, {"q": tenant_a.order.tracking_code}).json()["count"] == 1  # type: ignore[union-attr]
-    assert client.get(ORDERS, {"needs_coordinates": "true"}).json()["count"] == 1
-    assert client.get(ORDERS, {"status": "created"}).json()["count"] == 2
-    assert client.get(ORDERS, {"status": "delivered"}).json()["count"] == 0
+    assert rows(client.get(ORDERS, {"q": "filter-1"})) == 1
+    assert rows(client.get(ORDERS, {"q": tenant_a.order.tracking_code})) == 1  # type: ignore[union-attr]
+    assert rows(client.get(ORDERS, {"needs_coordinates": "true"})) == 1
+    assert rows(client.get(ORDERS, {"status": "created"})) == 2
+    assert rows(client.get(ORDERS, {"status": "delivered"})) == 0
     assert client.get(ORDERS, {"status": "bogus"}).status_code == 400
 
 
 def test_session_user_uses_own_organization(tenant_a: Tenant, tenant_b: Tenant) -> None:
     client = login(tenant_a.users[Role.SUPPORT])
     response = client.get(ORDERS)
-    assert response.status_code == 200 and response.json()["count"] == 1
+    assert response.status_code == 200 and rows(response) == 1
     url = f"{ORDERS}{tenant_a.order.pk}/transition/"  # type: ignore[union-attr]
     response = client.post(url, {"to_status": "cancelled"}, content_type="application/json")
     assert response.status_code == 200
@@ -222,7 +228,7 @@ def test_schema_documents_the_api(tenant_a: Tenant) -> None:
     assert "/api/v1/orders/{order_id}/transition/" in paths
     assert "409" in paths["/api/v1/orders/{order_id}/transition/"]["post"]["responses"]
     params = {p["name"] for p in paths["/api/v1/orders/"]["get"]["parameters"]}
-    assert {"q", "status", "limit", "offset"} <= params
+    assert {"q", "status", "limit", "cursor", "updated_since"} <= params
 
 
 @pytest.mark.parametrize(

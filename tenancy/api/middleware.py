@@ -1,0 +1,102 @@
+"""The API-wide behaviour every answer under /api/ shares, whichever view (or no view) made it:
+
+- every error is a problem (RFC 9457, `application/problem+json`): Django's HTML 404 of a bad
+  path, its 405/403 pages and the 500 page of a bug become problems, and a JSON error that is
+  not yet one (`{"detail": ...}`) is rewritten as one;
+- a per-client-address rate limit (429 with Retry-After) in front of everything, so even bad
+  tokens and bad paths count;
+- `ETag` on every successful read, and `If-None-Match` answered 304.
+
+It is the outermost middleware (config/settings/base.py): it sees the answer after Django's
+exception handling turned a bug into the 500 page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import get_conditional_response, patch_vary_headers
+
+from .errors import PROBLEM_CONTENT_TYPE, problem
+from .ratelimit import client_ip, rate_limit_hit
+
+API_PREFIX = "/api/"
+# Headers of the original error answer that the problem keeps.
+KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate", "Location")
+
+
+def _is_problem(response: HttpResponse) -> bool:
+    return str(response.get("Content-Type", "")).startswith(PROBLEM_CONTENT_TYPE)
+
+
+def _detail_of(response: HttpResponse) -> str:
+    """The `detail` of a JSON error answer that is not a problem yet; "" for anything else."""
+    if not str(response.get("Content-Type", "")).startswith("application/json"):
+        return ""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else ""
+
+
+def as_problem(response: HttpResponse) -> HttpResponse:
+    """The same error as a problem, with the headers that matter to a client."""
+    status = response.status_code
+    detail = _detail_of(response) if not response.streaming else ""
+    if not detail and status == 404:
+        detail = "No such resource: check the path (the API's paths end with a slash)."
+    answer = JsonResponse(problem(status, detail), status=status, content_type=PROBLEM_CONTENT_TYPE)
+    for header in KEPT_HEADERS:
+        if header in response:
+            answer[header] = response[header]
+    return answer
+
+
+def _etag(content: bytes) -> str:
+    return '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
+
+
+def _conditional(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    if response.streaming or "ETag" in response:
+        return response
+    response["ETag"] = _etag(response.content)
+    # The answer depends on who asks: shared caches must keep one per credential.
+    patch_vary_headers(response, ("Authorization", "Cookie"))
+    response.setdefault("Cache-Control", "private, no-cache")
+    answer = get_conditional_response(request, etag=response["ETag"], response=response)
+    return answer if answer is not None else response
+
+
+class ApiMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        retry_after = rate_limit_hit(
+            bucket="api-ip",
+            key=client_ip(request) or "unknown",
+            limit=settings.API_RATE_LIMIT_PER_IP,
+            period=settings.API_RATE_LIMIT_PERIOD,
+        )
+        if retry_after:
+            refused = JsonResponse(
+                problem(429, "Too many requests from this address; slow down."),
+                status=429,
+                content_type=PROBLEM_CONTENT_TYPE,
+            )
+            refused["Retry-After"] = str(retry_after)
+            return refused
+        response = self.get_response(request)
+        if response.status_code >= 400:
+            return response if _is_problem(response) else as_problem(response)
+        if request.method in ("GET", "HEAD") and response.status_code == 200:
+            return _conditional(request, response)
+        return response

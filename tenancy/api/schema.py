@@ -1,0 +1,164 @@
+"""The OpenAPI schema tells every status code an operation can answer (drf-spectacular
+postprocessing hook, `SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]`).
+
+The answers the API-wide plumbing gives (tenancy/api/: authentication, scopes, the middleware's
+rate limit, content negotiation, strict input, idempotency, ETag) are the same for every
+operation, so they are documented here once instead of in each view; a view documents only its
+own (201, 409 of a duplicate, ...). Every error response is a `Problem` in
+`application/problem+json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+
+from .errors import PROBLEM_CONTENT_TYPE, PROBLEM_KINDS
+from .permissions import required_scope
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details: the body of every error answer.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string", "description": "The kind's fixed summary."},
+        "status": {"type": "integer", "description": "The HTTP status code."},
+        "detail": {"type": "string", "description": "This occurrence, for people."},
+        "errors": {
+            "type": "array",
+            "description": "Every invalid body member (`pointer`) or query parameter.",
+            "items": {
+                "type": "object",
+                "required": ["detail", "code"],
+                "properties": {
+                    "pointer": {"type": "string", "description": "RFC 6901 JSON pointer."},
+                    "parameter": {"type": "string", "description": "The query parameter."},
+                    "detail": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+    },
+    # A problem may carry its own facts (e.g. a 409's existing `id`).
+    "additionalProperties": True,
+}
+
+WHY: dict[int, str] = {
+    400: "Invalid input: `errors` names every bad field (`pointer`) or query parameter.",
+    401: "No credentials, or an invalid or inactive token.",
+    403: "The credentials may not do this (a token's scopes, a console role, a hub scope).",
+    404: "No such resource in your organization.",
+    406: "The Accept header asks for a representation other than JSON.",
+    409: "The resource's state does not allow this (or the reference exists: see `id`).",
+    415: "The body is not JSON (send `Content-Type: application/json`).",
+    422: "This Idempotency-Key was used with another request body.",
+    429: "Too many requests (per token, per client address, or bad tokens): wait `Retry-After`.",
+    500: "A fault on our side; the body is a problem too.",
+}
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
+ETAG = {
+    "description": "The representation's version, for `If-None-Match`.",
+    "schema": {"type": "string"},
+}
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _problem_response(status: int, description: str | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description or WHY.get(status) or PROBLEM_KINDS[status][1],
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_REF}},
+    }
+    if status == 429:
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
+
+
+def _statuses(method: str, operation: dict[str, Any], path: str) -> set[int]:
+    statuses = {401, 403, 406, 429, 500}
+    params = operation.get("parameters", [])
+    if "{" in path:
+        statuses.add(404)
+    if operation.get("requestBody") or any(p.get("in") == "query" for p in params):
+        statuses.add(400)
+    if operation.get("requestBody"):
+        statuses.add(415)
+    if method == "post":
+        statuses.add(422)  # the Idempotency-Key every POST takes
+    return statuses
+
+
+def _header_parameter(
+    operation: dict[str, Any], name: str, description: str, schema: dict[str, Any]
+) -> None:
+    params = operation.setdefault("parameters", [])
+    if not any(p.get("name") == name for p in params):
+        params.append(
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": description,
+                "schema": schema,
+            }
+        )
+
+
+def _document_operation(method: str, path: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in _statuses(method, operation, path):
+        responses.setdefault(str(status), _problem_response(status))
+    for code, response in responses.items():
+        if code.isdigit() and int(code) >= 400:
+            # A view's own error (documented as text or with its old shape) is a problem too.
+            description = response.get("description") or None
+            responses[code] = {
+                **_problem_response(int(code), description),
+                **{key: value for key, value in response.items() if key == "headers"},
+            }
+    if method == "get" and "200" in responses:
+        responses["200"].setdefault("headers", {})["ETag"] = ETAG
+        responses.setdefault("304", {"description": "Not modified (the `If-None-Match` ETag)."})
+        _header_parameter(
+            operation,
+            "If-None-Match",
+            "An ETag from an earlier answer: 304 when unchanged.",
+            {"type": "string"},
+        )
+    if method == "post":
+        _header_parameter(
+            operation,
+            "Idempotency-Key",
+            "A unique key (e.g. a UUID, at most 64 characters) that makes the POST safe to "
+            "retry: a repeat with the same body gets the first answer again "
+            "(`Idempotent-Replayed: true`), with another body a 422.",
+            {"type": "string", "minLength": 1, "maxLength": 64},
+        )
+
+
+def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The hook: the Problem component and the plumbing's answers on every /api/ operation."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    for path, item in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in HTTP_METHODS:
+            if method in item:
+                _document_operation(method, path, item[method])
+    return result
+
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema of a view, with the token scope each operation needs."""
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
+        description = str(super().get_description() or "").strip()
+        scope = required_scope(self.view, self.method)
+        note = f"Token scope: `{scope}`."
+        return f"{description}\n\n{note}" if description else note

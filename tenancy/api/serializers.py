@@ -1,0 +1,59 @@
+"""Input strictness every API serializer shares: a field the client sent that the operation does
+not take (unknown, or read-only such as `id` or `status`) is refused by name instead of
+silently dropped, and a date-time without a time zone is refused instead of being read as UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rest_framework import serializers
+
+NAIVE_DATETIME = "Give a time zone (e.g. 2026-12-02T10:00:00+01:00 or ...Z)."
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time with its offset; a naive one is ambiguous and refused."""
+
+    default_error_messages = {"naive": NAIVE_DATETIME}
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if isinstance(value, str):
+            try:
+                parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        elif isinstance(value, dt.datetime) and value.tzinfo is None:
+            self.fail("naive")
+        result: dt.datetime = super().to_internal_value(value)
+        try:
+            # PostgreSQL refuses offsets beyond +-15:59 that Python accepts: store UTC.
+            return result.astimezone(dt.UTC)
+        except OverflowError:
+            self.fail("invalid", format="ISO 8601")
+            raise  # unreachable: fail raises
+
+
+class StrictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """Refuses body members the operation does not take, naming them (400)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                read_only = {name for name, field in self.fields.items() if field.read_only}
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            "Read-only: set by Doorstep, not by the client."
+                            if name in read_only
+                            else "Unknown field: this operation does not take it."
+                        ]
+                        for name in unknown
+                    },
+                    code="unknown_field",
+                )
+        return super().to_internal_value(data)
