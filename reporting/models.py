@@ -1,7 +1,11 @@
-"""Reporting: the organization's history settings (trip and stop detection) and daily rollups."""
+"""Reporting: the organization's history settings (trip and stop detection), daily rollups and
+issued dispute packets."""
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -86,3 +90,48 @@ class DailyVehicleRollup(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.day}"
+
+
+def dispute_packet_upload_to(instance: DisputePacket, filename: str) -> str:
+    # A random name under the organization: files are streamed after an access check
+    # (reporting/dispute/views.py), never served from MEDIA_URL.
+    return f"dispute/{instance.organization_id}/{uuid.uuid4().hex}.pdf"
+
+
+class DisputePacket(TenantModel):
+    """One issued dispute packet (reporting/dispute/): the PDF as it was handed out, the SHA-256
+    of its content (the canonical facts document, printed on every page) and of the file itself,
+    so a copy brought back later can be checked. Issuing the same facts again reuses the row."""
+
+    order = models.ForeignKey(
+        "deliveries.Order", on_delete=models.CASCADE, related_name="dispute_packets"
+    )
+    content_sha256 = models.CharField(
+        max_length=64, help_text="SHA-256 of the canonical facts document, printed on the PDF."
+    )
+    file_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the PDF file's bytes.")
+    file = models.FileField(upload_to=dispute_packet_upload_to)
+    size_bytes = models.PositiveIntegerField()
+    facts = models.JSONField(help_text="The facts document the content hash is taken of.")
+    generated_at = models.DateTimeField()
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-generated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "order", "content_sha256"],
+                name="one_dispute_packet_per_content",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "file_sha256"], name="dispute_packet_file_hash"),
+            models.Index(
+                fields=["organization", "content_sha256"], name="dispute_packet_content_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute packet {self.order_id} {self.content_sha256[:12]}"

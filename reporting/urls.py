@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 
 from . import views
+from .dispute import views as dispute_views
 
 
 class DayConverter:
@@ -38,6 +39,21 @@ urlpatterns = [
         name="vehicle_day_data",
     ),
     path("history/routes/<int:route_id>/", views.route_plan_actual, name="route_plan_actual"),
+    path(
+        "history/orders/<int:order_id>/dispute-packet.pdf",
+        dispute_views.dispute_packet,
+        name="dispute_packet",
+    ),
+    path(
+        "history/dispute-packets/<int:packet_id>.pdf",
+        dispute_views.dispute_packet_file,
+        name="dispute_packet_file",
+    ),
+    path(
+        "history/dispute-packets/verify/",
+        dispute_views.dispute_packet_verify_page,
+        name="dispute_packet_verify",
+    ),
     path(
         "history/vehicles/<int:vehicle_id>/<day:day>/track.<str:file_format>",
         views.vehicle_day_export,

@@ -16,6 +16,13 @@ from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
 
 HISTORY_DAY = "2026-03-29"  # any day: a foreign vehicle is refused whatever the day
 
+
+def _dispute_packet_id(tenant: Any) -> int:
+    from tests.reporting.packets import dispute_packet_of
+
+    return dispute_packet_of(tenant).pk
+
+
 # name -> how to build its kwargs from the *foreign* tenant. Only URLs that take ids go here.
 ForeignKwargs = Callable[[Any], dict[str, Any]]
 FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
@@ -53,6 +60,9 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "history:vehicle_today": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "history:vehicle_day": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
     "history:vehicle_day_data": lambda b: {"vehicle_id": b.tenant.vehicle.pk, "day": HISTORY_DAY},
+    "history:dispute_packet": lambda b: {"order_id": b.tenant.order.pk},
+    # B's issued packet (built through the service on first use): its file is refused too.
+    "history:dispute_packet_file": lambda b: {"packet_id": _dispute_packet_id(b.tenant)},
     "history:vehicle_day_export": lambda b: {
         "vehicle_id": b.tenant.vehicle.pk,
         "day": HISTORY_DAY,
@@ -96,6 +106,9 @@ PLAIN_URLS: set[str] = {
     "alerts:rule_list",
     "alerts:rule_new",
     "history:index",
+    # GET: the upload form; the POST with a foreign packet is
+    # tests/reporting/test_dispute_packet.py::test_another_organizations_packet_is_unknown_to_us
+    "history:dispute_packet_verify",
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
