@@ -4,8 +4,10 @@ issued dispute packets."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -46,6 +48,22 @@ class HistorySettings(TenantModel):
     speeding_kmh = models.FloatField(
         default=90.0, help_text="Fixes above this speed count as speeding in the daily rollups."
     )
+    # Idling's cost (the KPIs): what an engine burns standing still, at what price. The cost
+    # per km and per hour are the organization's (tenancy.Organization).
+    idle_fuel_litres_per_hour = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.80"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Fuel an idling engine burns per hour (litres).",
+    )
+    fuel_price_per_litre = models.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        default=Decimal("1.900"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Fuel price per litre, in the organization's currency.",
+    )
 
     class Meta:
         verbose_name_plural = "history settings"
@@ -65,6 +83,11 @@ class DailyVehicleRollup(TenantModel):
 
     vehicle = models.ForeignKey("fleet.Vehicle", on_delete=models.CASCADE, related_name="+")
     day = models.DateField(help_text="The local day in the organization's time zone.")
+    # As of that day (plain ids, no joins at read time; history keeps them when rows move):
+    # the vehicle's hub, the driver of its route with the most stops, the zones its stops lay in.
+    hub_id = models.BigIntegerField(null=True)
+    driver_id = models.BigIntegerField(null=True)
+    zone_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     fixes = models.PositiveIntegerField(default=0)
     first_fix_at = models.DateTimeField(null=True)
     last_fix_at = models.DateTimeField(null=True)
@@ -77,6 +100,9 @@ class DailyVehicleRollup(TenantModel):
     max_speed_kmh = models.FloatField(default=0)
     speeding_events = models.PositiveIntegerField(
         default=0, help_text="Episodes above the organization's speeding threshold."
+    )
+    shift_seconds = models.PositiveIntegerField(
+        default=0, help_text="First to last fix of the day: the tracker's working day."
     )
     computed_at = models.DateTimeField()
 
@@ -135,3 +161,75 @@ class DisputePacket(TenantModel):
 
     def __str__(self) -> str:
         return f"Dispute packet {self.order_id} {self.content_sha256[:12]}"
+
+
+class DailyRouteRollup(TenantModel):
+    """One route's day (reporting/route_rollups.py): its deliveries, attempts, windows, dwell,
+    time on route, plan against actual and ETA errors. The driver's and the hub's days are
+    sums of these rows (indexed for it); the vehicle's fix-based figures are the vehicle's."""
+
+    route = models.ForeignKey("deliveries.Route", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The route's date (a local day).")
+    hub_id = models.BigIntegerField(null=True)
+    vehicle_id = models.BigIntegerField(null=True)
+    driver_id = models.BigIntegerField(null=True)
+    zone_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    stops_planned = models.PositiveIntegerField(default=0)
+    stops_visited = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    delivered_with_window = models.PositiveIntegerField(default=0)
+    delivered_on_time = models.PositiveIntegerField(default=0)
+    first_attempts = models.PositiveIntegerField(default=0)
+    first_attempt_successes = models.PositiveIntegerField(default=0)
+    dwell_seconds = models.PositiveIntegerField(default=0)
+    dwell_stops = models.PositiveIntegerField(default=0)
+    on_route_seconds = models.PositiveIntegerField(default=0)
+    planned_distance_m = models.FloatField(null=True)
+    actual_distance_m = models.FloatField(null=True)
+    planned_seconds = models.PositiveIntegerField(null=True)
+    actual_seconds = models.PositiveIntegerField(null=True)
+    sequence_compliance = models.FloatField(null=True)
+    # {"<failure reason code>": n}; "" for a failure without a reason.
+    failures_by_reason = models.JSONField(default=dict, blank=True)
+    # {"60": {"<minutes predicted minus actual>": n}, "30": {...}, "10": {...}}
+    eta_errors = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "route"], name="one_route_rollup")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "day"], name="route_rollup_org_day"),
+            models.Index(fields=["organization", "driver_id", "day"], name="route_rollup_driver"),
+            models.Index(fields=["organization", "hub_id", "day"], name="route_rollup_hub"),
+        ]
+
+    def __str__(self) -> str:
+        return f"route {self.route_id} {self.day}"
+
+
+class RollupDirtyMark(TenantModel):
+    """A day whose rollup of one vehicle or one route is out of date (a late fix, a corrected
+    order): the beat's `rollups_recompute_dirty` recomputes it and removes the mark."""
+
+    class Kind(models.TextChoices):
+        VEHICLE = "vehicle", "Vehicle"
+        ROUTE = "route", "Route"
+
+    day = models.DateField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    subject_id = models.BigIntegerField()
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "kind", "subject_id"], name="one_dirty_mark"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "marked_at"], name="dirty_mark_org")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_id} {self.day}"

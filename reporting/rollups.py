@@ -56,6 +56,7 @@ def rollup_values(
         "speeding_events": speeding_events_count(
             fixes, threshold_kmh=speeding_kmh, gap_seconds=settings.gap_seconds
         ),
+        "shift_seconds": round(fixes[-1].timestamp - fixes[0].timestamp) if fixes else 0,
     }
 
 
@@ -67,11 +68,11 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
     local_day = selectors.LocalDay.of(day, organization.timezone)
     settings = selectors.history_settings_get(organization_id=organization_id)
     speeding_kmh = selectors.speeding_threshold_kmh(organization_id=organization_id)
-    vehicle_ids = list(
-        Vehicle.objects.filter(organization_id=organization_id).values_list("pk", flat=True)
+    vehicle_hubs = dict(
+        Vehicle.objects.filter(organization_id=organization_id).values_list("pk", "hub_id")
     )
     computed: dict[int, dict[str, Any]] = {}
-    for vehicle_id in vehicle_ids:
+    for vehicle_id, hub_id in vehicle_hubs.items():
         track = selectors.vehicle_track(
             organization_id=organization_id,
             vehicle_id=vehicle_id,
@@ -79,7 +80,8 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
             end=local_day.end,
         )
         if len(track):
-            computed[vehicle_id] = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
+            values = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
+            computed[vehicle_id] = {**values, "hub_id": hub_id}
     now = timezone.now()
     with transaction.atomic():
         rows = DailyVehicleRollup.objects.filter(organization_id=organization_id, day=day)

@@ -35,6 +35,7 @@ FIELDS = [
     "stops",
     "max_speed_kmh",
     "speeding_events",
+    "shift_seconds",
 ]
 
 
