@@ -39,6 +39,7 @@ from tenancy.context import operator_context, tenant_context
 from tenancy.models import Organization
 
 from .simulator.roads import RoadNetwork, build_network
+from .simulator.scripted import SCENARIO_DEVICES
 from .tenants import demo_organizations
 
 FAILURE_REASONS = (
@@ -290,7 +291,10 @@ def _organization_progress(organization: Organization, rng: random.Random, now: 
             # A driver with a login drives their route in the driver app: the robot
             # leaves it alone (a LEFT JOIN, so routes without a driver still move).
             driver__user__isnull=True,
-        ).select_related("hub", "organization")
+        )
+        # The scenario's vans play their routes themselves (demo/scenario.py).
+        .exclude(vehicle__device__identifier__in=SCENARIO_DEVICES.values())
+        .select_related("hub", "organization")
     )
     return sum(_route_progress(route, rng, now) for route in routes)
 

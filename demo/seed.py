@@ -9,11 +9,19 @@ from django.db import transaction
 
 from alerts.defaults import default_rules_install
 from alerts.models import AlertRule, Channel
+from fleet.models import Hub, Zone
 from tenancy.context import tenant_context
 from tenancy.models import Organization
 
 from .orders import demo_orders_seed, demo_routes_seed
-from .tenants import demo_email, demo_logins, demo_organizations, demo_tenants_seed
+from .tenants import (
+    demo_email,
+    demo_logins,
+    demo_organizations,
+    demo_service_area,
+    demo_tenants_seed,
+    legacy_service_area,
+)
 
 
 @transaction.atomic
@@ -31,6 +39,7 @@ def demo_seed() -> list[Organization]:
         # The default alert rules, also for a .data seeded before alerts existed (a new
         # organization already got them on creation); idempotent: adds only what is missing.
         with tenant_context(organization.pk):
+            _demo_service_areas_update()
             added = default_rules_install(organization.pk)
             if added or organization.pk in created_ids:
                 _demo_rule_emails(organization.pk)
@@ -57,3 +66,13 @@ def _demo_rule_emails(organization_id: int) -> None:
         if Channel.EMAIL not in rule.channels:
             rule.channels = [*rule.channels, Channel.EMAIL]
             rule.save(update_fields=["channels"])
+
+
+def _demo_service_areas_update() -> None:
+    """Service areas still shaped as the first seeds made them (a 3 km square the roads
+    crossed) take the road network's extent; a shape an admin drew stays."""
+    hubs = list(Hub.objects.order_by("pk"))
+    for hub in hubs:
+        Zone.objects.filter(
+            hub=hub, kind=Zone.Kind.SERVICE_AREA, geometry=legacy_service_area(hub)
+        ).update(geometry=demo_service_area(hub, hubs))

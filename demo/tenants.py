@@ -17,6 +17,8 @@ from fleet.models import Device, Driver, Hub, Vehicle, Zone
 from tenancy.context import operator_context, tenant_context
 from tenancy.models import Membership, Organization, Role
 
+from .simulator.roads import network_for_hub, service_area_geojson
+
 DEMO_PASSWORD = "doorstep-demo"  # noqa: S105 - published demo credential, demo data only
 DEMO_DEVICE_TOKEN = "demo-device-token"  # noqa: S105
 
@@ -90,6 +92,18 @@ DRIVER_NAMES = (
 )
 
 
+def demo_service_area(hub: Hub, hubs: list[Hub]) -> dict[str, object]:
+    """The hub's service area: the simulated road network's extent plus a margin, so the demo
+    fleet leaves it only when the scenario (demo/scenario.py) sends a van out on purpose."""
+    return service_area_geojson(network_for_hub(hub, [h for h in hubs if h.pk != hub.pk]))
+
+
+# The shape the first demo seeds gave every service area: a 3 km square around the hub, which
+# the road network (up to ~3.9 km out) crossed all day. demo_seed replaces it (demo/seed.py).
+def legacy_service_area(hub: Hub) -> dict[str, object]:
+    return square_polygon(hub.latitude, hub.longitude, 3.0)
+
+
 def demo_username(spec: OrganizationSpec, role: str) -> str:
     return f"{spec.prefix}-{role}"
 
@@ -122,7 +136,7 @@ def _seed_organization(spec: OrganizationSpec, rng: random.Random) -> Organizati
                 name=f"{hub.name} service area",
                 kind=Zone.Kind.SERVICE_AREA,
                 hub=hub,
-                geometry=square_polygon(hub.latitude, hub.longitude, 3.0),
+                geometry=demo_service_area(hub, hubs),
             )
             Zone.objects.create(
                 organization=organization,

@@ -16,7 +16,9 @@
 
 Options: ``--port`` (or DOORSTEP_WEB_PORT, default 8000), ``--host`` (default 127.0.0.1),
 The simulator injects anomalies: DOORSTEP_DEMO_ANOMALIES (default "all"; "" for none) at
-DOORSTEP_DEMO_ANOMALY_RATE (default 0.0005 per fix and kind). ``--redis-port`` (or DOORSTEP_REDIS_PORT, default 6390; a taken port falls back to a free
+DOORSTEP_DEMO_ANOMALY_RATE (default 0.0005 per fix and kind), and plays the scripted scenario
+(demo/scenario.py: every alert kind within minutes, then every 20 minutes;
+DOORSTEP_DEMO_SCENARIO=0 turns it off). ``--redis-port`` (or DOORSTEP_REDIS_PORT, default 6390; a taken port falls back to a free
 one), ``--no-simulator``, ``--access-log`` (show one line per HTTP request; off by default
 because the simulator makes many).
 """
@@ -159,10 +161,12 @@ def build_manager(args: argparse.Namespace, env: dict[str, str], url: str) -> Ma
         # anomaly of each kind every ~3 minutes somewhere in the fleet.
         anomalies = shlex.quote(env.get("DOORSTEP_DEMO_ANOMALIES", "all"))
         rate = shlex.quote(env.get("DOORSTEP_DEMO_ANOMALY_RATE", "0.0005"))
+        # The scripted scenario (demo/scenario.py) shows every alert kind within minutes.
+        scenario = " --scenario" if env.get("DOORSTEP_DEMO_SCENARIO", "1") != "0" else ""
         processes["simulator"] = (
             f"{python} {devstack} wait-http {url} && "
             f"exec {python} manage.py simulate_fleet --url {url} "
-            f"--anomalies {anomalies} --anomaly-rate {rate}"
+            f"--anomalies {anomalies} --anomaly-rate {rate}{scenario}"
         )
     if env.get("DOORSTEP_MAIL_SINK") == "1":
         sink = shlex.quote(str(Path(__file__).resolve().parent / "mail_sink.py"))

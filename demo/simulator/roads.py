@@ -29,9 +29,15 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
+import shapely
+from shapely.geometry import LineString, MultiLineString, Polygon
+
 from fleet.geo import haversine_m
 
 M_PER_DEG_LAT = 111_320.0
+# A hub's service area is its road network's extent plus this much: normal driving (with GPS
+# noise of up to 15 m and the geofence rule's 30 m buffer) never leaves it.
+SERVICE_AREA_BUFFER_M = 300.0
 
 STREET_KMH = 30.0
 ARTERIAL_KMH = 50.0
@@ -397,6 +403,30 @@ def _build_cached(
             length = haversine_m(*nodes[a], *nodes[b])
             edges.append(Edge(a, b, length, way.speed_kmh, way.kind, index))
     return RoadNetwork((lat, lon), nodes, edges, ways)
+
+
+def service_area_geojson(
+    network: RoadNetwork, buffer_m: float = SERVICE_AREA_BUFFER_M
+) -> dict[str, Any]:
+    """The area this network's vehicles drive in, as a GeoJSON Polygon: every road buffered by
+    `buffer_m` (in a local metric projection around the hub), holes filled, simplified to ~20 m."""
+    lat0, lon0 = network.center
+    m_per_deg_lon = M_PER_DEG_LAT * math.cos(math.radians(lat0))
+
+    def local(node: int) -> tuple[float, float]:
+        lat, lon = network.nodes[node]
+        return (lon - lon0) * m_per_deg_lon, (lat - lat0) * M_PER_DEG_LAT
+
+    roads = MultiLineString([LineString([local(e.a), local(e.b)]) for e in network.edges()])
+    area = shapely.buffer(roads, buffer_m, quad_segs=4)
+    # The network is connected, so its buffer is one polygon; keep the largest to be safe.
+    polygons = list(getattr(area, "geoms", [area]))
+    outline = Polygon(max(polygons, key=lambda polygon: polygon.area).exterior).simplify(20.0)
+    ring = [
+        [round(lon0 + x / m_per_deg_lon, 6), round(lat0 + y / M_PER_DEG_LAT, 6)]
+        for x, y in outline.exterior.coords
+    ]
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def roads_geojson(hubs: Iterable[Any]) -> dict[str, Any]:

@@ -58,3 +58,31 @@ def test_the_seed_installs_the_default_alert_rules_once_also_for_an_old_demo() -
             username=f"{DEMO_ORGANIZATIONS[0].prefix}-dispatcher"
         )
         assert dispatcher.email.endswith("@demo.doorstep.example")
+
+
+@pytest.mark.django_db
+def test_the_demo_service_areas_hold_the_whole_road_network_and_replace_the_old_squares() -> None:
+    from shapely.geometry import Point, shape
+
+    from demo.simulator.roads import network_for_hub, offset
+    from demo.tenants import legacy_service_area
+    from fleet.models import Hub, Zone
+
+    demo_seed()
+    with scopes_disabled():
+        hub = Hub.objects.get(code=DEMO_ORGANIZATIONS[0].hubs[0].code)
+        others = list(Hub.objects.filter(organization=hub.organization).exclude(pk=hub.pk))
+        zone = Zone.objects.get(hub=hub, kind=Zone.Kind.SERVICE_AREA)
+        area = shape(zone.geometry)
+        network = network_for_hub(hub, others)
+        # Every junction (and so every road between them) is well inside: 250 m around it too.
+        for lat, lon in network.nodes.values():
+            for bearing in range(0, 360, 45):
+                assert area.contains(Point(*reversed(offset(lat, lon, bearing, 250.0))))
+        # ... which the old 3 km square was not; a .data seeded with it gets the new shape.
+        square = shape(legacy_service_area(hub))
+        assert not all(square.contains(Point(lon, lat)) for lat, lon in network.nodes.values())
+        Zone.objects.filter(pk=zone.pk).update(geometry=legacy_service_area(hub))
+    demo_seed()
+    with scopes_disabled():
+        assert Zone.objects.get(pk=zone.pk).geometry == zone.geometry

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, transaction
 
 from demo.orders import route_goals_load
+from demo.scenario import DemoScenario, scenario_vehicles_build
 from demo.simulator.driver import ANOMALY_KINDS, Anomalies, Fleet, SimDevice
 from demo.simulator.runner import FleetSender, SendStats, SimClock
 from demo.tenants import DEMO_DEVICE_TOKEN, DEMO_ORGANIZATIONS
@@ -106,6 +107,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--create-only", action="store_true", help="With --create-devices: create, then exit."
         )
+        parser.add_argument(
+            "--scenario",
+            action="store_true",
+            help="Also play the demo scenario (demo/scenario.py): Northwind's vans nw-022..nw-030 "
+            "act out every alert kind in the first minutes, then every 20 minutes.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         interval = options["interval"]
@@ -135,6 +142,8 @@ class Command(BaseCommand):
             if options["create_only"]:
                 return
 
+        if options["scenario"] and speedup != 1:
+            raise CommandError("--scenario runs in real time: leave --speedup at 1.")
         devices = load_devices(organizations, options["vehicles"])
         if not devices:
             raise CommandError(
@@ -152,14 +161,24 @@ class Command(BaseCommand):
                     "the real one; the server refuses fixes too far in the future."
                 )
         seed = options["seed"]
+        cast = (
+            scenario_vehicles_build(start, interval=interval, seed=seed)
+            if options["scenario"]
+            else None
+        )
+        if options["scenario"] and cast is None:
+            self.stderr.write("No scenario: its devices (nw-022..nw-030) are not all seeded.")
+        scripted = {v.device_id for v in cast.vehicles.values()} if cast else set()
         fleet = Fleet.from_devices(
-            devices,
+            [device for device in devices if device.identifier not in scripted],
             start_time=start,
             interval=interval,
             anomalies=anomalies,
             seed=seed,
             start_at_hub=options["start_at_hub"],
         )
+        if cast is not None:
+            fleet.vehicles.extend(cast.vehicles.values())
         sender = FleetSender(
             options["url"],
             fleet,
@@ -176,14 +195,22 @@ class Command(BaseCommand):
             f"speedup {speedup:g}, anomalies: "
             + (f"{', '.join(enabled)} at {options['anomaly_rate']:g}" if enabled else "none")
             + (f", for {duration:g}s" if duration else "; Ctrl-C to stop")
+            + (f"; scenario on {len(scripted)} of them" if cast else "")
         )
-        stats = asyncio.run(run_with_signals(sender, duration, companion=follow_routes(fleet)))
+        companion = follow_routes(fleet)
+        if cast is not None:
+            companion = _together(companion, DemoScenario(cast, log=self._log).run())
+        stats = asyncio.run(run_with_signals(sender, duration, companion=companion))
         if stats.sent and not stats.ok:
             self.stderr.write("No fix was accepted: is the server up, and is it this database?")
 
     def _log(self, line: str) -> None:
         self.stdout.write(f"[{time.strftime('%H:%M:%S')}] {line}")
         self.stdout.flush()
+
+
+async def _together(*coroutines: Coroutine[Any, Any, None]) -> None:
+    await asyncio.gather(*coroutines)
 
 
 async def follow_routes(fleet: Fleet, every: float = ROUTE_POLL_S) -> None:
