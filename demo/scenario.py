@@ -12,10 +12,10 @@ app or integration, on three more of them, each cycle:
   the van gets there and delivers;
 * ``not_started``: a dispatched route whose first stop was planned 20 minutes ago, the van
   waiting at it: "Route not started" opens, and resolves when the driver arrives 100 s later;
-* ``failed_far``: a route with two stops: the first fails (not at home: "Failed delivery",
-  resolved when the parcel is returned to the hub 4 minutes later); at the second the driver
-  arrives, walks off ~400 m and marks the parcel delivered from there ("Delivered far from the
-  address").
+* ``failed_far``: a route with two stops. 20 s in, still at the hub, the driver marks the
+  first (1.1-1.5 km out) arrived and delivered: "Delivered far from the address" (and "Arrived
+  but never near"); at the second, 400 m out on the way, the delivery fails (not at home:
+  "Failed delivery", resolved when the parcel is returned to the hub 2 minutes later).
 
 The stops lie on the road network where the fastest path from the hub (or the stop before)
 stays close to the straight line, so the routes' corridors ("Off the planned route") hold.
@@ -64,10 +64,9 @@ SERVICE_S = 45.0
 LATE_WINDOW_S = 150.0
 NOT_STARTED_PLANNED_AGO = dt.timedelta(minutes=20)
 NOT_STARTED_ARRIVE_AT = 100.0
-FAILED_RETURNED_AFTER_S = 240.0
-FAR_WALK_M = 420.0
-FAR_AWAY_M = 320.0  # the rule's 300 m, with GPS noise to spare
-FAR_AWAY_FOR_S = 200.0  # the rule looks at the vehicle's positions 3 min around the delivery
+FAILED_RETURNED_AFTER_S = 120.0
+FAR_MARKED_AT = 20.0
+FAIL_STOP_M = 400.0
 STEP_S = 1.0
 
 
@@ -336,52 +335,34 @@ class DemoScenario:
         vehicle = self._vehicle(role)
         if self._due(role, cycle, p):
             network = vehicle.network
-            first = corridor_node(network, network.hub_node, (900.0, 1300.0), self.rng)
-            second = corridor_node(network, first, (600.0, 900.0), self.rng)
+            far = corridor_node(network, network.hub_node, (1100.0, 1500.0), self.rng)
+            # The second stop lies on the way to the first: the van goes there straight from
+            # the hub, inside the corridor of what remains.
+            path = network.shortest_path(network.hub_node, far) or [far]
+            hub = network.nodes[network.hub_node]
+            near = min(path, key=lambda n: abs(haversine_m(*hub, *network.nodes[n]) - FAIL_STOP_M))
             window = (now - dt.timedelta(minutes=30), now + dt.timedelta(hours=2))
-            points = [network.nodes[first], network.nodes[second]]
+            points = [network.nodes[far], network.nodes[near]]
             self.episodes[role] = self._route(role, cycle, points, [window, window], now)
             return
         episode = self.episodes.get(role)
         if episode is None or episode.done:
             return
         marks = episode.marks
-        self._visit(episode, 0, role, t, S.FAILED)
-        failed_at = marks.get("departed0")
-        if (
-            failed_at is not None
-            and "returned" not in marks
-            and t - failed_at >= FAILED_RETURNED_AFTER_S
-        ):
-            order_id = Stop.objects.values_list("order_id", flat=True).get(pk=episode.stops[0])
+        if "departed0" not in marks and p >= FAR_MARKED_AT:
+            # Still at the hub, the driver taps "arrived" and "delivered" for the first stop.
+            self._arrive(episode, 0, role, t)
+            self._depart(episode, 0, role, t, S.DELIVERED)
+            return
+        if "departed0" not in marks:
+            return
+        self._visit(episode, 1, role, t, S.FAILED)
+        failed_at = marks.get("departed1")
+        if failed_at is not None and t - failed_at >= FAILED_RETURNED_AFTER_S:
+            order_id = Stop.objects.values_list("order_id", flat=True).get(pk=episode.stops[1])
             order_transition(organization_id=self.organization_id, order_id=order_id,
                              to_status=S.RETURNED_TO_HUB, actor=None, source=SOURCE)  # fmt: skip
-            marks["returned"] = t
-        if failed_at is None:
-            return
-        far_point = episode.orders[1]
-        if "arrived1" not in marks:
-            if self._distance(role, far_point) <= NEAR_M:
-                self._arrive(episode, 1, role, t)
-                # The driver walks off with the parcel to the next street...
-                walk = vehicle.network.nodes[
-                    min(
-                        vehicle.network.node_ids,
-                        key=lambda n: abs(
-                            haversine_m(*far_point, *vehicle.network.nodes[n]) - FAR_WALK_M
-                        ),
-                    )
-                ]
-                vehicle.forced_goal = walk
-            return
-        if self._distance(role, far_point) <= FAR_AWAY_M:
-            marks["near1"] = t
-        near = marks.get("near1", marks["arrived1"])
-        if "departed1" not in marks and t - near >= FAR_AWAY_FOR_S:
-            # ...and marks it delivered from there.
-            self._depart(episode, 1, role, t, S.DELIVERED)
-            vehicle.forced_goal = None
-        episode.done = "departed1" in marks and "returned" in marks
+            episode.done = True
 
     # -- a run that stopped mid-cycle -----------------------------------------------------------
 

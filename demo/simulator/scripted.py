@@ -21,8 +21,7 @@ Roles (one vehicle each, two for the GPS jumps):
   out of its service area (to 250 m beyond it), waits 45 s and comes back;
 * ``late``, ``not_started``, ``failed_far``: drive the routes the scenario gives them (their
   goal is the route's next stop, as for any demo vehicle); between routes they wait at the
-  hub (``not_started``: at its first stop). ``forced_goal`` lets the scenario send one
-  elsewhere (the driver who walks off and marks the parcel delivered from the next street).
+  hub (``not_started``: at its first stop).
 
 Pure Python like the rest of the simulator: the scenario's database side is demo/scenario.py.
 """
@@ -138,7 +137,6 @@ class ScriptedVehicle(SimulatedVehicle):
             start_at_hub=self.role in ("jumps", "late", "failed_far"),
         )
         self.route_goal: tuple[float, float] | None = None
-        self.forced_goal: tuple[float, float] | None = None
         self.last_reported = -math.inf
         # Where the stop and zone roles wait (not_started: where its routes begin).
         self.spot_node = {
@@ -153,7 +151,7 @@ class ScriptedVehicle(SimulatedVehicle):
         self.deliveries_left = 10**9  # no trips home between the acts: the script says where
         self._apply_goal()
 
-    # -- goals: the scenario's, the route's, the role's waiting place -----------------------
+    # -- goals: the route's next stop, else the role's waiting place ------------------------
 
     @property
     def goal(self) -> tuple[float, float] | None:
@@ -190,7 +188,7 @@ class ScriptedVehicle(SimulatedVehicle):
         return None
 
     def _apply_goal(self) -> None:
-        target = self.forced_goal or self.route_goal or self._waiting_place()
+        target = self.route_goal or self._waiting_place()
         SimulatedVehicle.goal.fset(self, target)  # type: ignore[attr-defined]
 
     # -- motion -------------------------------------------------------------------------------
