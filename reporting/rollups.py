@@ -19,7 +19,8 @@ from tenancy.context import require_organization
 from tenancy.models import Organization
 
 from . import selectors
-from .models import DailyVehicleRollup
+from .models import DailyRouteRollup, DailyVehicleRollup
+from .route_rollups import route_rollups_recompute_day
 from .trips import DetectionSettings, Fix, track_summarize
 
 
@@ -60,12 +61,34 @@ def rollup_values(
     }
 
 
+def _vehicle_days_of_routes(organization_id: int, day: dt.date) -> dict[int, dict[str, Any]]:
+    """Per vehicle, from the day's route rollups: the driver of its route with the most stops
+    and every zone its routes served (the vehicle-day's driver and zones for the filters)."""
+    found: dict[int, dict[str, Any]] = {}
+    rows = DailyRouteRollup.objects.filter(
+        organization_id=organization_id, day=day, vehicle_id__isnull=False
+    ).values_list("vehicle_id", "driver_id", "zone_ids", "stops_planned")
+    for vehicle_id, driver_id, zone_ids, stops in rows:
+        entry = found.setdefault(vehicle_id, {"driver_id": None, "zone_ids": set(), "stops": -1})
+        entry["zone_ids"].update(zone_ids)
+        if stops > entry["stops"]:
+            entry["driver_id"], entry["stops"] = driver_id, stops
+    return {
+        vehicle_id: {"driver_id": e["driver_id"], "zone_ids": sorted(e["zone_ids"])}
+        for vehicle_id, e in found.items()
+    }
+
+
 def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
-    """Recompute every vehicle's rollup of the organization's local `day`; returns the rows
-    written."""
+    """Recompute the organization's local `day`: every route's rollup, then every vehicle's
+    (which takes its driver and zones from the routes); returns the vehicle rows written."""
     require_organization(organization_id)
     organization = Organization.objects.get(pk=organization_id)
     local_day = selectors.LocalDay.of(day, organization.timezone)
+    route_rollups_recompute_day(
+        organization_id=organization_id, day=day, start=local_day.start, end=local_day.end
+    )
+    of_routes = _vehicle_days_of_routes(organization_id, day)
     settings = selectors.history_settings_get(organization_id=organization_id)
     speeding_kmh = selectors.speeding_threshold_kmh(organization_id=organization_id)
     vehicle_hubs = dict(
@@ -81,7 +104,8 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
         )
         if len(track):
             values = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
-            computed[vehicle_id] = {**values, "hub_id": hub_id}
+            served = of_routes.get(vehicle_id, {"driver_id": None, "zone_ids": []})
+            computed[vehicle_id] = {**values, "hub_id": hub_id, **served}
     now = timezone.now()
     with transaction.atomic():
         rows = DailyVehicleRollup.objects.filter(organization_id=organization_id, day=day)
