@@ -183,6 +183,7 @@ def test_each_kpi_on_a_hand_computed_dst_day(tenant_a: Tenant) -> None:
     org.refresh_from_db()
     assert org.vehicle_cost_per_km == Decimal("0.350") and org.driver_cost_per_hour == 25
     assert f.cost.value == pytest.approx(6.0 * 0.35 + 15_600 / 3600 * 25, rel=0.01)
+    assert f.cost.value is not None
     assert f.cost_per_delivery.value == pytest.approx(f.cost.value / 3)
     assert [(r.code, r.failures) for r in summary.failures_by_reason] == [("not_home", 1)]
     at_60 = next(e for e in summary.eta_accuracy if e.horizon_minutes == 60)
