@@ -34,6 +34,21 @@ register_resolver_sql(
     )
 )
 
+# Mirrors deliveries.services.eta.route_ids_due_for_refresh: routes on the road whose vehicle
+# reported after their ETAs were last computed. Organization ids only.
+register_resolver_sql(
+    resolver_definition(
+        "doorstep_route_etas_organizations_due",
+        "",
+        "SETOF bigint",
+        "SELECT DISTINCT r.organization_id FROM deliveries_route r "
+        "JOIN fleet_vehiclestate s ON s.vehicle_id = r.vehicle_id "
+        "WHERE r.status IN ('dispatched', 'in_progress') AND s.server_time > COALESCE("
+        "(SELECT max(t.eta_updated_at) FROM deliveries_stop t WHERE t.route_id = r.id), "
+        "'-infinity'::timestamptz)",
+    )
+)
+
 
 def order_locate_by_tracking_code(*, code: str) -> tuple[int, int] | None:
     """(organization id, order id) of the order with this public tracking code."""
@@ -49,3 +64,9 @@ def tracking_codes_taken(*, codes: list[str]) -> set[str]:
 def webhook_organizations_due(*, cutoff: dt.datetime) -> list[int]:
     """Organizations with webhook deliveries waiting past `cutoff` (the resend sweep)."""
     return [int(row[0]) for row in resolver_call("doorstep_webhook_organizations_due", cutoff)]
+
+
+def route_etas_organizations_due() -> list[int]:
+    """Organizations with a route on the road whose vehicle moved since its last ETA refresh
+    (the beat's fan-out: one refresh task each)."""
+    return sorted(int(row[0]) for row in resolver_call("doorstep_route_etas_organizations_due"))

@@ -1,17 +1,18 @@
 """Every Celery task of deliveries. Tasks are thin: they take ids and the organization, enter
-its tenant context and call a service. Beat tasks list the organizations and call the service
-inside each organization's own context, one after the other. Task names are the contract with
-the beat schedule (config/settings/base.py) and queued messages: they never change.
-(Plan changes refresh their route's ETAs themselves, on commit: no task needed there.)"""
+its tenant context (`@tenant_task`) and call a service. Beat tasks ask a resolver which
+organizations have work and enqueue one tenant task each; none loops over the organizations
+doing the work itself. Task names are the contract with the beat schedule
+(config/settings/base.py), the services that enqueue by name and queued messages: they never
+change."""
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 
-from tenancy.context import tenant_context
-from tenancy.models import Organization
 from tenancy.tasks import tenant_task
 
+from .models import Route
+from .resolvers import route_etas_organizations_due
 from .services import eta
 from .services.webhooks import (
     WEBHOOK_DELIVER_TASK,
@@ -35,13 +36,31 @@ def webhook_resend_due() -> int:
     return webhook_deliveries_resend_due()
 
 
+@tenant_task(name=eta.ROUTE_ETAS_REFRESH_TASK)
+def route_etas_refresh(organization_id: int, route_id: int) -> int:
+    """One route's ETAs, after a plan change or a visit committed (enqueued on commit by
+    deliveries.services.routes); returns how many ETAs moved enough to be announced."""
+    try:
+        changes = eta.route_etas_refresh(organization_id=organization_id, route_id=route_id)
+    except Route.DoesNotExist:
+        return 0  # deleted since (or not this organization's): nothing to refresh
+    return len(changes)
+
+
+@tenant_task(name="deliveries.route_etas_refresh_organization")
+def route_etas_refresh_organization(organization_id: int) -> int:
+    """The organization's routes whose vehicle moved since their last refresh; returns how many
+    were refreshed."""
+    return eta.route_etas_refresh_due(organization_id=organization_id)
+
+
 @shared_task(name="deliveries.route_etas_refresh_moved")
 def route_etas_refresh_moved() -> int:
-    """Beat: refresh the routes whose vehicle moved since their last refresh. This is the
-    throttle on position-driven refreshes: at most one per route per beat period, and the
-    ingest path never waits for it."""
-    refreshed = 0
-    for organization_id in Organization.objects.order_by("pk").values_list("pk", flat=True):
-        with tenant_context(organization_id):
-            refreshed += eta.route_etas_refresh_due(organization_id=organization_id)
-    return refreshed
+    """Beat: one refresh task per organization with a route whose vehicle moved since its last
+    refresh (a SECURITY DEFINER resolver names them). This is the throttle on position-driven
+    refreshes: at most one per route per beat period, and the ingest path never waits for it.
+    Returns how many organizations were sent a task."""
+    organization_ids = route_etas_organizations_due()
+    for organization_id in organization_ids:
+        route_etas_refresh_organization.delay(organization_id)
+    return len(organization_ids)

@@ -18,6 +18,7 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 import httpx
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from fleet.geo import haversine_m
 from fleet.models import Hub, VehicleState
-from tenancy.context import require_organization
+from tenancy.context import in_tenant, require_organization
 
 from ..models import Route, Stop
 from ..outbox import order_eta_changed_emit
@@ -37,6 +38,9 @@ Point = tuple[float, float]  # (latitude, longitude)
 ROUTING_TIMEOUT_S = 3.0
 # Stops whose ETA moves by more than this are reported to the organization's webhooks.
 ETA_CHANGE_NOTIFY = dt.timedelta(minutes=5)
+# The task that refreshes one route's ETAs after a plan change (deliveries/tasks.py). Sent by
+# name, so this module does not import the task module that imports it.
+ROUTE_ETAS_REFRESH_TASK = "deliveries.route_etas_refresh"
 
 
 def great_circle_m(a: Point, b: Point) -> float:
@@ -261,3 +265,30 @@ def route_etas_refresh_due(*, organization_id: int) -> int:
     for route_id in route_ids:
         route_etas_refresh(organization_id=organization_id, route_id=route_id)
     return len(route_ids)
+
+
+class RouteEtasRefreshEnqueue:
+    """The on-commit callback of a plan change or a visit: a worker refreshes the route's ETAs,
+    so the dispatcher's (or driver's) request never waits for the routing server."""
+
+    def __init__(self, *, organization_id: int, route_id: int) -> None:
+        self.organization_id, self.route_id = organization_id, route_id
+
+    def __call__(self) -> None:
+        kwargs = {"organization_id": self.organization_id, "route_id": self.route_id}
+        try:
+            current_app.send_task(ROUTE_ETAS_REFRESH_TASK, kwargs=kwargs, retry=False)
+        except Exception:  # kombu's OperationalError, a refused socket, a DNS failure...
+            # Without a broker the refresh runs here, as it did before it had a task: stale
+            # ETAs after a plan change are worse than a slower answer during an outage. The
+            # commit may come after the caller has left its context: enter it again.
+            logger.warning("eta: could not enqueue the refresh of route %s", self.route_id)
+            in_tenant(self.organization_id, route_etas_refresh, **kwargs)
+
+
+def route_etas_refresh_on_commit(*, organization_id: int, route_id: int) -> None:
+    """Refresh the route's ETAs once the current transaction commits (nothing if it rolls back,
+    and the refresh reads what was saved)."""
+    transaction.on_commit(
+        RouteEtasRefreshEnqueue(organization_id=organization_id, route_id=route_id)
+    )

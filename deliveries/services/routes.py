@@ -3,8 +3,8 @@ record the vehicle reaching and leaving a stop.
 
 Every plan change locks the route row, checks the route may still change, bumps
 `plan_version` (the driver app and the console compare it to know their copy is stale) and
-refreshes the ETAs once the change is committed. Orders follow the state machine through
-`order_transition`: a stop added assigns its order, a removed one unassigns it, a dispatched
+has a worker refresh the ETAs once the change is committed. Orders follow the state machine
+through `order_transition`: a stop added assigns its order, a removed one unassigns it, a dispatched
 route sends its orders out. The visits (`route_start`, `stop_arrive`, `stop_depart`) serve the
 driver app and the demo alike, and refresh the route's ETAs on commit too; an arrival and a
 departure each emit their outbox event (`stop.arrived`, `stop.departed`) in the same
@@ -23,13 +23,13 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
-from tenancy.context import in_tenant, require_organization
+from tenancy.context import require_organization
 from tenancy.errors import Conflict
 
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
 from ..transitions import FINAL_STATUSES
-from .eta import route_etas_refresh
+from .eta import route_etas_refresh_on_commit
 from .orders import order_transition, owned_check
 
 S = OrderStatus
@@ -64,14 +64,8 @@ def _plan_changed(route: Route) -> None:
 
 
 def _etas_refresh_on_commit(route: Route) -> None:
-    # After commit: a rolled-back change refreshes nothing, and the refresh reads what was saved.
-    organization_id, route_id = route.organization_id, route.pk
-    # The commit may come after the caller's context has been left: the callback enters its own.
-    transaction.on_commit(
-        lambda: in_tenant(
-            organization_id, route_etas_refresh, organization_id=organization_id, route_id=route_id
-        )
-    )
+    # In a worker, after commit: the request does not wait for the routing server.
+    route_etas_refresh_on_commit(organization_id=route.organization_id, route_id=route.pk)
 
 
 def _resequence(route: Route, stop_ids: Sequence[int]) -> None:

@@ -24,6 +24,7 @@ from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant, build_tenant, login
 from tests.deliveries.builders import order_build
+from tests.support.etas import on_commit_run
 
 URL = "/driver/actions/"
 
@@ -383,10 +384,13 @@ def test_driver_visits_go_through_routing_and_refresh_the_remaining_etas(
     client = login(tenant_a.users[Role.DRIVER])
 
     # Arriving at a stop of a route nobody dispatched starts it: every order goes out.
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         arrived = post(client, "arrive-eta", kind="arrive", stop_id=stop.pk, latitude=52.1,
                        longitude=4.3, captured_at="2026-01-05T10:15:00+01:00")  # fmt: skip
     assert arrived.status_code == 200, arrived.content
+    # The driver's request did not wait for the ETAs: one refresh task, enqueued on commit.
+    assert not any(has_eta for _, has_eta, _ in etas(route_id, organization_id))
+    assert on_commit_run(callbacks) >= 1
     with scope(organization=organization_id):
         route = Route.objects.get(pk=route_id)
         visited = Stop.objects.get(pk=stop.pk)
@@ -403,10 +407,11 @@ def test_driver_visits_go_through_routing_and_refresh_the_remaining_etas(
     assert "already at this stop" in again.json()["detail"]
 
     etas_forget(route_id, organization_id)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         failed = post(client, "fail-eta", kind="fail", stop_id=stop.pk, reason_code="not_home",
                       notes="Nobody answered")  # fmt: skip
     assert failed.status_code == 200, failed.content
+    assert on_commit_run(callbacks) >= 1
     assert etas(route_id, organization_id) == [(1, False, True), (2, True, False)]
     with scope(organization=organization_id):
         event = DeliveryEvent.objects.get(order_id=stop.order_id, to_status="failed")
@@ -431,9 +436,10 @@ def test_a_delivery_refreshes_the_etas_and_the_last_one_completes_the_route(
     client = login(tenant_a.users[Role.DRIVER])
     assert post(client, "a-1", kind="arrive", stop_id=stop.pk).status_code == 200
     etas_forget(stop.route_id, organization_id)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         delivered = post(client, "d-1", kind="deliver", stop_id=stop.pk, recipient_name="Jo")
     assert delivered.status_code == 200, delivered.content
+    assert on_commit_run(callbacks) >= 1
     assert etas(stop.route_id, organization_id) == [(1, False, True), (2, True, False)]
     assert post(client, "a-2", kind="arrive", stop_id=second.pk).status_code == 200
     assert post(client, "d-2", kind="deliver", stop_id=second.pk).status_code == 200

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from deliveries.models import Route, Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from deliveries.resolvers import route_etas_organizations_due
 from deliveries.services import eta
 from deliveries.services.eta import (
     GreatCircleProvider,
@@ -29,12 +30,13 @@ from deliveries.services.eta import (
     route_ids_due_for_refresh,
 )
 from deliveries.services.routes import route_create, route_dispatch, stop_add, stops_reorder
-from deliveries.tasks import route_etas_refresh_moved
+from deliveries.tasks import route_etas_refresh_moved, route_etas_refresh_organization
 from fleet.models import Hub, VehicleState
 from tenancy.context import tenant_context
 from tests.deliveries.builders import order_build
 from tests.factories import DeviceFactory, HubFactory
 from tests.support.celery import CeleryWorker
+from tests.support.etas import on_commit_run
 from tests.support.outbox import outbox_relay_now
 
 T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
@@ -162,12 +164,16 @@ def test_a_reorder_refreshes_the_etas(
         route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
     before = dict((ref, when) for ref, when, _ in stop_state(route))
     assert before["NORTH-1"] < before["NORTH-2"]
-    with django_capture_on_commit_callbacks(execute=True), tenant_context(organization.pk):
+    with django_capture_on_commit_callbacks() as callbacks, tenant_context(organization.pk):
         stops_reorder(
             organization_id=organization.pk,
             route_id=route.pk,
             stop_ids=[stops[1].pk, stops[0].pk],
         )
+    # The request itself refreshed nothing: the refresh is one task, enqueued on commit.
+    assert [ref for ref, _, _ in stop_state(route)] == ["NORTH-2", "NORTH-1"]
+    assert dict((ref, when) for ref, when, _ in stop_state(route)) == before
+    assert on_commit_run(callbacks) == 1
     after = stop_state(route)
     assert [ref for ref, _, _ in after] == ["NORTH-2", "NORTH-1"]
     (_, eta_far, _), (_, eta_near, _) = after
@@ -323,23 +329,29 @@ def test_only_routes_whose_vehicle_moved_since_the_last_refresh_are_due(
         )  # fmt: skip
     with tenant_context(organization.pk):
         assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
-    assert route_etas_refresh_moved() == 1
+    assert route_etas_organizations_due() == [organization.pk]  # the beat's fan-out
+    assert route_etas_refresh_organization.apply((organization.pk,)).get() == 1
     (_, eta1, _), _ = stop_state(route)
     assert abs((eta1 - timezone.now()).total_seconds() - SECONDS_AT_30 / 2) < 3
     with tenant_context(organization.pk):
         assert route_ids_due_for_refresh(organization_id=organization.pk) == []
-    assert route_etas_refresh_moved() == 0
+    assert route_etas_organizations_due() == []
+    assert route_etas_refresh_moved() == 0  # the beat sends nothing
     with scopes_disabled():
         state.server_time = state.fix_time = timezone.now() + dt.timedelta(seconds=5)
         state.save()
     with tenant_context(organization.pk):
         assert route_ids_due_for_refresh(organization_id=organization.pk) == [route.pk]
+    assert route_etas_organizations_due() == [organization.pk]
 
 
 def test_the_refresh_task_is_registered_and_scheduled() -> None:
     from config.celery import app
 
     assert "deliveries.route_etas_refresh_moved" in app.tasks
+    assert {eta.ROUTE_ETAS_REFRESH_TASK, "deliveries.route_etas_refresh_organization"} <= set(
+        app.tasks
+    )
     assert "deliveries.demo_progress" in app.tasks
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"deliveries.route_etas_refresh_moved", "deliveries.demo_progress"} <= scheduled
@@ -353,8 +365,18 @@ def test_a_real_celery_worker_refreshes_the_moved_routes(
     organization, route, vehicle = (
         known_route["organization"], known_route["route"], known_route["vehicle"],
     )  # fmt: skip
+    with scopes_disabled():
+        Stop.objects.filter(route=route).update(eta=None, eta_updated_at=None)
+
+    def refreshed() -> list[dt.datetime | None] | None:
+        with scopes_disabled():
+            etas = list(Stop.objects.filter(route=route).values_list("eta", flat=True))
+        return etas if all(etas) else None
+
+    # A plan change (here the dispatch) has the worker refresh the route on commit.
     with tenant_context(organization.pk):
         route_dispatch(organization_id=organization.pk, route_id=route.pk)
+    celery_worker.wait_for(refreshed, "the worker to refresh the ETAs after the dispatch")
     with scopes_disabled():
         Stop.objects.filter(route=route).update(eta=None, eta_updated_at=None)
         fix = timezone.now()
@@ -362,14 +384,9 @@ def test_a_real_celery_worker_refreshes_the_moved_routes(
             organization=organization, vehicle=vehicle, fix_time=fix, server_time=fix,
             latitude=52.0, longitude=4.0,
         )  # fmt: skip
+    # The beat fans out one task per organization whose vehicles moved.
     route_etas_refresh_moved.delay()
-
-    def refreshed() -> list[dt.datetime | None] | None:
-        with scopes_disabled():
-            etas = list(Stop.objects.filter(route=route).values_list("eta", flat=True))
-        return etas if all(etas) else None
-
-    etas = celery_worker.wait_for(refreshed, "the worker to refresh the ETAs")
+    etas = celery_worker.wait_for(refreshed, "the worker to refresh the moved route's ETAs")
     seen = timezone.now()
     # The drive starts when the worker computes it (the van is where it last reported), which is
     # somewhere between the fix and the moment the ETAs were seen; a slow worker start is fine.

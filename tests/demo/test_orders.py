@@ -28,6 +28,7 @@ from fleet.geo import haversine_m
 from fleet.models import Driver, VehicleState
 from tenancy.models import Organization
 from tests.factories import DeviceFactory, HubFactory
+from tests.support.etas import on_commit_run
 
 pytestmark = pytest.mark.django_db
 
@@ -81,8 +82,9 @@ def test_demo_routes_are_dispatched_with_stops_on_the_road_network(
     demo_fleet: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     organization = demo_fleet["organization"]
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks() as callbacks:
         assert demo_routes_seed(organization) == 4
+    assert on_commit_run(callbacks) >= 4  # ETA refresh tasks: at least one per route
     assert demo_routes_seed(organization) == 0  # today's routes exist
     with scopes_disabled():
         routes = list(Route.objects.filter(organization=organization).select_related("hub"))
@@ -257,8 +259,9 @@ def test_seed_demo_plans_todays_routes_at_once(django_capture_on_commit_callback
     from demo.seed import demo_seed
     from demo.tenants import DEMO_ORGANIZATIONS
 
-    with django_capture_on_commit_callbacks(execute=True):  # the ETAs come on commit
+    with django_capture_on_commit_callbacks() as callbacks:  # the ETAs come on commit
         demo_seed()
+    assert on_commit_run(callbacks) > 0  # one ETA refresh task per route, run here
     with scopes_disabled():
         for spec in DEMO_ORGANIZATIONS:
             organization = Organization.objects.get(slug=spec.slug)
