@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deliveries.models import Route
 from fleet.models import Hub, Vehicle, Zone
-from tenancy.admin_base import TenantAdmin
+from tenancy.admin_base import ScopedChoicesFormMixin, TenantAdmin
 from tenancy.models import Role
 
 from .evaluation.calendar import windows_parse
@@ -130,7 +130,7 @@ class AlertRuleForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(TenantAdmin):
+class AlertRuleAdmin(ScopedChoicesFormMixin, TenantAdmin):
     form = AlertRuleForm
     list_display = ["name", "kind", "severity", "enabled", "scope_kind", "cooldown_seconds"]
     list_filter = ["kind", "severity", "enabled", "scope_kind"]
@@ -150,21 +150,6 @@ class AlertRuleAdmin(TenantAdmin):
         if request.user.is_superuser:
             fieldsets.insert(0, ("Organization", {"fields": ["organization"]}))
         return fieldsets
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        base = super().get_form(request, obj, change=change, **kwargs)
-        organization = getattr(request, "organization", None)
-        organization_id = (
-            obj.organization_id if obj is not None else getattr(organization, "pk", None)
-        )
-
-        class ScopedForm(base):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, **inner: Any) -> None:
-                super().__init__(*args, organization_id=organization_id, **inner)
-
-        return ScopedForm
 
 
 @admin.register(Holiday)

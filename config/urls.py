@@ -22,11 +22,13 @@ urlpatterns = [
     ),
     path("api/v1/", include("deliveries.api.urls")),
     path("api/v1/alerts/", include("alerts.api.urls")),
+    path("api/v1/reports/", include("reporting.reports.api.urls")),
     path("", include("fleet.urls")),
     path("", include("deliveries.urls")),
     path("", include(driver_urls)),
     path("alerts/", include("alerts.urls")),
     path("", include("reporting.urls")),
+    path("reports/", include("reporting.reports.urls")),
     path("", include("console.urls")),
 ]
 if apps.is_installed("demo"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
@@ -123,7 +124,22 @@ def organization_retention_apply(
             "retention of organization %s (%s days): %s positions, %s refused fixes deleted",
             organization_id, days, positions, refusals,
         )  # fmt: skip
-    return {"retention_days": days, "positions": positions, "refusals": refusals}
+    result = {"retention_days": days, "positions": positions, "refusals": refusals}
+    for name, hook in RETENTION_HOOKS.items():
+        result[name] = hook(organization_id=organization_id, now=now)
+    return result
+
+
+# Higher apps' own retention (reporting's report archive), run by the same per-organization
+# task: fleet cannot import them, so they register here in their AppConfig.ready().
+RetentionHook = Callable[..., int]
+RETENTION_HOOKS: dict[str, RetentionHook] = {}
+
+
+def retention_hook_register(name: str, hook: RetentionHook) -> None:
+    """`hook(organization_id=..., now=...)` deletes what is past its retention and returns how
+    many rows it deleted."""
+    RETENTION_HOOKS[name] = hook
 
 
 def _positions_delete_before(organization_id: int, cutoff: dt.datetime, batch: int) -> int:

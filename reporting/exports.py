@@ -31,9 +31,14 @@ CSV_HEADER = (
 )
 
 
+def formula_like(text: str) -> bool:
+    """Would a spreadsheet run this text as a formula?"""
+    return text.startswith(FORMULA_TRIGGERS)
+
+
 def spreadsheet_safe(text: str) -> str:
     """Text a spreadsheet shows as text, never runs (OWASP's advice: a leading apostrophe)."""
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+    return f"'{text}" if formula_like(text) else text
 
 
 def _utc(timestamp: float) -> dt.datetime:

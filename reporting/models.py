@@ -233,3 +233,17 @@ class RollupDirtyMark(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject_id} {self.day}"
+
+
+# Reports' tables live beside their code; Django finds models through this module.
+from .reports.models import ReportRun, ReportSchedule  # noqa: E402
+
+__all__ = [
+    "DailyRouteRollup",
+    "DailyVehicleRollup",
+    "DisputePacket",
+    "HistorySettings",
+    "ReportRun",
+    "ReportSchedule",
+    "RollupDirtyMark",
+]

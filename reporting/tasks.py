@@ -34,3 +34,7 @@ def rollups_compute_yesterday() -> int:
         yesterday = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date() - dt.timedelta(days=1)
         rollups_compute_day.delay(organization_id, yesterday.isoformat(), only_if_stale=True)
     return len(organizations)
+
+
+# Reports' tasks live beside their code; Celery's autodiscovery looks here.
+from .reports import tasks as report_tasks  # noqa: E402,F401

@@ -71,3 +71,24 @@ class TenantAdmin(ForeignIdIs404Mixin, admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
         return self._limit_to_organization(request, db_field, field)
+
+
+class ScopedChoicesFormMixin:
+    """For a ModelAdmin whose form takes `organization_id=` and offers that organization's rows
+    as choices (ids kept in array fields, which the ForeignKey scoping above cannot reach): the
+    object's organization, or the admin's own for a new object."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
+        organization = getattr(request, "organization", None)
+        organization_id = (
+            obj.organization_id if obj is not None else getattr(organization, "pk", None)
+        )
+
+        class ScopedForm(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **inner: Any) -> None:
+                super().__init__(*args, organization_id=organization_id, **inner)
+
+        return ScopedForm

@@ -36,6 +36,7 @@ from tests.factories import (
     UserFactory,
     ZoneFactory,
 )
+from tests.reporting.builders import report_markers, tenant_reports_build
 from tests.support.celery import celery_worker  # noqa: F401  (a fixture for every test)
 
 # The server's garbage-collector tuning (config/asgi.py) is for long-running servers, not for
@@ -63,6 +64,8 @@ class Tenant:
     # Deliveries: one order (tracked by its markers) and one row of each other delivery model.
     order: Order | None = None
     delivery_objects: dict[type, Any] = field(default_factory=dict)
+    # Reports: one schedule and one finished run with its file (tests/reporting/builders.py).
+    report_objects: dict[type, Any] = field(default_factory=dict)
     # And one open alert (with a rule of its own), built on first use (alerts_build) so that
     # the tenants of tests that are not about the inbox stay as they were.
     alert: Alert | None = None
@@ -109,6 +112,7 @@ class Tenant:
                 else []
             ),
             *([self.alert.title, self.alert_rule.name] if self.alert and self.alert_rule else []),
+            *report_markers(self.organization.name.split(" ", 1)[0], self.report_objects),
         ]
 
     def objects(self) -> dict[type, Any]:
@@ -125,6 +129,7 @@ class Tenant:
             AlertRule: self.alert_rule,
             Holiday: self.holiday,
             **self.delivery_objects,
+            **self.report_objects,
         }
 
 
@@ -175,6 +180,7 @@ def build_tenant(label: str) -> Tenant:
             organization=organization, date=dt.date(2026, 12, 25), name=f"{label}holiday Day"
         )
     order, delivery_objects = tenant_deliveries_build(label, organization, hub, vehicle, driver)
+    report_objects = tenant_reports_build(label, organization)
     return Tenant(
         organization,
         hub,
@@ -190,6 +196,7 @@ def build_tenant(label: str) -> Tenant:
         holiday=holiday,
         order=order,
         delivery_objects=delivery_objects,
+        report_objects=report_objects,
     )
 
 

@@ -187,7 +187,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Time-based alert kinds, auto-resolution and escalation, one task per organization.
     "alerts-sweep": {"task": "alerts.sweep", "schedule": 15.0},
     "rollups-yesterday": {"task": "reporting.rollups_compute_yesterday", "schedule": 3600.0},
+    # Scheduled reports: each organization's closed periods are built and emailed within a
+    # minute or two of closing (reporting/reports/services.py).
+    "report-schedules": {"task": "reporting.report_schedules_tick", "schedule": 60.0},
 }
+# The report archive (export and scheduled runs, with their files) keeps this many days.
+REPORTS_RETENTION_DAYS = int(env("DOORSTEP_REPORTS_RETENTION_DAYS", "90"))
 # A new organization gets alerts' default rule set (alerts/defaults.py); tests turn it off
 # and build the rules they need.
 ALERTS_DEFAULT_RULES_ON_CREATE = env_bool("DOORSTEP_ALERTS_DEFAULT_RULES", True)

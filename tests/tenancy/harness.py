@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
+from reporting.models import ReportRun, ReportSchedule
 
 HISTORY_DAY = "2026-03-29"  # any day: a foreign vehicle is refused whatever the day
 
@@ -63,6 +64,10 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "history:dispute_packet": lambda b: {"order_id": b.tenant.order.pk},
     # B's issued packet (built through the service on first use): its file is refused too.
     "history:dispute_packet_file": lambda b: {"packet_id": _dispute_packet_id(b.tenant)},
+    # Reports: B's run (status and file) and schedule (tests/reporting/builders.py).
+    "reports:run_status": lambda b: {"run_id": b.tenant.report_objects[ReportRun].pk},
+    "reports:run_download": lambda b: {"run_id": b.tenant.report_objects[ReportRun].pk},
+    "reports:schedule_edit": lambda b: {"schedule_id": b.tenant.report_objects[ReportSchedule].pk},
     "history:vehicle_day_export": lambda b: {
         "vehicle_id": b.tenant.vehicle.pk,
         "day": HISTORY_DAY,
@@ -109,6 +114,16 @@ PLAIN_URLS: set[str] = {
     # GET: the upload form; the POST with a foreign packet is
     # tests/reporting/test_dispute_packet.py::test_another_organizations_packet_is_unknown_to_us
     "history:dispute_packet_verify",
+    "reports:index",
+    "reports:archive",
+    "reports:schedules",
+    "reports-api:report_kinds",
+}
+
+# URLs that take a parameter that is not an object id (served to everybody like PLAIN_URLS;
+# foreign ids in their query strings: tests/reporting/test_report_views.py).
+PARAMETER_URLS: dict[str, dict[str, Any]] = {
+    "reports-api:report": {"kind": "trips"},
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
@@ -135,6 +150,9 @@ POST_ONLY_URLS: set[str] = {
     "driver:actions",
     # tests/alerts/test_views.py::test_actions_on_a_foreign_alert_are_404_and_change_nothing
     "alerts:alert_action",
+    # tests/reporting/test_report_views.py
+    "reports:run_create",
+    "reports:schedule_delete",
 }
 
 # Admin URL names that take no object id and are walked generically.
@@ -200,6 +218,8 @@ def admin_probes(foreign: Any) -> Iterator[Probe]:
 
 def probes(foreign: Any) -> list[Probe]:
     found = [Probe(reverse(name), False, name) for name in sorted(PLAIN_URLS)]
+    for name, parameters in sorted(PARAMETER_URLS.items()):
+        found.append(Probe(reverse(name, kwargs=parameters), False, name))
     for name, kwargs in sorted(FOREIGN_ID_URLS.items()):
         found.append(Probe(reverse(name, kwargs=kwargs(foreign)), True, name))
     found.extend(admin_probes(foreign))

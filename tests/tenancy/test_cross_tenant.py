@@ -42,6 +42,7 @@ def assert_no_foreign_data(body: str, tenant: Tenant, label: str) -> None:
 def test_every_url_pattern_is_covered() -> None:
     covered = (
         harness.PLAIN_URLS
+        | set(harness.PARAMETER_URLS)
         | set(harness.FOREIGN_ID_URLS)
         | harness.POST_ONLY_URLS
         | harness.admin_url_names()
