@@ -10,6 +10,7 @@ from celery import shared_task
 from tenancy.models import Organization
 from tenancy.tasks import tenant_task
 
+from .dirty import dirty_days_recompute
 from .rollups import rollups_are_final, rollups_recompute_day
 
 
@@ -34,6 +35,22 @@ def rollups_compute_yesterday() -> int:
         yesterday = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date() - dt.timedelta(days=1)
         rollups_compute_day.delay(organization_id, yesterday.isoformat(), only_if_stale=True)
     return len(organizations)
+
+
+@tenant_task(name="reporting.rollups_recompute_dirty")
+def rollups_recompute_dirty(organization_id: int) -> int:
+    """One organization's days marked dirty by late fixes or changed orders, recomputed."""
+    return len(dirty_days_recompute(organization_id=organization_id))
+
+
+@shared_task(name="reporting.rollups_dirty_sweep")
+def rollups_dirty_sweep() -> int:
+    """Beat's fan-out: one task per organization (listing organizations needs no context;
+    a task for an organization without marks finds nothing and returns)."""
+    organization_ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+    for organization_id in organization_ids:
+        rollups_recompute_dirty.delay(organization_id)
+    return len(organization_ids)
 
 
 # Reports' tasks live beside their code; Celery's autodiscovery looks here.

@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Scheduled reports: each organization's closed periods are built and emailed within a
     # minute or two of closing (reporting/reports/services.py).
     "report-schedules": {"task": "reporting.report_schedules_tick", "schedule": 60.0},
+    # Days marked dirty by late fixes or corrected orders (reporting/dirty.py).
+    "rollups-dirty": {"task": "reporting.rollups_dirty_sweep", "schedule": 300.0},
 }
 # The report archive (export and scheduled runs, with their files) keeps this many days.
 REPORTS_RETENTION_DAYS = int(env("DOORSTEP_REPORTS_RETENTION_DAYS", "90"))

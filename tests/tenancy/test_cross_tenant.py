@@ -214,3 +214,31 @@ def test_foreign_alert_actions_are_refused(role: str, tenant_a: Tenant, tenant_b
             assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} alert {action}")
     with scopes_disabled():
         assert Alert.objects.get(pk=alert_id).status == "open"
+
+
+def test_rollup_tasks_act_for_their_organization_only(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    """A's rollup tasks (a day's recompute, the dirty-day sweep) neither read nor write B's
+    rollups or marks; B's route day stays dirty and unrolled."""
+    import datetime as dt
+
+    from deliveries.models import Route
+    from reporting.models import DailyRouteRollup, RollupDirtyMark
+    from reporting.tasks import rollups_compute_day, rollups_recompute_dirty
+
+    day = dt.date.today() - dt.timedelta(days=3)
+    with scopes_disabled():
+        route_b = Route.objects.create(
+            organization=tenant_b.organization, hub=tenant_b.hub, date=day
+        )
+        RollupDirtyMark.objects.create(
+            organization=tenant_b.organization,
+            kind="route",
+            subject_id=route_b.pk,
+            day=day,
+            marked_at=dt.datetime.now(dt.UTC),
+        )
+    rollups_compute_day.apply(args=[tenant_a.organization.pk, day.isoformat()]).get()
+    rollups_recompute_dirty.apply(args=[tenant_a.organization.pk]).get()
+    with scopes_disabled():
+        assert RollupDirtyMark.objects.filter(organization=tenant_b.organization).count() == 1
+        assert not DailyRouteRollup.objects.filter(organization=tenant_b.organization).exists()
