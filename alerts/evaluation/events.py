@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -43,10 +44,23 @@ def vehicle_min_distance_m(
         organization_id=organization_id, vehicle_id=vehicle_id, fix_time__gte=start,
         fix_time__lte=end,
     ).values_list("latitude", "longitude")  # fmt: skip
+    return closest_approach_m(lat=lat, lon=lon, points=points)
+
+
+def closest_approach_m(
+    *, lat: float, lon: float, points: Iterable[tuple[float, float]]
+) -> float | None:
+    """Metres from (lat, lon) to the nearest of the points; None without points (pure)."""
     best = math.inf
     for plat, plon in points:
         best = min(best, haversine_m(lat, lon, plat, plon))
     return None if best == math.inf else best
+
+
+def arrived_not_near_holds(*, closest_m: float | None, distance_m: float) -> bool:
+    """A stop marked arrived is suspect when the vehicle's closest approach around the arrival
+    stayed farther than the rule's distance. No positions at all prove nothing: quiet (pure)."""
+    return closest_m is not None and closest_m > distance_m
 
 
 def _open_once(loaded: LoadedRule, finding: Finding, event: OutboxEvent, now: dt.datetime) -> bool:
@@ -206,7 +220,9 @@ def stop_event_evaluate(event: OutboxEvent) -> int:
             lat=stop.order.latitude, lon=stop.order.longitude or 0.0,
             start=stop.actual_arrival - around, end=stop.actual_arrival + around,
         )  # fmt: skip
-        if closest is None or closest <= p.distance_m:
+        if closest is None or not arrived_not_near_holds(
+            closest_m=closest, distance_m=p.distance_m
+        ):
             continue
         finding = Finding(
             Subject(SubjectType.STOP, stop.pk, stop.order.reference, route_id=route.pk,

@@ -263,6 +263,21 @@ def _accepted_counts(
     )
 
 
+def idle_while_late_risk_holds(
+    *, status: str, stationary_since: dt.datetime | None, next_stop_late_risk: bool | None,
+    now: dt.datetime, idle_minutes: float,
+) -> bool:  # fmt: skip
+    """The route's vehicle has stood (idle or stopped) for at least N minutes while the next
+    stop it has not reached is at late risk (pure). No next stop: nothing to be late for."""
+    standing = status in (VehicleState.Status.IDLE, VehicleState.Status.STOPPED)
+    return (
+        standing
+        and stationary_since is not None
+        and now - stationary_since >= dt.timedelta(minutes=idle_minutes)
+        and bool(next_stop_late_risk)
+    )
+
+
 def idle_while_late_risk_find(
     org: OrgRules, loaded: LoadedRule, now: dt.datetime
 ) -> dict[int, Finding]:
@@ -273,20 +288,27 @@ def idle_while_late_risk_find(
     by_vehicle = {vehicle_id: (route_id, hub_id) for route_id, vehicle_id, hub_id in routes}
     if not by_vehicle:
         return {}
+    # The query only narrows to the candidates; idle_while_late_risk_holds decides.
     standing = VehicleState.objects.filter(
         organization_id=org.organization_id, vehicle_id__in=list(by_vehicle),
         status__in=[VehicleState.Status.IDLE, VehicleState.Status.STOPPED],
         stationary_since__lte=idle_since,
-    ).values_list("vehicle_id", "stationary_since", "latitude", "longitude", "vehicle__plate")  # fmt: skip
+    ).values_list(
+        "vehicle_id", "status", "stationary_since", "latitude", "longitude", "vehicle__plate"
+    )  # fmt: skip
     found = {}
-    for vehicle_id, since, lat, lon, plate in standing:
+    for vehicle_id, status, since, lat, lon, plate in standing:
         route_id, hub_id = by_vehicle[vehicle_id]
         next_stop = (
             Stop.objects.filter(organization_id=org.organization_id, route_id=route_id,
                                 actual_arrival__isnull=True)
             .order_by("sequence").values_list("late_risk", "order__reference").first()
         )  # fmt: skip
-        if not next_stop or not next_stop[0]:
+        holds = idle_while_late_risk_holds(
+            status=status, stationary_since=since, next_stop_late_risk=next_stop and next_stop[0],
+            now=now, idle_minutes=loaded.params.idle_minutes,
+        )  # fmt: skip
+        if not holds or next_stop is None:
             continue
         if not loaded.applies_to(hub_id=hub_id, vehicle_id=vehicle_id, route_id=route_id):
             continue
