@@ -163,6 +163,16 @@ def _stands(tenant: Tenant, status: str, since: dt.datetime, now: dt.datetime) -
         )  # fmt: skip
 
 
+def _started_with_the_next_stop_at_risk(tenant: Tenant) -> Stop:
+    """A rule watching it, the route in progress, its next stop flagged late risk."""
+    rule_create(tenant, "idle_while_late_risk", params={"idle_minutes": 5})
+    stop = _on_the_road(tenant)
+    with scopes_disabled():
+        Route.objects.filter(pk=stop.route_id).update(status=Route.Status.IN_PROGRESS)
+        Stop.objects.filter(pk=stop.pk).update(late_risk=True)
+    return stop
+
+
 def _sweep(tenant: Tenant, now: dt.datetime) -> dict[str, int]:
     with tenant_context(tenant.organization.pk):
         return organization_sweep(organization_id=tenant.organization.pk, now=now)
@@ -172,12 +182,7 @@ def _sweep(tenant: Tenant, now: dt.datetime) -> dict[str, int]:
 def test_idle_while_late_risk_opens_after_n_minutes_and_resolves_when_the_van_drives(
     tenant_a: Tenant,
 ) -> None:
-    rule_create(tenant_a, "idle_while_late_risk", params={"idle_minutes": 5})
-    stop = _on_the_road(tenant_a)
-    now = timezone.now()
-    with scopes_disabled():
-        Route.objects.filter(pk=stop.route_id).update(status=Route.Status.IN_PROGRESS)
-        Stop.objects.filter(pk=stop.pk).update(late_risk=True)
+    stop, now = _started_with_the_next_stop_at_risk(tenant_a), timezone.now()
     standing_since = now - dt.timedelta(minutes=3)
     _stands(tenant_a, IDLE, standing_since, now)
     _sweep(tenant_a, now)
@@ -208,12 +213,7 @@ def test_idle_while_late_risk_opens_after_n_minutes_and_resolves_when_the_van_dr
 def test_idle_while_late_risk_ends_when_the_next_stop_is_no_longer_at_risk(
     tenant_a: Tenant,
 ) -> None:
-    rule_create(tenant_a, "idle_while_late_risk", params={"idle_minutes": 5})
-    stop = _on_the_road(tenant_a)
-    now = timezone.now()
-    with scopes_disabled():
-        Route.objects.filter(pk=stop.route_id).update(status=Route.Status.IN_PROGRESS)
-        Stop.objects.filter(pk=stop.pk).update(late_risk=True)
+    stop, now = _started_with_the_next_stop_at_risk(tenant_a), timezone.now()
     _stands(tenant_a, STOPPED, now - dt.timedelta(minutes=10), now)
     _sweep(tenant_a, now)
     assert [a.status for a in alerts_of(tenant_a)] == [Alert.Status.OPEN]
