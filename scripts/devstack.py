@@ -2,7 +2,8 @@
 
 1. Services: PostgreSQL and Redis from ``DATABASE_URL`` / ``REDIS_URL`` when set, else
    embedded ones (see scripts/embedded.py) with their data in ``.data/`` (kept across runs).
-2. ``manage.py migrate`` and ``manage.py seed_demo`` (idempotent: demo tenants and logins).
+2. ``manage.py migrate`` and ``manage.py seed_demo --history-days 28`` (idempotent: demo
+   tenants and logins, and four weeks of past days; DOORSTEP_DEMO_HISTORY_DAYS changes it).
 3. Under honcho, one coloured log stream of:
      web        daphne on http://127.0.0.1:8000 (HTTP + websockets)
      worker     celery worker (alert evaluation, reports, webhooks)
@@ -70,14 +71,18 @@ django.setup()
 from django.core.management import call_command
 call_command("migrate", interactive=False, verbosity=1, stdout=sys.stderr)
 if "--seed" in sys.argv:
-    call_command("seed_demo")
+    call_command("seed_demo", history_days=int(sys.argv[sys.argv.index("--seed") + 1]))
 """
+
+# Weeks of past days for the manager's dashboards and the history pages, seeded in seconds
+# (demo/history.py; days already seeded stay). DOORSTEP_DEMO_HISTORY_DAYS=0 turns it off.
+HISTORY_DAYS = os.environ.get("DOORSTEP_DEMO_HISTORY_DAYS", "28")
 
 
 def prepare(env: dict[str, str], seed: bool) -> list[str]:
     """Apply migrations and (when the command exists) seed the demo data; return its lines.
     On an interrupt the child is stopped before we unwind."""
-    command = [str(BIN / "python"), "-c", PREPARE, *(["--seed"] if seed else [])]
+    command = [str(BIN / "python"), "-c", PREPARE, *(["--seed", HISTORY_DAYS] if seed else [])]
     # As the database owner: migrate creates the roles, grants and row-level security that
     # the other processes (the application role) then run under (docs/tenancy.md).
     owner_env = {**env, "DOORSTEP_DB_AS_OWNER": "1"}
