@@ -118,12 +118,16 @@ PLAIN_URLS: set[str] = {
     "reports:archive",
     "reports:schedules",
     "reports-api:report_kinds",
+    # KPIs: foreign ids in the query string are tests/reporting/test_kpi_api.py's
+    "kpis-api:summary",
+    "kpis-api:daily",
 }
 
 # URLs that take a parameter that is not an object id (served to everybody like PLAIN_URLS;
 # foreign ids in their query strings: tests/reporting/test_report_views.py).
 PARAMETER_URLS: dict[str, dict[str, Any]] = {
     "reports-api:report": {"kind": "trips"},
+    "kpis-api:breakdown": {"by": "vehicle"},
 }
 
 # POST-only actions that take a foreign id in the body; each has a dedicated test.
