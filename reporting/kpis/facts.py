@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from alerts.models import Alert
 from deliveries.models import FailureReason, Route
@@ -26,7 +26,7 @@ from .filters import KpiFilters
 
 @dataclass(frozen=True)
 class Fact:
-    day: dt.date
+    day: dt.date | None  # None when not grouped by day
     vehicle_id: int | None
     driver_id: int | None
     hub_id: int | None
@@ -69,45 +69,14 @@ def _entity_filters(rows: QuerySet[Any], filters: KpiFilters) -> QuerySet[Any]:
     return rows
 
 
-def vehicle_facts(*, organization_id: int, filters: KpiFilters) -> list[Fact]:
-    rows = _entity_filters(
-        DailyVehicleRollup.objects.filter(
-            organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
-        ),
-        filters,
-    ).values_list(
-        "day",
-        "vehicle_id",
-        "driver_id",
-        "hub_id",
-        "distance_m",
-        "moving_seconds",
-        "idle_seconds",
-        "stopped_seconds",
-        "shift_seconds",
-        "speeding_events",
-    )
-    return [
-        Fact(
-            day,
-            vehicle_id,
-            driver_id,
-            hub_id,
-            KpiTotals(
-                vehicle_days=1,
-                distance_m=distance,
-                moving_seconds=moving,
-                idle_seconds=idle,
-                stopped_seconds=stopped,
-                shift_seconds=shift,
-                speeding_events=speeding,
-            ),
-        )
-        for day, vehicle_id, driver_id, hub_id, distance, moving, idle, stopped, shift, speeding in (
-            rows
-        )
-    ]
-
+VEHICLE_SUMS = (
+    "distance_m",
+    "moving_seconds",
+    "idle_seconds",
+    "stopped_seconds",
+    "shift_seconds",
+    "speeding_events",
+)
 
 ROUTE_FIELDS = (
     "stops_planned",
@@ -122,43 +91,99 @@ ROUTE_FIELDS = (
     "dwell_stops",
     "on_route_seconds",
 )
+GROUP_FIELDS = ("day", "vehicle_id", "driver_id", "hub_id")
 
 
-def route_facts(*, organization_id: int, filters: KpiFilters) -> list[Fact]:
+def _fact(row: dict[str, Any], totals: KpiTotals) -> Fact:
+    """A fact of a group: the fields it was not grouped by are None."""
+    return Fact(
+        row.get("day"), row.get("vehicle_id"), row.get("driver_id"), row.get("hub_id"), totals
+    )
+
+
+def vehicle_facts(
+    *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
+) -> list[Fact]:
+    """The vehicle-day rollups of the slice, summed in the database per (day, vehicle, driver,
+    hub): the dashboard's time stays that of one indexed aggregate however long the period."""
+    rows = (
+        _entity_filters(
+            DailyVehicleRollup.objects.filter(
+                organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
+            ),
+            filters,
+        )
+        .values(*group)
+        .annotate(vehicle_days=Count("id"), **{f"sum_{n}": Sum(n) for n in VEHICLE_SUMS})
+        .order_by()
+    )
+    result = []
+    for row in rows:
+        sums: dict[str, Any] = {n: row[f"sum_{n}"] or 0 for n in VEHICLE_SUMS}
+        if row["vehicle_days"]:
+            result.append(_fact(row, KpiTotals(vehicle_days=row["vehicle_days"], **sums)))
+    return result
+
+
+def _histograms(
+    rows: QuerySet[Any], group: tuple[str, ...]
+) -> dict[tuple[Any, ...], tuple[dict[str, int], dict[str, Any]]]:
+    """The JSON histograms (failures by reason, ETA errors) of the rows that have any, merged
+    per group in Python: few rows have them, and JSON does not SUM."""
+    merged: dict[tuple[Any, ...], KpiTotals] = {}
+    for row in rows.exclude(failures_by_reason={}, eta_errors={}).values(
+        *group, "failures_by_reason", "eta_errors"
+    ):
+        key = tuple(row[g] for g in group)
+        part = KpiTotals(failures_by_reason=row["failures_by_reason"], eta_errors=row["eta_errors"])
+        merged[key] = merged[key] + part if key in merged else part
+    return {k: (t.failures_by_reason, t.eta_errors) for k, t in merged.items()}
+
+
+def route_facts(
+    *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
+) -> list[Fact]:
     rows = _entity_filters(
         DailyRouteRollup.objects.filter(
             organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
         ),
         filters,
-    ).values(
-        "day",
-        "vehicle_id",
-        "driver_id",
-        "hub_id",
-        *ROUTE_FIELDS,
-        "planned_distance_m",
-        "actual_distance_m",
-        "planned_seconds",
-        "actual_seconds",
-        "failures_by_reason",
-        "eta_errors",
     )
-    result = []
-    for row in rows:
-        compared = row["planned_distance_m"] is not None and row["actual_distance_m"] is not None
-        timed = row["planned_seconds"] is not None and row["actual_seconds"] is not None
-        totals = KpiTotals(
-            routes=1,
-            **{name: row[name] for name in ROUTE_FIELDS},
-            compared_routes=1 if compared or timed else 0,
-            planned_distance_m=row["planned_distance_m"] if compared else 0.0,
-            actual_distance_m=row["actual_distance_m"] if compared else 0.0,
-            planned_seconds=row["planned_seconds"] if timed else 0,
-            actual_seconds=row["actual_seconds"] if timed else 0,
-            failures_by_reason=row["failures_by_reason"],
-            eta_errors=row["eta_errors"],
+    distances = Q(planned_distance_m__isnull=False, actual_distance_m__isnull=False)
+    durations = Q(planned_seconds__isnull=False, actual_seconds__isnull=False)
+    sums = (
+        rows.values(*group)
+        .annotate(
+            routes=Count("id"),
+            compared_routes=Count("id", filter=distances | durations),
+            sum_planned_distance_m=Sum("planned_distance_m", filter=distances),
+            sum_actual_distance_m=Sum("actual_distance_m", filter=distances),
+            sum_planned_seconds=Sum("planned_seconds", filter=durations),
+            sum_actual_seconds=Sum("actual_seconds", filter=durations),
+            **{f"sum_{n}": Sum(n) for n in ROUTE_FIELDS},
         )
-        result.append(Fact(row["day"], row["vehicle_id"], row["driver_id"], row["hub_id"], totals))
+        .order_by()
+    )
+    histograms = _histograms(rows, group)
+    result = []
+    for row in sums:
+        if not row["routes"]:
+            continue
+        key = tuple(row[g] for g in group)
+        reasons, errors = histograms.get(key, ({}, {}))
+        counts: dict[str, Any] = {n: row[f"sum_{n}"] or 0 for n in ROUTE_FIELDS}
+        totals = KpiTotals(
+            routes=row["routes"],
+            **counts,
+            compared_routes=row["compared_routes"],
+            planned_distance_m=row["sum_planned_distance_m"] or 0.0,
+            actual_distance_m=row["sum_actual_distance_m"] or 0.0,
+            planned_seconds=row["sum_planned_seconds"] or 0,
+            actual_seconds=row["sum_actual_seconds"] or 0,
+            failures_by_reason=reasons,
+            eta_errors=errors,
+        )
+        result.append(_fact(row, totals))
     return result
 
 
@@ -211,12 +236,17 @@ def alert_facts(*, organization_id: int, filters: KpiFilters, timezone: str) -> 
     return result
 
 
-def facts_load(*, organization_id: int, filters: KpiFilters) -> list[Fact]:
+def facts_load(
+    *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
+) -> list[Fact]:
+    """The slice's facts summed per `group` (a subset of day, vehicle_id, driver_id, hub_id;
+    () for one total) for the rollups; alerts come one per alert (few, and their day and
+    driver are derived)."""
     require_organization(organization_id)
     timezone = organization_timezone(organization_id=organization_id)
     return [
-        *vehicle_facts(organization_id=organization_id, filters=filters),
-        *route_facts(organization_id=organization_id, filters=filters),
+        *vehicle_facts(organization_id=organization_id, filters=filters, group=group),
+        *route_facts(organization_id=organization_id, filters=filters, group=group),
         *alert_facts(organization_id=organization_id, filters=filters, timezone=timezone),
     ]
 

@@ -73,8 +73,10 @@ class KpiRow:
     figures: KpiFigures
 
 
-def _totals(organization_id: int, filters: KpiFilters) -> list[facts.Fact]:
-    return facts.facts_load(organization_id=organization_id, filters=filters)
+def _totals(
+    organization_id: int, filters: KpiFilters, group: tuple[str, ...] = ()
+) -> list[facts.Fact]:
+    return facts.facts_load(organization_id=organization_id, filters=filters, group=group)
 
 
 def kpi_summary(*, organization_id: int, filters: KpiFilters) -> KpiSummary:
@@ -117,7 +119,7 @@ def kpi_daily(*, organization_id: int, filters: KpiFilters) -> list[KpiDay]:
     zero counts and None rates), oldest first."""
     require_organization(organization_id)
     costs = facts.cost_parameters_get(organization_id=organization_id)
-    by_day = _grouped(_totals(organization_id, filters), lambda f: f.day)
+    by_day = _grouped(_totals(organization_id, filters, ("day",)), lambda f: f.day)
     days = [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
     return [KpiDay(day, figures_compute(by_day.get(day, KpiTotals()), costs)) for day in days]
 
@@ -129,13 +131,13 @@ def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy)
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
     costs = facts.cost_parameters_get(organization_id=organization_id)
-    rows = _totals(organization_id, filters)
     if by == "day":
         return [
             KpiRow("day", d.day.isoformat(), d.day.isoformat(), d.figures)
             for d in kpi_daily(organization_id=organization_id, filters=filters)
         ]
     attribute = {"vehicle": "vehicle_id", "driver": "driver_id", "hub": "hub_id"}[by]
+    rows = _totals(organization_id, filters, (attribute,))
     groups = _grouped(rows, lambda f: getattr(f, attribute))
     ids = [i for i in groups if isinstance(i, int)]
     labels = facts.entity_labels(organization_id=organization_id, by=by, ids=ids)
