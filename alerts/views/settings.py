@@ -13,7 +13,7 @@ from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 
 from .. import selectors
-from ..forms import AlertRuleForm, NotificationPreferenceForm
+from ..forms import AlertRuleSettingsForm, NotificationPreferenceForm
 from ..models import AlertRule, NotificationPreference
 from .inbox import member_scope
 
@@ -38,7 +38,9 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
         rule = AlertRule.objects.filter(organization_id=organization_id, pk=rule_id).first()
         if rule is None:
             raise Http404("No such rule")
-    form = AlertRuleForm(request.POST or None, instance=rule)
+    form = AlertRuleSettingsForm(
+        request.POST or None, instance=rule, organization_id=organization_id
+    )
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
         saved.organization_id = organization_id

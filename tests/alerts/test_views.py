@@ -112,23 +112,72 @@ def test_markers_for_the_live_map(tenant_a: Tenant) -> None:
     assert marker["vehicle_id"] == tenant_a.vehicle.pk and marker["url"].startswith("/alerts/")
 
 
-def test_admins_edit_rules_with_precise_errors(tenant_a: Tenant) -> None:
+RULE_FORM: dict[str, Any] = {
+    "name": "Battery low", "kind": "battery_low", "enabled": "on", "severity": "20",
+    "params": '{"below_pct": 12}', "scope_kind": "all", "active_hours": "[]",
+    "min_duration_seconds": 0, "cooldown_seconds": 600, "channels": ["in_app"],
+    "recipient_roles": ["dispatcher"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"params": "{not json"}, "Enter a valid JSON."),
+        ({"params": '{"percent": 15}'}, "percent: Unknown parameter"),
+        ({"params": '{"below_pct": 500}'}, "below_pct: Must be at most"),
+        ({"params": '{"below_pct": "low"}'}, "below_pct: "),
+        ({"active_hours": '[{"days": [0], "start": "25:00", "end": "07:00"}]'}, "25:00"),
+        ({"scope_kind": "hubs"}, "Pick at least one for this scope."),
+    ],
+)
+def test_the_settings_page_refuses_bad_parameters_with_a_form_error(
+    tenant_a: Tenant, change: dict[str, str], error: str
+) -> None:
+    """The same typed per-kind form as Django admin: one error per bad parameter, by name."""
+    bad = login(tenant_a.users[Role.ADMIN]).post(
+        "/alerts/settings/rules/new/", {**RULE_FORM, **change}
+    )
+    assert bad.status_code == 400
+    assert error in bad.content.decode()
+    with scopes_disabled():
+        assert not AlertRule.objects.filter(name="Battery low").exists()  # nothing half-written
+
+
+def test_admins_edit_rules_on_the_settings_page(tenant_a: Tenant, tenant_b: Tenant) -> None:
     client = login(tenant_a.users[Role.ADMIN])
     assert b"Alpharule Watch" in client.get("/alerts/settings/").content
-    form = {
-        "name": "Battery low", "kind": "battery_low", "enabled": "on", "severity": "20",
-        "params": "{not json", "scope_kind": "all", "active_hours": "", "min_duration_seconds": 0,
-        "cooldown_seconds": 600, "channels": ["in_app"], "recipient_roles": ["dispatcher"],
-    }  # fmt: skip
-    bad = client.post("/alerts/settings/rules/new/", form)
-    assert bad.status_code == 400 and b"Not valid JSON" in bad.content
-    form["params"] = '{"percent": 15}'
-    assert client.post("/alerts/settings/rules/new/", form).status_code == 302
+    assert client.get("/alerts/settings/rules/new/").status_code == 200
+    assert client.post("/alerts/settings/rules/new/", RULE_FORM).status_code == 302
     with scopes_disabled():
         rule = AlertRule.objects.get(name="Battery low")
-    assert rule.organization_id == tenant_a.organization.pk and rule.params == {"percent": 15}
-    edit = client.post(f"/alerts/settings/rules/{rule.pk}/", {**form, "name": "Battery < 15%"})
+    # Saved with every default of the kind filled in, as Django admin saves it.
+    assert rule.organization_id == tenant_a.organization.pk
+    assert rule.params == {"below_pct": 12, "hysteresis_pct": 5}
+    edit = client.post(
+        f"/alerts/settings/rules/{rule.pk}/",
+        {**RULE_FORM, "name": "Battery < 10%", "params": '{"below_pct": 10}',
+         "scope_kind": "hubs", "scope_hub_ids": [str(tenant_a.hub.pk)]},
+    )  # fmt: skip
     assert edit.status_code == 302
+    with scopes_disabled():
+        rule.refresh_from_db()
+    assert (rule.name, rule.params["below_pct"], rule.scope_hub_ids) == (
+        "Battery < 10%", 10, [tenant_a.hub.pk],
+    )  # fmt: skip
+    # Scope choices are the organization's own: another organization's hub is refused.
+    foreign = client.post(
+        f"/alerts/settings/rules/{rule.pk}/",
+        {**RULE_FORM, "scope_kind": "hubs", "scope_hub_ids": [str(tenant_b.hub.pk)]},
+    )
+    assert foreign.status_code == 400 and tenant_b.hub.name not in foreign.content.decode()
+    # Another organization's rule cannot be edited: 404, and it is unchanged.
+    with scopes_disabled():
+        b_rule = AlertRule.objects.get(organization=tenant_b.organization)
+    refused = client.post(f"/alerts/settings/rules/{b_rule.pk}/", RULE_FORM)
+    assert refused.status_code == 404
+    with scopes_disabled():
+        assert AlertRule.objects.get(pk=b_rule.pk).name == b_rule.name
     for role in (Role.MANAGER, Role.DISPATCHER):
         assert login(tenant_a.users[role]).get("/alerts/settings/").status_code == 403
         assert login(tenant_a.users[role]).get("/alerts/emails/").status_code == 403
