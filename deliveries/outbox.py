@@ -19,6 +19,9 @@ from .models import Order, Route, Stop
 ORDER_CREATED = "order.created"
 ORDER_STATUS_CHANGED = "order.status_changed"
 ORDER_ETA_CHANGED = "order.eta_changed"
+# An order's data changed (address, window, ...): for the event feed; webhooks announce the
+# status and ETA kinds only.
+ORDER_UPDATED = "order.updated"
 ORDER_KINDS = (ORDER_CREATED, ORDER_STATUS_CHANGED, ORDER_ETA_CHANGED)
 STOP_ARRIVED = "stop.arrived"
 STOP_DEPARTED = "stop.departed"
@@ -76,6 +79,19 @@ def order_events_emit(
     outbox_emit(
         organization_id=order.organization_id,
         kind=kind,
+        aggregate="order",
+        aggregate_id=order.pk,
+        payload=payload,
+    )
+
+
+def order_updated_emit(*, order: Order, fields: list[str]) -> None:
+    """`order.updated` naming the fields that changed (their values stay in the database)."""
+    payload = order_event_payload(order)
+    payload["changed_fields"] = sorted(fields)
+    outbox_emit(
+        organization_id=order.organization_id,
+        kind=ORDER_UPDATED,
         aggregate="order",
         aggregate_id=order.pk,
         payload=payload,

@@ -11,6 +11,7 @@ from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer
 
 from ..models import DeliveryEvent, Order, OrderStatus
 from ..models.orders import ORDER_DATA_FIELDS
+from ..services.order_batch import BATCH_MAX_ITEMS
 
 BIG_ID = 2**63 - 1
 
@@ -70,6 +71,88 @@ class NullIfBlankEmailField(serializers.EmailField):
 
     def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
         return str(value) if value else None
+
+
+class OrderUpdateInputSerializer(StrictInputSerializer):
+    """PATCH: any of an order's own fields; those not given keep their values. The rules are
+    a new order's (both coordinates or neither, an aware window ending after it starts, a
+    reference unique in the organization), checked against the order as it would become."""
+
+    reference = serializers.CharField(max_length=64, min_length=1, required=False)
+    customer_name = serializers.CharField(max_length=120, min_length=1, required=False)
+    address = serializers.CharField(max_length=255, min_length=1, required=False)
+    hub = serializers.IntegerField(
+        min_value=1, max_value=BIG_ID, required=False, help_text="Only while on no route."
+    )
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_null=True, help_text="null removes it."
+    )
+    latitude = serializers.FloatField(
+        min_value=-90, max_value=90, required=False, allow_null=True, help_text="With longitude."
+    )
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True, help_text="With latitude."
+    )
+    window_start = AwareDateTimeField(required=False, allow_null=True)
+    window_end = AwareDateTimeField(required=False, allow_null=True)
+    service_minutes = serializers.IntegerField(min_value=0, max_value=240, required=False)
+    priority = serializers.ChoiceField(choices=Order.Priority.choices, required=False)
+    weight_kg = serializers.FloatField(min_value=0, max_value=100_000, required=False)
+    volume_l = serializers.FloatField(min_value=0, max_value=1_000_000, required=False)
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "email" in attrs:
+            attrs["email"] = attrs["email"] or ""
+        return attrs
+
+
+class OrderCancelInputSerializer(StrictInputSerializer):
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="Why, for the order's timeline.",
+    )  # fmt: skip
+
+
+class OrderBatchInputSerializer(StrictInputSerializer):
+    """The items are checked one by one (see the answer's `results`), so one bad item never
+    fails the others; only a body that is not a list of 1 to 1,000 objects is refused whole."""
+
+    orders = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=BATCH_MAX_ITEMS,
+        help_text="Each item takes the fields of `orders_create`.",
+    )
+
+
+class OrderBatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in `orders`, from 0.")
+    status = serializers.ChoiceField(
+        choices=[201, 400, 409],
+        help_text="201 created; 400 invalid (see `errors`); 409 the reference exists already "
+        "(`existing_id`, `location`).",
+    )
+    id = serializers.IntegerField(required=False, help_text="The created order's id.")
+    reference = serializers.CharField(required=False)
+    tracking_code = serializers.CharField(required=False)
+    location = serializers.CharField(
+        required=False, help_text="The created (201) or existing (409) order's URL."
+    )
+    existing_id = serializers.IntegerField(required=False)
+    # The metaclass takes declared fields off the class, so `Serializer.errors` stays intact.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field name -> messages, as a single create's 400 `errors`.",
+    )
+
+
+class OrderBatchOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = OrderBatchItemResultSerializer(many=True)
 
 
 class OrderOutputSerializer(serializers.ModelSerializer):

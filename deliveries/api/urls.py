@@ -6,7 +6,20 @@ app_name = "deliveries-api"
 
 urlpatterns = [
     path("orders/", views.OrderListCreateApi.as_view(), name="order_list"),
+    path("orders/batch/", views.OrderBatchCreateApi.as_view(), name="order_batch"),
+    # <path:>: a shipper's reference may hold a slash ("2026/000123").
+    path(
+        "orders/by-reference/<path:reference>/",
+        views.OrderByReferenceApi.as_view(),
+        name="order_by_reference",
+    ),
+    path(
+        "orders/by-tracking-code/<str:tracking_code>/",
+        views.OrderByTrackingCodeApi.as_view(),
+        name="order_by_tracking_code",
+    ),
     path("orders/<int:order_id>/", views.OrderDetailApi.as_view(), name="order_detail"),
+    path("orders/<int:order_id>/cancel/", views.OrderCancelApi.as_view(), name="order_cancel"),
     path(
         "orders/<int:order_id>/transition/",
         views.OrderTransitionApi.as_view(),

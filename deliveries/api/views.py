@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -21,12 +23,20 @@ from ..filtersets import OrderFilterSet
 from ..models import DeliveryEvent, Order
 from ..selectors import orders as selectors
 from ..services import orders as services
+from ..services import routes as route_services
+from ..services.order_batch import OrderBatchResult, orders_create_batch
 from .serializers import (
     DeliveryEventOutputSerializer,
+    OrderBatchInputSerializer,
+    OrderBatchOutputSerializer,
+    OrderCancelInputSerializer,
     OrderInputSerializer,
     OrderOutputSerializer,
     OrderTransitionInputSerializer,
+    OrderUpdateInputSerializer,
 )
+
+BATCH_STATUS = {"created": 201, "invalid": 400, "duplicate": 409}
 
 
 class OrderPagination(KeysetPagination):
@@ -48,6 +58,15 @@ class DeliveriesApiView(OrganizationApiView):
     @property
     def source(self) -> str:
         return DeliveryEvent.Source.API if self.by_token else DeliveryEvent.Source.CONSOLE
+
+    def order_found(self, **handle: str) -> Order:
+        """The order with this reference or tracking code, or 404."""
+        try:
+            return selectors.order_find(
+                organization_id=self.organization_id, hub_ids=self.hub_ids, **handle
+            )
+        except Order.DoesNotExist as exc:
+            raise Http404("No such order.") from exc
 
     def order_or_404(self, order_id: int) -> Order:
         try:
@@ -145,6 +164,163 @@ class OrderDetailApi(DeliveriesApiView):
     )
     def get(self, request: Request, order_id: int) -> Response:
         return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
+
+    @extend_schema(
+        operation_id="orders_partial_update",
+        description="Change some of an order's data; fields not given keep their values. "
+        "Allowed while the order is created, assigned or failed (409 once it is out for "
+        "delivery or finished). The hub changes only while the order is on no route. A new "
+        "position or window refreshes the ETAs of its route. Unknown or read-only fields are "
+        "refused (400), not ignored.",
+        request=OrderUpdateInputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            400: OpenApiResponse(description="Invalid input"),
+            404: OpenApiResponse(description="No such order"),
+            409: OpenApiResponse(description="The order's status does not allow it"),
+        },
+    )
+    def patch(self, request: Request, order_id: int) -> Response:
+        data = OrderUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        if "hub" in changes and self.hub_ids and changes["hub"] not in self.hub_ids:
+            raise ValidationError({"hub": ["No such hub in this organization."]})
+        self.order_or_404(order_id)  # hub-scoped users only change orders of their hubs
+        services.order_update(
+            organization_id=self.organization_id,
+            order_id=order_id,
+            changes=changes,
+            actor=self.actor,
+            source=self.source,
+        )
+        return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
+
+
+class OrderCancelApi(DeliveriesApiView):
+    serializer_class = OrderCancelInputSerializer
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        description="Cancel the order. An order still waiting on a route is taken off it first "
+        "(its stop removed, the route renumbered). 409 for an order that is delivered, "
+        "returned or already cancelled.",
+        request=OrderCancelInputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            400: OpenApiResponse(description="Invalid input"),
+            404: OpenApiResponse(description="No such order"),
+            409: OpenApiResponse(description="The order's status does not allow it"),
+        },
+    )
+    def post(self, request: Request, order_id: int) -> Response:
+        data = OrderCancelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.order_or_404(order_id)
+        route_services.order_cancel(
+            organization_id=self.organization_id,
+            order_id=order_id,
+            actor=self.actor,
+            source=self.source,
+            note=data.validated_data["note"],
+        )
+        return Response(OrderOutputSerializer(self.order_or_404(order_id)).data)
+
+
+class OrderBatchCreateApi(DeliveriesApiView):
+    serializer_class = OrderBatchInputSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="orders_batch_create",
+        description="Create up to 1,000 orders in one call. Each item is judged on its own and "
+        "one bad item never fails its neighbours: the answer is 207 Multi-Status with one "
+        "result per item, in the order sent, each with its own `status` (201 created, 400 "
+        "invalid with `errors` shaped like a single create's, 409 when the reference exists "
+        "already, with the existing order's `existing_id` and `location`). A reference given "
+        "twice in one batch is created once; the later item is a 400.",
+        request=OrderBatchInputSerializer,
+        responses={
+            207: OrderBatchOutputSerializer,
+            400: OpenApiResponse(description="Not a list of 1 to 1,000 objects"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = OrderBatchInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        results: dict[int, dict[str, Any]] = {}
+        valid: list[tuple[int, dict[str, Any]]] = []
+        # One item serializer for all items: building one per item copies its fields each time.
+        item_fields = OrderInputSerializer()
+        for index, item in enumerate(body.validated_data["orders"]):
+            try:
+                valid.append((index, dict(item_fields.run_validation(item))))
+            except ValidationError as exc:
+                results[index] = {"index": index, "status": 400, "errors": exc.detail}
+        outcomes = orders_create_batch(
+            organization_id=self.organization_id,
+            items=valid,
+            actor=self.actor,
+            source=self.source,
+            hub_ids=self.hub_ids,
+        )
+        # One reverse() for all the locations: the detail URL differs only by the id.
+        location = order_location(0)[:-2] + "{}/"
+        for outcome in outcomes:
+            results[outcome.index] = batch_item(outcome, location)
+        ordered = [results[index] for index in sorted(results)]
+        created = sum(1 for item in ordered if item["status"] == 201)
+        return Response(
+            {"created": created, "failed": len(ordered) - created, "results": ordered},
+            status=status.HTTP_207_MULTI_STATUS,
+        )
+
+
+def batch_item(outcome: OrderBatchResult, location: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"index": outcome.index, "status": BATCH_STATUS[outcome.outcome]}
+    if outcome.order is not None:
+        order = outcome.order
+        item.update(
+            id=order.pk,
+            reference=order.reference,
+            tracking_code=order.tracking_code,
+            location=location.format(order.pk),
+        )
+    else:
+        item["errors"] = outcome.errors
+        if outcome.existing_id is not None:
+            item.update(
+                existing_id=outcome.existing_id, location=location.format(outcome.existing_id)
+            )
+    return item
+
+
+class OrderByReferenceApi(DeliveriesApiView):
+    serializer_class = OrderOutputSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="orders_by_reference",
+        description="The order with exactly this reference (a slash in it is fine). 404 when "
+        "the organization has none.",
+        responses={200: OrderOutputSerializer, 404: OpenApiResponse(description="No such order")},
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(OrderOutputSerializer(self.order_found(reference=reference)).data)
+
+
+class OrderByTrackingCodeApi(DeliveriesApiView):
+    serializer_class = OrderOutputSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="orders_by_tracking_code",
+        description="The order with this tracking code (the customer's link). 404 when the "
+        "organization has none, also when another organization's order has it.",
+        responses={200: OrderOutputSerializer, 404: OpenApiResponse(description="No such order")},
+    )
+    def get(self, request: Request, tracking_code: str) -> Response:
+        return Response(OrderOutputSerializer(self.order_found(tracking_code=tracking_code)).data)
 
 
 class OrderTransitionApi(DeliveriesApiView):

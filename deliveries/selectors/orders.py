@@ -58,6 +58,23 @@ def order_get(*, organization_id: int, order_id: int, hub_ids: list[int] | None 
     return order_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=order_id)
 
 
+def order_find(
+    *,
+    organization_id: int,
+    reference: str | None = None,
+    tracking_code: str | None = None,
+    hub_ids: list[int] | None = None,
+) -> Order:
+    """The organization's order with this reference or tracking code (exact; give one);
+    raises Order.DoesNotExist when it has none, whichever organization has one."""
+    orders = order_list(organization_id=organization_id, hub_ids=hub_ids)
+    if reference is not None:
+        return orders.get(reference=reference)
+    if tracking_code is not None:
+        return orders.get(tracking_code=tracking_code)
+    raise Order.DoesNotExist("Give a reference or a tracking code.")
+
+
 def order_stop_current(*, organization_id: int, order_id: int) -> Stop | None:
     """The order's stop on its latest route, with the route's driver, vehicle and the vehicle's
     last known state (one query), or None while the order is not planned."""

@@ -32,10 +32,10 @@ from fleet.models import Hub
 from tenancy.context import require_organization
 from tenancy.errors import Conflict, InvalidInput
 
-from ..models import DeliveryEvent, Order, OrderStatus
+from ..models import DeliveryEvent, Order
 from ..models.orders import ORDER_DATA_FIELDS, tracking_code_new
-from ..outbox import orders_created_emit
 from ..resolvers import tracking_codes_taken
+from .order_batch import orders_insert_created
 from .orders import position_check, window_check
 
 MAX_ROWS = 10_000
@@ -523,23 +523,7 @@ def order_import_commit(*, organization_id: int, user: AbstractBaseUser, token: 
     try:
         with transaction.atomic():
             # Bulk writes: a 10,000-row file must import within one request.
-            Order.objects.bulk_create(orders, batch_size=1000)
-            DeliveryEvent.objects.bulk_create(
-                [
-                    DeliveryEvent(
-                        organization_id=organization_id,
-                        order=order,
-                        from_status="",
-                        to_status=OrderStatus.CREATED,
-                        actor_id=user.pk,
-                        source=DeliveryEvent.Source.CONSOLE,
-                    )
-                    for order in orders
-                ],
-                batch_size=1000,
-            )
-            # The same `order.created` events order_create emits, in one insert.
-            orders_created_emit(organization_id=organization_id, orders=orders)
+            orders_insert_created(organization_id, orders, user, DeliveryEvent.Source.CONSOLE)
     except IntegrityError as exc:
         raise ImportConflict(
             "Nothing was imported: some references, tracking codes or hubs changed since the "

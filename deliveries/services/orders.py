@@ -6,7 +6,10 @@ the organization itself."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,14 +17,17 @@ from django.utils import timezone
 
 from fleet.models import Hub
 from tenancy.context import require_organization
+from tenancy.errors import Conflict
 from tenancy.models import TenantModel
 
-from ..models import DeliveryEvent, FailureReason, Order, OrderStatus
-from ..models.orders import tracking_code_new
-from ..outbox import order_events_emit
+from ..models import DeliveryEvent, FailureReason, Order, OrderStatus, Route, Stop
+from ..models.orders import ORDER_DATA_FIELDS, tracking_code_new
+from ..outbox import order_events_emit, order_updated_emit
 from ..transitions import InvalidTransition, transition_check
+from .eta import route_etas_refresh_on_commit
 
 Source = DeliveryEvent.Source
+S = OrderStatus
 
 
 def owned_check(model: type[TenantModel], *, organization_id: int, pk: int, field: str) -> None:
@@ -47,6 +53,13 @@ def window_check(window_start: dt.datetime | None, window_end: dt.datetime | Non
             raise ValidationError({name: "Give a time zone (an aware date and time)."})
     if window_start and window_end and window_end <= window_start:
         raise ValidationError({"window_end": "The window must end after it starts."})
+
+
+def coordinates_required_check(latitude: float | None, longitude: float | None) -> None:
+    """Without a geocoder nothing could ever place an order given without coordinates, so it
+    could never be routed: refuse it at the door (the console and the import do the same)."""
+    if latitude is None and longitude is None and not settings.GEOCODER_URL:
+        raise ValidationError({"latitude": "Coordinates are required: no geocoder is configured."})
 
 
 def order_create(
@@ -170,10 +183,108 @@ def order_transition(
     return order
 
 
+# What a client may change on an order (the tracking code is the customer's link: never).
+ORDER_UPDATABLE_FIELDS = (*(f for f in ORDER_DATA_FIELDS if f != "tracking_code"), "hub")
+# Once the order is out for delivery the driver works from what they were sent; a change then
+# is a phone call, not an API write.
+ORDER_UPDATABLE_STATUSES = frozenset({S.CREATED, S.ASSIGNED, S.FAILED})
+# Fields whose change moves the stop's ETA.
+_ETA_FIELDS = frozenset({"latitude", "longitude", "window_start", "window_end", "service_minutes"})
+
+
+def order_open_stop(organization_id: int, order_id: int) -> Stop | None:
+    """The order's stop on a route that is not completed and not yet visited, if any."""
+    return (
+        Stop.objects.filter(
+            organization_id=organization_id, order_id=order_id, actual_arrival__isnull=True
+        )
+        .exclude(route__status=Route.Status.COMPLETED)
+        .first()
+    )
+
+
+def order_update(
+    *,
+    organization_id: int,
+    order_id: int,
+    changes: Mapping[str, Any],
+    actor: AbstractBaseUser | None = None,
+    source: str = Source.SYSTEM,
+) -> tuple[Order, list[str]]:
+    """Change some of an order's data (a partial update) with the rules of a new order: both
+    coordinates or neither, an aware window that ends after it starts, a reference unique in
+    the organization, a hub of the organization. Returns the order and the fields that changed.
+
+    Raises Order.DoesNotExist for a foreign id, Conflict for an order already out for delivery
+    or finished, ValidationError for a bad value (nothing is written then). The hub may change
+    only while the order is on no route. A changed position or window refreshes its route's
+    ETAs after commit, and an `order.updated` event names the changed fields.
+    """
+    require_organization(organization_id)
+    unknown = sorted(set(changes) - set(ORDER_UPDATABLE_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(organization_id=organization_id, pk=order_id)
+        if order.status not in ORDER_UPDATABLE_STATUSES:
+            raise Conflict(
+                f"An order that is {order.get_status_display().lower()} can no longer change.",
+                extra={"status": order.status},
+            )
+        changed = [name for name, value in changes.items() if _order_value(order, name) != value]
+        stop = order_open_stop(organization_id, order.pk) if changed else None
+        for name in changed:
+            _order_set(order, name, changes[name])
+        if "hub" in changed:
+            owned_check(Hub, organization_id=organization_id, pk=order.hub_id, field="hub")
+            if stop is not None:
+                raise ValidationError({"hub": "The order is on a route: remove its stop first."})
+        _order_validate(order, changed)
+        if not changed:
+            return order, []
+        fields = [("hub_id" if name == "hub" else name) for name in changed]
+        order.save(update_fields=[*fields, "updated_at"])
+        order_updated_emit(order=order, fields=changed)
+        if stop is not None and _ETA_FIELDS.intersection(changed):
+            route_etas_refresh_on_commit(organization_id=organization_id, route_id=stop.route_id)
+    return order, changed
+
+
+def _order_value(order: Order, name: str) -> Any:
+    return order.hub_id if name == "hub" else getattr(order, name)
+
+
+def _order_set(order: Order, name: str, value: Any) -> None:
+    if name == "hub":
+        order.hub_id = value
+    elif isinstance(value, str):
+        setattr(order, name, value.strip() if name != "notes" else value)
+    else:
+        setattr(order, name, value)
+
+
+def _order_validate(order: Order, changed: list[str]) -> None:
+    position_check(order.latitude, order.longitude)
+    if {"latitude", "longitude"} & set(changed):
+        coordinates_required_check(order.latitude, order.longitude)
+    window_check(order.window_start, order.window_end)
+    order.full_clean(exclude=["organization", "hub", "tracking_code"], validate_constraints=False)
+    if (
+        "reference" in changed
+        and Order.objects.filter(organization_id=order.organization_id, reference=order.reference)
+        .exclude(pk=order.pk)
+        .exists()
+    ):
+        raise ValidationError({"reference": "An order with this reference already exists."})
+
+
 __all__ = [
+    "ORDER_UPDATABLE_FIELDS",
     "InvalidTransition",
+    "coordinates_required_check",
     "order_create",
     "order_transition",
+    "order_update",
     "owned_check",
     "position_check",
     "window_check",

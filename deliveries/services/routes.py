@@ -30,7 +30,7 @@ from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
 from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh_on_commit
-from .orders import order_transition, owned_check
+from .orders import order_open_stop, order_transition, owned_check
 
 S = OrderStatus
 Source = DeliveryEvent.Source
@@ -472,3 +472,35 @@ def stop_depart(
             route.save(update_fields=["status"])
         _etas_refresh_on_commit(route)
     return stop
+
+
+def order_cancel(
+    *,
+    organization_id: int,
+    order_id: int,
+    actor: AbstractBaseUser | None = None,
+    source: str = Source.SYSTEM,
+    note: str = "",
+) -> Order:
+    """Cancel an order (here, beside the plan changes it may need). One still waiting on a route is taken off it first (its stop removed,
+    the route renumbered and its ETAs refreshed, as the console's remove does), so no driver
+    drives to a cancelled order. Raises InvalidTransition (409) for a finished order."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        # The route is locked before the order (stop_remove's order), as every plan change does.
+        stop = order_open_stop(organization_id, order_id)
+        if stop is not None:
+            stop_remove(
+                organization_id=organization_id,
+                route_id=stop.route_id,
+                stop_id=stop.pk,
+                actor=actor,
+            )
+        return order_transition(
+            organization_id=organization_id,
+            order_id=order_id,
+            to_status=S.CANCELLED,
+            actor=actor,
+            source=source,
+            note=note,
+        )

@@ -31,6 +31,11 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet:saved_view_detail": lambda b: {"view_id": b.tenant.saved_view.pk},
     "deliveries-api:order_detail": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
+    # PATCH and the other writes: tests/deliveries/api/test_order_writes.py (foreign ids, 404).
+    "deliveries-api:order_by_reference": lambda b: {"reference": b.tenant.order.reference},
+    "deliveries-api:order_by_tracking_code": lambda b: {
+        "tracking_code": b.tenant.order.tracking_code
+    },
     "alerts-api:alert_detail": lambda b: {"alert_id": b.tenant.alert_ids()[0]},
     "deliveries:order_detail": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries:webhook_delivery_detail": lambda b: {
@@ -135,6 +140,10 @@ POST_ONLY_URLS: set[str] = {
     "logout",
     "console:organization_switch",
     "deliveries-api:order_transition",
+    # tests/deliveries/api/test_order_writes.py::test_cancel_of_a_foreign_order_is_404
+    "deliveries-api:order_cancel",
+    # tests/deliveries/api/test_order_writes.py::test_batch_judges_every_item_on_its_own (B's hub)
+    "deliveries-api:order_batch",
     # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
     "alerts-api:alert_acknowledge",
     "alerts-api:alert_resolve",
