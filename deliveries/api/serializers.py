@@ -127,6 +127,12 @@ class OrderBatchInputSerializer(StrictInputSerializer):
     )
 
 
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    pointer = serializers.CharField(help_text='JSON pointer to the field, e.g. "/window_end".')
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
 class OrderBatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in `orders`, from 0.")
     status = serializers.ChoiceField(
@@ -142,10 +148,11 @@ class OrderBatchItemResultSerializer(serializers.Serializer):
     )
     existing_id = serializers.IntegerField(required=False)
     # The metaclass takes declared fields off the class, so `Serializer.errors` stays intact.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()),
+    errors = ProblemFieldErrorSerializer(  # type: ignore[assignment]
+        many=True,
         required=False,
-        help_text="Field name -> messages, as a single create's 400 `errors`.",
+        help_text="The item's bad fields, as a single create's problem lists them (the "
+        "pointer is relative to the item).",
     )
 
 

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from tenancy.api.errors import validation_errors
 from tenancy.api.filters import StrictFilterBackend
 from tenancy.api.models import Scope
 from tenancy.api.pagination import KeysetPagination
@@ -256,7 +257,8 @@ class OrderBatchCreateApi(DeliveriesApiView):
             try:
                 valid.append((index, dict(item_fields.run_validation(item))))
             except ValidationError as exc:
-                results[index] = {"index": index, "status": 400, "errors": exc.detail}
+                errors = validation_errors(exc.detail)
+                results[index] = {"index": index, "status": 400, "errors": errors}
         outcomes = orders_create_batch(
             organization_id=self.organization_id,
             items=valid,
@@ -287,7 +289,7 @@ def batch_item(outcome: OrderBatchResult, location: str) -> dict[str, Any]:
             location=location.format(order.pk),
         )
     else:
-        item["errors"] = outcome.errors
+        item["errors"] = validation_errors(outcome.errors)
         if outcome.existing_id is not None:
             item.update(
                 existing_id=outcome.existing_id, location=location.format(outcome.existing_id)

@@ -229,7 +229,7 @@ def order_update(
         if order.status not in ORDER_UPDATABLE_STATUSES:
             raise Conflict(
                 f"An order that is {order.get_status_display().lower()} can no longer change.",
-                extra={"status": order.status},
+                extra={"order_status": order.status},
             )
         changed = [name for name, value in changes.items() if _order_value(order, name) != value]
         stop = order_open_stop(organization_id, order.pk) if changed else None
