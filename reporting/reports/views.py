@@ -19,10 +19,10 @@ from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
 
 from .. import selectors as history_selectors
+from ..kpis.filtersets import KpiFilterSet
 from . import selectors, services
 from .definitions import ColumnKind
 from .files import CONTENT_TYPES, display_value
-from .filtersets import ReportFilterSet
 from .forms import ReportScheduleForm
 from .models import FORMAT_CHOICES, ReportRun, ReportSchedule
 from .registry import REPORT_KINDS
@@ -43,13 +43,13 @@ def _scope(request: HttpRequest) -> tuple[int, list[int]]:
     return membership.organization_id, membership_hub_ids(membership=membership)
 
 
-def _filterset(request: HttpRequest, data: QueryDict | None) -> ReportFilterSet:
+def _filterset(request: HttpRequest, data: QueryDict | None) -> KpiFilterSet:
     organization_id, hub_ids = _scope(request)
     today = history_selectors.local_today(request.organization)  # type: ignore[attr-defined]
-    return ReportFilterSet(data, organization_id=organization_id, today=today, hub_ids=hub_ids)
+    return KpiFilterSet(data, organization_id=organization_id, today=today, hub_ids=hub_ids)
 
 
-def _preview(request: HttpRequest, kind: str, filterset: ReportFilterSet) -> dict[str, Any]:
+def _preview(request: HttpRequest, kind: str, filterset: KpiFilterSet) -> dict[str, Any]:
     organization_id, _ = _scope(request)
     table = services.report_table_build(
         organization_id=organization_id, kind=kind, filters=filterset.kpi_filters()

@@ -233,3 +233,46 @@ def test_an_empty_report_still_makes_files(tenant_a: Tenant) -> None:
         in PdfReader(io.BytesIO(report_pdf(table))).pages[0].extract_text()
     )
     assert openpyxl.load_workbook(io.BytesIO(report_xlsx(table)))["speeding"].max_row == 1
+
+
+def _run_csv(tenant: Tenant, kind: str, day: dt.date) -> list[dict[str, str]]:
+    """A run built by the export service (which rolls the closed days up first), read back."""
+    from reporting.models import ReportRun
+    from reporting.reports.services import report_run_build
+
+    with scopes_disabled():
+        run = ReportRun.objects.create(
+            organization=tenant.organization, kind=kind, file_format="csv",
+            period_start=day, period_end=day,
+        )  # fmt: skip
+    with tenant_context(tenant.organization):
+        assert report_run_build(organization_id=tenant.organization.pk, run_id=run.pk)
+    with scopes_disabled():
+        run.refresh_from_db()
+    assert run.status == "done" and run.progress == 100
+    with run.file.open("rb") as handle:
+        return list(csv.DictReader(io.StringIO(handle.read().decode("utf-8-sig"))))
+
+
+def test_summary_and_eta_accuracy_lay_out_the_kpis_of_a_hand_computed_day(
+    tenant_a: Tenant,
+) -> None:
+    """The KPI tests' DST day (tests/reporting/test_kpis.py, answers by hand): three deliveries,
+    one failure, one of two windowed deliveries on time, 6.0 km; the ETA was 5 min early 60 min
+    before arrival and 3 min late at 30 and 10 min."""
+    from tests.reporting.test_kpis import DAY as DST_DAY
+    from tests.reporting.test_kpis import _day_build
+
+    _day_build(tenant_a)
+    (vehicle,) = _run_csv(tenant_a, "summary", DST_DAY)  # rolled up by the run itself
+    assert vehicle["Vehicle"] == tenant_a.vehicle.plate
+    assert float(vehicle["Distance (km)"]) == pytest.approx(6.0, abs=0.1)
+    assert (vehicle["Deliveries"], vehicle["Failures"]) == ("3.0", "1.0")
+    assert vehicle["On time (%)"] == "50.0"
+    horizons = {
+        row["Minutes before arrival"]: row for row in _run_csv(tenant_a, "eta_accuracy", DST_DAY)
+    }
+    assert set(horizons) == {"60", "30", "10"}
+    assert horizons["60"]["Mean error (min)"] == "-5.0"
+    assert horizons["30"]["Mean error (min)"] == "3.0"
+    assert horizons["10"]["Predictions"] == "1"

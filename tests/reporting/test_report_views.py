@@ -190,8 +190,8 @@ def test_the_report_task_acts_for_its_organization_only(tenant_a: Tenant, tenant
     assert run.status == "queued" and not run.file
 
 
-def test_the_period_defaults_to_the_last_seven_days(tenant_a: Tenant) -> None:
+def test_the_period_defaults_to_the_kpi_slices_last_30_days(tenant_a: Tenant) -> None:
     body = login(tenant_a.users[Role.MANAGER]).get("/reports/?kind=idle").content.decode()
     today = dt.datetime.now(dt.UTC).date()  # the organization's zone is UTC
-    week = f"{today - dt.timedelta(days=7)} to {today - dt.timedelta(days=1)}"
-    assert f"Idle time · {week}" in body
+    period = f"{today - dt.timedelta(days=29)} to {today}"
+    assert f"Idle time · {period}" in body

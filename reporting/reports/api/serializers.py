@@ -11,7 +11,7 @@ BIG_ID = 2**63 - 1
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    """The slice (reporting/reports/filtersets.py validates it; this describes it)."""
+    """The slice (reporting.kpis.filtersets.KpiFilterSet validates it; this describes it)."""
 
     start = serializers.DateField(required=False, help_text="First local day (yyyy-mm-dd).")
     end = serializers.DateField(required=False, help_text="Last local day, included.")

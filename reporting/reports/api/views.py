@@ -1,5 +1,5 @@
 """The reports REST API: GET /api/v1/reports/ lists the kinds, GET /api/v1/reports/<kind>/
-answers one report's rows as JSON, with the console's filters (ReportFilterSet)."""
+answers one report's rows as JSON, with the console's filters (KpiFilterSet)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from tenancy.api.views import OrganizationApiView
 from tenancy.models import Organization
 
 from ... import selectors as history_selectors
+from ...kpis.filtersets import KpiFilterSet
 from .. import services
 from ..definitions import ReportKind, Value
-from ..filtersets import ReportFilterSet
 from ..models import ReportRun
 from ..registry import REPORT_KINDS
 from .serializers import ReportKindSerializer, ReportQuerySerializer, ReportSerializer
@@ -80,7 +80,7 @@ class ReportApi(ReportsApiView):
         paging = ReportQuerySerializer(data=request.query_params)
         paging.is_valid(raise_exception=True)
         organization = Organization.objects.get(pk=self.organization_id)
-        filterset = ReportFilterSet(
+        filterset = KpiFilterSet(
             request.query_params,
             organization_id=self.organization_id,
             today=history_selectors.local_today(organization),

@@ -1,14 +1,16 @@
-"""The report kinds, one module per source: raw positions (tracks), orders / routes / alerts
-(operations), daily rollups (rollups)."""
+"""The report kinds, one module per source: the KPI interface (kpis), raw positions (tracks),
+orders / routes / alerts (operations), daily rollups (rollups)."""
 
 from __future__ import annotations
 
 from ..definitions import ReportKind
+from .kpis import ETA_ACCURACY, SUMMARY
 from .operations import DELIVERIES, EXCEPTIONS, PLAN_ACTUAL
 from .rollups import IDLE
 from .tracks import GEOFENCE_VISITS, SPEEDING, STOPS, TRIPS
 
 KINDS: tuple[ReportKind, ...] = (
+    SUMMARY,
     TRIPS,
     STOPS,
     DELIVERIES,
@@ -17,4 +19,5 @@ KINDS: tuple[ReportKind, ...] = (
     IDLE,
     SPEEDING,
     GEOFENCE_VISITS,
+    ETA_ACCURACY,
 )
