@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from deliveries.urls import driver_urls
+from tenancy.api.views import EventFeedApi
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -20,6 +21,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    path("api/v1/events/", EventFeedApi.as_view(), name="api-events"),
     path("api/v1/", include("deliveries.api.urls")),
     path("api/v1/alerts/", include("alerts.api.urls")),
     path("api/v1/reports/", include("reporting.reports.api.urls")),

@@ -100,11 +100,12 @@ class Membership(TenantModel):
 
 
 # The outbox's and the API tokens' tables belong to this app (tenancy/outbox/, tenancy/api/).
-from .api.models import ApiToken  # noqa: E402
+from .api.models import ApiToken, IdempotencyReceipt  # noqa: E402
 from .outbox.models import OutboxDelivery, OutboxEvent  # noqa: E402
 
 __all__ = [
     "ApiToken",
+    "IdempotencyReceipt",
     "Membership",
     "Organization",
     "OutboxDelivery",

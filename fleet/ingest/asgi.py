@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from tenancy.api.errors import PROBLEM_CONTENT_TYPE, problem
 from tenancy.tokens import token_hash
 
 from .database import Unavailable
@@ -125,7 +126,7 @@ async def handle_osmand(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["method"] != "POST":
-        return await respond(send, 405, json.dumps({"detail": "POST only"}), b"application/json")
+        return await json_error(send, 405, "POST only")
     auth = header(scope, b"authorization")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
     if not token:
@@ -179,7 +180,9 @@ async def handle_batch(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def json_error(send: Any, status: int, detail: str) -> None:
-    await respond(send, status, json.dumps({"detail": detail}), b"application/json")
+    """A refusal of the batch API, as a problem like every /api/ error (tenancy/api/errors.py)."""
+    body = json.dumps(problem(status, detail))
+    await respond(send, status, body, PROBLEM_CONTENT_TYPE.encode())
 
 
 def with_ingest(django_app: ASGIApp) -> ASGIApp:

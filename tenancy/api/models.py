@@ -62,3 +62,28 @@ class ApiToken(TenantModel):
     def allows(self, scope: str) -> bool:
         """May this token act in `scope`? Every token reads; admin does everything."""
         return scope == Scope.READ or Scope.ADMIN in self.scopes or scope in self.scopes
+
+
+class IdempotencyReceipt(TenantModel):
+    """The first answer to a POST sent with an `Idempotency-Key` (tenancy/api/idempotency.py):
+    a retry with the same key and body gets it again; another body with that key is a 422."""
+
+    key = models.CharField(max_length=64)
+    # Whose key: "token:<id>" or "user:<id>" (keys are the client's, never shared).
+    credential = models.CharField(max_length=40)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True)
+    location = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "tenancy"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "credential", "key"], name="idempotency_receipt_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credential} {self.key} -> {self.status}"

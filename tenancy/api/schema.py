@@ -142,11 +142,117 @@ def _document_operation(method: str, path: str, operation: dict[str, Any]) -> No
         )
 
 
+FIX_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["device_id", "lat", "lon"],
+    "properties": {
+        "device_id": {"type": "string", "minLength": 1, "description": "The device's unique id."},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "timestamp": {
+            "type": "string",
+            "description": "ISO 8601 with a time zone, or Unix seconds; default: received.",
+        },
+        "speed_kmh": {"type": "number", "minimum": 0},
+        "heading": {"type": "number", "minimum": 0, "maximum": 360},
+        "accuracy_m": {"type": "number", "minimum": 0},
+        "altitude_m": {"type": "number"},
+        "odometer_m": {"type": "number", "minimum": 0},
+        "battery_pct": {"type": "number", "minimum": 0, "maximum": 100},
+        "ignition": {"type": "boolean"},
+        "attributes": {"type": "object", "additionalProperties": True},
+    },
+}
+# POST /api/v1/positions/batch/ is served by the ingest path (fleet/ingest/asgi.py, outside
+# Django and DRF for speed), so no view describes it: it is described here.
+POSITIONS_BATCH: dict[str, Any] = {
+    "post": {
+        "operationId": "positions_batch",
+        "summary": "Send a device's GPS fixes",
+        "description": (
+            "Up to 10,000 fixes (4 MiB) per request, authenticated with a **device token** "
+            "(`Authorization: Bearer <device token>`, the token shown once when the device was "
+            "created or its token rotated), not an API token. Each fix gets its own result: a "
+            "bad fix never fails its neighbours; a fix answered `stored` or `duplicate` is "
+            "stored exactly once, so resend the whole batch after a 503."
+        ),
+        "tags": ["positions"],
+        "security": [{"deviceToken": []}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["fixes"],
+                        "properties": {
+                            "fixes": {"type": "array", "maxItems": 10000, "items": FIX_SCHEMA}
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "One result per fix, in order, and a count per status.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["summary", "results"],
+                            "properties": {
+                                "summary": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                },
+                                "results": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["index", "status"],
+                                        "properties": {
+                                            "index": {"type": "integer"},
+                                            "status": {"type": "string"},
+                                            "reason": {"type": "string"},
+                                            "detail": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            "400": _problem_response(400, 'Not JSON, or not {"fixes": [...]}.'),
+            "401": _problem_response(401, "No device token, or not the token of these devices."),
+            "405": _problem_response(405, "POST only."),
+            "413": _problem_response(413, "Over 4 MiB or over 10,000 fixes."),
+            "503": {
+                **_problem_response(503, "Storage unavailable: retry after `Retry-After`."),
+                "headers": {"Retry-After": RETRY_AFTER},
+            },
+        },
+    }
+}
+DEVICE_TOKEN_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": (
+        "A device's own token (fleet devices: shown once on creation or rotation). It opens "
+        "only POST /api/v1/positions/batch/ for that device's fixes; it is not an API token."
+    ),
+}
+
+
 def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """The hook: the Problem component and the plumbing's answers on every /api/ operation."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    """The hook: the Problem component and the plumbing's answers on every /api/ operation,
+    and the positions batch operation of the ingest path."""
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components.setdefault("securitySchemes", {})["deviceToken"] = DEVICE_TOKEN_SCHEME
+    result.setdefault("paths", {})["/api/v1/positions/batch/"] = POSITIONS_BATCH
     for path, item in result.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
+        if not path.startswith("/api/v1/") or item is POSITIONS_BATCH:
             continue
         for method in HTTP_METHODS:
             if method in item:
@@ -155,10 +261,13 @@ def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 
 class ApiAutoSchema(AutoSchema):
-    """drf-spectacular's schema of a view, with the token scope each operation needs."""
+    """drf-spectacular's schema of a view, with the token scope each operation needs (after any
+    description a view gives with extend_schema)."""
 
-    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
-        description = str(super().get_description() or "").strip()
-        scope = required_scope(self.view, self.method)
-        note = f"Token scope: `{scope}`."
-        return f"{description}\n\n{note}" if description else note
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation:
+            note = f"Token scope: `{required_scope(self.view, self.method)}`."
+            description = str(operation.get("description") or "").strip()
+            operation["description"] = f"{description}\n\n{note}" if description else note
+        return operation

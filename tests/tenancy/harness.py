@@ -93,6 +93,7 @@ PLAIN_URLS: set[str] = {
     "login",
     "api-schema",
     "api-docs",
+    "api-events",
     "console:home",
     "console:map",
     "console:orders",

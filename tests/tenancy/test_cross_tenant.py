@@ -153,6 +153,25 @@ def test_api_token_sees_no_foreign_orders(tenant_a: Tenant, tenant_b: Tenant) ->
     assert tenant_a.order.reference in listing
 
 
+def test_the_event_feed_shows_only_the_tokens_organization(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The feed is read through the token's organization (RLS): B's events never reach A's
+    token, whatever cursor it sends; B's own token sees B's."""
+    from tenancy.api.feed import cursor_encode
+    from tests.deliveries.builders import api_token_of
+
+    # Events of this test's own (uncommitted) transaction are not final, so the feed is empty
+    # here; tests/api/test_event_feed.py commits both tenants' events and reads them for real.
+    alpha = Client(HTTP_AUTHORIZATION=f"Token {api_token_of('Alpha')}")
+    for since in ("", cursor_encode(0, 0)):
+        response = alpha.get("/api/v1/events/", {"since": since} if since else {})
+        assert response.status_code == 200
+        assert_no_foreign_data(response.content.decode(), tenant_b, "event feed")
+    bad = alpha.get("/api/v1/events/", {"since": "not-a-cursor"})
+    assert bad.status_code == 400
+
+
 @pytest.mark.parametrize("role", Role.values)
 def test_foreign_order_transition_is_refused(role: str, tenant_a: Tenant, tenant_b: Tenant) -> None:
     from deliveries.models import Order
