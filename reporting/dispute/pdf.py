@@ -202,7 +202,8 @@ class PacketWriter:
             else "No positions recorded around the stop. "
         )
         caption += (
-            "Blue: the trail (grey dot: first position, black: last); red pin: the address; "
+            "Left: around the stop (labelled); right: the whole trail (grey dot: its first "
+            "position, black: its last). Blue: the trail; red pin: the address; "
             "green: where the proof was captured (dashed circle: its accuracy); amber: the "
             "positions nearest the arrival and departure."
         )
