@@ -5,6 +5,7 @@ preferences."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django import forms
@@ -139,6 +140,22 @@ class AlertRuleSettingsForm(AlertRuleForm):
             "active_hours", "holidays_off", "min_duration_seconds", "cooldown_seconds",
             "channels", "recipient_roles", "recipient_hub_ids", "escalate_after_minutes",
         ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # On a console page the admin's list of every kind's description is a wall of text:
+        # say what this rule's kind takes instead.
+        self.fields["kind"].help_text = "What the rule watches."
+        self.fields["params"].label = "Parameters"
+        kind = self.instance.kind if self.instance.pk else None
+        if kind in KINDS:
+            defaults = params_json(kind_params(kind, {}))
+            listed = ", ".join(f"{name}: {json.dumps(value)}" for name, value in defaults.items())
+            self.fields[
+                "params"
+            ].help_text = f"JSON; missing ones take their defaults ({listed or 'none'})."
+        else:
+            self.fields["params"].help_text = "JSON; missing ones take the kind's defaults."
 
 
 class NotificationPreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
