@@ -110,12 +110,24 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
     with transaction.atomic():
         rows = DailyVehicleRollup.objects.filter(organization_id=organization_id, day=day)
         rows.exclude(vehicle_id__in=list(computed)).delete()
-        for vehicle_id, values in computed.items():
-            DailyVehicleRollup.objects.update_or_create(
+        # One INSERT ... ON CONFLICT DO UPDATE for the day: a SELECT and an UPDATE per vehicle
+        # (update_or_create) were a third of the benchmark's time.
+        rows_new = [
+            DailyVehicleRollup(
                 organization_id=organization_id,
                 vehicle_id=vehicle_id,
                 day=day,
-                defaults={**values, "computed_at": now},
+                computed_at=now,
+                **values,
+            )
+            for vehicle_id, values in computed.items()
+        ]
+        if rows_new:
+            DailyVehicleRollup.objects.bulk_create(
+                rows_new,
+                update_conflicts=True,
+                unique_fields=["organization", "vehicle", "day"],
+                update_fields=[*next(iter(computed.values())), "computed_at"],
             )
     return len(computed)
 

@@ -171,7 +171,9 @@ def _predictions(
     """A stop's ETA predictions: its planned arrival (made when the route was dispatched or
     created) and every `order.eta_changed` event of its order until the end of the day."""
     found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    by_order = {stop.order_id: stop for stop in stops}
+    by_order: dict[int, list[Stop]] = defaultdict(list)
+    for stop in stops:
+        by_order[stop.order_id].append(stop)
     for stop in stops:
         if stop.planned_arrival is not None:
             made = stop.route.dispatched_at or stop.route.created_at
@@ -186,9 +188,9 @@ def _predictions(
     ).values_list("aggregate_id", "occurred_at", "payload")
     for order_id, occurred_at, payload in events:
         eta = (payload.get("order") or {}).get("eta")
-        target = by_order.get(order_id)
-        if eta and target is not None:
-            found[target.pk].append((occurred_at, dt.datetime.fromisoformat(eta)))
+        if eta:
+            for target in by_order.get(order_id, []):
+                found[target.pk].append((occurred_at, dt.datetime.fromisoformat(eta)))
     for predictions in found.values():
         predictions.sort()
     return found
@@ -217,14 +219,19 @@ def route_rollups_recompute_day(
     zones = zone_polygons(organization_id=organization_id)
     settings = history_settings_get(organization_id=organization_id)
     computed: dict[int, dict[str, Any]] = {}
+    # The day's stops, outcomes and predictions in three queries, not three per route.
+    stops_of: dict[int, list[Stop]] = defaultdict(list)
+    for stop in (
+        Stop.objects.filter(organization_id=organization_id, route__in=[r.pk for r in routes])
+        .select_related("order", "route")
+        .order_by("route_id", "sequence")
+    ):
+        stops_of[stop.route_id].append(stop)
+    every_stop = [s for route_stops in stops_of.values() for s in route_stops]
+    outcomes = _outcomes(organization_id, [s.order_id for s in every_stop], end)
+    predictions = _predictions(organization_id, every_stop, start - dt.timedelta(days=1), end)
     for route in routes:
-        stops = list(
-            Stop.objects.filter(organization_id=organization_id, route_id=route.pk)
-            .select_related("order", "route")
-            .order_by("sequence")
-        )
-        outcomes = _outcomes(organization_id, [s.order_id for s in stops], end)
-        predictions = _predictions(organization_id, stops, start - dt.timedelta(days=1), end)
+        stops = stops_of.get(route.pk, [])
         facts = [
             StopFacts(
                 plan=StopPlan(
@@ -279,10 +286,17 @@ def _store(organization_id: int, day: dt.date, computed: dict[int, dict[str, Any
     with transaction.atomic():
         rows = DailyRouteRollup.objects.filter(organization_id=organization_id, day=day)
         rows.exclude(route_id__in=list(computed)).delete()
-        for route_id, values in computed.items():
-            DailyRouteRollup.objects.update_or_create(
-                organization_id=organization_id,
-                route_id=route_id,
-                defaults={**values, "computed_at": now},
+        rows_new = [
+            DailyRouteRollup(
+                organization_id=organization_id, route_id=route_id, computed_at=now, **values
+            )
+            for route_id, values in computed.items()
+        ]
+        if rows_new:
+            DailyRouteRollup.objects.bulk_create(
+                rows_new,
+                update_conflicts=True,
+                unique_fields=["organization", "route"],
+                update_fields=[*next(iter(computed.values())), "computed_at"],
             )
     return len(computed)
