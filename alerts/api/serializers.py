@@ -3,13 +3,15 @@ outbox events and the inbox screens carry); these serializers describe it for th
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from ..models import RuleKind, Severity
 from ..selectors import STATUS_FILTERS
-from ..services.actions import NOTE_MAX_CHARS
+from ..services.actions import MAX_SNOOZE, NOTE_MAX_CHARS
 
 BIG_ID = 2**63 - 1
 
@@ -95,6 +97,44 @@ class AlertActionInputSerializer(serializers.Serializer):
     note = serializers.CharField(
         max_length=NOTE_MAX_CHARS, required=False, allow_blank=True, default=""
     )
+
+
+class AlertAssignInputSerializer(serializers.Serializer):
+    assignee_id = serializers.IntegerField(
+        min_value=1, max_value=BIG_ID, allow_null=True,
+        help_text="A console user of the organization; null unassigns.",
+    )  # fmt: skip
+
+
+class AlertSnoozeInputSerializer(serializers.Serializer):
+    """Exactly one of `until` (a time; null wakes the alert now) and `minutes`."""
+
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Snooze until then (at most 7 days ahead)."
+    )
+    minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=int(MAX_SNOOZE.total_seconds() // 60),
+        help_text="Snooze for this many minutes from now.",
+    )  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("until" in attrs) == ("minutes" in attrs):
+            raise serializers.ValidationError(
+                {"until": ["Give either until or minutes (not both)."]}
+            )
+        now = timezone.now()
+        until = attrs.get("until")
+        if "minutes" in attrs:
+            until = now + dt.timedelta(minutes=attrs["minutes"])
+        elif until is not None and until <= now:
+            raise serializers.ValidationError({"until": ["Snooze until a time in the future."]})
+        elif until is not None and until - now > MAX_SNOOZE:
+            raise serializers.ValidationError({"until": ["At most 7 days ahead."]})
+        return {"until": until}
+
+
+class AlertNoteInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=NOTE_MAX_CHARS)
 
 
 class AlertErrorSerializer(serializers.Serializer):

@@ -13,4 +13,7 @@ urlpatterns = [
         name="alert_acknowledge",
     ),
     path("<int:alert_id>/resolve/", views.AlertResolveApi.as_view(), name="alert_resolve"),
+    path("<int:alert_id>/assign/", views.AlertAssignApi.as_view(), name="alert_assign"),
+    path("<int:alert_id>/snooze/", views.AlertSnoozeApi.as_view(), name="alert_snooze"),
+    path("<int:alert_id>/note/", views.AlertNoteApi.as_view(), name="alert_note"),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,10 +24,13 @@ from ..services import actions
 from ..services.actions import alert_snapshot
 from .serializers import (
     AlertActionInputSerializer,
+    AlertAssignInputSerializer,
     AlertDetailSerializer,
     AlertErrorSerializer,
     AlertListQuerySerializer,
+    AlertNoteInputSerializer,
     AlertOutputSerializer,
+    AlertSnoozeInputSerializer,
 )
 
 
@@ -102,14 +106,15 @@ class AlertDetailApi(AlertsApiView):
 
 
 class AlertActionApi(AlertsApiView):
-    """POST {"note": "..."}: one person's action on the alert. A token acts for no one (the
-    timeline and the outbox payload name who acknowledged or resolved), so it is refused."""
+    """POST: one person's action on the alert. A token acts for no one (the timeline and the
+    outbox payload name who acted), so it is refused. Bad input is 400 (before the alert is
+    looked at), a foreign alert 404, an action its state does not allow 409."""
 
-    serializer_class = AlertActionInputSerializer
+    serializer_class: type[serializers.Serializer] = AlertActionInputSerializer
     # No token scope opens it: `person()` refuses every token with the reason.
     write_scope = Scope.READ
 
-    def perform(self, **kwargs: Any) -> Alert:
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         raise NotImplementedError
 
     def person(self) -> AbstractBaseUser:
@@ -121,50 +126,91 @@ class AlertActionApi(AlertsApiView):
         return actor
 
     def post(self, request: Request, alert_id: int) -> Response:
-        data = AlertActionInputSerializer(data=request.data)
+        data = self.serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         self.alert_or_404(alert_id)  # foreign or another hub's: 404 before anything else
         # AlertActionError is a Conflict: 409 with its code, from the one error mapping.
         self.perform(
+            data.validated_data,
             organization_id=self.organization_id,
             alert_id=alert_id,
             actor=self.person(),
             hub_ids=self.scope_hub_ids,
-            note=data.validated_data["note"],
         )
         return Response(self.detail(self.alert_or_404(alert_id)))
 
 
-ACTION_RESPONSES = {
-    200: AlertDetailSerializer,
-    400: OpenApiResponse(description="Invalid input"),
-    403: OpenApiResponse(description="An API token: the action needs a console user"),
-    404: OpenApiResponse(description="No such alert"),
-    409: AlertErrorSerializer,
-}
+def action_schema(operation_id: str, request: type[serializers.Serializer]) -> Any:
+    return extend_schema(
+        operation_id=operation_id,
+        request=request,
+        responses={
+            200: AlertDetailSerializer,
+            400: OpenApiResponse(description="Invalid input"),
+            403: OpenApiResponse(description="An API token: the action needs a console user"),
+            404: OpenApiResponse(description="No such alert"),
+            409: AlertErrorSerializer,
+        },
+    )
 
 
 class AlertAcknowledgeApi(AlertActionApi):
-    def perform(self, **kwargs: Any) -> Alert:
-        return actions.alert_acknowledge(**kwargs)
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
+        return actions.alert_acknowledge(note=data["note"], **common)
 
-    @extend_schema(
-        operation_id="alerts_acknowledge",
-        request=AlertActionInputSerializer,
-        responses=ACTION_RESPONSES,
-    )
+    @action_schema("alerts_acknowledge", AlertActionInputSerializer)
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)
 
 
 class AlertResolveApi(AlertActionApi):
-    def perform(self, **kwargs: Any) -> Alert:
-        return actions.alert_resolve(**kwargs)
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
+        return actions.alert_resolve(note=data["note"], **common)
 
-    @extend_schema(
-        operation_id="alerts_resolve",
-        request=AlertActionInputSerializer,
-        responses=ACTION_RESPONSES,
-    )
+    @action_schema("alerts_resolve", AlertActionInputSerializer)
+    def post(self, request: Request, alert_id: int) -> Response:
+        return super().post(request, alert_id)
+
+
+class AlertAssignApi(AlertActionApi):
+    """POST {"assignee_id": id | null}: give the alert to a console user (null: unassign)."""
+
+    serializer_class = AlertAssignInputSerializer
+
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
+        try:
+            return actions.alert_assign(assignee_id=data["assignee_id"], **common)
+        except actions.AlertActionError as error:
+            if error.code == "bad_assignee":  # the input named someone who cannot take it
+                raise serializers.ValidationError({"assignee_id": [error.message]}) from error
+            raise
+
+    @action_schema("alerts_assign", AlertAssignInputSerializer)
+    def post(self, request: Request, alert_id: int) -> Response:
+        return super().post(request, alert_id)
+
+
+class AlertSnoozeApi(AlertActionApi):
+    """POST {"minutes": 30} or {"until": "...+01:00"}; {"until": null} wakes it now."""
+
+    serializer_class = AlertSnoozeInputSerializer
+
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
+        return actions.alert_snooze(until=data["until"], **common)
+
+    @action_schema("alerts_snooze", AlertSnoozeInputSerializer)
+    def post(self, request: Request, alert_id: int) -> Response:
+        return super().post(request, alert_id)
+
+
+class AlertNoteApi(AlertActionApi):
+    """POST {"note": "..."}: a line on the timeline (resolved alerts too)."""
+
+    serializer_class = AlertNoteInputSerializer
+
+    def perform(self, data: dict[str, Any], **common: Any) -> Alert:
+        return actions.alert_note_add(note=data["note"], **common)
+
+    @action_schema("alerts_note", AlertNoteInputSerializer)
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)

@@ -194,3 +194,114 @@ def test_the_schema_documents_the_alerts_api() -> None:
     assert "/api/v1/alerts/{alert_id}/acknowledge/" in paths
     names = {p["name"] for p in paths["/api/v1/alerts/"]["get"]["parameters"]}
     assert {"status", "severity", "kind", "hub", "vehicle", "opened_after", "limit"} <= names
+
+
+def post(client: Client, url: str, body: dict[str, object]) -> object:
+    return client.post(url, body, content_type="application/json")
+
+
+def test_assign_snooze_and_note_with_409_on_wrong_state(tenant_a: Tenant) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    url = f"{ALERTS}{tenant_a.alert.pk}/"
+    client = login(tenant_a.users[Role.DISPATCHER])
+    manager = tenant_a.users[Role.MANAGER]
+
+    assigned = post(client, f"{url}assign/", {"assignee_id": manager.pk})
+    assert assigned.status_code == 200, assigned.content  # type: ignore[attr-defined]
+    assert assigned.json()["assignee_id"] == manager.pk  # type: ignore[attr-defined]
+    again = post(client, f"{url}assign/", {"assignee_id": manager.pk})
+    assert problem_of(again, 409)["code"] == "unchanged_assignee"
+
+    before = timezone.now()
+    snoozed = post(client, f"{url}snooze/", {"minutes": 30})
+    assert snoozed.status_code == 200  # type: ignore[attr-defined]
+    until = dt.datetime.fromisoformat(snoozed.json()["snoozed_until"])  # type: ignore[attr-defined]
+    assert before + dt.timedelta(minutes=30) <= until <= timezone.now() + dt.timedelta(minutes=30)
+    later = (timezone.now() + dt.timedelta(hours=2)).isoformat()
+    assert post(client, f"{url}snooze/", {"until": later}).status_code == 200  # type: ignore[attr-defined]
+    woken = post(client, f"{url}snooze/", {"until": None})
+    assert woken.json()["snoozed_until"] is None  # type: ignore[attr-defined]
+    assert problem_of(post(client, f"{url}snooze/", {"until": None}), 409)["code"] == "not_snoozed"
+
+    noted = post(client, f"{url}note/", {"note": "Called the driver: flat tyre"})
+    assert noted.status_code == 200  # type: ignore[attr-defined]
+    timeline = noted.json()["timeline"]  # type: ignore[attr-defined]
+    assert [entry["kind"] for entry in timeline] == [
+        "opened", "assigned", "snoozed", "snoozed", "snoozed", "note",
+    ]  # fmt: skip
+    assert timeline[-1]["note"] == "Called the driver: flat tyre" and timeline[-1]["actor"]
+
+    assert post(client, f"{url}resolve/", {}).status_code == 200  # type: ignore[attr-defined]
+    assert problem_of(post(client, f"{url}assign/", {"assignee_id": None}), 409)["code"] == (
+        "resolved"
+    )
+    assert problem_of(post(client, f"{url}snooze/", {"minutes": 5}), 409)["code"] == "resolved"
+    # A note after the fact is allowed: the post-mortem belongs with the episode.
+    assert post(client, f"{url}note/", {"note": "Tyre replaced"}).status_code == 200  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("assign", {}, "assignee_id"),
+        ("assign", {"assignee_id": "someone"}, "assignee_id"),
+        ("assign", {"assignee_id": 0}, "assignee_id"),
+        ("snooze", {}, "until"),
+        ("snooze", {"minutes": 0}, "minutes"),
+        ("snooze", {"minutes": 20_000}, "minutes"),
+        ("snooze", {"minutes": 5, "until": "2030-01-01T00:00:00Z"}, "until"),
+        ("snooze", {"until": "2020-01-01T00:00:00Z"}, "until"),
+        ("snooze", {"until": "next week"}, "until"),
+        ("note", {}, "note"),
+        ("note", {"note": ""}, "note"),
+        ("note", {"note": "x" * 2001}, "note"),
+    ],
+)
+def test_bad_action_input_is_400_and_changes_nothing(
+    tenant_a: Tenant, action: str, body: dict[str, object], field: str
+) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    client = login(tenant_a.users[Role.DISPATCHER])
+    response = post(client, f"{ALERTS}{tenant_a.alert.pk}/{action}/", body)
+    assert response.status_code == 400, response.content  # type: ignore[attr-defined]
+    assert field in problem_fields(response)
+    with scopes_disabled():
+        alert = Alert.objects.get(pk=tenant_a.alert.pk)
+        assert (alert.assignee_id, alert.snoozed_until) == (None, None)
+        assert not AlertEvent.objects.filter(alert=alert).exclude(kind="opened").exists()
+
+
+def test_assignees_are_console_users_of_the_organization(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    client = login(tenant_a.users[Role.DISPATCHER])
+    url = f"{ALERTS}{tenant_a.alert.pk}/assign/"
+    for user in (tenant_a.users[Role.DRIVER], tenant_b.users[Role.DISPATCHER]):
+        refused = post(client, url, {"assignee_id": user.pk})
+        assert refused.status_code == 400 and "assignee_id" in problem_fields(refused)  # type: ignore[attr-defined]
+        assert user.username not in refused.content.decode()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("assign", {"assignee_id": None}), ("snooze", {"minutes": 5}), ("note", {"note": "x"})],
+)
+def test_a_token_cannot_take_the_new_actions(
+    tenant_a: Tenant, action: str, body: dict[str, object]
+) -> None:
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    refused = post(token_client(), f"{ALERTS}{tenant_a.alert.pk}/{action}/", body)
+    assert refused.status_code == 403 and "needs a person" in refused.json()["detail"]  # type: ignore[attr-defined]
+
+
+def test_the_schema_documents_the_new_actions() -> None:
+    paths = Client().get("/api/schema/", {"format": "json"}).json()["paths"]
+    for action in ("assign", "snooze", "note"):
+        operation = paths[f"/api/v1/alerts/{{alert_id}}/{action}/"]["post"]
+        assert operation["operationId"] == f"alerts_{action}"
+        assert {"200", "400", "403", "404", "409"} <= set(operation["responses"])

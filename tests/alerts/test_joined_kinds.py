@@ -153,7 +153,7 @@ def test_arrived_at_the_door_is_quiet(tenant_a: Tenant) -> None:
     assert outbox_kinds(tenant_a) == []
 
 
-def _stands(tenant: Tenant, status: str, since: dt.datetime, now: dt.datetime) -> None:
+def _stands(tenant: Tenant, status: str, since: dt.datetime | None, now: dt.datetime) -> None:
     with scopes_disabled():
         VehicleState.objects.update_or_create(
             vehicle=tenant.vehicle,

@@ -148,6 +148,9 @@ POST_ONLY_URLS: set[str] = {
     # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
     "alerts-api:alert_acknowledge",
     "alerts-api:alert_resolve",
+    "alerts-api:alert_assign",
+    "alerts-api:alert_snooze",
+    "alerts-api:alert_note",
     # tests/deliveries/test_webhooks.py::test_replaying_a_foreign_delivery_is_404
     "deliveries:webhook_delivery_replay",
     # tests/deliveries/test_import.py::test_a_stored_preview_is_bound_to_its_organization_and_user

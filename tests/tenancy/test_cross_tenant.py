@@ -225,14 +225,27 @@ def test_foreign_alert_actions_are_refused(role: str, tenant_a: Tenant, tenant_b
         login(tenant_a.users[role]),
         Client(HTTP_AUTHORIZATION="Token alpha-api-token-secret-0123456789"),
     ):
-        for action in ("acknowledge", "resolve"):
+        for action, body in alert_api_actions(tenant_b).items():
             response = client.post(
-                f"/api/v1/alerts/{alert_id}/{action}/", {}, content_type="application/json"
+                f"/api/v1/alerts/{alert_id}/{action}/", body, content_type="application/json"
             )
             assert response.status_code in (403, 404), (role, action, response.status_code)
             assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} alert {action}")
     with scopes_disabled():
-        assert Alert.objects.get(pk=alert_id).status == "open"
+        alert = Alert.objects.get(pk=alert_id)
+        assert (alert.status, alert.assignee_id, alert.snoozed_until) == ("open", None, None)
+        assert list(alert.events.values_list("kind", flat=True)) == ["opened"]
+
+
+def alert_api_actions(b: Tenant) -> dict[str, dict[str, Any]]:
+    """Each alerts API action with a body that would be valid for B's own member."""
+    return {
+        "acknowledge": {},
+        "resolve": {},
+        "assign": {"assignee_id": b.users[Role.DISPATCHER].pk},
+        "snooze": {"minutes": 30},
+        "note": {"note": "A's note"},
+    }
 
 
 def test_rollup_tasks_act_for_their_organization_only(tenant_a: Tenant, tenant_b: Tenant) -> None:
