@@ -87,3 +87,10 @@ def test_alerts_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     # a token acts for no one); tests/alerts/test_api.py runs them with a session.
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     never_5xx(operations, headers, {"alert_id": tenant_a.alert_ids()[0]})
+
+
+def test_reports_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
+    operations = api_operations(wsgi_app, "/api/v1/reports/")
+    assert len(operations) == 2
+    headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
+    never_5xx(operations, headers, {"kind": "trips"})  # type: ignore[dict-item]
