@@ -10,8 +10,8 @@ from django.db.models import Q, QuerySet
 
 from tenancy.context import require_organization
 
-from .models import Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
-from .models.tracking import TrackingSettings
+from .models import Driver, Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
+from .models.tracking import Position, TrackingSettings
 from .resolvers import device_identifier_taken
 
 
@@ -118,3 +118,48 @@ def tracking_settings_get(*, organization_id: int) -> TrackingSettings:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def hub_queryset(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Hub]:
+    require_organization(organization_id)
+    hubs = Hub.objects.filter(organization_id=organization_id)
+    return hubs.filter(pk__in=hub_ids) if hub_ids else hubs
+
+
+def vehicle_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Vehicle]:
+    """The organization's vehicles (of `hub_ids` only, when given), with their devices."""
+    require_organization(organization_id)
+    vehicles = Vehicle.objects.filter(organization_id=organization_id).select_related("device")
+    return vehicles.filter(hub_id__in=hub_ids) if hub_ids else vehicles
+
+
+def driver_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Driver]:
+    """The organization's drivers; with `hub_ids`, those hubs' drivers and those of no hub."""
+    require_organization(organization_id)
+    drivers = Driver.objects.filter(organization_id=organization_id)
+    if hub_ids:
+        drivers = drivers.filter(Q(hub_id__in=hub_ids) | Q(hub__isnull=True))
+    return drivers
+
+
+def vehicle_state_list(
+    *, organization_id: int, hub_ids: list[int] | None = None
+) -> QuerySet[VehicleState]:
+    """The latest position and status of every vehicle that ever reported one."""
+    require_organization(organization_id)
+    states = VehicleState.objects.filter(organization_id=organization_id).select_related("vehicle")
+    return states.filter(vehicle__hub_id__in=hub_ids) if hub_ids else states
+
+
+def vehicle_position_history(
+    *, organization_id: int, vehicle_id: int, start: dt.datetime, end: dt.datetime
+) -> QuerySet[Position]:
+    """The vehicle's stored fixes with start <= fix time < end (the partitions outside the
+    range are skipped by PostgreSQL: the range is on the partition key)."""
+    require_organization(organization_id)
+    return Position.objects.filter(
+        organization_id=organization_id,
+        vehicle_id=vehicle_id,
+        fix_time__gte=start,
+        fix_time__lt=end,
+    )

@@ -1,0 +1,1 @@
+"""The fleet's REST API: hubs, zones (GeoJSON), vehicles, drivers and positions."""

@@ -1,0 +1,124 @@
+"""Output shapes of the fleet API and the query of a position history. No logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer
+
+from ..models import Driver, Hub, Vehicle, VehicleState, Zone
+
+
+class HubSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Hub
+        fields = ["id", "name", "code", "region", "address", "latitude", "longitude"]
+        read_only_fields = fields
+
+
+class ZoneFeatureSerializer(serializers.Serializer):
+    """A zone as a GeoJSON Feature (RFC 7946): its polygon and, in `properties`, its data."""
+
+    type = serializers.CharField(default="Feature", help_text='Always "Feature".')
+    id = serializers.IntegerField()
+    geometry = serializers.JSONField(help_text="A GeoJSON Polygon of [lon, lat] positions.")
+    properties = serializers.DictField(help_text="name, kind, hub, color.")
+
+    def to_representation(self, zone: Zone) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "id": zone.pk,
+            "geometry": zone.geometry,
+            "properties": {
+                "name": zone.name,
+                "kind": zone.kind,
+                "hub": zone.hub_id,
+                "color": zone.color,
+            },
+        }
+
+
+class ZoneCollectionSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text='Always "FeatureCollection".')
+    features = ZoneFeatureSerializer(many=True)
+
+
+class DriverSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Driver
+        fields = ["id", "name", "phone", "hub", "active"]
+        read_only_fields = fields
+
+
+class VehicleSerializer(serializers.ModelSerializer):
+    device = serializers.SerializerMethodField(help_text="The tracker's identifier, or null.")
+
+    class Meta:
+        model = Vehicle
+        fields = [
+            "id", "plate", "name", "type", "capacity_kg", "capacity_volume_l", "hub", "driver",
+            "tags", "active", "device",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_device(self, vehicle: Vehicle) -> str | None:
+        device = getattr(vehicle, "device", None)
+        return device.identifier if device is not None else None
+
+
+class VehicleStateSerializer(serializers.ModelSerializer):
+    """A vehicle's latest position and derived status (moving, idle, stopped, offline)."""
+
+    vehicle = serializers.IntegerField(source="vehicle_id")
+    plate = serializers.CharField(source="vehicle.plate")
+
+    class Meta:
+        model = VehicleState
+        fields = [
+            "vehicle", "plate", "status", "fix_time", "server_time", "latitude", "longitude",
+            "speed_kmh", "heading", "accuracy_m", "battery_pct", "ignition", "stationary_since",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class PositionSerializer(serializers.Serializer):
+    fix_time = serializers.DateTimeField()
+    server_time = serializers.DateTimeField()
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    speed_kmh = serializers.FloatField(allow_null=True)
+    heading = serializers.FloatField(allow_null=True)
+    accuracy_m = serializers.FloatField(allow_null=True)
+    altitude_m = serializers.FloatField(allow_null=True)
+    odometer_m = serializers.FloatField(allow_null=True)
+    battery_pct = serializers.FloatField(allow_null=True)
+    ignition = serializers.BooleanField(allow_null=True)
+    device = serializers.IntegerField(source="device_id")
+
+
+class PositionRangeSerializer(StrictInputSerializer):
+    """`from` and `to` (aware date-times) bound a vehicle's history; at most 7 days apart."""
+
+    # `from` is a Python keyword: the field is named in the constructor.
+    to = AwareDateTimeField(help_text="End, exclusive; with a time zone offset.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = AwareDateTimeField(help_text="Start, inclusive; with an offset.")
+        # The pagination's own parameters travel in the same query string.
+        self.fields["cursor"] = serializers.CharField(required=False)
+        self.fields["limit"] = serializers.CharField(required=False)
+        # Not `format`: DRF reads that one as the renderer's name.
+        self.fields["output"] = serializers.ChoiceField(
+            choices=["json", "geojson"], required=False, default="json"
+        )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs["from"], attrs["to"]
+        if end <= start:
+            raise serializers.ValidationError({"to": ["Must be after from."]})
+        if (end - start).total_seconds() > 7 * 86400:
+            raise serializers.ValidationError({"to": ["At most 7 days after from."]})
+        return attrs

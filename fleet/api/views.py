@@ -1,0 +1,224 @@
+"""The fleet REST API: each view translates HTTP into one fleet selector call. Reads only (hubs,
+zones, vehicles and drivers are kept in Django admin); any API token may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tenancy.api.filters import StrictFilterBackend
+from tenancy.api.pagination import KeysetPagination
+from tenancy.api.views import OrganizationApiView
+
+from .. import selectors
+from ..filtersets import DriverFilterSet, VehicleFilterSet
+from ..models import Driver, Hub, Vehicle, VehicleState, Zone
+from .serializers import (
+    DriverSerializer,
+    HubSerializer,
+    PositionRangeSerializer,
+    PositionSerializer,
+    VehicleSerializer,
+    VehicleStateSerializer,
+    ZoneCollectionSerializer,
+    ZoneFeatureSerializer,
+)
+
+
+class FleetApiView(OrganizationApiView):
+    pagination_class: type[KeysetPagination] | None = KeysetPagination
+    filter_backends = [StrictFilterBackend]
+
+    def listing(self, queryset: QuerySet[Any], serializer: type[Any]) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(queryset))
+        return self.get_paginated_response(serializer(page, many=True).data)
+
+    @staticmethod
+    def one(queryset: QuerySet[Any], pk: int) -> Any:
+        try:
+            return queryset.get(pk=pk)
+        except queryset.model.DoesNotExist as exc:
+            raise Http404(f"No such {queryset.model._meta.verbose_name}.") from exc
+
+
+class HubListApi(FleetApiView):
+    serializer_class = HubSerializer
+    queryset = Hub.objects.none()
+
+    @extend_schema(operation_id="hubs_list", summary="List hubs")
+    def get(self, request: Request) -> Response:
+        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.listing(hubs, HubSerializer)
+
+
+class HubDetailApi(FleetApiView):
+    serializer_class = HubSerializer
+    queryset = Hub.objects.none()
+
+    @extend_schema(operation_id="hubs_retrieve", summary="Read a hub")
+    def get(self, request: Request, hub_id: int) -> Response:
+        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return Response(HubSerializer(self.one(hubs, hub_id)).data)
+
+
+class ZoneListApi(FleetApiView):
+    serializer_class = ZoneCollectionSerializer
+    pagination_class = None
+    queryset = Zone.objects.none()
+
+    @extend_schema(
+        operation_id="zones_list",
+        summary="Zones as GeoJSON",
+        description="Every zone as one GeoJSON FeatureCollection (RFC 7946; [lon, lat]).",
+        responses=ZoneCollectionSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        features = ZoneFeatureSerializer(zones, many=True).data
+        return Response({"type": "FeatureCollection", "features": features})
+
+
+class ZoneDetailApi(FleetApiView):
+    serializer_class = ZoneFeatureSerializer
+    queryset = Zone.objects.none()
+
+    @extend_schema(operation_id="zones_retrieve", summary="A zone as a GeoJSON Feature")
+    def get(self, request: Request, zone_id: int) -> Response:
+        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return Response(ZoneFeatureSerializer(self.one(zones, zone_id)).data)
+
+
+class VehicleListApi(FleetApiView):
+    serializer_class = VehicleSerializer
+    filterset_class = VehicleFilterSet
+    queryset = Vehicle.objects.none()
+
+    def get_queryset(self) -> QuerySet[Vehicle]:
+        if getattr(self, "swagger_fake_view", False):
+            return Vehicle.objects.none()
+        return selectors.vehicle_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+
+    @extend_schema(operation_id="vehicles_list", summary="List vehicles")
+    def get(self, request: Request) -> Response:
+        return self.listing(self.get_queryset(), VehicleSerializer)
+
+
+class VehicleDetailApi(FleetApiView):
+    serializer_class = VehicleSerializer
+    queryset = Vehicle.objects.none()
+
+    @extend_schema(operation_id="vehicles_retrieve", summary="Read a vehicle")
+    def get(self, request: Request, vehicle_id: int) -> Response:
+        vehicles = selectors.vehicle_list(
+            organization_id=self.organization_id, hub_ids=self.hub_ids
+        )
+        return Response(VehicleSerializer(self.one(vehicles, vehicle_id)).data)
+
+
+class DriverListApi(FleetApiView):
+    serializer_class = DriverSerializer
+    filterset_class = DriverFilterSet
+    queryset = Driver.objects.none()
+
+    def get_queryset(self) -> QuerySet[Driver]:
+        if getattr(self, "swagger_fake_view", False):
+            return Driver.objects.none()
+        return selectors.driver_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+
+    @extend_schema(operation_id="drivers_list", summary="List drivers")
+    def get(self, request: Request) -> Response:
+        return self.listing(self.get_queryset(), DriverSerializer)
+
+
+class DriverDetailApi(FleetApiView):
+    serializer_class = DriverSerializer
+    queryset = Driver.objects.none()
+
+    @extend_schema(operation_id="drivers_retrieve", summary="Read a driver")
+    def get(self, request: Request, driver_id: int) -> Response:
+        drivers = selectors.driver_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return Response(DriverSerializer(self.one(drivers, driver_id)).data)
+
+
+class LatestPositionPagination(KeysetPagination):
+    ordering = ("vehicle_id",)
+
+
+class PositionLatestApi(FleetApiView):
+    serializer_class = VehicleStateSerializer
+    pagination_class = LatestPositionPagination
+    queryset = VehicleState.objects.none()
+
+    @extend_schema(
+        operation_id="positions_latest",
+        summary="Latest position per vehicle",
+        description="Each vehicle's last stored fix and derived status, by vehicle id.",
+    )
+    def get(self, request: Request) -> Response:
+        states = selectors.vehicle_state_list(
+            organization_id=self.organization_id, hub_ids=self.hub_ids
+        )
+        return self.listing(states, VehicleStateSerializer)
+
+
+class PositionHistoryPagination(KeysetPagination):
+    ordering = ("fix_time", "device_id")
+    max_limit = 5000
+
+
+class VehiclePositionHistoryApi(FleetApiView):
+    serializer_class = PositionSerializer
+    pagination_class = PositionHistoryPagination
+    queryset = Vehicle.objects.none()
+
+    @extend_schema(
+        operation_id="vehicles_positions_list",
+        summary="A vehicle's positions between two times",
+        description="Stored fixes with `from` <= fix time < `to` (at most 7 days), oldest first, "
+        "a page at a time (follow `next`). With `output=geojson` the page is a GeoJSON "
+        "FeatureCollection of Points (properties: fix_time, speed_kmh, heading...).",
+        parameters=[
+            OpenApiParameter("from", str, required=True, description="Aware ISO 8601 start."),
+            OpenApiParameter("to", str, required=True, description="Aware ISO 8601 end."),
+            OpenApiParameter("output", str, enum=["json", "geojson"], required=False),
+        ],
+        responses={
+            200: PositionSerializer(many=True),
+            404: OpenApiResponse(description="No such vehicle"),
+        },
+    )
+    def get(self, request: Request, vehicle_id: int) -> Response:
+        vehicles = selectors.vehicle_list(
+            organization_id=self.organization_id, hub_ids=self.hub_ids
+        )
+        vehicle = self.one(vehicles, vehicle_id)
+        query = PositionRangeSerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        shape = query.validated_data["output"]
+        positions = selectors.vehicle_position_history(
+            organization_id=self.organization_id,
+            vehicle_id=vehicle.pk,
+            start=query.validated_data["from"],
+            end=query.validated_data["to"],
+        )
+        page = self.paginate_queryset(positions)
+        rows = PositionSerializer(page, many=True).data
+        if shape == "geojson":
+            return self.get_paginated_response(
+                {"type": "FeatureCollection", "features": [position_feature(r) for r in rows]}
+            )
+        return self.get_paginated_response(rows)
+
+
+def position_feature(row: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in row.items() if k not in ("latitude", "longitude")}
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
+        "properties": properties,
+    }
