@@ -10,8 +10,8 @@ app or integration, on three more of them, each cycle:
 * ``late``: a route whose only stop is 2.5-3.5 km from the hub with a window closing in 150 s:
   "Late risk" opens on the first ETA, "Late delivery" when the window passes; both resolve when
   the van gets there and delivers;
-* ``not_started``: a dispatched route whose first stop was planned 20 minutes ago, the van
-  waiting at it: "Route not started" opens, and resolves when the driver arrives 100 s later;
+* ``not_started``: a planned route whose first stop was planned 20 minutes ago:
+  "Route not started" opens, and resolves when the driver starts it 100 s later;
 * ``failed_far``: a route with two stops. 20 s in, still at the hub, the driver marks the
   first (1.1-1.5 km out) arrived and delivered: "Delivered far from the address" (and "Arrived
   but never near"); at the second, 400 m out on the way, the delivery fails (not at home:
@@ -19,6 +19,11 @@ app or integration, on three more of them, each cycle:
 
 The stops lie on the road network where the fastest path from the hub (or the stop before)
 stays close to the straight line, so the routes' corridors ("Off the planned route") hold.
+
+A van and a driver have one route a day (deliveries' rule), so the first cycle of the day uses
+the vans; later cycles use *vanless* routes (started without a van, stops reached on the
+timeline, the phone's geo-stamp at the stop): the same alerts, without a van on the map.
+"Route not started" is always vanless (a planned route nobody has taken out yet).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 from shapely.geometry import Point, shape
 
@@ -41,6 +47,7 @@ from deliveries.services.orders import order_create, order_transition
 from deliveries.services.routes import (
     route_create,
     route_dispatch,
+    route_start,
     stop_add,
     stop_arrive,
     stop_depart,
@@ -62,9 +69,13 @@ SOURCE = DeliveryEvent.Source.DRIVER
 NEAR_M = 60.0  # the van is "at" a stop within this (the demo robot's radius is 80 m)
 SERVICE_S = 45.0
 LATE_WINDOW_S = 150.0
+LATE_STOP_M = (2500.0, 3500.0)  # from the hub: the van needs minutes more than the window has
 NOT_STARTED_PLANNED_AGO = dt.timedelta(minutes=20)
 NOT_STARTED_ARRIVE_AT = 100.0
 FAILED_RETURNED_AFTER_S = 120.0
+# On a vanless route (the van had its route of the day already), when the stop is reached.
+LATE_VANLESS_ARRIVAL = 330.0
+FAILED_VANLESS_ARRIVAL = 150.0
 FAR_MARKED_AT = 20.0
 FAIL_STOP_M = 400.0
 STEP_S = 1.0
@@ -122,6 +133,7 @@ class Episode:
     orders: list[tuple[float, float]]
     marks: dict[str, float] = field(default_factory=dict)
     done: bool = False
+    with_van: bool = True
 
 
 @dataclass
@@ -231,36 +243,57 @@ class DemoScenario:
         return now.astimezone(zoneinfo.ZoneInfo(zone)).date()
 
     def _route(self, role: str, cycle: int, points: list[tuple[float, float]],
-               windows: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime) -> Episode:  # fmt: skip
+               windows: list[tuple[dt.datetime, dt.datetime]], now: dt.datetime, *,
+               with_van: bool = True, start: bool = True) -> Episode:  # fmt: skip
+        """A route of these stops; with the role's van and driver (dispatched) when asked and
+        they have no route yet today (one route per van and day), else without (started when
+        `start`: "a route nobody dispatched counts as dispatched now")."""
         vehicle_id, driver_id, hub_id = self.cast.ids[role]
-        org = self.organization_id
+        org, today = self.organization_id, self._today(now)
+        with_van = (
+            with_van
+            and not Route.objects.filter(
+                Q(vehicle_id=vehicle_id) | Q(driver_id=driver_id), date=today
+            ).exists()
+        )
         route = route_create(
-            organization_id=org, hub_id=hub_id, date=self._today(now), vehicle_id=vehicle_id,
-            driver_id=driver_id,
+            organization_id=org, hub_id=hub_id, date=today,
+            vehicle_id=vehicle_id if with_van else None, driver_id=driver_id if with_van else None,
         )  # fmt: skip
         stops = []
-        for index, ((lat, lon), (start, end)) in enumerate(zip(points, windows, strict=True)):
+        for index, ((lat, lon), (begin, end)) in enumerate(zip(points, windows, strict=True)):
             order = order_create(
                 organization_id=org, hub_id=hub_id,
                 reference=f"NW-SC-{now:%y%m%d-%H%M%S}-{role[:3].upper()}{index + 1}",
                 customer_name=f"Scenario customer ({role.replace('_', ' ')})",
                 address=f"{self.rng.randint(1, 240)} Scenario Street, Amsterdam",
-                latitude=round(lat, 6), longitude=round(lon, 6), window_start=start,
+                latitude=round(lat, 6), longitude=round(lon, 6), window_start=begin,
                 window_end=end, service_minutes=2, source=DeliveryEvent.Source.API,
             )  # fmt: skip
             stops.append(stop_add(organization_id=org, route_id=route.pk, order_id=order.pk).pk)
-        route_dispatch(organization_id=org, route_id=route.pk, now=now)
-        self.log(f"scenario: {role} route #{route.pk} ({len(stops)} stop(s)) for cycle {cycle}")
-        return Episode(cycle, route.pk, stops, [(round(a, 6), round(b, 6)) for a, b in points])
+        if with_van:
+            route_dispatch(organization_id=org, route_id=route.pk, now=now)
+        elif start:
+            route_start(organization_id=org, route_id=route.pk, source=SOURCE, now=now)
+        van = f"{self._vehicle(role).device_id}'s" if with_van else "a vanless"
+        self.log(f"scenario: {role}: {van} route #{route.pk}, {len(stops)} stop(s), cycle {cycle}")
+        rounded = [(round(a, 6), round(b, 6)) for a, b in points]
+        return Episode(cycle, route.pk, stops, rounded, with_van=with_van)
 
-    def _arrive(self, episode: Episode, index: int, role: str, t: float) -> None:
-        lat, lon = self._vehicle(role).position
+    def _stamp(self, episode: Episode, index: int, role: str) -> tuple[float, float]:
+        """Where the driver's phone is: with the van; on a vanless route, at the stop."""
+        return self._vehicle(role).position if episode.with_van else episode.orders[index]
+
+    def _arrive(self, episode: Episode, index: int, role: str, t: float,
+                stamp: tuple[float, float] | None = None) -> None:  # fmt: skip
+        lat, lon = stamp or self._stamp(episode, index, role)
         stop_arrive(organization_id=self.organization_id, stop_id=episode.stops[index],
                     source=SOURCE, latitude=lat, longitude=lon)  # fmt: skip
         episode.marks[f"arrived{index}"] = t
 
-    def _depart(self, episode: Episode, index: int, role: str, t: float, status: str) -> None:
-        lat, lon = self._vehicle(role).position
+    def _depart(self, episode: Episode, index: int, role: str, t: float, status: str,
+                stamp: tuple[float, float] | None = None) -> None:  # fmt: skip
+        lat, lon = stamp or self._stamp(episode, index, role)
         stop_depart(
             organization_id=self.organization_id, stop_id=episode.stops[index], to_status=status,
             source=SOURCE, reason_code="not_home" if status == S.FAILED else None,
@@ -274,6 +307,21 @@ class DemoScenario:
         fresh = episode is None or (episode.done and episode.cycle != cycle)
         return fresh and 0 <= p < 300
 
+    def _visit(self, episode: Episode, index: int, role: str, t: float, p: float, status: str,
+               *, vanless_at: float) -> None:  # fmt: skip
+        """Arrive when the van is there (on a vanless route: at phase `vanless_at` of the
+        episode's cycle); done (delivered or failed) after the service time."""
+        arrived = episode.marks.get(f"arrived{index}")
+        if arrived is None:
+            if episode.with_van:
+                there = self._distance(role, episode.orders[index]) <= NEAR_M
+            else:
+                there = episode.cycle != self.timeline.phase(t)[0] or p >= vanless_at
+            if there:
+                self._arrive(episode, index, role, t)
+        elif f"departed{index}" not in episode.marks and t - arrived >= SERVICE_S:
+            self._depart(episode, index, role, t, status)
+
     # -- one step -----------------------------------------------------------------------------
 
     def step(self) -> None:
@@ -285,78 +333,76 @@ class DemoScenario:
             self._not_started(cycle, p, t, now)
             self._failed_far(cycle, p, t, now)
 
+    def _current(self, role: str) -> Episode | None:
+        episode = self.episodes.get(role)
+        return None if episode is None or episode.done else episode
+
     def _late(self, cycle: int, p: float, t: float, now: dt.datetime) -> None:
         role = "late"
         if self._due(role, cycle, p):
             network = self._vehicle(role).network
-            node = corridor_node(network, network.hub_node, (2500.0, 3500.0), self.rng)
+            node = corridor_node(network, network.hub_node, LATE_STOP_M, self.rng)
             window = (now - dt.timedelta(minutes=90), now + dt.timedelta(seconds=LATE_WINDOW_S))
             self.episodes[role] = self._route(role, cycle, [network.nodes[node]], [window], now)
             return
-        episode = self.episodes.get(role)
-        if episode is None or episode.done:
-            return
-        self._visit(episode, 0, role, t, S.DELIVERED)
-        episode.done = "departed0" in episode.marks
-
-    def _visit(self, episode: Episode, index: int, role: str, t: float, status: str) -> None:
-        """Arrive when the van is there; done (delivered or failed) after the service time."""
-        arrived = episode.marks.get(f"arrived{index}")
-        if arrived is None:
-            if self._distance(role, episode.orders[index]) <= NEAR_M:
-                self._arrive(episode, index, role, t)
-        elif f"departed{index}" not in episode.marks and t - arrived >= SERVICE_S:
-            self._depart(episode, index, role, t, status)
+        if episode := self._current(role):
+            self._visit(episode, 0, role, t, p, S.DELIVERED, vanless_at=LATE_VANLESS_ARRIVAL)
+            episode.done = "departed0" in episode.marks
 
     def _not_started(self, cycle: int, p: float, t: float, now: dt.datetime) -> None:
+        """A route planned for 20 minutes ago that nobody took out yet: a vanless route each
+        cycle (a van has one route a day), next to where the van waits."""
         role = "not_started"
         vehicle = self._vehicle(role)
         if self._due(role, cycle, p):
             assert vehicle.spot_node is not None
             window = (now - dt.timedelta(minutes=30), now + dt.timedelta(hours=2))
             point = vehicle.network.nodes[vehicle.spot_node]
-            episode = self._route(role, cycle, [point], [window], now)
+            new = self._route(role, cycle, [point], [window], now, with_van=False, start=False)
             # What the plan said: the first stop 20 minutes ago (planning writes this field).
-            Stop.objects.filter(pk=episode.stops[0]).update(
+            Stop.objects.filter(pk=new.stops[0]).update(
                 planned_arrival=now - NOT_STARTED_PLANNED_AGO
             )
-            self.episodes[role] = episode
+            self.episodes[role] = new
             return
-        current = self.episodes.get(role)
-        if current is None or current.done:
+        episode = self._current(role)
+        if episode is None:
             return
-        episode = current
-        if "arrived0" in episode.marks or p >= NOT_STARTED_ARRIVE_AT or episode.cycle != cycle:
-            self._visit(episode, 0, role, t, S.DELIVERED)
+        late_enough = p >= NOT_STARTED_ARRIVE_AT or episode.cycle != cycle
+        if "started" not in episode.marks and late_enough:
+            route_start(organization_id=self.organization_id, route_id=episode.route_id,
+                        source=SOURCE)  # fmt: skip
+            episode.marks["started"] = t
+        if "started" in episode.marks:
+            self._visit(episode, 0, role, t, p, S.DELIVERED, vanless_at=NOT_STARTED_ARRIVE_AT)
         episode.done = "departed0" in episode.marks
 
     def _failed_far(self, cycle: int, p: float, t: float, now: dt.datetime) -> None:
         role = "failed_far"
         vehicle = self._vehicle(role)
+        network = vehicle.network
+        hub = network.nodes[network.hub_node]
         if self._due(role, cycle, p):
-            network = vehicle.network
             far = corridor_node(network, network.hub_node, (1100.0, 1500.0), self.rng)
             # The second stop lies on the way to the first: the van goes there straight from
             # the hub, inside the corridor of what remains.
             path = network.shortest_path(network.hub_node, far) or [far]
-            hub = network.nodes[network.hub_node]
             near = min(path, key=lambda n: abs(haversine_m(*hub, *network.nodes[n]) - FAIL_STOP_M))
             window = (now - dt.timedelta(minutes=30), now + dt.timedelta(hours=2))
             points = [network.nodes[far], network.nodes[near]]
             self.episodes[role] = self._route(role, cycle, points, [window, window], now)
             return
-        episode = self.episodes.get(role)
-        if episode is None or episode.done:
+        episode = self._current(role)
+        if episode is None:
             return
         marks = episode.marks
-        if "departed0" not in marks and p >= FAR_MARKED_AT:
-            # Still at the hub, the driver taps "arrived" and "delivered" for the first stop.
-            self._arrive(episode, 0, role, t)
-            self._depart(episode, 0, role, t, S.DELIVERED)
-            return
         if "departed0" not in marks:
+            if p >= FAR_MARKED_AT or episode.cycle != cycle:
+                # Still at the hub, the driver taps "arrived" and "delivered" for the first stop.
+                self._arrive(episode, 0, role, t, stamp=hub)
+                self._depart(episode, 0, role, t, S.DELIVERED, stamp=hub)
             return
-        self._visit(episode, 1, role, t, S.FAILED)
+        self._visit(episode, 1, role, t, p, S.FAILED, vanless_at=FAILED_VANLESS_ARRIVAL)
         failed_at = marks.get("departed1")
         if failed_at is not None and t - failed_at >= FAILED_RETURNED_AFTER_S:
             order_id = Stop.objects.values_list("order_id", flat=True).get(pk=episode.stops[1])

@@ -21,7 +21,7 @@ Roles (one vehicle each, two for the GPS jumps):
   out of its service area (to 250 m beyond it), waits 45 s and comes back;
 * ``late``, ``not_started``, ``failed_far``: drive the routes the scenario gives them (their
   goal is the route's next stop, as for any demo vehicle); between routes they wait at the
-  hub (``not_started``: at its first stop).
+  hub (``not_started`` roams: its routes are vanless, demo/scenario.py).
 
 Pure Python like the rest of the simulator: the scenario's database side is demo/scenario.py.
 """
@@ -142,9 +142,10 @@ class ScriptedVehicle(SimulatedVehicle):
         self.spot_node = {
             "stop": node_at_distance(network, network.center, 1800.0, rng),
             "zone": far_node(network),
+            # Where its (vanless) routes begin; the van itself roams.
             "not_started": node_at_distance(network, network.center, 900.0, rng),
         }.get(self.role)
-        if self.spot_node is not None:
+        if self.spot_node is not None and self.role != "not_started":
             self.node = self.spot_node
             self.position = network.nodes[self.node]
         self._excursion: tuple[int, tuple[float, float], float, float] | None = None
@@ -183,8 +184,6 @@ class ScriptedVehicle(SimulatedVehicle):
             return spot if p >= RETURN_AT or p < STAND[1] else None
         if self.role == "zone":
             return spot if ZONE_WAIT_FROM <= p < ZONE_EXIT_AT else None
-        if self.role == "not_started":
-            return spot if waits else None
         return None
 
     def _apply_goal(self) -> None:
