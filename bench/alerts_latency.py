@@ -457,9 +457,10 @@ def main() -> int:
         rule_id = rule_create(fleet.organization_id)
         with (
             tempfile.TemporaryDirectory(prefix="doorstep-bench-") as tmp,
-            Daphne(db_url, Path(tmp) / "daphne.log") as server,
             Worker(db_url, Path(tmp) / "worker.log", args.worker_concurrency) as worker,
-        ):
+            Daphne(db_url, Path(tmp) / "daphne.log",
+                   env={"DOORSTEP_BENCH_CELERY_QUEUE": worker.queue}) as server,
+        ):  # fmt: skip
             wait_for_quiet(args.max_wait)
             others = OtherLoad(server.pids() | worker.pids())
             if args.source == "osmand":
