@@ -4,6 +4,7 @@ from alerts.views.inbox import alert_inbox
 from deliveries.views.driver import driver_home
 from deliveries.views.orders import order_list
 from fleet.views import map_page
+from reporting.dashboard.views import dashboard
 
 from . import views
 
@@ -15,6 +16,6 @@ urlpatterns = [
     path("map/", map_page, name="map"),
     path("orders/", order_list, name="orders"),
     path("alerts/", alert_inbox, name="alerts"),
-    path("dashboards/", views.dashboards, name="dashboards"),
+    path("dashboards/", dashboard, name="dashboards"),
     path("driver/", driver_home, name="driver_home"),
 ]

@@ -1,4 +1,4 @@
-"""The console shell: navigation, organization switching, and placeholder pages of later issues."""
+"""The console shell: the landing page per role and organization switching."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 
 from tenancy.middleware import SESSION_KEY
 from tenancy.models import Role
-from tenancy.permissions import role_required
 from tenancy.selectors import membership_list_for_user
 
 
@@ -37,19 +36,3 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
     if wanted in allowed:
         request.session[SESSION_KEY] = int(wanted)
     return redirect("console:home")
-
-
-def _placeholder(request: HttpRequest, *, section: str, title: str, lead: str) -> HttpResponse:
-    return render(
-        request, "console/placeholder.html", {"section": section, "title": title, "lead": lead}
-    )
-
-
-@role_required(Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
-def dashboards(request: HttpRequest) -> HttpResponse:
-    return _placeholder(
-        request,
-        section="dashboards",
-        title="Dashboards",
-        lead="On-time rate, failed deliveries, utilization, idle time and its cost, per hub and day.",
-    )

@@ -155,3 +155,48 @@ def test_an_api_list_makes_a_pinned_number_of_queries_whatever_the_data(
     data_add(tenant_a)
     order_advance(order, "arrived")
     assert count(client, path) == before, f"{name}: the query count grows with the data"
+
+
+DASHBOARD_QUERIES = 42
+
+
+def rollups_add(tenant: Tenant, *, vehicles: int, days: int) -> None:
+    """Vehicle-day and route-day rollup rows for `vehicles` more vans over the last `days` days
+    of the dashboard's default period (what the dashboard reads)."""
+    from reporting.models import DailyRouteRollup, DailyVehicleRollup
+
+    organization, hub = tenant.organization, tenant.hub
+    today = timezone.localdate()
+    for _ in range(vehicles):
+        device = DeviceFactory.create(organization=organization, vehicle__hub=hub)
+        with scope(organization=organization.pk):
+            for offset in range(days):
+                day = today - dt.timedelta(days=offset)
+                DailyVehicleRollup.objects.create(
+                    organization=organization, vehicle=device.vehicle, day=day, hub_id=hub.pk,
+                    distance_m=80_000, moving_seconds=15_000, shift_seconds=36_000,
+                    computed_at=timezone.now(),
+                )  # fmt: skip
+                route = Route.objects.create(
+                    organization=organization, hub=hub, date=day, vehicle=device.vehicle,
+                    driver=tenant.driver,
+                )  # fmt: skip
+                DailyRouteRollup.objects.create(
+                    organization=organization, route=route, day=day, hub_id=hub.pk,
+                    vehicle_id=device.vehicle_id, driver_id=tenant.driver.pk, deliveries=20,
+                    delivered_with_window=20, delivered_on_time=18, failures=1,
+                    failures_by_reason={"not_home": 1}, computed_at=timezone.now(),
+                )  # fmt: skip
+
+
+def test_the_dashboard_makes_a_pinned_number_of_queries_whatever_the_history(
+    tenant_a: Tenant, django_assert_max_num_queries: Any
+) -> None:
+    rollups_add(tenant_a, vehicles=3, days=5)
+    client = login(tenant_a.users[Role.MANAGER])
+    client.get("/dashboards/")
+    with django_assert_max_num_queries(DASHBOARD_QUERIES):
+        client.get("/dashboards/")
+    before = count(client, "/dashboards/")
+    rollups_add(tenant_a, vehicles=3, days=10)
+    assert count(client, "/dashboards/") == before, "the dashboard's query count grows with history"

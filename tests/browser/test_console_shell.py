@@ -65,12 +65,11 @@ def test_dispatcher_signs_in_and_sees_console_shell(page: Page, member, sign_in,
     assert page.evaluate("document.scrollingElement.scrollHeight") <= VIEWPORT["height"]
     screenshot(page, "console_map")
 
-    # A placeholder section: the shell around a "coming soon" empty state (Alerts, the
-    # placeholder of this test before issue 10, is the exception inbox now).
+    # The dashboards section: the shell around the manager's home (no "coming soon" left).
     nav.get_by_role("link", name="Dashboards", exact=True).click()
     expect(page).to_have_url(re.compile(r"/dashboards/$"))
-    expect(page.get_by_role("heading", name="Dashboards", exact=True)).to_be_visible()
-    expect(page.get_by_text("Coming soon")).to_be_visible()
+    expect(page.get_by_role("heading", name="Operations dashboard", exact=True)).to_be_visible()
+    expect(page.get_by_text("Coming soon")).to_have_count(0)
     expect(nav.get_by_role("link", name="Dashboards", exact=True)).to_have_attribute(
         "aria-current", "page"
     )

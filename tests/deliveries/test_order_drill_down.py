@@ -100,6 +100,7 @@ def test_a_foreign_vehicle_finds_nothing_and_names_nothing(
     response = client.get(f"/orders/?vehicle={tenant_b.vehicle.pk}")
     page = response.content.decode()
     assert response.status_code == 200
+    assert tenant_b.order is not None
     assert tenant_b.vehicle.plate not in page and tenant_b.order.reference not in page
     assert _references(client, f"vehicle={tenant_b.vehicle.pk}") == set()
 

@@ -85,6 +85,23 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     },
 }
 
+# Pages that take foreign ids in their query string (filters, drill-down links): name ->
+# the query naming B's objects. tests/tenancy/test_cross_tenant.py asks for each as every role
+# of A: refused (400/403/404) or answered without any of B's data.
+FOREIGN_QUERY_URLS: dict[str, ForeignKwargs] = {
+    "console:dashboards": lambda b: {
+        "hub": b.tenant.hub.pk,
+        "zone": b.tenant.zone.pk,
+        "vehicle": b.tenant.vehicle.pk,
+        "driver": b.tenant.driver.pk,
+    },
+    "console:orders": lambda b: {
+        "vehicle": b.tenant.vehicle.pk,
+        "driver": b.tenant.driver.pk,
+        "hub": b.tenant.hub.pk,
+    },
+}
+
 # Public pages whose secret code, not a session, is the key: name -> kwargs that open *this*
 # tenant's object. tests/tenancy/test_public_links.py asks for B's links as A's users and as a
 # stranger: each shows B's object, none of A's data, and the same for everybody.

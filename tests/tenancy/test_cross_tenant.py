@@ -70,6 +70,27 @@ def test_foreign_objects_are_refused_for_every_role(
         assert_no_foreign_data(body, tenant_b, f"{role} {probe.label} {probe.url}")
 
 
+@pytest.mark.parametrize("role", Role.values)
+def test_foreign_ids_in_query_strings_are_refused_or_find_nothing(
+    role: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    client = login(tenant_a.users[role])
+    for name, query_of in harness.FOREIGN_QUERY_URLS.items():
+        query = query_of(ForeignTenant(tenant_b))
+        for key, value in query.items():  # each id alone, then all of them together
+            for params in ({key: value}, query):
+                url = f"{reverse(name)}?{urlencode(params)}"
+                response = client.get(url)
+                assert response.status_code in (200, 302, 400, 403, 404), (role, url)
+                assert_no_foreign_data(
+                    response.content.decode(errors="replace"), tenant_b, f"{role} {url}"
+                )
+
+
 def test_anonymous_users_see_no_tenant_data(tenant_b: Tenant) -> None:
     client = Client()
     for probe in harness.probes(ForeignTenant(tenant_b)):
