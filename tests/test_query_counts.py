@@ -157,7 +157,7 @@ def test_an_api_list_makes_a_pinned_number_of_queries_whatever_the_data(
     assert count(client, path) == before, f"{name}: the query count grows with the data"
 
 
-DASHBOARD_QUERIES = 42
+DASHBOARD_QUERIES = 47
 
 
 def rollups_add(tenant: Tenant, *, vehicles: int, days: int) -> None:

@@ -170,7 +170,9 @@ def route_facts(
         if not row["routes"]:
             continue
         key = tuple(row[g] for g in group)
-        reasons, errors = histograms.get(key, ({}, {}))
+        # pop, not get: without a grouping (a summary) every route row shares the key (), and
+        # the merged histograms must count once, not once per row.
+        reasons, errors = histograms.pop(key, ({}, {}))
         counts: dict[str, Any] = {n: row[f"sum_{n}"] or 0 for n in ROUTE_FIELDS}
         totals = KpiTotals(
             routes=row["routes"],
