@@ -84,7 +84,8 @@ class Worker:
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", *self.pool(),
              "-Q", self.queue, "-n", f"{self.queue}@%h", "--without-gossip", "--without-mingle"],
-            cwd=REPO, env=service_env(self.db_url), stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=service_env(self.db_url, {"DOORSTEP_BENCH_CELERY_QUEUE": self.queue}),
+            stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 120
         while not app.control.ping(destination=[f"{self.queue}@{_hostname()}"], timeout=0.5):
