@@ -7,11 +7,13 @@ and this module writes what that shift leaves behind, the way the system would h
   windows, ETAs), each order's timeline (created, assigned, out for delivery, arrived,
   delivered or failed with a reason, returned to the hub) and a proof of delivery (photo,
   signature, recipient, geo-stamp a few metres from the door) for every delivery;
+- the ETAs announced 60, 30 and 10 minutes before each arrival (`order.eta_changed` outbox
+  events, stored as already relayed);
 - a resolved speeding alert (with its opened / acknowledged / resolved timeline) for every
   leg driven too fast, on the organization's "Speeding" rule;
 - then the daily rollups of those days (reporting's recompute entry point).
 
-Rows are bulk-inserted: no outbox events, so no webhook or notification fires for the past.
+Rows are bulk-inserted, not through the services: no webhook or notification fires for the past.
 A day that already has history (its routes' orders carry the `-H` reference) or a vehicle that
 already reported on that day (the live simulator) is left alone, so the seed is idempotent and
 `make run` can call it every time. Deterministic: seeded by organization, vehicle and day."""
@@ -49,6 +51,7 @@ from fleet.partitions import partitions_ensure
 from reporting.rollups import rollups_recompute_day
 from tenancy.context import tenant_context
 from tenancy.models import Membership, Organization, Role
+from tenancy.outbox.models import OutboxEvent
 
 from .history_track import Shift, Visit, shift_build
 from .orders import FIRST_NAMES, LAST_NAMES, STREETS
@@ -59,6 +62,8 @@ STOPS_PER_SHIFT = (18, 28)
 FAILURE_CHANCE = 0.1
 LATE_WINDOW_CHANCE = 0.08  # the window was promised too early: the visit lands late
 SPEEDING_LIMIT_KMH = 65  # the demo's default "Speeding" rule
+# Minutes before the arrival an ETA was announced, and how far off it was (sd, minutes).
+ETA_ANNOUNCEMENTS = ((60, 7.0), (30, 4.0), (10, 1.5))
 POSITION_COLUMNS = (
     "device_id, organization_id, vehicle_id, fix_time, server_time, latitude, longitude, "
     "speed_kmh, heading, ignition, attributes"
@@ -274,6 +279,7 @@ def _write_day(
     stops = [_stop(fleet, order, route, visit, rng, number)
              for order, (route, visit, rng, number) in zip(orders, plans, strict=True)]  # fmt: skip
     Stop.objects.bulk_create(stops, batch_size=2000)
+    OutboxEvent.objects.bulk_create(_eta_history(fleet, orders, stops), batch_size=5000)
     events, proofs = _timelines(fleet, day, orders, plans)
     DeliveryEvent.objects.bulk_create(events, batch_size=5000)
     ProofOfDelivery.objects.bulk_create(proofs, batch_size=2000)
@@ -328,6 +334,28 @@ def _stop(fleet: Fleet, order: Order, route: Route, visit: Visit, rng: random.Ra
         eta_updated_at=_moment(visit.arrived - 600),
         actual_arrival=_moment(visit.arrived), actual_departure=_moment(visit.departed),
     )  # fmt: skip
+
+
+def _eta_history(fleet: Fleet, orders: list[Order], stops: list[Stop]) -> list[OutboxEvent]:
+    """The ETAs the system announced 60, 30 and 10 minutes before each arrival (closer is
+    better), as the `order.eta_changed` events the KPIs' ETA accuracy reads. Stored as
+    already relayed: nothing (webhooks, notifications) is sent for the past."""
+    found = []
+    for order, stop in zip(orders, stops, strict=True):
+        arrival = stop.actual_arrival
+        assert arrival is not None
+        rng = random.Random(f"eta-{order.reference}")
+        for minutes, spread in ETA_ANNOUNCEMENTS:
+            eta = arrival + dt.timedelta(seconds=round(rng.gauss(0, spread * 60)))
+            announced = arrival - dt.timedelta(minutes=minutes)
+            found.append(OutboxEvent(
+                organization=fleet.organization, kind="order.eta_changed", aggregate="order",
+                aggregate_id=order.pk, occurred_at=announced, relayed_at=announced,
+                next_attempt_at=announced,
+                payload={"order": {"id": order.pk, "reference": order.reference,
+                                   "eta": eta.isoformat()}},
+            ))  # fmt: skip
+    return found
 
 
 def _timelines(

@@ -21,6 +21,7 @@ from demo.seed import demo_seed
 from fleet.geo import haversine_m
 from reporting.models import DailyVehicleRollup
 from tenancy.models import Membership, Organization, Role
+from tenancy.outbox.models import OutboxEvent
 from tests.conftest import login
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +107,13 @@ def test_three_days_of_history_hang_together(northwind: Organization) -> None:
             assert alert.status == "resolved" and alert.acknowledged_at and alert.resolved_at
             assert alert.opened_at <= alert.acknowledged_at <= alert.resolved_at
             assert AlertEvent.objects.filter(alert=alert).count() == 3
+        # The ETA history the KPIs read: three announcements per stop, all already relayed.
+        etas = OutboxEvent.objects.filter(organization=northwind, kind="order.eta_changed")
+        assert etas.count() == 3 * len(stops) and not etas.filter(relayed_at=None).exists()
+        some = etas.filter(aggregate_id=stops[0].order_id).order_by("occurred_at")
+        assert [stops[0].actual_arrival - e.occurred_at for e in some] == [
+            dt.timedelta(minutes=m) for m in (60, 30, 10)
+        ]
     # Positions: only inside the shifts' local days, and the rollups count exactly them.
     fixes = fixes_per_vehicle_day(northwind)
     assert set(day for _, day in fixes) == set(history_days(TODAY, DAYS))
