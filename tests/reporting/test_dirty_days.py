@@ -95,3 +95,24 @@ def test_a_corrected_order_marks_its_route_day(tenant_a: Tenant) -> None:
         ]
         dirty_days_recompute(organization_id=org.pk)
         assert DailyRouteRollup.objects.filter(route=route, day=day).exists()
+
+
+@pytest.mark.django_db
+def test_admin_action_recomputes_the_selected_days(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from tenancy.models import Role
+    from tests.conftest import login
+
+    org = tenant_a.organization
+    day = _days_ago(4)
+    positions_insert(tenant_a.device, _fixes(day, 9, 12))
+    with tenant_context(org):
+        row = DailyVehicleRollup.objects.create(
+            organization=org, vehicle=tenant_a.vehicle, day=day, fixes=1, computed_at=timezone.now()
+        )
+    client = login(tenant_a.users[Role.ADMIN])
+    url = "/admin/reporting/dailyvehiclerollup/"
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"action": "recompute_days", "_selected_action": [row.pk]})
+    assert response.status_code == 302
+    with tenant_context(org):
+        assert DailyVehicleRollup.objects.get(vehicle=tenant_a.vehicle, day=day).fixes == 12
