@@ -47,3 +47,22 @@ def report_markers(label: str, objects: dict[type, Any]) -> list[str]:
     if not objects:
         return []
     return [objects[ReportSchedule].name, f"{label}report-file-row"]
+
+
+def tenant_rollups_build(organization: Any, vehicle: Any, route: Any) -> dict[type, Any]:
+    """One vehicle-day and one route-day rollup (admin walks them; the KPIs read them)."""
+    from reporting.models import DailyRouteRollup, DailyVehicleRollup
+
+    with scopes_disabled():
+        vehicle_day, _ = DailyVehicleRollup.objects.get_or_create(
+            organization=organization,
+            vehicle=vehicle,
+            day=dt.date(2026, 3, 2),
+            defaults={"distance_m": 1000.0, "computed_at": timezone.now()},
+        )
+        route_day, _ = DailyRouteRollup.objects.get_or_create(
+            organization=organization,
+            route=route,
+            defaults={"day": route.date, "computed_at": timezone.now()},
+        )
+    return {DailyVehicleRollup: vehicle_day, DailyRouteRollup: route_day}
