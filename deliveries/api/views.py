@@ -363,6 +363,8 @@ class EventPagination(KeysetPagination):
 class OrderEventListApi(DeliveriesApiView):
     serializer_class = DeliveryEventOutputSerializer
     pagination_class = EventPagination
+    # For the schema generator only (path parameter types); the view reads through a selector.
+    queryset = DeliveryEvent.objects.none()
 
     @extend_schema(
         operation_id="orders_events_list",
