@@ -82,7 +82,8 @@ def test_orders_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
 
 def test_alerts_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     operations = api_operations(wsgi_app, "/api/v1/alerts/")
-    assert len(operations) == 4
+    # list, detail, acknowledge, resolve, assign, snooze, note
+    assert len(operations) == 7
     # With a token the actions validate the body and look the alert up before refusing (403:
     # a token acts for no one); tests/alerts/test_api.py runs them with a session.
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
@@ -94,3 +95,10 @@ def test_reports_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     assert len(operations) == 2
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     never_5xx(operations, headers, {"kind": "trips"})  # type: ignore[dict-item]
+
+
+def test_kpis_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
+    operations = api_operations(wsgi_app, "/api/v1/kpis/")
+    assert len(operations) == 3  # summary, daily, breakdown
+    headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
+    never_5xx(operations, headers, {"by": "vehicle"})  # type: ignore[dict-item]
