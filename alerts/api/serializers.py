@@ -9,6 +9,8 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from tenancy.api.serializers import StrictQuerySerializer
+
 from ..models import RuleKind, Severity
 from ..selectors import STATUS_FILTERS
 from ..services.actions import MAX_SNOOZE, NOTE_MAX_CHARS
@@ -16,7 +18,7 @@ from ..services.actions import MAX_SNOOZE, NOTE_MAX_CHARS
 BIG_ID = 2**63 - 1
 
 
-class AlertListQuerySerializer(serializers.Serializer):
+class AlertListQuerySerializer(StrictQuerySerializer):
     """The list's query string; list filters repeat (`?severity=20&severity=30`)."""
 
     status = serializers.ChoiceField(

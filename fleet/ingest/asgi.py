@@ -58,6 +58,8 @@ async def respond(
     headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
     if status == 503:
         headers.append((b"retry-after", b"5"))
+    elif status == 405:
+        headers.append((b"allow", b"POST"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

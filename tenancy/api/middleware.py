@@ -25,6 +25,7 @@ from .errors import PROBLEM_CONTENT_TYPE, problem
 from .ratelimit import client_ip, rate_limit_hit
 
 API_PREFIX = "/api/"
+API_V1_PREFIX = "/api/v1/"
 # Headers of the original error answer that the problem keeps.
 KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate", "Location")
 
@@ -56,6 +57,12 @@ def as_problem(response: HttpResponse) -> HttpResponse:
         if header in response:
             answer[header] = response[header]
     return answer
+
+
+def blank_parameters(request: HttpRequest) -> list[str]:
+    if request.method not in ("GET", "HEAD") or not request.path.startswith(API_V1_PREFIX):
+        return []  # another method gets its own answer (e.g. 405) first
+    return sorted({name for name, values in request.GET.lists() if "" in values})
 
 
 def _etag(content: bytes) -> str:
@@ -94,6 +101,22 @@ class ApiMiddleware:
             )
             refused["Retry-After"] = str(retry_after)
             return refused
+        blank = blank_parameters(request)
+        if blank:
+            # DRF and django-filter read `?start=` as "not given"; the contract says what a
+            # parameter may hold, and an empty value is none of it: omit the parameter instead.
+            return JsonResponse(
+                problem(
+                    400,
+                    f"Invalid query parameter: {', '.join(blank)} (omit it instead of blank).",
+                    errors=[
+                        {"parameter": name, "detail": "Must not be blank.", "code": "blank"}
+                        for name in blank
+                    ],
+                ),
+                status=400,
+                content_type=PROBLEM_CONTENT_TYPE,
+            )
         response = self.get_response(request)
         if response.status_code >= 400:
             return response if _is_problem(response) else as_problem(response)

@@ -244,6 +244,20 @@ DEVICE_TOKEN_SCHEME = {
 }
 
 
+def _closed_request_bodies(result: dict[str, Any]) -> None:
+    """Request bodies take only their documented members (StrictInputSerializer refuses the
+    rest by name), so their schemas say `additionalProperties: false`."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for item in result.get("paths", {}).values():
+        for method in HTTP_METHODS:
+            content = item.get(method, {}).get("requestBody", {}).get("content", {})
+            for media in content.values():
+                ref = media.get("schema", {}).get("$ref", "")
+                name = ref.rsplit("/", 1)[-1]
+                if name in schemas and schemas[name].get("type") == "object":
+                    schemas[name].setdefault("additionalProperties", False)
+
+
 def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """The hook: the Problem component and the plumbing's answers on every /api/ operation,
     and the positions batch operation of the ingest path."""
@@ -251,6 +265,7 @@ def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     components.setdefault("securitySchemes", {})["deviceToken"] = DEVICE_TOKEN_SCHEME
     result.setdefault("paths", {})["/api/v1/positions/batch/"] = POSITIONS_BATCH
+    _closed_request_bodies(result)
     for path, item in result.get("paths", {}).items():
         if not path.startswith("/api/v1/") or item is POSITIONS_BATCH:
             continue

@@ -57,3 +57,16 @@ class StrictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
                     code="unknown_field",
                 )
         return super().to_internal_value(data)
+
+
+class StrictQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A query string's serializer: `?status=` is refused, not read as "not given" (which is
+    what DRF does with blank form values)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = sorted(
+            name for name in self.fields if hasattr(data, "getlist") and "" in data.getlist(name)
+        )
+        if blank:
+            raise serializers.ValidationError({name: ["Must not be blank."] for name in blank})
+        return super().to_internal_value(data)

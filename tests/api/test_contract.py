@@ -102,6 +102,7 @@ def test_a_bug_under_api_is_a_json_500(tenant_a: Tenant, monkeypatch: Any) -> No
         {"hub": "1.5"},
         {"cursor": "garbage"},
         {"updated_since": "2026-12-02T10:00:00"},
+        {"window_to": ""},
     ],
 )
 def test_bad_query_parameters_are_refused_by_name(tenant_a: Tenant, query: dict[str, str]) -> None:
