@@ -64,8 +64,9 @@ class StrictQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     what DRF does with blank form values)."""
 
     def to_internal_value(self, data: Any) -> Any:
+        names = [str(name) for name in self.fields.keys()]
         blank = sorted(
-            name for name in self.fields if hasattr(data, "getlist") and "" in data.getlist(name)
+            name for name in names if hasattr(data, "getlist") and "" in data.getlist(name)
         )
         if blank:
             raise serializers.ValidationError({name: ["Must not be blank."] for name in blank})
