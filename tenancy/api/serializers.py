@@ -64,7 +64,7 @@ class StrictQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     what DRF does with blank form values)."""
 
     def to_internal_value(self, data: Any) -> Any:
-        names = [str(name) for name in self.fields.keys()]
+        names = [str(name) for name in self.fields]
         blank = sorted(
             name for name in names if hasattr(data, "getlist") and "" in data.getlist(name)
         )
