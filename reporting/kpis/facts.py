@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
 from alerts.models import Alert
@@ -128,16 +129,37 @@ def vehicle_facts(
 def _histograms(
     rows: QuerySet[Any], group: tuple[str, ...]
 ) -> dict[tuple[Any, ...], tuple[dict[str, int], dict[str, Any]]]:
-    """The JSON histograms (failures by reason, ETA errors) of the rows that have any, merged
-    per group in Python: few rows have them, and JSON does not SUM."""
-    merged: dict[tuple[Any, ...], KpiTotals] = {}
-    for row in rows.exclude(failures_by_reason={}, eta_errors={}).values(
-        *group, "failures_by_reason", "eta_errors"
-    ):
-        key = tuple(row[g] for g in group)
-        part = KpiTotals(failures_by_reason=row["failures_by_reason"], eta_errors=row["eta_errors"])
-        merged[key] = merged[key] + part if key in merged else part
-    return {k: (t.failures_by_reason, t.eta_errors) for k, t in merged.items()}
+    """The JSON histograms (failures by reason, ETA errors) of the slice's route rows, summed
+    per group by PostgreSQL (jsonb_each): a 30-day fleet has thousands of route rows, and
+    merging their dictionaries in Python was most of a dashboard's time."""
+    # Only our own column names are interpolated (checked here); values travel as parameters.
+    if not set(group) <= set(GROUP_FIELDS):
+        raise ValueError(f"cannot group by {group!r}")
+    ids_sql, params = rows.values("id").query.sql_with_params()
+    table = DailyRouteRollup._meta.db_table
+    columns = [f"r.{name}" for name in group]
+    reasons_sql = (
+        f"SELECT {', '.join([*columns, 'f.key'])}, SUM(f.value::bigint) "  # noqa: S608
+        f"FROM {table} r, jsonb_each_text(r.failures_by_reason) f "
+        f"WHERE r.id IN ({ids_sql}) GROUP BY {', '.join([*columns, 'f.key'])}"
+    )
+    errors_sql = (
+        f"SELECT {', '.join([*columns, 'h.key', 'm.key'])}, SUM(m.value::bigint) "  # noqa: S608
+        f"FROM {table} r, jsonb_each(r.eta_errors) h, jsonb_each_text(h.value) m "
+        f"WHERE r.id IN ({ids_sql}) GROUP BY {', '.join([*columns, 'h.key', 'm.key'])}"
+    )
+    width = len(group)
+    merged: dict[tuple[Any, ...], tuple[dict[str, int], dict[str, Any]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(reasons_sql, params)  # nosec B608: names are ours, values are params
+        for row in cursor.fetchall():
+            reasons, _ = merged.setdefault(tuple(row[:width]), ({}, {}))
+            reasons[row[width]] = int(row[width + 1])
+        cursor.execute(errors_sql, params)  # nosec B608
+        for row in cursor.fetchall():
+            _, errors = merged.setdefault(tuple(row[:width]), ({}, {}))
+            errors.setdefault(row[width], {})[row[width + 1]] = int(row[width + 2])
+    return merged
 
 
 def route_facts(
