@@ -95,6 +95,14 @@ ROUTE_FIELDS = (
 GROUP_FIELDS = ("day", "vehicle_id", "driver_id", "hub_id")
 
 
+def _sums(rows: QuerySet[Any], group: tuple[str, ...], **aggregates: Any) -> list[dict[str, Any]]:
+    """`aggregates` per `group`; with no group, one row of totals. (`.values()` without names
+    means every column, so "no group" must be an `aggregate`, not an empty `values`.)"""
+    if not group:
+        return [rows.aggregate(**aggregates)]
+    return list(rows.values(*group).annotate(**aggregates).order_by())
+
+
 def _fact(row: dict[str, Any], totals: KpiTotals) -> Fact:
     """A fact of a group: the fields it was not grouped by are None."""
     return Fact(
@@ -107,16 +115,14 @@ def vehicle_facts(
 ) -> list[Fact]:
     """The vehicle-day rollups of the slice, summed in the database per (day, vehicle, driver,
     hub): the dashboard's time stays that of one indexed aggregate however long the period."""
-    rows = (
-        _entity_filters(
-            DailyVehicleRollup.objects.filter(
-                organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
-            ),
-            filters,
-        )
-        .values(*group)
-        .annotate(vehicle_days=Count("id"), **{f"sum_{n}": Sum(n) for n in VEHICLE_SUMS})
-        .order_by()
+    slice_rows = _entity_filters(
+        DailyVehicleRollup.objects.filter(
+            organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
+        ),
+        filters,
+    )
+    rows = _sums(
+        slice_rows, group, vehicle_days=Count("id"), **{f"sum_{n}": Sum(n) for n in VEHICLE_SUMS}
     )
     result = []
     for row in rows:
@@ -173,18 +179,16 @@ def route_facts(
     )
     distances = Q(planned_distance_m__isnull=False, actual_distance_m__isnull=False)
     durations = Q(planned_seconds__isnull=False, actual_seconds__isnull=False)
-    sums = (
-        rows.values(*group)
-        .annotate(
-            routes=Count("id"),
-            compared_routes=Count("id", filter=distances | durations),
-            sum_planned_distance_m=Sum("planned_distance_m", filter=distances),
-            sum_actual_distance_m=Sum("actual_distance_m", filter=distances),
-            sum_planned_seconds=Sum("planned_seconds", filter=durations),
-            sum_actual_seconds=Sum("actual_seconds", filter=durations),
-            **{f"sum_{n}": Sum(n) for n in ROUTE_FIELDS},
-        )
-        .order_by()
+    sums = _sums(
+        rows,
+        group,
+        routes=Count("id"),
+        compared_routes=Count("id", filter=distances | durations),
+        sum_planned_distance_m=Sum("planned_distance_m", filter=distances),
+        sum_actual_distance_m=Sum("actual_distance_m", filter=distances),
+        sum_planned_seconds=Sum("planned_seconds", filter=durations),
+        sum_actual_seconds=Sum("actual_seconds", filter=durations),
+        **{f"sum_{n}": Sum(n) for n in ROUTE_FIELDS},
     )
     histograms = _histograms(rows, group)
     result = []
