@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from tenancy.context import require_organization
 
-from .models import Driver, Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
+from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle, VehicleState, Zone
 from .models.tracking import Position, TrackingSettings
 from .resolvers import device_identifier_taken
 
@@ -131,6 +131,19 @@ def vehicle_list(*, organization_id: int, hub_ids: list[int] | None = None) -> Q
     require_organization(organization_id)
     vehicles = Vehicle.objects.filter(organization_id=organization_id).select_related("device")
     return vehicles.filter(hub_id__in=hub_ids) if hub_ids else vehicles
+
+
+def device_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Device]:
+    """The organization's devices with their vehicles; with `hub_ids`, only those on those
+    hubs' vehicles (a device on no vehicle belongs to no hub)."""
+    require_organization(organization_id)
+    devices = Device.objects.filter(organization_id=organization_id).select_related("vehicle")
+    return devices.filter(vehicle__hub_id__in=hub_ids) if hub_ids else devices
+
+
+def device_get(*, organization_id: int, device_id: int, hub_ids: list[int] | None = None) -> Device:
+    """One device; raises Device.DoesNotExist for a foreign or out-of-scope id."""
+    return device_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=device_id)
 
 
 def driver_list(*, organization_id: int, hub_ids: list[int] | None = None) -> QuerySet[Driver]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from tenancy.context import require_organization
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
-from .models import SavedView, SavedViewDefault
-from .selectors import zone_geometries
+from .models import Device, SavedView, SavedViewDefault
+from .selectors import device_identifier_available, device_list, vehicle_list, zone_geometries
 
 
 @transaction.atomic
@@ -64,3 +64,77 @@ def saved_view_delete(*, organization_id: int, user_id: int, view: SavedView) ->
         raise PermissionDenied("Only the owner can delete this view.")
     require_organization(organization_id)
     view.delete()
+
+
+# The same words whether the identifier is this organization's or another's (fleet/admin.py).
+DEVICE_IDENTIFIER_TAKEN = "This identifier cannot be used; choose another."
+
+
+def device_create(
+    *,
+    organization_id: int,
+    identifier: str,
+    name: str = "",
+    protocol: str = Device.Protocol.OSMAND,
+    vehicle_id: int | None = None,
+    active: bool = True,
+    hub_ids: list[int] | None = None,
+) -> tuple[Device, str]:
+    """A new device and its plain token, which is shown once: only its hash is stored.
+
+    The identifier is unique across every organization (a tracker sends nothing else), so a
+    taken one is refused without saying whose it is. `vehicle_id` must be the organization's
+    (within `hub_ids`) and carry no device yet."""
+    require_organization(organization_id)
+    identifier = (identifier or "").strip()
+    if not identifier:
+        raise ValidationError({"identifier": "Give the tracker's identifier."})
+    if not device_identifier_available(identifier):
+        raise ValidationError({"identifier": DEVICE_IDENTIFIER_TAKEN})
+    if vehicle_id is not None:
+        _device_vehicle_check(organization_id, vehicle_id, hub_ids)
+    device = Device(
+        organization_id=organization_id,
+        identifier=identifier,
+        name=(name or "").strip(),
+        protocol=protocol,
+        vehicle_id=vehicle_id,
+        active=active,
+    )
+    plain = device.set_token()
+    device.full_clean(exclude=["organization", "vehicle", "identifier"])
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError as exc:
+        # Lost a race for the identifier or the vehicle with another request.
+        if device_identifier_available(identifier):
+            raise ValidationError({"vehicle": "This vehicle has a device already."}) from exc
+        raise ValidationError({"identifier": DEVICE_IDENTIFIER_TAKEN}) from exc
+    return device, plain
+
+
+def _device_vehicle_check(organization_id: int, vehicle_id: int, hub_ids: list[int] | None) -> None:
+    vehicles = vehicle_list(organization_id=organization_id, hub_ids=hub_ids)
+    vehicle = vehicles.filter(pk=vehicle_id).first()
+    if vehicle is None:
+        raise ValidationError({"vehicle": "No such vehicle in this organization."})
+    if getattr(vehicle, "device", None) is not None:
+        raise ValidationError({"vehicle": "This vehicle has a device already."})
+
+
+def device_token_rotate(
+    *, organization_id: int, device_id: int, hub_ids: list[int] | None = None
+) -> tuple[Device, str]:
+    """A new token for the device; the old one stops working (the ingest path's device
+    directory reloads within 30 s). Raises Device.DoesNotExist for a foreign id."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        device = (
+            device_list(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update(of=("self",))
+            .get(pk=device_id)
+        )
+        plain = device.set_token()
+        device.save(update_fields=["token_hash"])
+    return device, plain

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer
 
-from ..models import Driver, Hub, Vehicle, VehicleState, Zone
+from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 
 
 class HubSerializer(serializers.ModelSerializer):
@@ -98,6 +99,35 @@ class PositionSerializer(serializers.Serializer):
     device = serializers.IntegerField(source="device_id")
 
 
+class PositionFeatureSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text='Always "Feature".')
+    geometry = serializers.JSONField(help_text="A GeoJSON Point: [lon, lat].")
+    properties = serializers.DictField(help_text="The fix's other members (fix_time...).")
+
+
+class PositionFeatureCollectionSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text='Always "FeatureCollection".')
+    features = PositionFeatureSerializer(many=True)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="PositionHistoryResults",
+        serializers=[PositionSerializer(many=True), PositionFeatureCollectionSerializer],
+        resource_type_field_name=None,
+        many=False,
+    )
+)
+class PositionHistoryResultsField(serializers.JSONField):
+    """A page's fixes: a list (`output=json`) or a GeoJSON FeatureCollection (`geojson`)."""
+
+
+class PositionHistoryPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL; null at the end.")
+    next_cursor = serializers.CharField(allow_null=True, help_text="The next page's `cursor`.")
+    results = PositionHistoryResultsField()
+
+
 class PositionRangeSerializer(StrictInputSerializer):
     """`from` and `to` (aware date-times) bound a vehicle's history; at most 7 days apart."""
 
@@ -122,3 +152,46 @@ class PositionRangeSerializer(StrictInputSerializer):
         if (end - start).total_seconds() > 7 * 86400:
             raise serializers.ValidationError({"to": ["At most 7 days after from."]})
         return attrs
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """A tracker: its identifier as it sends it, its vehicle. Never its token (only a hash is
+    kept, and it opens the tracker's ingest only)."""
+
+    vehicle = serializers.IntegerField(
+        source="vehicle_id", allow_null=True, help_text="The vehicle's id, or null."
+    )
+
+    class Meta:
+        model = Device
+        fields = ["id", "identifier", "name", "protocol", "vehicle", "active", "created_at"]
+        read_only_fields = fields
+
+
+class DeviceCreatedSerializer(DeviceSerializer):
+    token = serializers.CharField(
+        allow_null=True,
+        help_text="The device token, shown in this answer only (null when an Idempotency-Key "
+        "replays it: only its hash is kept). The tracker sends it with its fixes.",
+    )
+
+    class Meta(DeviceSerializer.Meta):
+        fields = [*DeviceSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class DeviceInputSerializer(StrictInputSerializer):
+    """A device to create; its token is made by Doorstep and answered once."""
+
+    identifier = serializers.CharField(
+        min_length=1, max_length=64, help_text="The id the tracker sends (unique system-wide)."
+    )
+    name = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    protocol = serializers.ChoiceField(
+        choices=Device.Protocol.choices, required=False, default=Device.Protocol.OSMAND
+    )
+    vehicle = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, allow_null=True, default=None,
+        help_text="A vehicle of yours without a device, or null.",
+    )  # fmt: skip
+    active = serializers.BooleanField(required=False, default=True)

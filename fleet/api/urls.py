@@ -19,4 +19,11 @@ urlpatterns = [
     path("drivers/", views.DriverListApi.as_view(), name="driver_list"),
     path("drivers/<int:driver_id>/", views.DriverDetailApi.as_view(), name="driver_detail"),
     path("positions/latest/", views.PositionLatestApi.as_view(), name="position_latest"),
+    path("devices/", views.DeviceListCreateApi.as_view(), name="device_list"),
+    path("devices/<int:device_id>/", views.DeviceDetailApi.as_view(), name="device_detail"),
+    path(
+        "devices/<int:device_id>/rotate-token/",
+        views.DeviceTokenRotateApi.as_view(),
+        name="device_token_rotate",
+    ),
 ]

@@ -1,5 +1,6 @@
-"""The fleet REST API: each view translates HTTP into one fleet selector call. Reads only (hubs,
-zones, vehicles and drivers are kept in Django admin); any API token may read."""
+"""The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
+zones, vehicles and drivers are read here (kept in Django admin); devices are also created and
+their tokens rotated (admin scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -7,20 +8,29 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenancy.api.filters import StrictFilterBackend
+from tenancy.api.models import Scope
 from tenancy.api.pagination import KeysetPagination
+from tenancy.api.serializers import EmptyInputSerializer
 from tenancy.api.views import OrganizationApiView
+from tenancy.models import Role
 
-from .. import selectors
+from .. import selectors, services
 from ..filtersets import DriverFilterSet, VehicleFilterSet
-from ..models import Driver, Hub, Vehicle, VehicleState, Zone
+from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 from .serializers import (
+    DeviceCreatedSerializer,
+    DeviceInputSerializer,
+    DeviceSerializer,
     DriverSerializer,
     HubSerializer,
+    PositionHistoryPageSerializer,
     PositionRangeSerializer,
     PositionSerializer,
     VehicleSerializer,
@@ -50,7 +60,9 @@ class HubListApi(FleetApiView):
     serializer_class = HubSerializer
     queryset = Hub.objects.none()
 
-    @extend_schema(operation_id="hubs_list", summary="List hubs")
+    @extend_schema(
+        operation_id="hubs_list", summary="List hubs", responses=HubSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
         return self.listing(hubs, HubSerializer)
@@ -103,7 +115,11 @@ class VehicleListApi(FleetApiView):
             return Vehicle.objects.none()
         return selectors.vehicle_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
 
-    @extend_schema(operation_id="vehicles_list", summary="List vehicles")
+    @extend_schema(
+        operation_id="vehicles_list",
+        summary="List vehicles",
+        responses=VehicleSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         return self.listing(self.get_queryset(), VehicleSerializer)
 
@@ -130,7 +146,9 @@ class DriverListApi(FleetApiView):
             return Driver.objects.none()
         return selectors.driver_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
 
-    @extend_schema(operation_id="drivers_list", summary="List drivers")
+    @extend_schema(
+        operation_id="drivers_list", summary="List drivers", responses=DriverSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         return self.listing(self.get_queryset(), DriverSerializer)
 
@@ -158,6 +176,7 @@ class PositionLatestApi(FleetApiView):
         operation_id="positions_latest",
         summary="Latest position per vehicle",
         description="Each vehicle's last stored fix and derived status, by vehicle id.",
+        responses=VehicleStateSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         states = selectors.vehicle_state_list(
@@ -188,7 +207,7 @@ class VehiclePositionHistoryApi(FleetApiView):
             OpenApiParameter("output", str, enum=["json", "geojson"], required=False),
         ],
         responses={
-            200: PositionSerializer(many=True),
+            200: PositionHistoryPageSerializer,
             404: OpenApiResponse(description="No such vehicle"),
         },
     )
@@ -222,3 +241,90 @@ def position_feature(row: dict[str, Any]) -> dict[str, Any]:
         "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
         "properties": properties,
     }
+
+
+class DeviceApiView(FleetApiView):
+    """Devices: any token reads them; creating one or rotating its token needs `admin` (a
+    console admin in a session)."""
+
+    write_scope = Scope.ADMIN
+    write_roles = (Role.ADMIN,)
+    shown_once = ("token",)
+    queryset = Device.objects.none()
+
+    def device_or_404(self, device_id: int) -> Device:
+        try:
+            return selectors.device_get(
+                organization_id=self.organization_id, device_id=device_id, hub_ids=self.hub_ids
+            )
+        except Device.DoesNotExist as exc:
+            raise Http404("No such device.") from exc
+
+
+class DeviceListCreateApi(DeviceApiView):
+    serializer_class = DeviceSerializer
+
+    @extend_schema(
+        operation_id="devices_list",
+        summary="List devices",
+        description="Your trackers in id order, with their vehicles; never their tokens.",
+        responses=DeviceSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        devices = selectors.device_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.listing(devices, DeviceSerializer)
+
+    @extend_schema(
+        operation_id="devices_create",
+        summary="Create a device",
+        description="Registers a tracker and answers its **device token** once (only its hash "
+        "is kept; rotate it if it is lost). The tracker sends the token with its fixes "
+        "(OsmAnd `token=`, or `Authorization: Bearer` on positions/batch/); it opens nothing "
+        "else. An identifier already in use anywhere is a 400 that does not say whose.",
+        request=DeviceInputSerializer,
+        responses={201: OpenApiResponse(DeviceCreatedSerializer, description="Created")},
+    )
+    def post(self, request: Request) -> Response:
+        data = DeviceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        device, plain = services.device_create(
+            organization_id=self.organization_id,
+            vehicle_id=fields.pop("vehicle"),
+            hub_ids=self.hub_ids,
+            **fields,
+        )
+        body = {**DeviceSerializer(device).data, "token": plain}  # DeviceCreatedSerializer
+        location = reverse("fleet-api:device_detail", kwargs={"device_id": device.pk})
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class DeviceDetailApi(DeviceApiView):
+    serializer_class = DeviceSerializer
+    pagination_class = None
+
+    @extend_schema(operation_id="devices_retrieve", summary="Read a device")
+    def get(self, request: Request, device_id: int) -> Response:
+        return Response(DeviceSerializer(self.device_or_404(device_id)).data)
+
+
+class DeviceTokenRotateApi(DeviceApiView):
+    serializer_class = EmptyInputSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="devices_token_rotate",
+        summary="Issue a new device token",
+        description="Answers a new token once; the old one stops opening the ingest within "
+        "30 seconds (each server's device directory reloads). Put the new token in the "
+        "tracker first.",
+        request=EmptyInputSerializer,
+        responses={200: DeviceCreatedSerializer},
+    )
+    def post(self, request: Request, device_id: int) -> Response:
+        EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        self.device_or_404(device_id)
+        device, plain = services.device_token_rotate(
+            organization_id=self.organization_id, device_id=device_id, hub_ids=self.hub_ids
+        )
+        return Response({**DeviceSerializer(device).data, "token": plain})

@@ -33,6 +33,28 @@ def required_scope(view: Any, method: str) -> str:
     return str(getattr(view, "write_scope", Scope.ADMIN))
 
 
+def required_roles(view: Any, method: str) -> tuple[str, ...] | None:
+    """The console roles an operation admits (None: every console role). A view names them
+    in `read_roles` and `write_roles`, beside its token scopes."""
+    name = "read_roles" if method.upper() in SAFE_METHODS else "write_roles"
+    roles = getattr(view, name, None)
+    return tuple(roles) if roles is not None else None
+
+
+class HasConsoleRole(BasePermission):
+    """A console member may do only what their role allows (tokens are bound by scopes)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, ApiToken):
+            return True
+        roles = required_roles(view, request.method or "GET")
+        membership = getattr(request._request, "membership", None)
+        if roles is None or (membership is not None and membership.role in roles):
+            return True
+        self.message = f"Your role cannot do this; it needs one of: {', '.join(roles)}."
+        return False
+
+
 class HasTokenScope(BasePermission):
     """A token may do only what its scopes allow (console users are bound by their role)."""
 

@@ -69,6 +69,13 @@ def storable(data: Any) -> Any:
     return json.loads(text.replace("\\u0000", "\\ufffd"))
 
 
+def redacted(body: Any, names: tuple[str, ...]) -> Any:
+    """The body with its `names` members set to null (a secret the receipt must not keep)."""
+    if not names or not isinstance(body, dict):
+        return body
+    return {name: None if name in names else value for name, value in body.items()}
+
+
 class IdempotencyGuard:
     """One POST's key: `begin` before the handler, `finish` after it, `release` always."""
 
@@ -118,8 +125,9 @@ class IdempotencyGuard:
             )
         )
 
-    def finish(self, response: Any) -> None:
-        """Store the first answer (not a replay, not a 5xx or a refusal of the credentials)."""
+    def finish(self, response: Any, *, redact: tuple[str, ...] = ()) -> None:
+        """Store the first answer (not a replay, not a 5xx or a refusal of the credentials);
+        the `redact` members of a success are stored as null (secrets shown once)."""
         if self.replayed or response.status_code >= 500 or response.status_code in NOT_STORED:
             return
         with transaction.atomic():
@@ -132,7 +140,7 @@ class IdempotencyGuard:
                 key=self.key,
                 fingerprint=self.fingerprint,
                 status=response.status_code,
-                body=storable(getattr(response, "data", None)),
+                body=redacted(storable(getattr(response, "data", None)), redact),
                 location=str(response.get("Location", ""))[:255],
             )
 

@@ -15,7 +15,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 
 from .errors import PROBLEM_CONTENT_TYPE, PROBLEM_KINDS
-from .permissions import required_scope
+from .permissions import required_roles, required_scope
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -110,7 +110,21 @@ def _header_parameter(
         )
 
 
+# An action that takes nothing (EmptyInputSerializer, which drf-spectacular leaves out): `{}` or
+# no body; any member is refused by name.
+EMPTY_BODY: dict[str, Any] = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "additionalProperties": False, "maxProperties": 0}
+        }
+    },
+}
+
+
 def _document_operation(method: str, path: str, operation: dict[str, Any]) -> None:
+    if method == "post" and "requestBody" not in operation:
+        operation["requestBody"] = EMPTY_BODY
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status in _statuses(method, operation, path):
         responses.setdefault(str(status), _problem_response(status))
@@ -283,6 +297,9 @@ class ApiAutoSchema(AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation:
             note = f"Token scope: `{required_scope(self.view, self.method)}`."
+            roles = required_roles(self.view, self.method)
+            if roles is not None:
+                note += f" Console roles: {', '.join(roles)}."
             description = str(operation.get("description") or "").strip()
             operation["description"] = f"{description}\n\n{note}" if description else note
         return operation

@@ -59,6 +59,10 @@ class StrictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
+class EmptyInputSerializer(StrictInputSerializer):
+    """The body of an action that takes nothing: `{}` (or no body); any member is refused."""
+
+
 class StrictQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     """A query string's serializer: `?status=` is refused, not read as "not given" (which is
     what DRF does with blank form values)."""

@@ -21,7 +21,7 @@ from ..selectors import membership_hub_ids
 from .feed import event_feed_page
 from .models import ApiToken
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT, strict_int
-from .permissions import HasTokenScope, IsOrganizationClient
+from .permissions import HasConsoleRole, HasTokenScope, IsOrganizationClient
 from .ratelimit import rate_limit_enforce
 from .receipts import HEADER, IdempotencyGuard, IdempotentReplay
 
@@ -34,7 +34,10 @@ class OrganizationApiView(GenericAPIView):
     response.
     """
 
-    permission_classes = [IsOrganizationClient, HasTokenScope]
+    permission_classes = [IsOrganizationClient, HasTokenScope, HasConsoleRole]
+    # Body members of a POST's answer that are shown once (a new token): an idempotent replay
+    # answers them as null, so the plain secret is never stored in a receipt.
+    shown_once: tuple[str, ...] = ()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -62,7 +65,9 @@ class OrganizationApiView(GenericAPIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         guard = getattr(self, "_idempotency", None)
         if guard is not None:
-            guard.finish(response)  # inside the organization's scope: the receipt is its row
+            guard.finish(
+                response, redact=self.shown_once
+            )  # inside the organization's scope: the receipt is its row
         stack = getattr(self, "_scope", None)
         if stack is not None:
             stack.close()

@@ -13,9 +13,10 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from deliveries.models import Order
-from tenancy.models import ApiToken, IdempotencyReceipt
+from tenancy.models import IdempotencyReceipt
 from tests.conftest import Tenant
 from tests.deliveries.builders import api_token_of
+from tests.support.api_clients import scoped_client
 from tests.support.problems import problem_fields, problem_of
 
 ORDERS = "/api/v1/orders/"
@@ -23,14 +24,6 @@ ORDERS = "/api/v1/orders/"
 
 def token_client(label: str = "Alpha", **extra: Any) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Token {api_token_of(label)}", **extra)
-
-
-def scoped_client(tenant: Tenant, scopes: list[str]) -> Client:
-    with scopes_disabled():
-        token = ApiToken(organization=tenant.organization, name=f"t-{uuid.uuid4()}", scopes=scopes)
-        plain = token.set_token()
-        token.save()
-    return Client(HTTP_AUTHORIZATION=f"Token {plain}")
 
 
 def fresh_ip() -> str:

@@ -35,6 +35,7 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet-api:vehicle_detail": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "fleet-api:vehicle_positions": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "fleet-api:driver_detail": lambda b: {"driver_id": b.tenant.driver.pk},
+    "fleet-api:device_detail": lambda b: {"device_id": b.tenant.device.pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
     # PATCH and the other writes: tests/deliveries/api/test_order_writes.py (foreign ids, 404).
     "deliveries-api:order_by_reference": lambda b: {"reference": b.tenant.order.reference},
@@ -131,6 +132,7 @@ PLAIN_URLS: set[str] = {
     "fleet-api:vehicle_list",
     "fleet-api:driver_list",
     "fleet-api:position_latest",
+    "fleet-api:device_list",
     "alerts-api:alert_list",
     "deliveries:webhook_list",
     "deliveries:order_new",
@@ -172,6 +174,8 @@ POST_ONLY_URLS: set[str] = {
     "deliveries-api:order_cancel",
     # tests/deliveries/api/test_order_writes.py::test_batch_judges_every_item_on_its_own (B's hub)
     "deliveries-api:order_batch",
+    # tests/tenancy/test_cross_tenant.py::test_foreign_api_writes_are_404_and_change_nothing
+    "fleet-api:device_token_rotate",
     # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
     "alerts-api:alert_acknowledge",
     "alerts-api:alert_resolve",

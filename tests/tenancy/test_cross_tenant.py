@@ -163,22 +163,63 @@ def test_superuser_sees_every_organization_in_admin(tenant_a: Tenant, tenant_b: 
 
 
 def test_api_token_sees_no_foreign_orders(tenant_a: Tenant, tenant_b: Tenant) -> None:
-    """A's integration token, B's ids: every API URL refuses, none shows B's data."""
+    """A's integration tokens, B's ids: every API URL refuses, none shows B's data. The admin
+    token reaches every handler (404 for B's ids); the read-and-orders token is refused the
+    admin resources (403) or finds nothing of B's (404)."""
     from tests.deliveries.builders import api_token_of
+    from tests.support.api_clients import scoped_token
 
-    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_of('Alpha')}")
+    _, admin = scoped_token(tenant_a.organization, ["admin"])
     api_probes = [
         p for p in harness.probes(ForeignTenant(tenant_b)) if p.url.startswith("/api/v1/")
     ]
     assert len(api_probes) >= 3
     for probe in api_probes:
-        response = client.get(probe.url)
+        response = Client(HTTP_AUTHORIZATION=f"Token {admin}").get(probe.url)
         expected = (404,) if probe.foreign else (200,)
         assert response.status_code in expected, (probe, response.status_code)
         assert_no_foreign_data(response.content.decode(), tenant_b, f"token {probe.url}")
+        narrow = Client(HTTP_AUTHORIZATION=f"Token {api_token_of('Alpha')}").get(probe.url)
+        assert narrow.status_code in ((403, 404) if probe.foreign else (200, 403)), probe
+        assert_no_foreign_data(narrow.content.decode(), tenant_b, f"narrow token {probe.url}")
     assert tenant_a.order is not None and tenant_b.order is not None
+    client = Client(HTTP_AUTHORIZATION=f"Token {api_token_of('Alpha')}")
     listing = client.get("/api/v1/orders/").content.decode()
     assert tenant_a.order.reference in listing
+
+
+def foreign_api_writes(b: Tenant) -> dict[str, Any]:
+    """Each API write that names one of B's objects, with a body valid for B's own admin."""
+    return {
+        f"/api/v1/devices/{b.device.pk}/rotate-token/": {},
+    }
+
+
+def foreign_rows(b: Tenant) -> list[Any]:
+    """B's rows those writes would change, as they are now."""
+    with scopes_disabled():
+        return [Device.objects.filter(pk=b.device.pk).values().get()]
+
+
+@pytest.mark.parametrize("credential", ["token", "console-admin"])
+def test_foreign_api_writes_are_404_and_change_nothing(
+    credential: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """A's admin (an admin token, or a console admin) writing to B's objects: 404, no B data,
+    B's rows unchanged."""
+    from tests.support.api_clients import scoped_token
+
+    before = foreign_rows(tenant_b)
+    if credential == "token":
+        _, plain = scoped_token(tenant_a.organization, ["admin"])
+        client = Client(HTTP_AUTHORIZATION=f"Token {plain}")
+    else:
+        client = login(tenant_a.users[Role.ADMIN])
+    for url, body in foreign_api_writes(tenant_b).items():
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 404, (url, response.status_code, response.content[:300])
+        assert_no_foreign_data(response.content.decode(), tenant_b, f"{credential} {url}")
+    assert foreign_rows(tenant_b) == before
 
 
 def test_the_event_feed_shows_only_the_tokens_organization(
