@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/events/", EventFeedApi.as_view(), name="api-events"),
     path("api/v1/", include("deliveries.api.urls")),
     path("api/v1/", include("fleet.api.urls")),
+    path("api/v1/", include("tenancy.api.urls")),
     path("api/v1/alerts/", include("alerts.api.urls")),
     path("api/v1/reports/", include("reporting.reports.api.urls")),
     path("api/v1/kpis/", include("reporting.kpis.api.urls")),

@@ -335,6 +335,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the token scopes, wherever a serializer offers them.
+    "ENUM_NAME_OVERRIDES": {
+        "TokenScopeEnum": "tenancy.api.models.Scope.choices",
+        "WebhookEventEnum": "deliveries.models.webhooks.WebhookEvent.choices",
+    },
     # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

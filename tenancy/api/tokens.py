@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..context import require_organization
+from ..errors import Conflict, PermissionDenied
 from ..resolvers import resolver_call, resolver_definition
 from ..rls import register_resolver_sql
 from .models import ApiToken
@@ -47,11 +50,52 @@ def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
         token.last_used_at = now
 
 
-def api_token_create(*, organization_id: int, name: str) -> tuple[ApiToken, str]:
-    """A new token and its plain value, which is shown once and never stored."""
+def api_token_list(*, organization_id: int) -> QuerySet[ApiToken]:
     require_organization(organization_id)
-    token = ApiToken(organization_id=organization_id, name=name)
+    return ApiToken.objects.filter(organization_id=organization_id)
+
+
+def api_token_create(
+    *,
+    organization_id: int,
+    name: str,
+    scopes: list[str] | None = None,
+    granted_by: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its plain value, which is shown once and never stored (only its hash).
+
+    `granted_by`: the token that asks for it, which cannot hand out a scope it does not hold
+    itself (PermissionDenied); a console admin (no token) may grant any scope."""
+    require_organization(organization_id)
+    wanted = list(dict.fromkeys(scopes)) if scopes is not None else None
+    if granted_by is not None and wanted is not None:
+        beyond = [scope for scope in wanted if not granted_by.allows(scope)]
+        if beyond:
+            raise PermissionDenied(
+                f"A token cannot grant scopes it does not hold: {', '.join(beyond)}."
+            )
+    token = ApiToken(organization_id=organization_id, name=(name or "").strip())
+    if wanted is not None:
+        token.scopes = wanted
     plain = token.set_token()
     token.full_clean(exclude=["organization"])
     token.save()
     return token, plain
+
+
+def api_token_revoke(
+    *, organization_id: int, token_id: int, revoked_by: ApiToken | None = None
+) -> ApiToken:
+    """Switch the token off for good: it authenticates nothing from its next request on.
+    Revoking a revoked token changes nothing. A token cannot revoke itself (Conflict): the
+    integration would lock itself out mid-rotation; revoke the old token with its successor.
+    Raises ApiToken.DoesNotExist for a foreign id."""
+    require_organization(organization_id)
+    if revoked_by is not None and revoked_by.pk == token_id:
+        raise Conflict("A token cannot revoke itself: use another admin token or the console.")
+    with transaction.atomic():
+        token = api_token_list(organization_id=organization_id).select_for_update().get(pk=token_id)
+        if token.active:
+            token.active = False
+            token.save(update_fields=["active"])
+    return token

@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
 from reporting.models import ReportRun, ReportSchedule
+from tenancy.models import ApiToken
 
 HISTORY_DAY = "2026-03-29"  # any day: a foreign vehicle is refused whatever the day
 
@@ -36,6 +37,7 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet-api:vehicle_positions": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "fleet-api:driver_detail": lambda b: {"driver_id": b.tenant.driver.pk},
     "fleet-api:device_detail": lambda b: {"device_id": b.tenant.device.pk},
+    "tenancy-api:token_detail": lambda b: {"token_id": b.tenant.delivery_objects[ApiToken].pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
     # PATCH and the other writes: tests/deliveries/api/test_order_writes.py (foreign ids, 404).
     "deliveries-api:order_by_reference": lambda b: {"reference": b.tenant.order.reference},
@@ -133,6 +135,8 @@ PLAIN_URLS: set[str] = {
     "fleet-api:driver_list",
     "fleet-api:position_latest",
     "fleet-api:device_list",
+    "tenancy-api:token_list",
+    "tenancy-api:token_scopes",
     "alerts-api:alert_list",
     "deliveries:webhook_list",
     "deliveries:order_new",
@@ -176,6 +180,7 @@ POST_ONLY_URLS: set[str] = {
     "deliveries-api:order_batch",
     # tests/tenancy/test_cross_tenant.py::test_foreign_api_writes_are_404_and_change_nothing
     "fleet-api:device_token_rotate",
+    "tenancy-api:token_revoke",
     # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
     "alerts-api:alert_acknowledge",
     "alerts-api:alert_resolve",

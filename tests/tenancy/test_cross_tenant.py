@@ -12,7 +12,7 @@ from django_scopes import scopes_disabled
 from deliveries.models import Route
 from fleet.models import Device
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
-from tenancy.models import Membership, Organization, Role
+from tenancy.models import ApiToken, Membership, Organization, Role
 from tests.conftest import Tenant, login
 from tests.reporting.builders import tenant_rollups_build
 from tests.tenancy import harness
@@ -192,13 +192,17 @@ def foreign_api_writes(b: Tenant) -> dict[str, Any]:
     """Each API write that names one of B's objects, with a body valid for B's own admin."""
     return {
         f"/api/v1/devices/{b.device.pk}/rotate-token/": {},
+        f"/api/v1/tokens/{b.delivery_objects[ApiToken].pk}/revoke/": {},
     }
 
 
 def foreign_rows(b: Tenant) -> list[Any]:
     """B's rows those writes would change, as they are now."""
     with scopes_disabled():
-        return [Device.objects.filter(pk=b.device.pk).values().get()]
+        return [
+            Device.objects.filter(pk=b.device.pk).values().get(),
+            ApiToken.objects.filter(pk=b.delivery_objects[ApiToken].pk).values().get(),
+        ]
 
 
 @pytest.mark.parametrize("credential", ["token", "console-admin"])
