@@ -2,7 +2,7 @@ import os
 from urllib.parse import urlsplit, urlunsplit
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, REDIS_URL, database_for, env, env_bool
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, REDIS_URL, database_for, env, env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -36,6 +36,10 @@ if _xdist_worker.startswith("gw") and _xdist_worker[2:].isdigit():
     _base_db = int(_redis.path.strip("/") or 0)
     _cache_db = (_base_db + 1 + int(_xdist_worker[2:])) % 16
     CACHES["default"]["LOCATION"] = urlunsplit(_redis._replace(path=f"/{_cache_db}"))
+    # Both workers' test databases number their organizations from 1, so the same group name
+    # ("org-1-...") would carry one worker's frames to the other worker's sockets: each worker
+    # (and the servers it starts) gets a channel-layer prefix of its own.
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_xdist_worker}"
 
 # The API's rate limits would trip over a whole suite sending from 127.0.0.1; the tests of the
 # limits (tests/tenancy/test_api_contract.py) set small limits of their own.

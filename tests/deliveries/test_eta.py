@@ -182,6 +182,48 @@ def test_a_reorder_refreshes_the_etas(
     assert eta_far > before["NORTH-1"]
 
 
+@pytest.fixture
+def broker_down() -> Any:
+    """Point the Celery app at a port where nothing listens, so sending a task is refused by a
+    real socket (the broker outage the fallback is for); the app's own broker afterwards."""
+    from config.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_write_url
+    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    app.pool.force_close_all()
+    app._pool = None  # the connection pool reads the broker URL once: build a new one
+    app.amqp._producer_pool = None
+    yield
+    app.conf.broker_url, app.conf.broker_write_url = saved
+    app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_without_a_broker_a_plan_change_refreshes_the_etas_inline(
+    known_route: dict[str, Any], django_capture_on_commit_callbacks: Any, broker_down: None
+) -> None:
+    organization, route, stops = (
+        known_route["organization"], known_route["route"], known_route["stops"],
+    )  # fmt: skip
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
+    before = dict((ref, when) for ref, when, _ in stop_state(route))
+    with django_capture_on_commit_callbacks() as callbacks, tenant_context(organization.pk):
+        stops_reorder(
+            organization_id=organization.pk,
+            route_id=route.pk,
+            stop_ids=[stops[1].pk, stops[0].pk],
+        )
+    # The commit's callback, outside any tenant context as a real commit runs it: the send is
+    # refused, so the refresh runs right here instead of leaving stale ETAs.
+    (callback,) = [c for c in callbacks if isinstance(c, eta.RouteEtasRefreshEnqueue)]
+    callback()
+    after = dict((ref, when) for ref, when, _ in stop_state(route))
+    assert after["NORTH-2"] < after["NORTH-1"]  # the far stop is now first, and its ETA says so
+    assert after["NORTH-1"] > before["NORTH-1"]
+
+
 def test_an_eta_that_moves_more_than_five_minutes_is_announced(known_route: dict[str, Any]) -> None:
     organization, route = known_route["organization"], known_route["route"]
     with scope(organization=organization.pk):
