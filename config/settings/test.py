@@ -39,7 +39,7 @@ if _xdist_worker.startswith("gw") and _xdist_worker[2:].isdigit():
     # Both workers' test databases number their organizations from 1, so the same group name
     # ("org-1-...") would carry one worker's frames to the other worker's sockets: each worker
     # (and the servers it starts) gets a channel-layer prefix of its own.
-    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_xdist_worker}"
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"asgi-{_xdist_worker}"  # type: ignore[index]
 
 # The API's rate limits would trip over a whole suite sending from 127.0.0.1; the tests of the
 # limits (tests/tenancy/test_api_contract.py) set small limits of their own.

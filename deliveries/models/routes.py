@@ -28,6 +28,9 @@ class Route(TenantModel):
     # Bumped on every plan change (stops added, removed, reordered) so the driver app and the
     # ETA refresh can tell that what they hold is out of date.
     plan_version = models.PositiveIntegerField(default=0)
+    # The plan version the stops' ETAs were last computed for: the editor shows "updating" and
+    # polls while it differs from plan_version (the refresh runs in a worker after a change).
+    etas_plan_version = models.PositiveIntegerField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

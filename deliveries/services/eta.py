@@ -217,6 +217,7 @@ def route_etas_refresh(
         if stop.order.status not in FINAL_STATUSES and not stop.order.needs_coordinates
     ]
     if not stops:
+        _etas_plan_version_record(route)
         return []
     points = [_start_point(route)] + [(s.order.latitude, s.order.longitude) for s in stops]
     # The routing server is asked outside any transaction: it may take seconds.
@@ -236,11 +237,18 @@ def route_etas_refresh(
         stop.eta, stop.late_risk, stop.eta_updated_at = computed.eta, computed.late_risk, now
     with transaction.atomic():
         Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
+        _etas_plan_version_record(route)
         for change in changes:
             order_eta_changed_emit(
                 order=change.stop.order, eta=change.after, previous_eta=change.before
             )
     return changes
+
+
+def _etas_plan_version_record(route: Route) -> None:
+    """Note which plan the ETAs now belong to (the version read with the stops: a change made
+    meanwhile bumped plan_version again and enqueued its own refresh)."""
+    Route.objects.filter(pk=route.pk).update(etas_plan_version=route.plan_version)
 
 
 def route_ids_due_for_refresh(*, organization_id: int) -> list[int]:

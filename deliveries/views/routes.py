@@ -64,6 +64,10 @@ def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
             organization_id=organization_id, route=route
         ),
         "editable": route.status != Route.Status.COMPLETED,
+        # A worker refreshes the ETAs after a plan change: until it has, say so and poll.
+        "etas_pending": route.status != Route.Status.COMPLETED
+        and route.etas_plan_version != route.plan_version
+        and any(stop.actual_arrival is None for stop in stops),
         "stop_points": [
             {
                 "sequence": stop.sequence,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -83,7 +84,7 @@ def test_dispatcher_reorders_adds_and_dispatches_a_route(
         "data-reference", "AX-0002"
     )
     assert rows(page) == ["AX-0002", "AX-0001", "AX-0003"]
-    expect(page.get_by_text("plan v4")).to_be_visible()
+    expect(page.get_by_text("3 stops · plan v4")).to_be_visible()
     with scopes_disabled():
         stored = list(
             Stop.objects.filter(route=route)
@@ -91,7 +92,20 @@ def test_dispatcher_reorders_adds_and_dispatches_a_route(
             .values_list("order__reference", flat=True)
         )
     assert stored == ["AX-0002", "AX-0001", "AX-0003"]
+    # No worker in this test reads the refresh task: the editor says its ETAs are catching up,
+    # and polls; once they are refreshed (here, in the test) the stops swap in without a reload.
+    pending = page.get_by_test_id("etas-pending")
+    expect(pending).to_have_text("Updating ETAs for plan v4…")
     screenshot(page, "route_editor_reordered")
+    first_eta = page.locator("[data-testid=stop-row]").first.locator("td").nth(3)
+    with tenant_context(organization.pk):
+        route_etas_refresh(organization_id=organization.pk, route_id=route.pk)
+    expect(pending).to_have_count(0, timeout=10_000)
+    with scopes_disabled():
+        eta = Stop.objects.get(route=route, sequence=1).eta
+    # AX-0002 was second when its ETA was last computed: first now, it is due sooner.
+    shown = timezone.localtime(eta, zoneinfo.ZoneInfo(organization.timezone)).strftime("%H:%M")
+    expect(first_eta).to_contain_text(shown)
 
     with scopes_disabled():
         walk_in = Order.objects.get(reference="AX-0099")

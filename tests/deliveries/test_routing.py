@@ -30,6 +30,7 @@ from tenancy.models import Role
 from tests.conftest import Tenant
 from tests.deliveries.builders import order_build
 from tests.factories import HubFactory, VehicleFactory
+from tests.support.etas import on_commit_run
 
 S = OrderStatus
 
@@ -561,3 +562,30 @@ def test_a_route_is_created_from_the_console(tenant_a: Tenant, client_for: Any) 
     )
     assert twice.status_code == 302
     assert "already has a route" in client.get(twice["Location"]).content.decode()
+
+
+def test_the_editor_says_when_its_etas_are_catching_up_with_the_plan(
+    tenant_a: Tenant, client_for: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    route = new_route(tenant_a, orders=2)
+    client = client_for(tenant_a, Role.DISPATCHER)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    with scopes_disabled():
+        first = (
+            Stop.objects.filter(route=route).order_by("sequence").values_list("pk", flat=True)[0]
+        )
+    with django_capture_on_commit_callbacks() as callbacks:
+        moved = client.post(
+            reverse("deliveries:route_stop_move", args=[route.pk, first]),
+            {"direction": "down", "plan_version": fresh(route).plan_version}, **htmx,
+        )  # fmt: skip
+    assert moved.status_code == 200
+    version = fresh(route).plan_version
+    # The refresh is the worker's: the answer says so and asks for the stops again shortly.
+    assert f"Updating ETAs for plan v{version}" in moved.content.decode()
+    assert 'hx-trigger="load delay:2s"' in moved.content.decode()
+    assert on_commit_run(callbacks) == 1
+    assert fresh(route).etas_plan_version == version
+    again = client.get(reverse("deliveries:route_detail", args=[route.pk]), **htmx)
+    assert "Updating ETAs" not in again.content.decode()
+    assert "hx-trigger" not in again.content.decode()
