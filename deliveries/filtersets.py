@@ -1,4 +1,5 @@
-"""One FilterSet per list, shared by the console's order lookup and the REST API."""
+"""One FilterSet per list, shared by the console (the order lookup, the route list) and the
+REST API."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django_filters.fields import IsoDateTimeField
 
 from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
 
-from .models import Order, OrderStatus, Stop
+from .models import Order, OrderStatus, Route, Stop
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -141,3 +142,25 @@ class OrderFilterSet(django_filters.FilterSet):
             return queryset
         missing = Q(latitude__isnull=True) | Q(longitude__isnull=True)
         return queryset.filter(missing) if value else queryset.exclude(missing)
+
+
+class RouteFilterSet(django_filters.FilterSet):
+    """The route console's day (`date`) and the API's route list."""
+
+    date = django_filters.DateFilter(help_text="Routes of this day (YYYY-MM-DD).")
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    status = django_filters.MultipleChoiceFilter(choices=Route.Status.choices)
+    hub = StrictIntegerFilter(field_name="hub_id", help_text="A hub's id.")
+    vehicle = StrictIntegerFilter(field_name="vehicle_id", help_text="A vehicle's id.")
+    driver = StrictIntegerFilter(field_name="driver_id", help_text="A driver's id.")
+    updated_since = AwareIsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Routes whose plan, status, stops or ETAs changed at or after this time "
+        "(ISO 8601 with a time zone).",
+    )
+
+    class Meta:
+        model = Route
+        fields = ["date", "date_from", "date_to", "status", "hub", "vehicle", "driver"]

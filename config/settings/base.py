@@ -345,6 +345,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenancy.api.schema.problem_responses",
     ],
+    # Several resources have a `status`: each enum keeps its own name.
+    "ENUM_NAME_OVERRIDES": {"RouteStatusEnum": "deliveries.models.routes.Route.Status"},
 }
 # API rate limits (tenancy/api/; docs/api.md): requests per period per token, per client
 # address, and wrong tokens per address before that address is slowed down with 429s.

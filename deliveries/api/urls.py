@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import routes, views
 
 app_name = "deliveries-api"
 
@@ -26,4 +26,25 @@ urlpatterns = [
         name="order_transition",
     ),
     path("orders/<int:order_id>/events/", views.OrderEventListApi.as_view(), name="order_events"),
+    path("routes/", routes.RouteListCreateApi.as_view(), name="route_list"),
+    path("routes/<int:route_id>/", routes.RouteDetailApi.as_view(), name="route_detail"),
+    path(
+        "routes/<int:route_id>/dispatch/", routes.RouteDispatchApi.as_view(), name="route_dispatch"
+    ),
+    path("routes/<int:route_id>/stops/", routes.RouteStopAddApi.as_view(), name="route_stop_add"),
+    path(
+        "routes/<int:route_id>/stops/<int:stop_id>/",
+        routes.RouteStopDetailApi.as_view(),
+        name="route_stop_detail",
+    ),
+    path(
+        "routes/<int:route_id>/stops/<int:stop_id>/move/",
+        routes.RouteStopMoveApi.as_view(),
+        name="route_stop_move",
+    ),
+    path(
+        "routes/<int:route_id>/stops/<int:stop_id>/remove/",
+        routes.RouteStopRemoveApi.as_view(),
+        name="route_stop_remove",
+    ),
 ]

@@ -33,10 +33,17 @@ class Route(TenantModel):
     etas_plan_version = models.PositiveIntegerField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The route or its stops last changed (plan, status, visits, ETAs): the API's
+    # `updated_since`. Every route writer takes the route's lock first and moves it there
+    # (deliveries/services/routes.py `_route_lock`, the ETA refresh), so it is never missed.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-date", "id"]
-        indexes = [models.Index(fields=["organization", "date"], name="route_org_date")]
+        indexes = [
+            models.Index(fields=["organization", "date"], name="route_org_date"),
+            models.Index(fields=["organization", "updated_at"], name="route_org_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hub} {self.date} #{self.pk}"

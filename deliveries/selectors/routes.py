@@ -18,11 +18,14 @@ S = OrderStatus
 
 
 def route_list(
-    *, organization_id: int, date: dt.date, hub_ids: list[int] | None = None
+    *, organization_id: int, date: dt.date | None = None, hub_ids: list[int] | None = None
 ) -> QuerySet[Route]:
-    """A day's routes (of `hub_ids` only, when given) with their stop counts, by hub."""
+    """The routes (of a day, and of `hub_ids` only, when given) with their stop counts, by
+    hub. The console and the API narrow it further with RouteFilterSet."""
     require_organization(organization_id)
-    routes = Route.objects.filter(organization_id=organization_id, date=date)
+    routes = Route.objects.filter(organization_id=organization_id)
+    if date is not None:
+        routes = routes.filter(date=date)
     if hub_ids:
         routes = routes.filter(hub_id__in=hub_ids)
     return (

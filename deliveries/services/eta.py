@@ -236,6 +236,8 @@ def route_etas_refresh(
             changes.append(EtaChange(stop, stop.eta, computed.eta))
         stop.eta, stop.late_risk, stop.eta_updated_at = computed.eta, computed.late_risk, now
     with transaction.atomic():
+        # The route row first, as every plan change locks it before its stops (no deadlock).
+        Route.objects.filter(pk=route.pk).update(updated_at=now)
         Stop.objects.bulk_update(stops, ["eta", "late_risk", "eta_updated_at"])
         _etas_plan_version_record(route)
         for change in changes:

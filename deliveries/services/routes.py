@@ -44,7 +44,8 @@ class RouteConflict(Conflict):
 
 
 def _plan_source(actor: AbstractBaseUser | None) -> str:
-    # A plan change is the dispatcher's in the console, or the system's (the demo, a solver).
+    # A plan change is the dispatcher's in the console, or the system's (the demo, a solver);
+    # the API names its own source.
     return Source.CONSOLE if actor else Source.SYSTEM
 
 
@@ -53,7 +54,14 @@ def _route_lock(organization_id: int, route_id: int, *, plan_version: int | None
     if route.status == Route.Status.COMPLETED:
         raise RouteConflict("This route is completed; its plan can no longer change.")
     if plan_version is not None and plan_version != route.plan_version:
-        raise RouteConflict("The route changed meanwhile; reload it and try again.")
+        raise RouteConflict(
+            "The route changed meanwhile; reload it and try again.",
+            extra={"plan_version": route.plan_version},
+        )
+    # Every writer of a route comes through here: its change time moves with it (and rolls
+    # back with a refused change).
+    route.updated_at = timezone.now()
+    Route.objects.filter(pk=route.pk).update(updated_at=route.updated_at)
     return route
 
 
@@ -108,7 +116,9 @@ def route_create(
         )
 
 
-def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) -> None:
+def _order_assign(
+    route: Route, order: Order, actor: AbstractBaseUser | None, source: str | None = None
+) -> None:
     """Move the order as far as the route has gone: assigned, and out for delivery once the
     route is dispatched. (An assigned order on no route, as removed stops left them before
     stop_remove unassigned, is taken as it is.)"""
@@ -123,7 +133,7 @@ def _order_assign(route: Route, order: Order, actor: AbstractBaseUser | None) ->
                 order_id=order.pk,
                 to_status=to_status,
                 actor=actor,
-                source=_plan_source(actor),
+                source=source or _plan_source(actor),
             )
             status = to_status
 
@@ -135,6 +145,7 @@ def stop_add(
     order_id: int,
     actor: AbstractBaseUser | None = None,
     plan_version: int | None = None,
+    source: str | None = None,
 ) -> Stop:
     """Append the order to the route as its last stop and assign it.
 
@@ -160,7 +171,7 @@ def stop_add(
         )
         if open_stop:
             raise ValidationError({"order": "This order is already on a route."})
-        _order_assign(route, order, actor)
+        _order_assign(route, order, actor, source)
         last = Stop.objects.filter(route=route).aggregate(last=Max("sequence"))["last"] or 0
         stop = Stop.objects.create(
             organization_id=organization_id, route=route, order=order, sequence=last + 1
@@ -176,6 +187,7 @@ def stop_remove(
     stop_id: int,
     actor: AbstractBaseUser | None = None,
     plan_version: int | None = None,
+    source: str | None = None,
 ) -> None:
     """Take a not yet visited stop off the route; the others close the gap.
 
@@ -194,7 +206,7 @@ def stop_remove(
                 order_id=stop.order_id,
                 to_status=S.CREATED,
                 actor=actor,
-                source=_plan_source(actor),
+                source=source or _plan_source(actor),
             )
         stop.delete()
         _resequence(
@@ -232,6 +244,37 @@ def stops_reorder(
         _plan_changed(route)
 
 
+def _stop_places(organization_id: int, route_id: int, stop_id: int) -> tuple[list[int], int]:
+    """The route's stop ids in their order, and the index of `stop_id` among them."""
+    stop_ids = list(
+        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
+        .order_by("sequence")
+        .values_list("pk", flat=True)
+    )
+    if stop_id not in stop_ids:
+        raise Stop.DoesNotExist("No such stop on this route.")
+    return stop_ids, stop_ids.index(stop_id)
+
+
+def _stop_put(
+    organization_id: int,
+    route_id: int,
+    stop_ids: list[int],
+    index: int,
+    target: int,
+    plan_version: int | None,
+) -> None:
+    # stops_reorder locks the route and checks the version: a plan read before that lock and
+    # changed meanwhile is refused there (409), not applied over the new one.
+    stop_ids.insert(target, stop_ids.pop(index))
+    stops_reorder(
+        organization_id=organization_id,
+        route_id=route_id,
+        stop_ids=stop_ids,
+        plan_version=plan_version,
+    )
+
+
 def stop_move(
     *,
     organization_id: int,
@@ -242,24 +285,27 @@ def stop_move(
 ) -> None:
     """Move one stop `offset` places (-1: one earlier, +1: one later)."""
     require_organization(organization_id)
-    stop_ids = list(
-        Stop.objects.filter(organization_id=organization_id, route_id=route_id)
-        .order_by("sequence")
-        .values_list("pk", flat=True)
-    )
-    if stop_id not in stop_ids:
-        raise Stop.DoesNotExist("No such stop on this route.")
-    index = stop_ids.index(stop_id)
+    stop_ids, index = _stop_places(organization_id, route_id, stop_id)
     target = index + offset
     if not 0 <= target < len(stop_ids):
         raise ValidationError({"stops": "The stop cannot move further that way."})
-    stop_ids.insert(target, stop_ids.pop(index))
-    stops_reorder(
-        organization_id=organization_id,
-        route_id=route_id,
-        stop_ids=stop_ids,
-        plan_version=plan_version,
-    )
+    _stop_put(organization_id, route_id, stop_ids, index, target, plan_version)
+
+
+def stop_move_to(
+    *,
+    organization_id: int,
+    route_id: int,
+    stop_id: int,
+    sequence: int,
+    plan_version: int | None = None,
+) -> None:
+    """Move one stop to place `sequence` (1 is first); the stops in between shift by one."""
+    require_organization(organization_id)
+    stop_ids, index = _stop_places(organization_id, route_id, stop_id)
+    if not 1 <= sequence <= len(stop_ids):
+        raise ValidationError({"sequence": f"Give a place from 1 to {len(stop_ids)}."})
+    _stop_put(organization_id, route_id, stop_ids, index, sequence - 1, plan_version)
 
 
 def route_dispatch(
@@ -269,6 +315,7 @@ def route_dispatch(
     actor: AbstractBaseUser | None = None,
     plan_version: int | None = None,
     now: dt.datetime | None = None,
+    source: str | None = None,
 ) -> Route:
     """Hand the planned route to its driver: its orders go out for delivery."""
     require_organization(organization_id)
@@ -288,7 +335,7 @@ def route_dispatch(
                     order_id=stop.order_id,
                     to_status=S.OUT_FOR_DELIVERY,
                     actor=actor,
-                    source=_plan_source(actor),
+                    source=source or _plan_source(actor),
                 )
         route.status = Route.Status.DISPATCHED
         route.dispatched_at = now or timezone.now()

@@ -25,6 +25,7 @@ from tenancy.api.errors import REFUSALS, error_status
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
+from ..filtersets import RouteFilterSet
 from ..models import Route
 from ..selectors import routes as route_selectors
 from ..services import routes as route_services
@@ -88,15 +89,22 @@ def _editor_context(request: HttpRequest, route: Route) -> dict[str, Any]:
 @role_required(*ROUTE_ROLES)
 def route_list(request: HttpRequest) -> HttpResponse:
     organization_id, hub_ids = request_scope(request)
-    day, date_error = request_today(request), ""
-    if request.GET.get("date"):
-        try:
-            day = dt.date.fromisoformat(request.GET["date"])
-        except ValueError:
-            date_error = "Give the date as YYYY-MM-DD."
-    routes = list(
-        route_selectors.route_list(organization_id=organization_id, date=day, hub_ids=hub_ids)
-    )
+    today = request_today(request)
+    # The API's FilterSet reads the day (and any other filter given); today when none is.
+    query = request.GET.copy()
+    if not query.get("date"):
+        query["date"] = today.isoformat()
+    routes_of_scope = route_selectors.route_list(organization_id=organization_id, hub_ids=hub_ids)
+    filters = RouteFilterSet(query, queryset=routes_of_scope)
+    day, date_error = today, ""
+    if filters.is_valid():
+        day = filters.form.cleaned_data["date"]
+        routes = list(filters.qs)
+    else:
+        date_error = (
+            "Give the date as YYYY-MM-DD." if "date" in filters.errors else "Check the filters."
+        )
+        routes = list(routes_of_scope.filter(date=today))
     for route in routes:
         route.tone = ROUTE_STATUS_TONES[route.status]  # type: ignore[attr-defined]
     context = {

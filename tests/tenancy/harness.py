@@ -39,6 +39,11 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet-api:device_detail": lambda b: {"device_id": b.tenant.device.pk},
     "tenancy-api:token_detail": lambda b: {"token_id": b.tenant.delivery_objects[ApiToken].pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
+    "deliveries-api:route_detail": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
+    "deliveries-api:route_stop_detail": lambda b: {
+        "route_id": b.tenant.delivery_objects[Route].pk,
+        "stop_id": b.tenant.delivery_objects[Stop].pk,
+    },
     # PATCH and the other writes: tests/deliveries/api/test_order_writes.py (foreign ids, 404).
     "deliveries-api:order_by_reference": lambda b: {"reference": b.tenant.order.reference},
     "deliveries-api:order_by_tracking_code": lambda b: {
@@ -129,6 +134,7 @@ PLAIN_URLS: set[str] = {
     "fleet:saved_views",
     "fleet:data_health",
     "deliveries-api:order_list",
+    "deliveries-api:route_list",
     "fleet-api:hub_list",
     "fleet-api:zone_list",
     "fleet-api:vehicle_list",
@@ -201,6 +207,11 @@ POST_ONLY_URLS: set[str] = {
     "deliveries:route_dispatch",
     # tests/deliveries/test_driver_actions.py::test_another_drivers_stop_is_404_and_changes_nothing
     "driver:actions",
+    # tests/tenancy/test_cross_tenant.py::test_foreign_route_api_writes_are_refused
+    "deliveries-api:route_stop_add",
+    "deliveries-api:route_stop_move",
+    "deliveries-api:route_stop_remove",
+    "deliveries-api:route_dispatch",
     # tests/alerts/test_views.py::test_actions_on_a_foreign_alert_are_404_and_change_nothing
     "alerts:alert_action",
     # tests/reporting/test_report_views.py

@@ -262,6 +262,52 @@ def test_foreign_order_transition_is_refused(role: str, tenant_a: Tenant, tenant
         assert Order.objects.get(pk=tenant_b.order.pk).status == "created"
 
 
+@pytest.mark.parametrize("role", Role.values)
+def test_foreign_route_api_writes_are_refused(
+    role: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """A's members and A's token, B's route, stop, order and hub: refused (403/404, or 400
+    naming the foreign id in the body), no B data in any answer, B's plan untouched."""
+    from deliveries.models import Order, Stop
+
+    route_b, stop_b = tenant_b.delivery_objects[Route], tenant_b.delivery_objects[Stop]
+    route_a = tenant_a.delivery_objects[Route]
+    assert tenant_b.order is not None
+    on_b = f"/api/v1/routes/{route_b.pk}"
+    on_a = f"/api/v1/routes/{route_a.pk}"
+    foreign_paths: list[tuple[str, dict[str, Any]]] = [
+        (f"{on_b}/stops/", {"order": stop_b.order_id, "plan_version": 0}),
+        (f"{on_b}/stops/{stop_b.pk}/move/", {"sequence": 1, "plan_version": 0}),
+        (f"{on_b}/stops/{stop_b.pk}/remove/", {"plan_version": 0}),
+        (f"{on_b}/dispatch/", {"plan_version": 0}),
+        # A's own route with B's stop: no such stop on it.
+        (f"{on_a}/stops/{stop_b.pk}/move/", {"sequence": 1, "plan_version": 0}),
+        (f"{on_a}/stops/{stop_b.pk}/remove/", {"plan_version": 0}),
+    ]
+    foreign_bodies: list[tuple[str, dict[str, Any]]] = [
+        ("/api/v1/routes/", {"hub": tenant_b.hub.pk, "date": "2030-01-01"}),
+        (f"{on_a}/stops/", {"order": tenant_b.order.pk, "plan_version": 0}),
+    ]
+    for client in (
+        login(tenant_a.users[role]),
+        Client(HTTP_AUTHORIZATION="Token alpha-api-token-secret-0123456789"),
+    ):
+        for url, body in foreign_paths:
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code in (403, 404), (role, url, response.status_code)
+            assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} {url}")
+        for url, body in foreign_bodies:
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code in (400, 403), (role, url, response.status_code)
+            assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} {url}")
+    with scopes_disabled():
+        route_b.refresh_from_db()
+        assert (route_b.status, route_b.plan_version) == ("planned", 0)
+        assert list(Stop.objects.filter(route=route_b).values_list("pk", flat=True)) == [stop_b.pk]
+        assert Order.objects.get(pk=tenant_b.order.pk).status == "created"
+        assert not Route.objects.filter(hub=tenant_b.hub, date="2030-01-01").exists()
+
+
 def test_alert_notification_tasks_act_for_their_organization_only(
     tenant_a: Tenant, tenant_b: Tenant, settings: Any
 ) -> None:
