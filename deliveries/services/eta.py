@@ -284,7 +284,27 @@ class RouteEtasRefreshEnqueue:
     def __init__(self, *, organization_id: int, route_id: int) -> None:
         self.organization_id, self.route_id = organization_id, route_id
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RouteEtasRefreshEnqueue) and (
+            (self.organization_id, self.route_id) == (other.organization_id, other.route_id)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.organization_id, self.route_id))
+
+    def superseded(self) -> bool:
+        """Another refresh of the same route waits to run after this one in the same commit.
+
+        Django runs a commit's callbacks in order, popping each before it runs, so the list
+        holds the ones still to come (a rolled-back savepoint's are already gone from it). Only
+        the last refresh of a route is sent: it reads the plan as committed."""
+        pending = [func for _, func, _ in transaction.get_connection().run_on_commit]
+        mine = next((i for i, func in enumerate(pending) if func is self), -1)
+        return any(func == self for func in pending[mine + 1 :])
+
     def __call__(self) -> None:
+        if self.superseded():
+            return
         kwargs = {"organization_id": self.organization_id, "route_id": self.route_id}
         try:
             current_app.send_task(ROUTE_ETAS_REFRESH_TASK, kwargs=kwargs, retry=False)
@@ -298,7 +318,8 @@ class RouteEtasRefreshEnqueue:
 
 def route_etas_refresh_on_commit(*, organization_id: int, route_id: int) -> None:
     """Refresh the route's ETAs once the current transaction commits (nothing if it rolls back,
-    and the refresh reads what was saved)."""
+    and the refresh reads what was saved). Several changes to one route in one transaction
+    (an import, a batch of stops) enqueue one refresh: it reads the plan as committed."""
     transaction.on_commit(
         RouteEtasRefreshEnqueue(organization_id=organization_id, route_id=route_id)
     )

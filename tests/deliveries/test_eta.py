@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
@@ -222,6 +223,29 @@ def test_without_a_broker_a_plan_change_refreshes_the_etas_inline(
     after = dict((ref, when) for ref, when, _ in stop_state(route))
     assert after["NORTH-2"] < after["NORTH-1"]  # the far stop is now first, and its ETA says so
     assert after["NORTH-1"] > before["NORTH-1"]
+
+
+def test_several_plan_changes_in_one_transaction_enqueue_one_refresh(
+    known_route: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    organization, route, stops = (
+        known_route["organization"], known_route["route"], known_route["stops"],
+    )  # fmt: skip
+    extra = order_build(organization, known_route["hub"], reference="NORTH-3", latitude=52.03,
+                        longitude=4.0)  # fmt: skip
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        tenant_context(organization.pk),
+        transaction.atomic(),
+    ):
+        stops_reorder(
+            organization_id=organization.pk, route_id=route.pk,
+            stop_ids=[stops[1].pk, stops[0].pk],
+        )  # fmt: skip
+        stop_add(organization_id=organization.pk, route_id=route.pk, order_id=extra.pk)
+    assert on_commit_run(callbacks) == 1
+    # ...and the one refresh saw the plan as committed: all three stops have their ETAs.
+    assert [ref for ref, _, _ in stop_state(route)] == ["NORTH-2", "NORTH-1", "NORTH-3"]
 
 
 def test_an_eta_that_moves_more_than_five_minutes_is_announced(known_route: dict[str, Any]) -> None:
