@@ -497,3 +497,37 @@ def test_a_hub_scoped_member_sees_only_their_hubs_routes(tenant_a: Tenant) -> No
     problem_of(post(client, f"{ROUTES}{route.pk}/dispatch/", {"plan_version": 0}), 404)
     refused = post(client, ROUTES, {"hub": tenant_a.hub.pk, "date": day().isoformat()})
     assert problem_fields(refused) == {"hub"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_of_one_plan_version_apply_once(tenant_a: Tenant) -> None:
+    """Two integrations add a stop to the same plan at the same time: the route row's lock
+    and the version check let one through; the other gets the 409 with the new version."""
+    import threading
+
+    from django.db import connection
+
+    route = route_new(token_client(), tenant_a)
+    orders = orders_new(tenant_a, 2)
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def add(order: Order) -> None:
+        try:
+            barrier.wait()
+            body = {"order": order.pk, "plan_version": route["plan_version"]}
+            answers.append(post(token_client(), f"{ROUTES}{route['id']}/stops/", body))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [201, 409]
+    refused = next(answer for answer in answers if answer.status_code == 409)
+    assert problem_of(refused)["plan_version"] == 1
+    after = token_client().get(f"{ROUTES}{route['id']}/").json()
+    assert after["plan_version"] == 1 and [s["sequence"] for s in after["stops"]] == [1]
+    assert sorted(status_of(order) for order in orders) == ["assigned", "created"]

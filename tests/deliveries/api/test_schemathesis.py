@@ -102,3 +102,17 @@ def test_kpis_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     assert len(operations) == 3  # summary, daily, breakdown
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     never_5xx(operations, headers, {"by": "vehicle"})  # type: ignore[dict-item]
+
+
+def test_routes_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
+    from deliveries.models import Route, Stop
+
+    operations = api_operations(wsgi_app, "/api/v1/routes/")
+    # list, create, detail, dispatch, add, stop detail, move, remove
+    assert len(operations) == 8
+    headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
+    known = {
+        "route_id": tenant_a.delivery_objects[Route].pk,
+        "stop_id": tenant_a.delivery_objects[Stop].pk,
+    }
+    never_5xx(operations, headers, known)
