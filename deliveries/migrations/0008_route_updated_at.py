@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliveries', '0006_webhook_alert_events'),
+        ('deliveries', '0007_route_etas_plan_version'),
         ('fleet', '0007_rejectedfix_repeats_retention'),
         ('tenancy', '0005_api_idempotency_and_feed'),
     ]
