@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,36 +62,14 @@ MANAGER = "bench-history-manager"
 COMPUTED_DAYS = 7  # rolled up by the project's code; the older days' rows are copies of them
 
 
-def rollup_functions() -> list[Callable[..., Any]]:
-    """The project's rollup entry points for one organization's day (vehicle rollups; route
-    rollups where the code has them), so the benchmark always measures the code as it is."""
-    import importlib
-
-    found = []
-    for module_name, names in (
-        ("reporting.rollups", ("rollups_recompute_day",)),
-        ("reporting.route_rollups", ("route_rollups_recompute_day", "rollups_recompute_day")),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name in names:
-            function = getattr(module, name, None)
-            if callable(function) and function not in found:
-                found.append(function)
-                break
-    return found
-
-
 def rollups_ensure(organization_id: int, days: list[dt.date]) -> tuple[int, float]:
     """Roll up the days that are not rolled up yet; returns (days computed, seconds)."""
     from reporting.models import DailyVehicleRollup
+    from reporting.rollups import rollups_recompute_day
     from tenancy.context import tenant_context
     from tenancy.models import Organization
 
     organization = Organization.objects.get(pk=organization_id)
-    functions = rollup_functions()
     computed, started = 0, time.monotonic()
     with tenant_context(organization):
         done = set(
@@ -104,8 +81,8 @@ def rollups_ensure(organization_id: int, days: list[dt.date]) -> tuple[int, floa
             if day in done:
                 continue
             began = time.monotonic()
-            for function in functions:
-                function(organization_id=organization_id, day=day)
+            # The project's pass of a day: route rollups, their hub-day bins, vehicle rollups.
+            rollups_recompute_day(organization_id=organization_id, day=day)
             computed += 1
             say(f"  rolled up {day} in {time.monotonic() - began:.1f} s")
     return computed, time.monotonic() - started
@@ -159,7 +136,24 @@ def rollups_fill_by_copy(
             )
         conn.execute("ANALYZE reporting_dailyvehiclerollup")
         conn.execute("ANALYZE reporting_dailyrouterollup")
+    bins_refresh(organization_id, [t for t in targets if t not in have])
     return time.monotonic() - started
+
+
+def bins_refresh(organization_id: int, days: list[dt.date]) -> None:
+    """The copied days' hub-day histogram bins, summed from their route rows by the project's
+    own code (what the rollup pass does after writing a day's route rows)."""
+    import psycopg
+
+    from reporting.route_rollups import hub_day_histograms_refresh
+    from tenancy.context import tenant_context
+
+    with tenant_context(organization_id):
+        for day in days:
+            hub_day_histograms_refresh(organization_id=organization_id, day=day)
+    with psycopg.connect(database_url(), autocommit=True) as conn:
+        conn.execute("ANALYZE reporting_dailyetaerrorbin")
+        conn.execute("ANALYZE reporting_dailyfailurereasoncount")
 
 
 def partitions_limit(url: str, first_day: dt.date, keep_from: dt.date) -> None:
@@ -210,7 +204,9 @@ def rollups_outside(organization_id: int, keep_from: dt.date) -> None:
     with tenant_context(Organization.objects.get(pk=organization_id)):
         for model in apps.get_app_config("reporting").get_models():
             if model.__name__.startswith("Daily") and hasattr(model, "day"):
-                model.objects.filter(organization_id=organization_id, day__lt=keep_from).delete()
+                model._default_manager.filter(
+                    organization_id=organization_id, day__lt=keep_from
+                ).delete()
 
 
 def manager_session(organization_id: int) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from shapely.geometry import Point
 
@@ -23,7 +23,7 @@ from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from tenancy.context import require_organization
 from tenancy.outbox.models import OutboxEvent
 
-from .models import DailyRouteRollup
+from .models import DailyEtaErrorBin, DailyFailureReasonCount, DailyRouteRollup
 from .plan_actual import StopPlan, plan_versus_actual
 from .selectors import history_settings_get, vehicle_track
 from .trips import track_summarize
@@ -299,4 +299,41 @@ def _store(organization_id: int, day: dt.date, computed: dict[int, dict[str, Any
                 unique_fields=["organization", "route"],
                 update_fields=[*next(iter(computed.values())), "computed_at"],
             )
+        hub_day_histograms_refresh(organization_id=organization_id, day=day)
     return len(computed)
+
+
+# The day's route rows' JSON histograms, summed per hub and set of zones (reporting.models,
+# `_HubDayBin`). Only our own table names are interpolated; values travel as parameters.
+_ROUTES = DailyRouteRollup._meta.db_table
+_ETA_BINS = DailyEtaErrorBin._meta.db_table
+_REASON_COUNTS = DailyFailureReasonCount._meta.db_table
+_ETA_BINS_FILL = f"""
+    INSERT INTO {_ETA_BINS}
+        (organization_id, day, hub_id, zone_ids, horizon_minutes, error_minutes, arrivals)
+    SELECT r.organization_id, r.day, r.hub_id, r.zone_ids, h.key::smallint, m.key::smallint,
+           SUM(m.value::integer)
+    FROM {_ROUTES} r, jsonb_each(r.eta_errors) h, jsonb_each_text(h.value) m
+    WHERE r.organization_id = %s AND r.day = %s
+    GROUP BY r.organization_id, r.day, r.hub_id, r.zone_ids, h.key, m.key
+"""  # noqa: S608
+_REASON_COUNTS_FILL = f"""
+    INSERT INTO {_REASON_COUNTS} (organization_id, day, hub_id, zone_ids, reason_code, failures)
+    SELECT r.organization_id, r.day, r.hub_id, r.zone_ids, f.key, SUM(f.value::integer)
+    FROM {_ROUTES} r, jsonb_each_text(r.failures_by_reason) f
+    WHERE r.organization_id = %s AND r.day = %s
+    GROUP BY r.organization_id, r.day, r.hub_id, r.zone_ids, f.key
+"""  # noqa: S608
+
+
+def hub_day_histograms_refresh(*, organization_id: int, day: dt.date) -> None:
+    """Rebuild the day's ETA-error bins and failure-reason counts from its route rollups (the
+    rollup pass calls it after writing them): replaced, never added to, so a recompute leaves
+    the same rows and the bins always equal the sum of the route rows."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        DailyEtaErrorBin.objects.filter(organization_id=organization_id, day=day).delete()
+        DailyFailureReasonCount.objects.filter(organization_id=organization_id, day=day).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(_ETA_BINS_FILL, [organization_id, day])  # nosec B608
+            cursor.execute(_REASON_COUNTS_FILL, [organization_id, day])  # nosec B608

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 
 from alerts.models import Alert
 from deliveries.models import FailureReason, Route
@@ -19,7 +19,13 @@ from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import require_organization
 from tenancy.models import Organization
 
-from ..models import DailyRouteRollup, DailyVehicleRollup, HistorySettings
+from ..models import (
+    DailyEtaErrorBin,
+    DailyFailureReasonCount,
+    DailyRouteRollup,
+    DailyVehicleRollup,
+    HistorySettings,
+)
 from ..selectors import LocalDay
 from .figures import CostParameters, KpiTotals
 from .filters import KpiFilters
@@ -34,31 +40,56 @@ class Fact:
     totals: KpiTotals
 
 
-def organization_timezone(*, organization_id: int) -> str:
-    return str(Organization.objects.values_list("timezone", flat=True).get(pk=organization_id))
+@dataclass(frozen=True)
+class KpiSettings:
+    """What every KPI read needs of the organization: its time zone (local days) and costs."""
+
+    timezone: str
+    costs: CostParameters
 
 
-def cost_parameters_get(*, organization_id: int) -> CostParameters:
+def kpi_settings_get(*, organization_id: int) -> KpiSettings:
+    """The organization and its history settings' cost fields in one query (each dashboard
+    read needs them; they were three queries a read)."""
     require_organization(organization_id)
-    organization = Organization.objects.get(pk=organization_id)
-    settings = HistorySettings.objects.filter(organization_id=organization_id).first()
+    settings = HistorySettings.objects.filter(organization_id=OuterRef("pk"))
+    organization = (
+        Organization.objects.filter(pk=organization_id)
+        .annotate(
+            idle_fuel=Subquery(settings.values("idle_fuel_litres_per_hour")[:1]),
+            fuel_price=Subquery(settings.values("fuel_price_per_litre")[:1]),
+        )
+        .get()
+    )
     defaults = CostParameters()
-    return CostParameters(
+    costs = CostParameters(
         currency=organization.currency,
         cost_per_km=organization.vehicle_cost_per_km,
         cost_per_hour=organization.driver_cost_per_hour,
         idle_fuel_litres_per_hour=(
-            settings.idle_fuel_litres_per_hour if settings else defaults.idle_fuel_litres_per_hour
+            defaults.idle_fuel_litres_per_hour
+            if organization.idle_fuel is None
+            else organization.idle_fuel
         ),
         fuel_price_per_litre=(
-            settings.fuel_price_per_litre if settings else defaults.fuel_price_per_litre
+            defaults.fuel_price_per_litre
+            if organization.fuel_price is None
+            else organization.fuel_price
         ),
+    )
+    return KpiSettings(str(organization.timezone), costs)
+
+
+def _period(model: Any, organization_id: int, filters: KpiFilters) -> QuerySet[Any]:
+    return model.objects.filter(
+        organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
     )
 
 
 def _entity_filters(rows: QuerySet[Any], filters: KpiFilters) -> QuerySet[Any]:
     """Rollup rows carry their hub, vehicle, drivers and zones as of the day they describe, so
-    a vehicle that moved hubs later still counts for the hub it served then."""
+    a vehicle that moved hubs later still counts for the hub it served then. (The hub-day
+    bins have no vehicle or driver: they are read only without those filters.)"""
     if filters.hub_ids:
         rows = rows.filter(hub_id__in=filters.hub_ids)
     if filters.vehicle_ids:
@@ -115,12 +146,7 @@ def vehicle_facts(
 ) -> list[Fact]:
     """The vehicle-day rollups of the slice, summed in the database per (day, vehicle, driver,
     hub): the dashboard's time stays that of one indexed aggregate however long the period."""
-    slice_rows = _entity_filters(
-        DailyVehicleRollup.objects.filter(
-            organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
-        ),
-        filters,
-    )
+    slice_rows = _entity_filters(_period(DailyVehicleRollup, organization_id, filters), filters)
     rows = _sums(
         slice_rows, group, vehicle_days=Count("id"), **{f"sum_{n}": Sum(n) for n in VEHICLE_SUMS}
     )
@@ -132,51 +158,70 @@ def vehicle_facts(
     return result
 
 
-def _histograms(
-    rows: QuerySet[Any], group: tuple[str, ...]
-) -> dict[tuple[Any, ...], tuple[dict[str, int], dict[str, Any]]]:
-    """The JSON histograms (failures by reason, ETA errors) of the slice's route rows, summed
-    per group by PostgreSQL (jsonb_each): a 30-day fleet has thousands of route rows, and
-    merging their dictionaries in Python was most of a dashboard's time."""
-    # Only our own column names are interpolated (checked here); values travel as parameters.
-    if not set(group) <= set(GROUP_FIELDS):
-        raise ValueError(f"cannot group by {group!r}")
+@dataclass(frozen=True)
+class Histograms:
+    """A slice's failures by reason ({code: n}, "" for no reason) and ETA errors
+    ({"60": {"<minutes>": n}, ...}): not additive facts, read once for a summary."""
+
+    failures_by_reason: dict[str, int]
+    eta_errors: dict[str, dict[str, int]]
+
+
+def histograms_load(*, organization_id: int, filters: KpiFilters) -> Histograms:
+    """Without a vehicle or driver filter, the per-day hub bins (reporting.models._HubDayBin:
+    a few thousand narrow rows for a 30-day fleet, however many vans); with one, the JSON of
+    that slice's route rows, which are as few as the vehicles and drivers asked for."""
+    require_organization(organization_id)
+    if filters.vehicle_ids or filters.driver_ids:
+        return _route_histograms(organization_id, filters)
+    bins = _entity_filters(_period(DailyEtaErrorBin, organization_id, filters), filters)
+    counts = _entity_filters(_period(DailyFailureReasonCount, organization_id, filters), filters)
+    errors: dict[str, dict[str, int]] = {}
+    for horizon, minutes, n in (
+        bins.values_list("horizon_minutes", "error_minutes")
+        .annotate(n=Sum("arrivals"))
+        .order_by()
+        .values_list("horizon_minutes", "error_minutes", "n")
+    ):
+        errors.setdefault(str(horizon), {})[str(minutes)] = n
+    reasons = dict(
+        counts.values_list("reason_code")
+        .annotate(n=Sum("failures"))
+        .order_by()
+        .values_list("reason_code", "n")
+    )
+    return Histograms(reasons, errors)
+
+
+def _route_histograms(organization_id: int, filters: KpiFilters) -> Histograms:
+    """The route rows' JSON histograms summed by PostgreSQL (jsonb_each)."""
+    rows = _entity_filters(_period(DailyRouteRollup, organization_id, filters), filters)
     ids_sql, params = rows.values("id").query.sql_with_params()
-    table = DailyRouteRollup._meta.db_table
-    columns = [f"r.{name}" for name in group]
+    table = DailyRouteRollup._meta.db_table  # only our own table name is interpolated
     reasons_sql = (
-        f"SELECT {', '.join([*columns, 'f.key'])}, SUM(f.value::bigint) "  # noqa: S608
+        "SELECT f.key, SUM(f.value::bigint) "  # noqa: S608
         f"FROM {table} r, jsonb_each_text(r.failures_by_reason) f "
-        f"WHERE r.id IN ({ids_sql}) GROUP BY {', '.join([*columns, 'f.key'])}"
+        f"WHERE r.id IN ({ids_sql}) GROUP BY f.key"
     )
     errors_sql = (
-        f"SELECT {', '.join([*columns, 'h.key', 'm.key'])}, SUM(m.value::bigint) "  # noqa: S608
+        "SELECT h.key, m.key, SUM(m.value::bigint) "  # noqa: S608
         f"FROM {table} r, jsonb_each(r.eta_errors) h, jsonb_each_text(h.value) m "
-        f"WHERE r.id IN ({ids_sql}) GROUP BY {', '.join([*columns, 'h.key', 'm.key'])}"
+        f"WHERE r.id IN ({ids_sql}) GROUP BY h.key, m.key"
     )
-    width = len(group)
-    merged: dict[tuple[Any, ...], tuple[dict[str, int], dict[str, Any]]] = {}
+    errors: dict[str, dict[str, int]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(reasons_sql, params)  # nosec B608: names are ours, values are params
-        for row in cursor.fetchall():
-            reasons, _ = merged.setdefault(tuple(row[:width]), ({}, {}))
-            reasons[row[width]] = int(row[width + 1])
+        cursor.execute(reasons_sql, params)  # nosec B608: the name is ours, values are params
+        reasons = {code: int(n) for code, n in cursor.fetchall()}
         cursor.execute(errors_sql, params)  # nosec B608
-        for row in cursor.fetchall():
-            _, errors = merged.setdefault(tuple(row[:width]), ({}, {}))
-            errors.setdefault(row[width], {})[row[width + 1]] = int(row[width + 2])
-    return merged
+        for horizon, minutes, n in cursor.fetchall():
+            errors.setdefault(horizon, {})[minutes] = int(n)
+    return Histograms(reasons, errors)
 
 
 def route_facts(
     *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
 ) -> list[Fact]:
-    rows = _entity_filters(
-        DailyRouteRollup.objects.filter(
-            organization_id=organization_id, day__gte=filters.start, day__lte=filters.end
-        ),
-        filters,
-    )
+    rows = _entity_filters(_period(DailyRouteRollup, organization_id, filters), filters)
     distances = Q(planned_distance_m__isnull=False, actual_distance_m__isnull=False)
     durations = Q(planned_seconds__isnull=False, actual_seconds__isnull=False)
     sums = _sums(
@@ -190,15 +235,10 @@ def route_facts(
         sum_actual_seconds=Sum("actual_seconds", filter=durations),
         **{f"sum_{n}": Sum(n) for n in ROUTE_FIELDS},
     )
-    histograms = _histograms(rows, group)
     result = []
     for row in sums:
         if not row["routes"]:
             continue
-        key = tuple(row[g] for g in group)
-        # pop, not get: without a grouping (a summary) every route row shares the key (), and
-        # the merged histograms must count once, not once per row.
-        reasons, errors = histograms.pop(key, ({}, {}))
         counts: dict[str, Any] = {n: row[f"sum_{n}"] or 0 for n in ROUTE_FIELDS}
         totals = KpiTotals(
             routes=row["routes"],
@@ -208,8 +248,6 @@ def route_facts(
             actual_distance_m=row["sum_actual_distance_m"] or 0.0,
             planned_seconds=row["sum_planned_seconds"] or 0,
             actual_seconds=row["sum_actual_seconds"] or 0,
-            failures_by_reason=reasons,
-            eta_errors=errors,
         )
         result.append(_fact(row, totals))
     return result
@@ -265,13 +303,16 @@ def alert_facts(*, organization_id: int, filters: KpiFilters, timezone: str) -> 
 
 
 def facts_load(
-    *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
+    *,
+    organization_id: int,
+    filters: KpiFilters,
+    timezone: str,
+    group: tuple[str, ...] = GROUP_FIELDS,
 ) -> list[Fact]:
     """The slice's facts summed per `group` (a subset of day, vehicle_id, driver_id, hub_id;
     () for one total) for the rollups; alerts come one per alert (few, and their day and
     driver are derived)."""
     require_organization(organization_id)
-    timezone = organization_timezone(organization_id=organization_id)
     return [
         *vehicle_facts(organization_id=organization_id, filters=filters, group=group),
         *route_facts(organization_id=organization_id, filters=filters, group=group),
@@ -298,4 +339,4 @@ def entity_labels(*, organization_id: int, by: str, ids: list[int]) -> dict[int,
     return dict(query.values_list("pk", "name"))
 
 
-__all__ = ["Decimal", "Fact", "facts_load"]
+__all__ = ["Decimal", "Fact", "Histograms", "KpiSettings", "facts_load", "histograms_load"]

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 # The horizons of the ETA accuracy figure: the prediction made this many minutes before the
 # actual arrival is compared with the arrival.
@@ -63,13 +62,6 @@ class CostParameters:
         return self.idle_fuel_litres_per_hour * self.fuel_price_per_litre
 
 
-def _histogram_add(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for key, count in b.items():
-        merged[key] = merged.get(key, 0) + count
-    return merged
-
-
 @dataclass
 class KpiTotals:
     """Sums over vehicle-days, route-days and alerts: add any number together."""
@@ -101,9 +93,6 @@ class KpiTotals:
     actual_distance_m: float = 0.0
     planned_seconds: int = 0
     actual_seconds: int = 0
-    failures_by_reason: dict[str, int] = field(default_factory=dict)
-    # {"60": {"-3": 2, "0": 5, ...}, ...}: whole minutes predicted minus actual, per horizon.
-    eta_errors: dict[str, dict[str, int]] = field(default_factory=dict)
     # Alerts (alerts.Alert, opened in the slice)
     alerts: int = 0
     alerts_acknowledged: int = 0
@@ -112,19 +101,12 @@ class KpiTotals:
     resolve_seconds: float = 0.0
 
     def __add__(self, other: KpiTotals) -> KpiTotals:
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            mine, theirs = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "failures_by_reason":
-                values[f.name] = _histogram_add(mine, theirs)
-            elif f.name == "eta_errors":
-                values[f.name] = {
-                    h: _histogram_add(mine.get(h, {}), theirs.get(h, {}))
-                    for h in sorted({*mine, *theirs})
-                }
-            else:
-                values[f.name] = mine + theirs
-        return KpiTotals(**values)
+        # Plain numbers only: the histograms (failures by reason, ETA errors) are read once
+        # per summary (reporting/kpis/facts.py, histograms_load), not carried by every fact.
+        return KpiTotals(**{n: getattr(self, n) + getattr(other, n) for n in _TOTAL_NAMES})
+
+
+_TOTAL_NAMES = tuple(f.name for f in dataclasses.fields(KpiTotals))
 
 
 def totals_sum(items: Iterable[KpiTotals]) -> KpiTotals:

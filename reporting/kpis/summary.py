@@ -74,32 +74,40 @@ class KpiRow:
 
 
 def _totals(
-    organization_id: int, filters: KpiFilters, group: tuple[str, ...] = ()
+    organization_id: int,
+    filters: KpiFilters,
+    settings: facts.KpiSettings,
+    group: tuple[str, ...] = (),
 ) -> list[facts.Fact]:
-    return facts.facts_load(organization_id=organization_id, filters=filters, group=group)
+    return facts.facts_load(
+        organization_id=organization_id, filters=filters, timezone=settings.timezone, group=group
+    )
 
 
 def kpi_summary(*, organization_id: int, filters: KpiFilters) -> KpiSummary:
     require_organization(organization_id)
-    costs = facts.cost_parameters_get(organization_id=organization_id)
-    current = totals_sum(f.totals for f in _totals(organization_id, filters))
-    previous = totals_sum(f.totals for f in _totals(organization_id, filters.previous()))
+    settings = facts.kpi_settings_get(organization_id=organization_id)
+    costs = settings.costs
+    current = totals_sum(f.totals for f in _totals(organization_id, filters, settings))
+    previous = totals_sum(f.totals for f in _totals(organization_id, filters.previous(), settings))
+    # Only the period itself shows failures by reason and ETA accuracy (not its predecessor).
+    histograms = facts.histograms_load(organization_id=organization_id, filters=filters)
     return KpiSummary(
         filters=filters,
-        timezone=facts.organization_timezone(organization_id=organization_id),
+        timezone=settings.timezone,
         currency=costs.currency,
         figures=figures_compute(current, costs),
         previous=figures_compute(previous, costs),
-        failures_by_reason=_reasons(organization_id, current),
-        eta_accuracy=eta_accuracy_compute(current.eta_errors),
+        failures_by_reason=_reasons(organization_id, histograms.failures_by_reason),
+        eta_accuracy=eta_accuracy_compute(histograms.eta_errors),
     )
 
 
-def _reasons(organization_id: int, totals: KpiTotals) -> tuple[FailureReasonCount, ...]:
+def _reasons(organization_id: int, counts: dict[str, int]) -> tuple[FailureReasonCount, ...]:
     labels = facts.failure_reason_labels(organization_id=organization_id)
     rows = [
         FailureReasonCount(code, labels.get(code, code) if code else "No reason given", n)
-        for code, n in totals.failures_by_reason.items()
+        for code, n in counts.items()
         if n
     ]
     return tuple(sorted(rows, key=lambda r: (-r.failures, r.label)))
@@ -118,8 +126,9 @@ def kpi_daily(*, organization_id: int, filters: KpiFilters) -> list[KpiDay]:
     """One entry per local day of the period, days without data included (their figures are
     zero counts and None rates), oldest first."""
     require_organization(organization_id)
-    costs = facts.cost_parameters_get(organization_id=organization_id)
-    by_day = _grouped(_totals(organization_id, filters, ("day",)), lambda f: f.day)
+    settings = facts.kpi_settings_get(organization_id=organization_id)
+    costs = settings.costs
+    by_day = _grouped(_totals(organization_id, filters, settings, ("day",)), lambda f: f.day)
     days = [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
     return [KpiDay(day, figures_compute(by_day.get(day, KpiTotals()), costs)) for day in days]
 
@@ -130,14 +139,15 @@ def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy)
     require_organization(organization_id)
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
-    costs = facts.cost_parameters_get(organization_id=organization_id)
     if by == "day":
         return [
             KpiRow("day", d.day.isoformat(), d.day.isoformat(), d.figures)
             for d in kpi_daily(organization_id=organization_id, filters=filters)
         ]
+    settings = facts.kpi_settings_get(organization_id=organization_id)
+    costs = settings.costs
     attribute = {"vehicle": "vehicle_id", "driver": "driver_id", "hub": "hub_id"}[by]
-    rows = _totals(organization_id, filters, (attribute,))
+    rows = _totals(organization_id, filters, settings, (attribute,))
     groups = _grouped(rows, lambda f: getattr(f, attribute))
     ids = [i for i in groups if isinstance(i, int)]
     labels = facts.entity_labels(organization_id=organization_id, by=by, ids=ids)

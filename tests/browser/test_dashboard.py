@@ -17,6 +17,8 @@ from playwright.sync_api import Page, expect
 
 from deliveries.models import FailureReason, Route
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
+from reporting.route_rollups import hub_day_histograms_refresh
+from tenancy.context import tenant_context
 from tenancy.models import Organization
 from tests.factories import DriverFactory, HubFactory, VehicleFactory
 
@@ -83,6 +85,11 @@ def a_month_of_rollups(organization: Organization, *, vans: int = 12, days: int 
                     dwell_stops=stops, on_route_seconds=rng.randint(25_000, 32_000), failures_by_reason=reasons,
                     computed_at=timezone.now(),
                 )  # fmt: skip
+    # The rollup pass's hub-day bins of the hand-written route rows (what the summary reads).
+    with tenant_context(organization):
+        for offset in range(days):
+            day = today - dt.timedelta(days=offset)
+            hub_day_histograms_refresh(organization_id=organization.pk, day=day)
 
 
 def canvas_has_pixels(page: Page, selector: str) -> bool:

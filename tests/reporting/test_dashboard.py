@@ -18,6 +18,8 @@ from django_scopes import scope
 
 from deliveries.models import Route
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
+from reporting.route_rollups import hub_day_histograms_refresh
+from tenancy.context import tenant_context
 from tenancy.models import Role
 from tests.conftest import Tenant
 
@@ -47,6 +49,9 @@ def _rollups(
             vehicle_id=tenant.vehicle.pk, driver_id=tenant.driver.pk, computed_at=timezone.now(),
             **ids, **route,
         )  # fmt: skip
+    # The rollup pass also sums the day's route rows into hub-day bins (what a summary reads).
+    with tenant_context(tenant.organization):
+        hub_day_histograms_refresh(organization_id=tenant.organization.pk, day=day)
 
 
 @pytest.fixture

@@ -8,9 +8,14 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from deliveries.models import Route, Stop
+from deliveries.models import DeliveryEvent, FailureReason, Route, Stop
 from reporting.dirty import dirty_days_recompute
-from reporting.models import DailyRouteRollup, DailyVehicleRollup, RollupDirtyMark
+from reporting.models import (
+    DailyFailureReasonCount,
+    DailyRouteRollup,
+    DailyVehicleRollup,
+    RollupDirtyMark,
+)
 from reporting.rollups import rollups_recompute_day
 from reporting.subscribers import rollups_event_handle
 from reporting.trips import Fix
@@ -95,6 +100,51 @@ def test_a_corrected_order_marks_its_route_day(tenant_a: Tenant) -> None:
         ]
         dirty_days_recompute(organization_id=org.pk)
         assert DailyRouteRollup.objects.filter(route=route, day=day).exists()
+
+
+@pytest.mark.django_db
+def test_a_corrected_order_moves_into_the_hub_day_failure_counts_after_the_sweep(
+    tenant_a: Tenant,
+) -> None:
+    """The day was rolled up with the order delivered; a correction (failed, not at home, at
+    17:00 the same day) marks the route day, and the sweep rebuilds the hub-day counts."""
+    org, order = tenant_a.organization, tenant_a.order
+    assert order is not None
+    org.timezone = "Europe/Amsterdam"
+    org.save(update_fields=["timezone"])
+    day = _days_ago(2)
+    at = dt.datetime.combine(day, dt.time(11), tzinfo=AMS)
+    with tenant_context(org):
+        not_home = FailureReason.objects.get(code="not_home")
+
+    def outcome(status: str, when: dt.datetime, **extra: object) -> None:
+        DeliveryEvent.objects.create(
+            organization=org, order=order, from_status="arrived", to_status=status, at=when,
+            source="system", **extra,
+        )  # fmt: skip
+
+    with tenant_context(org):
+        route = Route.objects.create(organization=org, hub=tenant_a.hub, date=day)
+        Stop.objects.create(
+            organization=org, route=route, sequence=1, order=order, actual_arrival=at,
+            actual_departure=at + dt.timedelta(minutes=5),
+        )  # fmt: skip
+        outcome("delivered", at + dt.timedelta(minutes=4))
+        rollups_recompute_day(organization_id=org.pk, day=day)
+        assert not DailyFailureReasonCount.objects.exists()
+        outcome("failed", at + dt.timedelta(hours=6), failure_reason=not_home)
+        rollups_event_handle(
+            OutboxEvent(
+                organization=org, kind="order.status_changed", aggregate="order",
+                aggregate_id=order.pk, payload={},
+            )
+        )  # fmt: skip
+        assert RollupDirtyMark.objects.filter(kind="route", subject_id=route.pk).exists()
+        assert dirty_days_recompute(organization_id=org.pk) == [day]
+        counts = DailyFailureReasonCount.objects.values_list(
+            "day", "hub_id", "reason_code", "failures"
+        )
+        assert list(counts) == [(day, tenant_a.hub.pk, "not_home", 1)]
 
 
 @pytest.mark.django_db

@@ -17,7 +17,12 @@ from alerts.models import Alert
 from deliveries.models import DeliveryEvent, FailureReason, Order, Route, Stop
 from reporting.kpis.filters import KpiFilters
 from reporting.kpis.summary import kpi_breakdown, kpi_summary
-from reporting.models import DailyRouteRollup, DailyVehicleRollup
+from reporting.models import (
+    DailyEtaErrorBin,
+    DailyFailureReasonCount,
+    DailyRouteRollup,
+    DailyVehicleRollup,
+)
 from reporting.rollups import rollups_recompute_day
 from reporting.route_rollups import eta_errors
 from reporting.trips import Fix
@@ -210,6 +215,68 @@ def test_recompute_is_idempotent_and_a_day_elsewhere_is_empty(tenant_a: Tenant) 
         assert DailyRouteRollup.objects.filter(day=DAY).count() == 1
         next_day = KpiFilters(start=DAY + dt.timedelta(days=1), end=DAY + dt.timedelta(days=1))
         assert kpi_summary(organization_id=org.pk, filters=next_day).figures.deliveries.value == 0
+
+
+def _bins(organization_id: int) -> tuple[set[tuple], set[tuple]]:
+    eta = DailyEtaErrorBin.objects.filter(organization_id=organization_id).values_list(
+        "day", "hub_id", "zone_ids", "horizon_minutes", "error_minutes", "arrivals"
+    )
+    reasons = DailyFailureReasonCount.objects.filter(organization_id=organization_id)
+    return (
+        {(*row[:2], tuple(row[2]), *row[3:]) for row in eta},
+        {(d, h, tuple(z), c, n) for d, h, z, c, n in reasons.values_list(
+            "day", "hub_id", "zone_ids", "reason_code", "failures"
+        )},
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_hub_day_bins_hold_the_hand_computed_day_and_a_recompute_leaves_them_alone(
+    tenant_a: Tenant,
+) -> None:
+    """The rollup pass writes the day's ETA-error bins and failure-reason counts (one route of
+    the tenant's hub, no zones): O1's ETA 5 min early at 60 min, 3 min late at 30 and 10;
+    O3 not at home. Recomputing replaces them with the same rows, never adds to them."""
+    _day_build(tenant_a)
+    org, hub = tenant_a.organization, tenant_a.hub.pk
+    with tenant_context(org):
+        rollups_recompute_day(organization_id=org.pk, day=DAY)
+        first = _bins(org.pk)
+        rollups_recompute_day(organization_id=org.pk, day=DAY)
+        assert _bins(org.pk) == first
+    eta, reasons = first
+    assert eta == {(DAY, hub, (), 60, -5, 1), (DAY, hub, (), 30, 3, 1), (DAY, hub, (), 10, 3, 1)}
+    assert reasons == {(DAY, hub, (), "not_home", 1)}
+
+
+@pytest.mark.django_db
+def test_a_summary_reads_the_same_histograms_from_bins_and_from_route_rows(
+    tenant_a: Tenant,
+) -> None:
+    """Unfiltered and hub-filtered summaries read the hub-day bins; a vehicle or driver filter
+    reads the route rows' JSON: both give the hand-computed answer, and another hub nothing."""
+    _day_build(tenant_a)
+    org = tenant_a.organization
+    day = KpiFilters(start=DAY, end=DAY)
+    slices = {
+        "all": day,
+        "hub": KpiFilters(start=DAY, end=DAY, hub_ids=(tenant_a.hub.pk,)),
+        "vehicle": KpiFilters(start=DAY, end=DAY, vehicle_ids=(tenant_a.vehicle.pk,)),
+        "driver": KpiFilters(start=DAY, end=DAY, driver_ids=(tenant_a.driver.pk,)),
+    }
+    with tenant_context(org):
+        rollups_recompute_day(organization_id=org.pk, day=DAY)
+        summaries = {k: kpi_summary(organization_id=org.pk, filters=f) for k, f in slices.items()}
+        elsewhere = kpi_summary(
+            organization_id=org.pk,
+            filters=KpiFilters(start=DAY, end=DAY, hub_ids=(tenant_a.hub.pk + 10_000,)),
+        )
+    for name, summary in summaries.items():
+        assert [(r.code, r.failures) for r in summary.failures_by_reason] == [("not_home", 1)], name
+        errors = {e.horizon_minutes: e.histogram for e in summary.eta_accuracy}
+        assert errors == {60: ((-5, 1),), 30: ((3, 1),), 10: ((3, 1),)}, name
+    assert elsewhere.failures_by_reason == ()
+    assert [e.predictions for e in elsewhere.eta_accuracy] == [0, 0, 0]
 
 
 def test_eta_errors_take_the_last_prediction_made_before_each_horizon() -> None:

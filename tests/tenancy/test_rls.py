@@ -138,3 +138,35 @@ def test_the_ingest_role_reads_only_what_ingest_needs(tenant_a: Tenant) -> None:
                 conn.execute(f"SELECT 1 FROM {table} LIMIT 1")  # noqa: S608
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM fleet_device")
+
+
+def test_the_hub_day_bins_are_tenant_rows_a_refresh_never_reaches_across(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The rollup pass's hub-day tables have the same forced policy as every tenant table: with
+    the ORM guard off, A reads only its own bins, and A's refresh of a day (which deletes and
+    rewrites that day's bins) leaves B's bins of the same day alone."""
+    from reporting.models import DailyEtaErrorBin, DailyFailureReasonCount
+    from reporting.route_rollups import hub_day_histograms_refresh
+
+    day = dt.date(2026, 3, 2)
+    tables = ("reporting_dailyetaerrorbin", "reporting_dailyfailurereasoncount")
+    assert set(tables) <= set(_tables())
+    for tenant in (tenant_a, tenant_b):
+        org = tenant.organization
+        with tenant_context(org):
+            DailyEtaErrorBin.objects.create(
+                organization=org, day=day, hub_id=tenant.hub.pk, horizon_minutes=60,
+                error_minutes=-2, arrivals=4,
+            )  # fmt: skip
+            DailyFailureReasonCount.objects.create(
+                organization=org, day=day, hub_id=tenant.hub.pk, reason_code="refused", failures=1
+            )
+    a, b = tenant_a.organization.pk, tenant_b.organization.pk
+    with tenant_context(a), scopes_disabled():
+        assert [_count(t) for t in tables] == [1, 1]
+        assert [_count(t, "WHERE organization_id = %s", [b]) for t in tables] == [0, 0]
+        hub_day_histograms_refresh(organization_id=a, day=day)  # A has no route rows that day
+        assert [_count(t) for t in tables] == [0, 0]
+    with operator_context():
+        assert [_count(t, "WHERE organization_id = %s", [b]) for t in tables] == [1, 1]
