@@ -44,6 +44,7 @@ from bench._common import (  # noqa: E402
     verdict,
     write_section,
 )
+from bench.dashboard import rollups_vacuum  # noqa: E402
 from bench.fleet_history import DATABASE, database_url, dataset_ensure  # noqa: E402
 
 TARGET_P95_S = 2.0
@@ -65,6 +66,7 @@ def rollups_ensure(organization_id: int) -> tuple[int, float]:
                 computed += 1
                 say(f"  rolled up {day} in {time.monotonic() - began:.1f} s")
             day += dt.timedelta(days=1)
+    rollups_vacuum()
     return computed, time.monotonic() - started
 
 

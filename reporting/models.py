@@ -13,6 +13,8 @@ from django.db import models
 
 from tenancy.models import TenantModel
 
+from .kpis.figures import ETA_ERROR_CLIP_MINUTES
+
 
 class HistorySettings(TenantModel):
     """How an organization's tracks are cut into trips and stops (reporting/trips.py)."""
@@ -75,6 +77,30 @@ class HistorySettings(TenantModel):
         return f"History settings of {self.organization}"
 
 
+# The columns the KPIs add up (reporting/kpis/facts.py), covered by the rollups' indexes.
+VEHICLE_KPI_SUMS = (
+    "distance_m",
+    "moving_seconds",
+    "idle_seconds",
+    "stopped_seconds",
+    "shift_seconds",
+    "speeding_events",
+)
+ROUTE_KPI_SUMS = (
+    "stops_planned",
+    "stops_visited",
+    "deliveries",
+    "failures",
+    "delivered_with_window",
+    "delivered_on_time",
+    "first_attempts",
+    "first_attempt_successes",
+    "dwell_seconds",
+    "dwell_stops",
+    "on_route_seconds",
+)
+
+
 class DailyVehicleRollup(TenantModel):
     """One vehicle's local day, summed up once (reporting/rollups.py) so dashboards and reports
     read one row instead of rescanning its fixes. Recomputing a day overwrites its rows.
@@ -112,7 +138,15 @@ class DailyVehicleRollup(TenantModel):
                 fields=["organization", "vehicle", "day"], name="one_vehicle_rollup_per_day"
             )
         ]
-        indexes = [models.Index(fields=["organization", "day"], name="vehicle_rollup_org_day")]
+        # Covering: a KPI read of a period is an index-only scan of this index (the rows
+        # themselves also hold first/last fix and trip counts the KPIs do not add up).
+        indexes = [
+            models.Index(
+                fields=["organization", "day"],
+                include=["id", "vehicle", "hub_id", "driver_id", "zone_ids", *VEHICLE_KPI_SUMS],
+                name="vehicle_rollup_kpi_sums",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.vehicle_id} {self.day}"
@@ -201,7 +235,24 @@ class DailyRouteRollup(TenantModel):
             models.UniqueConstraint(fields=["organization", "route"], name="one_route_rollup")
         ]
         indexes = [
-            models.Index(fields=["organization", "day"], name="route_rollup_org_day"),
+            # Covering: a KPI read of a period is an index-only scan, never a read of the
+            # wide rows (their JSON histograms are a kilobyte or two each).
+            models.Index(
+                fields=["organization", "day"],
+                include=[
+                    "id",
+                    "hub_id",
+                    "vehicle_id",
+                    "driver_id",
+                    "zone_ids",
+                    *ROUTE_KPI_SUMS,
+                    "planned_distance_m",
+                    "actual_distance_m",
+                    "planned_seconds",
+                    "actual_seconds",
+                ],
+                name="route_rollup_kpi_sums",
+            ),
             models.Index(fields=["organization", "driver_id", "day"], name="route_rollup_driver"),
             models.Index(fields=["organization", "hub_id", "day"], name="route_rollup_hub"),
         ]
@@ -215,8 +266,7 @@ class _HubDayBin(TenantModel):
     (reporting/route_rollups.py, `hub_day_histograms_refresh`) from that day's route rollups.
 
     The fleet's summary reads these instead of every route-day's JSON: a 30-day summary is a
-    few thousand narrow rows whatever the fleet size, not ~500,000 JSON entries of 6,000
-    route-days. Routes of the same hub and zones share a row, so a hub or zone filter stays
+    few hundred rows whatever the fleet size, not ~500,000 JSON entries of 6,000 route-days. Routes of the same hub and zones share a row, so a hub or zone filter stays
     exact; a vehicle or driver filter reads that slice's route rows (reporting/kpis/facts.py)."""
 
     day = models.DateField(help_text="The local day in the organization's time zone.")
@@ -227,28 +277,40 @@ class _HubDayBin(TenantModel):
         abstract = True
 
 
-class DailyEtaErrorBin(_HubDayBin):
-    """How many arrivals of the day had their ETA `error_minutes` off (predicted minus actual,
-    whole minutes, clipped) `horizon_minutes` before they happened."""
+def eta_error_column(minutes: int) -> str:
+    """The column of one ETA-error bin: `error_minus_3`, `error_0`, `error_plus_12`."""
+    if minutes < 0:
+        return f"error_minus_{-minutes}"
+    return f"error_plus_{minutes}" if minutes else "error_0"
+
+
+# Every bin of the clipped ETA-error histogram (reporting/kpis/figures.py), one column each.
+ETA_ERROR_MINUTES = tuple(range(-ETA_ERROR_CLIP_MINUTES, ETA_ERROR_CLIP_MINUTES + 1))
+ETA_ERROR_COLUMNS = tuple(eta_error_column(m) for m in ETA_ERROR_MINUTES)
+
+
+class DailyEtaErrorHistogram(_HubDayBin):
+    """One horizon's ETA-error histogram of the day's arrivals: `error_minus_5` counts the
+    arrivals whose ETA, `horizon_minutes` before them, was 5 minutes early (predicted minus
+    actual, whole minutes, clipped). The bins are real columns, so a 30-day summary sums a
+    few hundred rows (days x hubs x zone sets x 3 horizons) in one aggregate."""
 
     horizon_minutes = models.PositiveSmallIntegerField()
-    error_minutes = models.SmallIntegerField()
-    arrivals = models.PositiveIntegerField()
+    for _minutes in ETA_ERROR_MINUTES:
+        locals()[eta_error_column(_minutes)] = models.PositiveIntegerField(default=0)
+    del _minutes
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "day", "hub_id", "zone_ids", "horizon_minutes",
-                        "error_minutes"],
-                name="one_eta_error_bin",
+                fields=["organization", "day", "hub_id", "zone_ids", "horizon_minutes"],
+                name="one_eta_error_histogram",
                 nulls_distinct=False,
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.day} hub {self.hub_id}: {self.error_minutes:+d} min at {self.horizon_minutes}"
-        )
+        return f"{self.day} hub {self.hub_id}: ETA errors at {self.horizon_minutes} min"
 
 
 class DailyFailureReasonCount(_HubDayBin):
@@ -299,7 +361,7 @@ class RollupDirtyMark(TenantModel):
 from .reports.models import ReportRun, ReportSchedule  # noqa: E402
 
 __all__ = [
-    "DailyEtaErrorBin",
+    "DailyEtaErrorHistogram",
     "DailyFailureReasonCount",
     "DailyRouteRollup",
     "DailyVehicleRollup",

@@ -23,7 +23,13 @@ from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from tenancy.context import require_organization
 from tenancy.outbox.models import OutboxEvent
 
-from .models import DailyEtaErrorBin, DailyFailureReasonCount, DailyRouteRollup
+from .models import (
+    ETA_ERROR_COLUMNS,
+    ETA_ERROR_MINUTES,
+    DailyEtaErrorHistogram,
+    DailyFailureReasonCount,
+    DailyRouteRollup,
+)
 from .plan_actual import StopPlan, plan_versus_actual
 from .selectors import history_settings_get, vehicle_track
 from .trips import track_summarize
@@ -306,16 +312,18 @@ def _store(organization_id: int, day: dt.date, computed: dict[int, dict[str, Any
 # The day's route rows' JSON histograms, summed per hub and set of zones (reporting.models,
 # `_HubDayBin`). Only our own table names are interpolated; values travel as parameters.
 _ROUTES = DailyRouteRollup._meta.db_table
-_ETA_BINS = DailyEtaErrorBin._meta.db_table
+_ETA_HISTOGRAMS = DailyEtaErrorHistogram._meta.db_table
 _REASON_COUNTS = DailyFailureReasonCount._meta.db_table
-_ETA_BINS_FILL = f"""
-    INSERT INTO {_ETA_BINS}
-        (organization_id, day, hub_id, zone_ids, horizon_minutes, error_minutes, arrivals)
-    SELECT r.organization_id, r.day, r.hub_id, r.zone_ids, h.key::smallint, m.key::smallint,
-           SUM(m.value::integer)
-    FROM {_ROUTES} r, jsonb_each(r.eta_errors) h, jsonb_each_text(h.value) m
+# One row per (hub, zones, horizon): each bin column sums that minute's count of every route.
+_ETA_HISTOGRAMS_FILL = f"""
+    INSERT INTO {_ETA_HISTOGRAMS}
+        (organization_id, day, hub_id, zone_ids, horizon_minutes, {", ".join(ETA_ERROR_COLUMNS)})
+    SELECT r.organization_id, r.day, r.hub_id, r.zone_ids, h.key::smallint, {
+    ", ".join(f"COALESCE(SUM((h.value ->> '{m}')::integer), 0)" for m in ETA_ERROR_MINUTES)
+}
+    FROM {_ROUTES} r, jsonb_each(r.eta_errors) h
     WHERE r.organization_id = %s AND r.day = %s
-    GROUP BY r.organization_id, r.day, r.hub_id, r.zone_ids, h.key, m.key
+    GROUP BY r.organization_id, r.day, r.hub_id, r.zone_ids, h.key
 """  # noqa: S608
 _REASON_COUNTS_FILL = f"""
     INSERT INTO {_REASON_COUNTS} (organization_id, day, hub_id, zone_ids, reason_code, failures)
@@ -327,13 +335,13 @@ _REASON_COUNTS_FILL = f"""
 
 
 def hub_day_histograms_refresh(*, organization_id: int, day: dt.date) -> None:
-    """Rebuild the day's ETA-error bins and failure-reason counts from its route rollups (the
-    rollup pass calls it after writing them): replaced, never added to, so a recompute leaves
-    the same rows and the bins always equal the sum of the route rows."""
+    """Rebuild the day's ETA-error histograms and failure-reason counts from its route rollups
+    (the rollup pass calls it after writing them): replaced, never added to, so a recompute
+    leaves the same rows and the bins always equal the sum of the route rows."""
     require_organization(organization_id)
     with transaction.atomic():
-        DailyEtaErrorBin.objects.filter(organization_id=organization_id, day=day).delete()
-        DailyFailureReasonCount.objects.filter(organization_id=organization_id, day=day).delete()
+        for model in (DailyEtaErrorHistogram, DailyFailureReasonCount):
+            model.objects.filter(organization_id=organization_id, day=day).delete()
         with connection.cursor() as cursor:
-            cursor.execute(_ETA_BINS_FILL, [organization_id, day])  # nosec B608
+            cursor.execute(_ETA_HISTOGRAMS_FILL, [organization_id, day])  # nosec B608
             cursor.execute(_REASON_COUNTS_FILL, [organization_id, day])  # nosec B608

@@ -18,7 +18,7 @@ from deliveries.models import DeliveryEvent, FailureReason, Order, Route, Stop
 from reporting.kpis.filters import KpiFilters
 from reporting.kpis.summary import kpi_breakdown, kpi_summary
 from reporting.models import (
-    DailyEtaErrorBin,
+    DailyEtaErrorHistogram,
     DailyFailureReasonCount,
     DailyRouteRollup,
     DailyVehicleRollup,
@@ -218,12 +218,18 @@ def test_recompute_is_idempotent_and_a_day_elsewhere_is_empty(tenant_a: Tenant) 
 
 
 def _bins(organization_id: int) -> tuple[set[tuple], set[tuple]]:
-    eta = DailyEtaErrorBin.objects.filter(organization_id=organization_id).values_list(
-        "day", "hub_id", "zone_ids", "horizon_minutes", "error_minutes", "arrivals"
-    )
+    """(day, hub, zones, horizon, minutes, arrivals) of every non-empty ETA-error bin, and
+    (day, hub, zones, reason, failures) of every failure-reason count."""
+    eta = set()
+    for row in DailyEtaErrorHistogram.objects.filter(organization_id=organization_id).values():
+        place = (row["day"], row["hub_id"], tuple(row["zone_ids"]), row["horizon_minutes"])
+        for name, value in row.items():
+            if name.startswith("error_") and value:
+                minutes = int(name.rsplit("_", 1)[1]) * (-1 if "_minus_" in name else 1)
+                eta.add((*place, minutes, value))
     reasons = DailyFailureReasonCount.objects.filter(organization_id=organization_id)
     return (
-        {(*row[:2], tuple(row[2]), *row[3:]) for row in eta},
+        eta,
         {(d, h, tuple(z), c, n) for d, h, z, c, n in reasons.values_list(
             "day", "hub_id", "zone_ids", "reason_code", "failures"
         )},
@@ -244,8 +250,10 @@ def test_the_hub_day_bins_hold_the_hand_computed_day_and_a_recompute_leaves_them
         first = _bins(org.pk)
         rollups_recompute_day(organization_id=org.pk, day=DAY)
         assert _bins(org.pk) == first
+        rows = DailyEtaErrorHistogram.objects.filter(organization=org).count()
     eta, reasons = first
     assert eta == {(DAY, hub, (), 60, -5, 1), (DAY, hub, (), 30, 3, 1), (DAY, hub, (), 10, 3, 1)}
+    assert rows == 3  # one per horizon
     assert reasons == {(DAY, hub, (), "not_home", 1)}
 
 

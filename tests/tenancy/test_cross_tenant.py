@@ -373,7 +373,7 @@ def test_rollup_tasks_act_for_their_organization_only(tenant_a: Tenant, tenant_b
     import datetime as dt
 
     from deliveries.models import Route
-    from reporting.models import DailyEtaErrorBin, DailyRouteRollup, RollupDirtyMark
+    from reporting.models import DailyEtaErrorHistogram, DailyRouteRollup, RollupDirtyMark
     from reporting.tasks import rollups_compute_day, rollups_recompute_dirty
 
     day = dt.date.today() - dt.timedelta(days=3)
@@ -384,9 +384,9 @@ def test_rollup_tasks_act_for_their_organization_only(tenant_a: Tenant, tenant_b
             )
         )
         # B's hub-day bins of the very day A recomputes (A's pass rewrites its own bins).
-        b_bin = DailyEtaErrorBin.objects.create(
+        b_bin = DailyEtaErrorHistogram.objects.create(
             organization=tenant_b.organization, day=day, hub_id=tenant_b.hub.pk,
-            horizon_minutes=30, error_minutes=1, arrivals=2,
+            horizon_minutes=30, error_plus_1=2,
         )  # fmt: skip
         route_b = Route.objects.create(
             organization=tenant_b.organization, hub=tenant_b.hub, date=day
@@ -403,8 +403,8 @@ def test_rollup_tasks_act_for_their_organization_only(tenant_a: Tenant, tenant_b
     with scopes_disabled():
         assert RollupDirtyMark.objects.filter(organization=tenant_b.organization).count() == 1
         assert list(
-            DailyEtaErrorBin.objects.filter(organization=tenant_b.organization).values_list(
-                "pk", "arrivals"
+            DailyEtaErrorHistogram.objects.filter(organization=tenant_b.organization).values_list(
+                "pk", "error_plus_1"
             )
         ) == [(b_bin.pk, 2)]
         assert b_rollups == list(

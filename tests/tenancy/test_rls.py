@@ -146,18 +146,18 @@ def test_the_hub_day_bins_are_tenant_rows_a_refresh_never_reaches_across(
     """The rollup pass's hub-day tables have the same forced policy as every tenant table: with
     the ORM guard off, A reads only its own bins, and A's refresh of a day (which deletes and
     rewrites that day's bins) leaves B's bins of the same day alone."""
-    from reporting.models import DailyEtaErrorBin, DailyFailureReasonCount
+    from reporting.models import DailyEtaErrorHistogram, DailyFailureReasonCount
     from reporting.route_rollups import hub_day_histograms_refresh
 
     day = dt.date(2026, 3, 2)
-    tables = ("reporting_dailyetaerrorbin", "reporting_dailyfailurereasoncount")
+    tables = ("reporting_dailyetaerrorhistogram", "reporting_dailyfailurereasoncount")
     assert set(tables) <= set(_tables())
     for tenant in (tenant_a, tenant_b):
         org = tenant.organization
         with tenant_context(org):
-            DailyEtaErrorBin.objects.create(
+            DailyEtaErrorHistogram.objects.create(
                 organization=org, day=day, hub_id=tenant.hub.pk, horizon_minutes=60,
-                error_minutes=-2, arrivals=4,
+                error_minus_2=4,
             )  # fmt: skip
             DailyFailureReasonCount.objects.create(
                 organization=org, day=day, hub_id=tenant.hub.pk, reason_code="refused", failures=1
