@@ -4,15 +4,25 @@ REST API."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest
 from django_filters.fields import IsoDateTimeField
 
 from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
 
-from .models import Order, OrderStatus, Route, Stop
+from .models import (
+    Order,
+    OrderStatus,
+    Route,
+    Stop,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -164,3 +174,32 @@ class RouteFilterSet(django_filters.FilterSet):
     class Meta:
         model = Route
         fields = ["date", "date_from", "date_to", "status", "hub", "vehicle", "driver"]
+
+
+def _endpoints_of(request: HttpRequest | None) -> QuerySet[WebhookEndpoint]:
+    # Only the organization's own endpoints are offered, and accepted, as a filter. The
+    # console's member and the API's token both set the request's organization.
+    organization = getattr(request, "organization", None)
+    if organization is None:
+        return WebhookEndpoint.objects.none()
+    return WebhookEndpoint.objects.filter(organization_id=organization.pk)
+
+
+class WebhookDeliveryFilterSet(django_filters.FilterSet):
+    """The webhook delivery log's filters: the console's page and the API's list."""
+
+    status = django_filters.ChoiceFilter(
+        choices=WebhookDelivery.Status.choices, empty_label="Any status"
+    )
+    event = django_filters.ChoiceFilter(choices=WebhookEvent.choices, empty_label="Any event")
+    endpoint = django_filters.ModelChoiceFilter(queryset=_endpoints_of, empty_label="Any endpoint")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "event", "endpoint"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.form.fields.values():
+            # A class, not a style attribute: the Content-Security-Policy allows none.
+            field.widget.attrs.update({"class": "select w-auto"})

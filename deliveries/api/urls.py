@@ -1,6 +1,14 @@
 from django.urls import path
 
 from . import routes, views
+from .proofs import FailureReasonListApi, OrderProofListApi, ProofDetailApi, ProofFileApi
+from .webhooks import (
+    WebhookDeliveryDetailApi,
+    WebhookDeliveryListApi,
+    WebhookDeliveryReplayApi,
+    WebhookEndpointDetailApi,
+    WebhookEndpointListCreateApi,
+)
 
 app_name = "deliveries-api"
 
@@ -47,4 +55,37 @@ urlpatterns = [
         routes.RouteStopRemoveApi.as_view(),
         name="route_stop_remove",
     ),
+]
+
+# Webhooks, proofs of delivery and failure reasons (deliveries/api/webhooks.py, proofs.py).
+urlpatterns += [
+    path(
+        "webhooks/endpoints/",
+        WebhookEndpointListCreateApi.as_view(),
+        name="webhook_endpoint_list",
+    ),
+    path(
+        "webhooks/endpoints/<int:endpoint_id>/",
+        WebhookEndpointDetailApi.as_view(),
+        name="webhook_endpoint_detail",
+    ),
+    path(
+        "webhooks/deliveries/",
+        WebhookDeliveryListApi.as_view(),
+        name="webhook_delivery_list",
+    ),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/",
+        WebhookDeliveryDetailApi.as_view(),
+        name="webhook_delivery_detail",
+    ),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/replay/",
+        WebhookDeliveryReplayApi.as_view(),
+        name="webhook_delivery_replay",
+    ),
+    path("orders/<int:order_id>/proofs/", OrderProofListApi.as_view(), name="order_proofs"),
+    path("proofs/<int:proof_id>/", ProofDetailApi.as_view(), name="proof_detail"),
+    path("proofs/<int:proof_id>/<str:kind>/", ProofFileApi.as_view(), name="proof_file"),
+    path("failure-reasons/", FailureReasonListApi.as_view(), name="failure_reason_list"),
 ]

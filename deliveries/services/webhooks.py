@@ -409,3 +409,58 @@ def webhook_deliveries_resend_due() -> int:
     for delivery_id, organization_id in due:
         _enqueue(delivery_id, organization_id)
     return len(due)
+
+
+# --- Endpoints ------------------------------------------------------------------------------
+
+ENDPOINT_FIELDS = ("name", "url", "events", "active")
+ENDPOINT_SCHEMES = ("http://", "https://")
+
+
+def _endpoint_check(endpoint: WebhookEndpoint) -> None:
+    endpoint.full_clean(exclude=["organization"])
+    # Deliveries are HTTP POSTs: an ftp:// URL (which URLField accepts) could never receive one.
+    if not endpoint.url.lower().startswith(ENDPOINT_SCHEMES):
+        raise ValidationError({"url": "Use an http:// or https:// URL."})
+
+
+def webhook_endpoint_create(
+    *, organization_id: int, name: str, url: str, events: list[str], active: bool = True
+) -> WebhookEndpoint:
+    """A new endpoint with a fresh signing secret. Whether its address may be called is
+    checked before every attempt (`_address_refusal`), not here: DNS answers change."""
+    require_organization(organization_id)
+    endpoint = WebhookEndpoint(
+        organization_id=organization_id,
+        name=name.strip(),
+        url=url.strip(),
+        events=list(dict.fromkeys(events)),
+        active=active,
+    )
+    _endpoint_check(endpoint)
+    endpoint.save()
+    return endpoint
+
+
+def webhook_endpoint_update(
+    *, organization_id: int, endpoint_id: int, changes: dict[str, Any]
+) -> WebhookEndpoint:
+    """Change an endpoint's name, URL, events or active flag (not its secret: the admin's
+    rotate action). Raises WebhookEndpoint.DoesNotExist for a foreign id."""
+    require_organization(organization_id)
+    unknown = set(changes) - set(ENDPOINT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not a field of an endpoint." for name in sorted(unknown)})
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(
+            organization_id=organization_id, pk=endpoint_id
+        )
+        for name, value in changes.items():
+            if name == "events":
+                value = list(dict.fromkeys(value))
+            elif isinstance(value, str):
+                value = value.strip()
+            setattr(endpoint, name, value)
+        _endpoint_check(endpoint)
+        endpoint.save(update_fields=list(changes) or None)
+    return endpoint

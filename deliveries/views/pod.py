@@ -22,11 +22,13 @@ from tenancy.selectors import membership_hub_ids
 
 from ..models import ProofOfDelivery
 from ..resolvers import order_locate_by_tracking_code
+from ..selectors.proofs import proof_list
 
 POD_FILE_KINDS = ("photo", "signature")
 
 
-def _stream(proof: ProofOfDelivery, kind: str) -> FileResponse:
+def pod_file_response(proof: ProofOfDelivery, kind: str) -> FileResponse:
+    """The proof's photo or signature, streamed privately (the caller checked access)."""
     if kind not in POD_FILE_KINDS:
         raise Http404("No such file.")
     file: FieldFile = getattr(proof, kind)
@@ -57,18 +59,16 @@ def pod_file(request: HttpRequest, proof_id: int, kind: str) -> FileResponse:
     if membership is None:
         raise Http404("No such file.")
     # The middleware entered the member's organization; the query names it as well.
-    proofs = ProofOfDelivery.objects.filter(organization_id=membership.organization_id)
-    proofs = proofs.select_related("order")
-    if membership.role == Role.DRIVER:
-        proofs = proofs.filter(order__stops__route__driver__user=request.user).distinct()
-    else:
-        hub_ids = membership_hub_ids(membership=membership)
-        if hub_ids:
-            proofs = proofs.filter(order__hub_id__in=hub_ids)
+    driver = membership.role == Role.DRIVER
+    proofs = proof_list(
+        organization_id=membership.organization_id,
+        hub_ids=None if driver else membership_hub_ids(membership=membership),
+        driver_user=request.user if driver else None,
+    )
     proof = proofs.filter(pk=proof_id).first()
     if proof is None:
         raise Http404("No such file.")
-    return _stream(proof, kind)
+    return pod_file_response(proof, kind)
 
 
 def _tracking_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
@@ -98,4 +98,4 @@ def tracking_pod_file(
         ).first()
         if proof is None:
             raise Http404("No such file.")
-        return _stream(proof, kind)
+        return pod_file_response(proof, kind)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import django_filters
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -20,38 +19,14 @@ from django.views.decorators.http import require_GET, require_POST
 from tenancy.models import Role
 from tenancy.permissions import role_required
 
-from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..filtersets import WebhookDeliveryFilterSet
+from ..models import WebhookDelivery, WebhookEvent
 from ..selectors.webhooks import webhook_delivery_get, webhook_delivery_list, webhook_endpoint_list
 from ..services.webhooks import webhook_delivery_replay
 from .requests import is_partial
 
 WEBHOOK_ROLES = (Role.ADMIN, Role.MANAGER)
 PAGE_SIZE = 50
-
-
-def _endpoints_of(request: HttpRequest | None) -> Any:
-    # Only the organization's own endpoints are offered, and accepted, as a filter.
-    if request is None:
-        return WebhookEndpoint.objects.none()
-    return WebhookEndpoint.objects.filter(organization_id=request.membership.organization_id)  # type: ignore[attr-defined]
-
-
-class WebhookDeliveryFilterSet(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(
-        choices=WebhookDelivery.Status.choices, empty_label="Any status"
-    )
-    event = django_filters.ChoiceFilter(choices=WebhookEvent.choices, empty_label="Any event")
-    endpoint = django_filters.ModelChoiceFilter(queryset=_endpoints_of, empty_label="Any endpoint")
-
-    class Meta:
-        model = WebhookDelivery
-        fields = ["status", "event", "endpoint"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.form.fields.values():
-            # A class, not a style attribute: the Content-Security-Policy allows none.
-            field.widget.attrs.update({"class": "select w-auto"})
 
 
 def _organization_id(request: HttpRequest) -> int:

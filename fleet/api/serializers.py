@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer
+from tenancy.api.serializers import AwareDateTimeField, StrictInputSerializer, shown_once_field
 
 from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 
@@ -169,11 +169,8 @@ class DeviceSerializer(serializers.ModelSerializer):
 
 
 class DeviceCreatedSerializer(DeviceSerializer):
-    token = serializers.CharField(
-        allow_null=True,
-        help_text="The device token, shown in this answer only (null when an Idempotency-Key "
-        "replays it: only its hash is kept). The tracker sends it with its fixes.",
-    )
+    # Only its hash is kept; the tracker sends it with its fixes.
+    token = shown_once_field("The device token")
 
     class Meta(DeviceSerializer.Meta):
         fields = [*DeviceSerializer.Meta.fields, "token"]

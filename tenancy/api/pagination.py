@@ -175,6 +175,13 @@ class KeysetPagination(BasePagination):
         ]
 
 
+class NewestFirstPagination(KeysetPagination):
+    """Newest first (logs): a row added while a client pages lands before its first page, so
+    later pages never shift."""
+
+    ordering = ("-id",)
+
+
 class StrictLimitOffsetPagination(LimitOffsetPagination):
     default_limit = DEFAULT_LIMIT
     max_limit = MAX_LIMIT

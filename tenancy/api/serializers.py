@@ -75,3 +75,12 @@ class StrictQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
         if blank:
             raise serializers.ValidationError({name: ["Must not be blank."] for name in blank})
         return super().to_internal_value(data)
+
+
+def shown_once_field(what: str) -> serializers.CharField:
+    """A secret a create (or rotation) answers once: null when an Idempotency-Key replays the
+    answer, because the receipt never keeps it (OrganizationApiView.shown_once)."""
+    return serializers.CharField(
+        allow_null=True,
+        help_text=f"{what}, in this answer only (null when an Idempotency-Key replays it).",
+    )

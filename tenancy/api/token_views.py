@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from ..models import Role
 from .models import ApiToken, Scope
 from .pagination import KeysetPagination
-from .serializers import EmptyInputSerializer, StrictInputSerializer
+from .serializers import EmptyInputSerializer, StrictInputSerializer, shown_once_field
 from .tokens import api_token_create, api_token_list, api_token_revoke
 from .views import OrganizationApiView
 
@@ -30,11 +30,8 @@ class ApiTokenSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    token = serializers.CharField(
-        allow_null=True,
-        help_text="The token, shown in this answer only (null when an Idempotency-Key replays "
-        "it: only its hash is kept). Send it as `Authorization: Token <token>`.",
-    )
+    # Only its hash is kept. Sent as `Authorization: Token <token>`.
+    token = shown_once_field("The token")
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]
@@ -57,17 +54,13 @@ class ScopeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     description = serializers.CharField(help_text="What a token with it may do.")
 
 
-class TokenPagination(KeysetPagination):
-    ordering = ("id",)
-
-
 class ApiTokenApiView(OrganizationApiView):
     read_scope = Scope.ADMIN
     write_scope = Scope.ADMIN
     read_roles = (Role.ADMIN,)
     write_roles = (Role.ADMIN,)
     queryset = ApiToken.objects.none()
-    pagination_class: type[KeysetPagination] | None = TokenPagination
+    pagination_class: type[KeysetPagination] | None = KeysetPagination  # by id
 
     def token_or_404(self, token_id: int) -> ApiToken:
         try:

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery
+from deliveries.models import ProofOfDelivery, Route, Stop, WebhookDelivery, WebhookEndpoint
 from reporting.models import ReportRun, ReportSchedule
 from tenancy.models import ApiToken
 
@@ -37,6 +37,20 @@ FOREIGN_ID_URLS: dict[str, ForeignKwargs] = {
     "fleet-api:vehicle_positions": lambda b: {"vehicle_id": b.tenant.vehicle.pk},
     "fleet-api:driver_detail": lambda b: {"driver_id": b.tenant.driver.pk},
     "fleet-api:device_detail": lambda b: {"device_id": b.tenant.device.pk},
+    "deliveries-api:webhook_endpoint_detail": lambda b: {
+        "endpoint_id": b.tenant.delivery_objects[WebhookEndpoint].pk
+    },
+    "deliveries-api:webhook_delivery_detail": lambda b: {
+        "delivery_id": b.tenant.delivery_objects[WebhookDelivery].pk
+    },
+    "deliveries-api:order_proofs": lambda b: {"order_id": b.tenant.order.pk},
+    "deliveries-api:proof_detail": lambda b: {
+        "proof_id": b.tenant.delivery_objects[ProofOfDelivery].pk
+    },
+    "deliveries-api:proof_file": lambda b: {
+        "proof_id": b.tenant.delivery_objects[ProofOfDelivery].pk,
+        "kind": "signature",
+    },
     "tenancy-api:token_detail": lambda b: {"token_id": b.tenant.delivery_objects[ApiToken].pk},
     "deliveries-api:order_events": lambda b: {"order_id": b.tenant.order.pk},
     "deliveries-api:route_detail": lambda b: {"route_id": b.tenant.delivery_objects[Route].pk},
@@ -142,6 +156,9 @@ PLAIN_URLS: set[str] = {
     "fleet-api:position_latest",
     "fleet-api:device_list",
     "tenancy-api:token_list",
+    "deliveries-api:webhook_endpoint_list",
+    "deliveries-api:webhook_delivery_list",
+    "deliveries-api:failure_reason_list",
     "tenancy-api:token_scopes",
     "alerts-api:alert_list",
     "deliveries:webhook_list",
@@ -187,6 +204,7 @@ POST_ONLY_URLS: set[str] = {
     # tests/tenancy/test_cross_tenant.py::test_foreign_api_writes_are_404_and_change_nothing
     "fleet-api:device_token_rotate",
     "tenancy-api:token_revoke",
+    "deliveries-api:webhook_delivery_replay",
     # tests/tenancy/test_cross_tenant.py::test_foreign_alert_actions_are_refused
     "alerts-api:alert_acknowledge",
     "alerts-api:alert_resolve",

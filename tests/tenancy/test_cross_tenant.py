@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django_scopes import scopes_disabled
 
-from deliveries.models import Route
+from deliveries.models import Route, WebhookDelivery, WebhookEndpoint
 from fleet.models import Device
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
 from tenancy.models import ApiToken, Membership, Organization, Role
@@ -193,6 +193,7 @@ def foreign_api_writes(b: Tenant) -> dict[str, Any]:
     return {
         f"/api/v1/devices/{b.device.pk}/rotate-token/": {},
         f"/api/v1/tokens/{b.delivery_objects[ApiToken].pk}/revoke/": {},
+        f"/api/v1/webhooks/deliveries/{b.delivery_objects[WebhookDelivery].pk}/replay/": {},
     }
 
 
@@ -202,6 +203,10 @@ def foreign_rows(b: Tenant) -> list[Any]:
         return [
             Device.objects.filter(pk=b.device.pk).values().get(),
             ApiToken.objects.filter(pk=b.delivery_objects[ApiToken].pk).values().get(),
+            list(WebhookDelivery.objects.filter(organization=b.organization).values()),
+            WebhookEndpoint.objects.filter(pk=b.delivery_objects[WebhookEndpoint].pk)
+            .values()
+            .get(),
         ]
 
 
@@ -223,6 +228,13 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         response = client.post(url, body, content_type="application/json")
         assert response.status_code == 404, (url, response.status_code, response.content[:300])
         assert_no_foreign_data(response.content.decode(), tenant_b, f"{credential} {url}")
+    endpoint = tenant_b.delivery_objects[WebhookEndpoint]
+    change = client.patch(
+        f"/api/v1/webhooks/endpoints/{endpoint.pk}/",
+        {"url": "https://a.example/steal", "active": True},
+        content_type="application/json",
+    )
+    assert change.status_code == 404, change.content[:300]
     assert foreign_rows(tenant_b) == before
 
 

@@ -74,7 +74,7 @@ def never_5xx(operations: list[Any], headers: dict[str, str], known: dict[str, i
 
 def test_orders_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     operations = api_operations(wsgi_app, "/api/v1/orders/")
-    assert len(operations) == 10
+    assert len(operations) == 11  # with an order's proofs
     assert tenant_a.order is not None
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     never_5xx(operations, headers, {"order_id": tenant_a.order.pk})
@@ -116,3 +116,25 @@ def test_routes_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
         "stop_id": tenant_a.delivery_objects[Stop].pk,
     }
     never_5xx(operations, headers, known)
+
+
+def test_admin_resources_never_answer_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
+    """Devices, API tokens, webhooks, proofs and failure reasons, with an admin token so that
+    every handler runs (its own revocation is a 409, so it stays usable)."""
+    from deliveries.models import ProofOfDelivery, WebhookDelivery, WebhookEndpoint
+    from tenancy.models import ApiToken
+    from tests.support.api_clients import scoped_token
+
+    prefixes = ("devices/", "tokens/", "webhooks/", "proofs/", "failure-reasons/")
+    operations = [op for p in prefixes for op in api_operations(wsgi_app, f"/api/v1/{p}")]
+    assert len(operations) == 4 + 5 + 7 + 2 + 1
+    _, admin = scoped_token(tenant_a.organization, ["admin"])
+    objects = tenant_a.delivery_objects
+    known = {
+        "device_id": tenant_a.device.pk,
+        "token_id": objects[ApiToken].pk,
+        "endpoint_id": objects[WebhookEndpoint].pk,
+        "delivery_id": objects[WebhookDelivery].pk,
+        "proof_id": objects[ProofOfDelivery].pk,
+    }
+    never_5xx(operations, {"Authorization": f"Token {admin}"}, known)
