@@ -335,18 +335,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # One name for the token scopes, wherever a serializer offers them.
+    # One name per choice set, wherever a serializer offers it; several resources have a
+    # `status`: each enum keeps its own name.
     "ENUM_NAME_OVERRIDES": {
         "TokenScopeEnum": "tenancy.api.models.Scope.choices",
         "WebhookEventEnum": "deliveries.models.webhooks.WebhookEvent.choices",
+        "RouteStatusEnum": "deliveries.models.routes.Route.Status",
     },
     # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenancy.api.schema.problem_responses",
     ],
-    # Several resources have a `status`: each enum keeps its own name.
-    "ENUM_NAME_OVERRIDES": {"RouteStatusEnum": "deliveries.models.routes.Route.Status"},
 }
 # API rate limits (tenancy/api/; docs/api.md): requests per period per token, per client
 # address, and wrong tokens per address before that address is slowed down with 429s.
