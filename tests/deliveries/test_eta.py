@@ -8,6 +8,7 @@ import json
 import math
 from typing import Any
 
+import kombu
 import pytest
 from django.conf import settings
 from django.db import transaction
@@ -184,21 +185,16 @@ def test_a_reorder_refreshes_the_etas(
 
 
 @pytest.fixture
-def broker_down() -> Any:
-    """Point the Celery app at a port where nothing listens, so sending a task is refused by a
-    real socket (the broker outage the fallback is for); the app's own broker afterwards."""
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sending a task meets a broker port where nothing listens: a real refused socket (the
+    outage the fallback is for), without touching the app's shared connection pools."""
     from config.celery import app
 
-    saved = app.conf.broker_url, app.conf.broker_write_url
-    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:1/0"
-    app.pool.force_close_all()
-    app._pool = None  # the connection pool reads the broker URL once: build a new one
-    app.amqp._producer_pool = None
-    yield
-    app.conf.broker_url, app.conf.broker_write_url = saved
-    app.pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    def refused(*args: Any, **kwargs: Any) -> None:
+        with kombu.Connection("redis://127.0.0.1:1/0", connect_timeout=1) as connection:
+            connection.ensure_connection(max_retries=1)
+
+    monkeypatch.setattr(app, "send_task", refused)
 
 
 def test_without_a_broker_a_plan_change_refreshes_the_etas_inline(
