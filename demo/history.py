@@ -45,11 +45,11 @@ from deliveries.models import (
     Route,
     Stop,
 )
-from fleet.ingest.copy_encoding import POSITION_TEMP_SQL
-from fleet.models import Hub, Vehicle
+from fleet.models import Hub, Position, Vehicle
 from fleet.partitions import partitions_ensure
-from reporting.rollups import rollups_recompute_day
+from reporting.rollups import rollups_recompute_days
 from tenancy.context import tenant_context
+from tenancy.copy import copy_dicts, copy_insert, copy_objects, ids_assign, ids_reserve_for
 from tenancy.models import Membership, Organization, Role
 from tenancy.outbox.models import OutboxEvent
 
@@ -57,6 +57,7 @@ from .history_track import Shift, Visit, shift_build
 from .orders import FIRST_NAMES, LAST_NAMES, STREETS
 from .simulator.roads import RoadNetwork, build_network, offset
 
+Row = dict[str, Any]  # one row to COPY: model attribute names (`order_id`) to values
 SHIFT_START = dt.time(7, 30)
 STOPS_PER_SHIFT = (18, 28)
 FAILURE_CHANCE = 0.1
@@ -65,9 +66,9 @@ SPEEDING_LIMIT_KMH = 65  # the demo's default "Speeding" rule
 # Minutes before the arrival an ETA was announced, and how far off it was (sd, minutes).
 ETA_ANNOUNCEMENTS = ((60, 7.0), (30, 4.0), (10, 1.5))
 POSITION_COLUMNS = (
-    "device_id, organization_id, vehicle_id, fix_time, server_time, latitude, longitude, "
-    "speed_kmh, heading, ignition, attributes"
-)
+    "device_id", "organization_id", "vehicle_id", "fix_time", "server_time", "latitude",
+    "longitude", "speed_kmh", "heading", "ignition", "attributes",
+)  # fmt: skip
 
 
 @dataclass
@@ -132,9 +133,10 @@ def demo_history_seed(
             if written.days:
                 seeded.append(day)
             counts.add(written)
+        # One pass over every seeded day (the positions read once per week), not a recompute
+        # per day and vehicle.
         started = time.perf_counter()
-        for day in seeded:
-            counts.rollups += rollups_recompute_day(organization_id=organization.pk, day=day)
+        counts.rollups += rollups_recompute_days(organization_id=organization.pk, days=seeded)
         counts.seconds["rollups"] = time.perf_counter() - started
     return counts
 
@@ -254,19 +256,22 @@ def _moment(epoch: float) -> dt.datetime:
 def _write_day(
     fleet: Fleet, day: dt.date, prefix: str, rows: DayRows, counts: HistoryCounts
 ) -> None:
+    """Every row of the day built first (ids reserved from the tables' sequences, so children
+    point at their parents; plain dicts for the tens of thousands of orders, stops and events:
+    a model instance costs twenty times a dict to build), then written by COPY, table by table."""
     organization = fleet.organization
     clock = time.perf_counter()
-    routes = Route.objects.bulk_create(
-        [
-            Route(
-                organization=organization, hub_id=vehicle.hub_id, date=day, vehicle=vehicle,
-                driver_id=vehicle.driver_id, status=Route.Status.COMPLETED, plan_version=1,
-                dispatched_at=_moment(shift.fixes[0][0] - 1800),
-            )
-            for vehicle, shift, _ in rows.shifts
-        ]
-    )  # fmt: skip
-    orders: list[Order] = []
+    routes = [
+        Route(
+            organization=organization, hub_id=vehicle.hub_id, date=day, vehicle=vehicle,
+            driver_id=vehicle.driver_id, status=Route.Status.COMPLETED, plan_version=1,
+            dispatched_at=_moment(shift.fixes[0][0] - 1800),
+            created_at=_moment(shift.fixes[0][0] - 14 * 3600),
+        )
+        for vehicle, shift, _ in rows.shifts
+    ]  # fmt: skip
+    ids_assign(routes)
+    orders: list[Row] = []
     plans: list[tuple[Route, Visit, random.Random, int]] = []
     for route, (vehicle, shift, rng) in zip(routes, rows.shifts, strict=True):
         for number, visit in enumerate(shift.visits, start=1):
@@ -274,16 +279,18 @@ def _write_day(
                 _order(fleet, vehicle, visit, rng, f"{prefix}{vehicle.pk:04d}-{number:02d}")
             )
             plans.append((route, visit, rng, number))
-    Order.objects.bulk_create(orders, batch_size=2000)
-    clock = _lap(counts, "orders", clock)
+    for order, order_id in zip(orders, ids_reserve_for(Order, len(orders)), strict=True):
+        order["id"] = order_id
     stops = [_stop(fleet, order, route, visit, rng, number)
              for order, (route, visit, rng, number) in zip(orders, plans, strict=True)]  # fmt: skip
-    Stop.objects.bulk_create(stops, batch_size=2000)
-    OutboxEvent.objects.bulk_create(_eta_history(fleet, orders, stops), batch_size=5000)
-    events, proofs = _timelines(fleet, day, orders, plans)
-    DeliveryEvent.objects.bulk_create(events, batch_size=5000)
-    ProofOfDelivery.objects.bulk_create(proofs, batch_size=2000)
-    clock = _lap(counts, "stops, events, proofs", clock)
+    etas = _eta_history(fleet, orders, stops)
+    events, proofs = _timelines(fleet, day, orders, plans)  # also settles each order's status
+    clock = _lap(counts, "build rows", clock)
+    copy_objects(routes)
+    for model, table in ((Order, orders), (Stop, stops), (OutboxEvent, etas),
+                         (DeliveryEvent, events), (ProofOfDelivery, proofs)):  # fmt: skip
+        copy_dicts(model, table)
+    clock = _lap(counts, "routes, orders, stops, events, proofs", clock)
     alerts = _speeding_alerts(fleet, routes, rows)
     counts.routes += len(routes)
     counts.orders += len(orders)
@@ -301,9 +308,7 @@ def _lap(counts: HistoryCounts, phase: str, since: float) -> float:
     return now
 
 
-def _order(
-    fleet: Fleet, vehicle: Vehicle, visit: Visit, rng: random.Random, reference: str
-) -> Order:
+def _order(fleet: Fleet, vehicle: Vehicle, visit: Visit, rng: random.Random, reference: str) -> Row:
     planned = visit.arrived + rng.uniform(-900, 900)
     local = dt.datetime.fromtimestamp(planned, fleet.zone)
     window_start = local.replace(minute=0, second=0, microsecond=0) - dt.timedelta(
@@ -312,8 +317,8 @@ def _order(
     if rng.random() < LATE_WINDOW_CHANCE:
         window_start -= dt.timedelta(hours=2)
     hub = vehicle.hub
-    return Order(
-        organization=fleet.organization, hub=hub, reference=reference,
+    return dict(
+        organization_id=fleet.organization.pk, hub_id=hub.pk, reference=reference,
         customer_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
         phone=f"+{rng.randint(30, 39)} 6{rng.randint(1000000, 9999999)}",
         address=f"{rng.randint(1, 240)} {rng.choice(STREETS)}, {hub.region or hub.name}",
@@ -321,38 +326,45 @@ def _order(
         window_start=window_start, window_end=window_start + dt.timedelta(hours=2),
         service_minutes=max(1, round((visit.departed - visit.arrived) / 60)),
         weight_kg=round(rng.uniform(0.2, 25), 1), volume_l=round(rng.uniform(1, 80), 1),
-        status=OrderStatus.DELIVERED,
+        status=OrderStatus.DELIVERED, created_at=_evening_before(fleet, visit.arrived),
+        updated_at=_moment(visit.departed),
     )  # fmt: skip
 
 
-def _stop(fleet: Fleet, order: Order, route: Route, visit: Visit, rng: random.Random,
-          number: int) -> Stop:  # fmt: skip
+def _evening_before(fleet: Fleet, epoch: float) -> dt.datetime:
+    """20:00 local the day before: when the day's orders came in (their `created` event)."""
+    day = dt.datetime.fromtimestamp(epoch, fleet.zone).date()
+    return dt.datetime.combine(day - dt.timedelta(days=1), dt.time(20), tzinfo=fleet.zone)
+
+
+def _stop(fleet: Fleet, order: Row, route: Route, visit: Visit, rng: random.Random,
+          number: int) -> Row:  # fmt: skip
     planned = visit.arrived + rng.uniform(-600, 600)
-    return Stop(
-        organization=fleet.organization, route=route, sequence=number, order=order,
+    return dict(
+        organization_id=fleet.organization.pk, route_id=route.pk, sequence=number,
+        order_id=order["id"],
         planned_arrival=_moment(planned), eta=_moment(visit.arrived + rng.uniform(-240, 240)),
         eta_updated_at=_moment(visit.arrived - 600),
         actual_arrival=_moment(visit.arrived), actual_departure=_moment(visit.departed),
     )  # fmt: skip
 
 
-def _eta_history(fleet: Fleet, orders: list[Order], stops: list[Stop]) -> list[OutboxEvent]:
+def _eta_history(fleet: Fleet, orders: list[Row], stops: list[Row]) -> list[Row]:
     """The ETAs the system announced 60, 30 and 10 minutes before each arrival (closer is
     better), as the `order.eta_changed` events the KPIs' ETA accuracy reads. Stored as
     already relayed: nothing (webhooks, notifications) is sent for the past."""
     found = []
     for order, stop in zip(orders, stops, strict=True):
-        arrival = stop.actual_arrival
-        assert arrival is not None
-        rng = random.Random(f"eta-{order.reference}")
+        arrival = stop["actual_arrival"]
+        rng = random.Random(f"eta-{order['reference']}")
         for minutes, spread in ETA_ANNOUNCEMENTS:
             eta = arrival + dt.timedelta(seconds=round(rng.gauss(0, spread * 60)))
             announced = arrival - dt.timedelta(minutes=minutes)
-            found.append(OutboxEvent(
-                organization=fleet.organization, kind="order.eta_changed", aggregate="order",
-                aggregate_id=order.pk, occurred_at=announced, relayed_at=announced,
-                next_attempt_at=announced,
-                payload={"order": {"id": order.pk, "reference": order.reference,
+            found.append(dict(
+                organization_id=fleet.organization.pk, kind="order.eta_changed",
+                aggregate="order", aggregate_id=order["id"], occurred_at=announced,
+                relayed_at=announced, next_attempt_at=announced,
+                payload={"order": {"id": order["id"], "reference": order["reference"],
                                    "eta": eta.isoformat()}},
             ))  # fmt: skip
     return found
@@ -361,12 +373,13 @@ def _eta_history(fleet: Fleet, orders: list[Order], stops: list[Stop]) -> list[O
 def _timelines(
     fleet: Fleet,
     day: dt.date,
-    orders: list[Order],
+    orders: list[Row],
     plans: list[tuple[Route, Visit, random.Random, int]],
-) -> tuple[list[DeliveryEvent], list[ProofOfDelivery]]:
+) -> tuple[list[Row], list[Row]]:
     """Each order's events and, when delivered, its proof; failed orders go back to the hub."""
-    events: list[DeliveryEvent] = []
-    proofs: list[ProofOfDelivery] = []
+    events: list[Row] = []
+    proofs: list[Row] = []
+    organization_id = fleet.organization.pk
     evening = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(20), tzinfo=fleet.zone)
     morning = dt.datetime.combine(day, dt.time(6, 30), tzinfo=fleet.zone)
     S, driver = OrderStatus, fleet.driver_user_id
@@ -387,38 +400,39 @@ def _timelines(
         if failed:
             reason = rng.choice(fleet.reasons)
             steps.append((S.ARRIVED, S.FAILED, done, {"source": DeliveryEvent.Source.DRIVER,
-                          "actor_id": driver, "failure_reason": reason, **where}))  # fmt: skip
+                          "actor_id": driver, "failure_reason_id": reason.pk, **where}))  # fmt: skip
             failed_ids.append((order, route))
         else:
             steps.append((S.ARRIVED, S.DELIVERED, done,
                           {"source": DeliveryEvent.Source.DRIVER, "actor_id": driver, **where}))  # fmt: skip
-            proofs.append(ProofOfDelivery(
-                organization=fleet.organization, order=order, photo=fleet.photo,
-                signature=fleet.signature, recipient_name=order.customer_name if rng.random() < 0.7
+            proofs.append(dict(
+                organization_id=organization_id, order_id=order["id"], photo=fleet.photo,
+                signature=fleet.signature, recipient_name=order["customer_name"] if rng.random() < 0.7
                 else f"{rng.choice(FIRST_NAMES)} (neighbour)", accuracy_m=round(rng.uniform(4, 15), 1),
                 captured_at=done, received_at=done + dt.timedelta(seconds=rng.randint(1, 40)),
                 captured_by_id=driver, **where,
             ))  # fmt: skip
         for from_status, to_status, at, extra in steps:
-            events.append(DeliveryEvent(organization=fleet.organization, order=order,
-                                        from_status=from_status, to_status=to_status, at=at, **extra))  # fmt: skip
-    back = {route.pk: route for _, route in failed_ids}
+            events.append(dict(organization_id=organization_id, order_id=order["id"],
+                               from_status=from_status, to_status=to_status, at=at, **extra))  # fmt: skip
+    route_ends = _route_ends(plans)
     for order, route in failed_ids:
-        order.status = S.RETURNED_TO_HUB
-        events.append(DeliveryEvent(
-            organization=fleet.organization, order=order, from_status=S.FAILED,
-            to_status=S.RETURNED_TO_HUB, at=_moment(_route_end(back[route.pk], plans)),
+        back_at = _moment(route_ends[route.pk])
+        order["status"], order["updated_at"] = S.RETURNED_TO_HUB, back_at
+        events.append(dict(
+            organization_id=organization_id, order_id=order["id"], from_status=S.FAILED,
+            to_status=S.RETURNED_TO_HUB, at=back_at,
             source=DeliveryEvent.Source.DRIVER, actor_id=driver,
         ))  # fmt: skip
-    if failed_ids:
-        Order.objects.filter(pk__in=[order.pk for order, _ in failed_ids]).update(
-            status=S.RETURNED_TO_HUB
-        )
     return events, proofs
 
 
-def _route_end(route: Route, plans: list[tuple[Route, Visit, random.Random, int]]) -> float:
-    return max(visit.departed for r, visit, _, _ in plans if r.pk == route.pk) + 1800
+def _route_ends(plans: list[tuple[Route, Visit, random.Random, int]]) -> dict[int, float]:
+    """Per route: half an hour after its last departure, when the van is back at the hub."""
+    ends: dict[int, float] = {}
+    for route, visit, _, _ in plans:
+        ends[route.pk] = max(ends.get(route.pk, 0.0), visit.departed + 1800)
+    return ends
 
 
 def _speeding_alerts(fleet: Fleet, routes: list[Route], rows: DayRows) -> int:
@@ -447,39 +461,39 @@ def _speeding_alerts(fleet: Fleet, routes: list[Route], rows: DayRows) -> int:
                 resolution=Alert.Resolution.CLEARED,
             ))  # fmt: skip
             timelines.append((opened, acknowledged, resolved))
-    Alert.objects.bulk_create(alerts)
-    AlertEvent.objects.bulk_create(
+    ids_assign(alerts)
+    copy_objects(alerts)
+    copy_objects([
         AlertEvent(organization=fleet.organization, alert=alert, at=at, kind=kind,
                    actor_id=fleet.dispatcher_user_id if kind == AlertEvent.Kind.ACKNOWLEDGED else None)
         for alert, moments in zip(alerts, timelines, strict=True)
         for kind, at in zip((AlertEvent.Kind.OPENED, AlertEvent.Kind.ACKNOWLEDGED,
                              AlertEvent.Kind.RESOLVED), moments, strict=True)
-    )  # fmt: skip
+    ])  # fmt: skip
     return len(alerts)
 
 
-def _copy_lines(organization_id: int, rows: DayRows) -> Iterator[str]:
+def _position_rows(organization_id: int, rows: DayRows) -> Iterator[tuple[Any, ...]]:
     for vehicle, shift, _ in rows.shifts:
-        head = f"{vehicle.device.pk}\t{organization_id}\t{vehicle.pk}\t"
+        device_id = vehicle.device.pk
         for epoch, lat, lon, speed, heading, ignition in shift.fixes:
-            moment = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
-            yield (f"{head}{moment}\t{moment}\t{lat:.6f}\t{lon:.6f}\t{speed}\t{heading}\t"
-                   f"{'t' if ignition else 'f'}\t{{}}\n")  # fmt: skip
+            moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+            yield (device_id, organization_id, vehicle.pk, moment, moment, round(lat, 6),
+                   round(lon, 6), speed, heading, ignition, EMPTY_ATTRIBUTES)  # fmt: skip
+
+
+EMPTY_ATTRIBUTES = "{}"  # COPY's text format: the JSON as text
 
 
 def _positions_copy(organization_id: int, rows: DayRows) -> int:
-    """The day's fixes by COPY (text built in one pass, like the ingest writer's) into the
-    writer's session table, then one INSERT into fleet_position: COPY cannot write a table
-    under row-level security, and the INSERT keeps the day in this transaction, checked by
-    the policies like every other tenant write."""
-    text = "".join(_copy_lines(organization_id, rows))
+    """The day's fixes by COPY into a session table, then one INSERT into fleet_position
+    (tenancy.copy.copy_insert): COPY cannot write a table under row-level security, and the
+    INSERT keeps the day in this transaction, checked by the policies like every other
+    tenant write."""
     with connection.cursor() as cursor:
-        cursor.execute(POSITION_TEMP_SQL)
-        with cursor.cursor.copy(f"COPY incoming_position ({POSITION_COLUMNS}) FROM STDIN") as copy:
-            copy.write(text)
-        cursor.execute(
-            f"INSERT INTO fleet_position ({POSITION_COLUMNS}) "  # noqa: S608 - constants
-            f"SELECT {POSITION_COLUMNS} FROM incoming_position"
+        return copy_insert(
+            cursor.cursor,
+            Position._meta.db_table,
+            POSITION_COLUMNS,
+            _position_rows(organization_id, rows),
         )
-        cursor.execute("TRUNCATE incoming_position")
-    return text.count("\n")

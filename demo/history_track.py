@@ -2,7 +2,8 @@
 fixes every 30 s, the visits with their arrival and departure, and the speeding episodes.
 
 The van leaves the hub after loading, drives the fastest path to each stop at 40-70 % of the
-road's limit (city traffic), parks at the door (ignition off, a few metres of GPS wander), and drives back.
+road's limit (city traffic), parks at the door (ignition off, a few metres of GPS wander; now and then with the engine
+running: idle time), and drives back.
 Now and then one leg is driven too fast: that is a speeding episode the seed turns into an
 alert, the same shape the streaming rule would have opened."""
 
@@ -21,6 +22,7 @@ FIX_EVERY_S = 30
 LOADING_S = (300, 900)
 SERVICE_S = (180, 600)
 BREAK_S = (1800, 2700)  # the lunch break, after half the stops
+ENGINE_ON_CHANCE = 0.15  # per visit: parked with the engine running
 SPEEDING_CHANCE = 0.18  # per shift: one leg driven too fast
 SPEEDING_KMH = (72.0, 98.0)
 M_PER_DEG_LAT = 110_574.0
@@ -63,12 +65,12 @@ class ShiftWriter:
         self.next_fix = math.ceil(start / FIX_EVERY_S) * FIX_EVERY_S
         self.rng = rng
 
-    def park(self, lat: float, lon: float, seconds: float) -> None:
+    def park(self, lat: float, lon: float, seconds: float, *, engine_on: bool = False) -> None:
         end = self.clock + seconds
         while self.next_fix < end:
             wander = self.rng.uniform(-4, 4) / M_PER_DEG_LAT
             self.shift.fixes.append(
-                (self.next_fix, lat + wander, lon + wander * 1.4, 0.0, 0.0, False)
+                (self.next_fix, lat + wander, lon + wander * 1.4, 0.0, 0.0, engine_on)
             )
             self.next_fix += FIX_EVERY_S
         self.clock = end
@@ -117,7 +119,7 @@ def shift_build(network: RoadNetwork, rng: random.Random, *, start: float, stops
     writer.park(*network.nodes[hub], rng.uniform(*LOADING_S))
     candidates = [n for n in network.node_ids if n != hub]
     tour = stops_order(network, rng.sample(candidates, min(stops, len(candidates))))
-    legs = [network.shortest_path(a, b) for a, b in pairwise([hub, *tour, hub])]
+    legs = [network.shortest_path_kept(a, b) for a, b in pairwise([hub, *tour, hub])]
     # The longest leg, when one is driven too fast: long enough for the rule's 15 s.
     fast_leg = (
         max(range(len(legs)), key=lambda i: network.path_length_m(legs[i]))
@@ -136,7 +138,10 @@ def shift_build(network: RoadNetwork, rng: random.Random, *, start: float, stops
         if node == hub:
             break
         arrived = writer.clock
-        writer.park(*network.nodes[node], rng.uniform(*SERVICE_S))
+        # Now and then the engine keeps running at the door (double parking, the heater):
+        # the idle time, and its cost, on the manager's dashboard.
+        engine_on = rng.random() < ENGINE_ON_CHANCE
+        writer.park(*network.nodes[node], rng.uniform(*SERVICE_S), engine_on=engine_on)
         writer.shift.visits.append(Visit(node, *network.nodes[node], arrived, writer.clock))
         if index == len(tour) // 2:
             writer.park(*network.nodes[node], rng.uniform(*BREAK_S))

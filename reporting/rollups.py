@@ -84,9 +84,49 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
     (which takes its driver and zones from the routes); returns the vehicle rows written."""
     require_organization(organization_id)
     organization = Organization.objects.get(pk=organization_id)
+    return _recompute_day(organization, day, selectors.vehicle_track, None)
+
+
+# Days read together by rollups_recompute_days: a week of a demo fleet's fixes is tens of MB.
+DAYS_PER_READ = 7
+
+
+def rollups_recompute_days(*, organization_id: int, days: Sequence[dt.date]) -> int:
+    """`rollups_recompute_day` for many days in one pass (the demo's weeks of history, a
+    backfill): the positions are read once per week for every vehicle instead of once per
+    vehicle, day and route. The same rows as recomputing each day; returns the rows written."""
+    require_organization(organization_id)
+    organization = Organization.objects.get(pk=organization_id)
+    ordered = sorted(set(days))
+    written = 0
+    for first in range(0, len(ordered), DAYS_PER_READ):
+        chunk = ordered[first : first + DAYS_PER_READ]
+        tracks = selectors.TracksRead(
+            organization_id=organization_id,
+            start=selectors.LocalDay.of(chunk[0], organization.timezone).start,
+            end=selectors.LocalDay.of(chunk[-1], organization.timezone).end,
+        )
+        for day in chunk:
+            written += _recompute_day(organization, day, tracks, tracks.vehicle_ids())
+    return written
+
+
+def _recompute_day(
+    organization: Organization,
+    day: dt.date,
+    tracks: selectors.TrackReader,
+    with_fixes: set[int] | None,
+) -> int:
+    """`with_fixes`: the vehicles that have any fix in the period read (None: unknown, ask
+    for every vehicle's track)."""
+    organization_id = organization.pk
     local_day = selectors.LocalDay.of(day, organization.timezone)
     route_rollups_recompute_day(
-        organization_id=organization_id, day=day, start=local_day.start, end=local_day.end
+        organization_id=organization_id,
+        day=day,
+        start=local_day.start,
+        end=local_day.end,
+        tracks=tracks,
     )
     of_routes = _vehicle_days_of_routes(organization_id, day)
     settings = selectors.history_settings_get(organization_id=organization_id)
@@ -96,7 +136,9 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
     )
     computed: dict[int, dict[str, Any]] = {}
     for vehicle_id, hub_id in vehicle_hubs.items():
-        track = selectors.vehicle_track(
+        if with_fixes is not None and vehicle_id not in with_fixes:
+            continue
+        track = tracks(
             organization_id=organization_id,
             vehicle_id=vehicle_id,
             start=local_day.start,
@@ -106,6 +148,10 @@ def rollups_recompute_day(*, organization_id: int, day: dt.date) -> int:
             values = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
             served = of_routes.get(vehicle_id, {"driver_id": None, "zone_ids": []})
             computed[vehicle_id] = {**values, "hub_id": hub_id, **served}
+    return _store(organization_id, day, computed)
+
+
+def _store(organization_id: int, day: dt.date, computed: dict[int, dict[str, Any]]) -> int:
     now = timezone.now()
     with transaction.atomic():
         rows = DailyVehicleRollup.objects.filter(organization_id=organization_id, day=day)

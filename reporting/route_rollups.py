@@ -31,7 +31,7 @@ from .models import (
     DailyRouteRollup,
 )
 from .plan_actual import StopPlan, plan_versus_actual
-from .selectors import history_settings_get, vehicle_track
+from .selectors import TrackReader, history_settings_get, vehicle_track
 from .trips import track_summarize
 from .zones import zone_polygons
 
@@ -214,10 +214,16 @@ def _zones_of(stops: list[Stop], zones: list[tuple[int, Any]]) -> list[int]:
 
 
 def route_rollups_recompute_day(
-    *, organization_id: int, day: dt.date, start: dt.datetime, end: dt.datetime
+    *,
+    organization_id: int,
+    day: dt.date,
+    start: dt.datetime,
+    end: dt.datetime,
+    tracks: TrackReader = vehicle_track,
 ) -> int:
     """Recompute the rollup of every route dated `day` (whose local day runs from `start` to
-    `end`); returns the rows written."""
+    `end`); returns the rows written. `tracks` reads a vehicle's fixes (the database, or a
+    `TracksRead` of several days)."""
     require_organization(organization_id)
     routes = list(
         Route.objects.filter(organization_id=organization_id, date=day).select_related("hub")
@@ -262,7 +268,7 @@ def route_rollups_recompute_day(
             **route_rollup_values(
                 facts,
                 hub=(route.hub.latitude, route.hub.longitude),
-                driven_distance_m=_driven_m(organization_id, route, stops, settings),
+                driven_distance_m=_driven_m(route, stops, settings, tracks),
             ),
             "day": day,
             "hub_id": route.hub_id,
@@ -273,13 +279,13 @@ def route_rollups_recompute_day(
     return _store(organization_id, day, computed)
 
 
-def _driven_m(organization_id: int, route: Route, stops: list[Stop], settings: Any) -> float | None:
+def _driven_m(route: Route, stops: list[Stop], settings: Any, tracks: TrackReader) -> float | None:
     arrivals = [s.actual_arrival for s in stops if s.actual_arrival is not None]
     if not route.vehicle_id or len(arrivals) < 2:
         return None
     departures = [s.actual_departure for s in stops if s.actual_departure is not None]
-    track = vehicle_track(
-        organization_id=organization_id,
+    track = tracks(
+        organization_id=route.organization_id,
         vehicle_id=route.vehicle_id,
         start=min(arrivals),
         end=max([*arrivals, *departures]) + dt.timedelta(seconds=1),

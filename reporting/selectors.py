@@ -3,10 +3,11 @@ entered its tenant context (`require_organization`) and filters by it; none ente
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -144,6 +145,69 @@ def vehicle_track(
         cursor.execute(TRACK_COLUMNS_SQL, [organization_id, vehicle_id, start, end])
         row = cursor.fetchone()
     return TrackColumns(*(list(column) for column in row))
+
+
+class TrackReader(Protocol):
+    """Reads a vehicle's fixes in [start, end): `vehicle_track`, or a `TracksRead`."""
+
+    def __call__(
+        self, *, organization_id: int, vehicle_id: int, start: dt.datetime, end: dt.datetime
+    ) -> TrackColumns: ...
+
+
+VEHICLE_TRACKS_SQL = """
+SELECT
+    vehicle_id,
+    array_agg(EXTRACT(EPOCH FROM fix_time)::float8 ORDER BY fix_time),
+    array_agg(latitude ORDER BY fix_time),
+    array_agg(longitude ORDER BY fix_time),
+    array_agg(speed_kmh ORDER BY fix_time),
+    array_agg(heading ORDER BY fix_time),
+    array_agg(altitude_m ORDER BY fix_time),
+    array_agg(ignition ORDER BY fix_time)
+FROM fleet_position
+WHERE organization_id = %s AND vehicle_id IS NOT NULL AND fix_time >= %s AND fix_time < %s
+GROUP BY vehicle_id
+"""
+
+
+class TracksRead:
+    """Every vehicle's fixes of a period read in one query, then served like `vehicle_track`
+    for any window inside it: the rollup of many days reads the positions once instead of
+    once per vehicle, day and route (the same fixes, so the same rollups)."""
+
+    def __init__(self, *, organization_id: int, start: dt.datetime, end: dt.datetime) -> None:
+        require_organization(organization_id)
+        self.organization_id, self.start, self.end = organization_id, start, end
+        with connection.cursor() as cursor:
+            cursor.execute(VEHICLE_TRACKS_SQL, [organization_id, start, end])
+            self.tracks = {
+                row[0]: TrackColumns(*(list(column) for column in row[1:]))
+                for row in cursor.fetchall()
+            }
+
+    def vehicle_ids(self) -> set[int]:
+        return set(self.tracks)
+
+    def __call__(
+        self, *, organization_id: int, vehicle_id: int, start: dt.datetime, end: dt.datetime
+    ) -> TrackColumns:
+        if organization_id != self.organization_id or start < self.start or end > self.end:
+            # A route that runs past midnight, say: outside what was read, ask the database.
+            return vehicle_track(
+                organization_id=organization_id, vehicle_id=vehicle_id, start=start, end=end
+            )
+        track = self.tracks.get(vehicle_id)
+        if track is None:
+            return TrackColumns()
+        first = bisect.bisect_left(track.timestamp, start.timestamp())
+        last = bisect.bisect_left(track.timestamp, end.timestamp())
+        return TrackColumns(*(getattr(track, name)[first:last] for name in TRACK_COLUMN_NAMES))
+
+
+TRACK_COLUMN_NAMES = (
+    "timestamp", "latitude", "longitude", "speed_kmh", "heading", "altitude_m", "ignition"
+)  # fmt: skip
 
 
 def vehicle_delivery_events(

@@ -111,6 +111,17 @@ class Way:
     nodes: tuple[int, ...]
 
 
+def _path_back(previous: dict[int, int], source: int, target: int) -> list[int]:
+    """The path to `target` by following a search's predecessors back to `source`."""
+    if target not in previous:
+        return []
+    path = [target]
+    while path[-1] != source:
+        path.append(previous[path[-1]])
+    path.reverse()
+    return path
+
+
 class RoadNetwork:
     """Undirected road graph of one hub: nodes are (lat, lon), edges carry length and limit."""
 
@@ -129,6 +140,8 @@ class RoadNetwork:
             self.adjacency[edge.a][edge.b] = edge
             self.adjacency[edge.b][edge.a] = edge
         self.node_ids = tuple(sorted(nodes))
+        self._trees: dict[int, dict[int, int]] = {}  # shortest_path_kept's searches
+        self._costs: dict[int, list[tuple[int, float]]] | None = None
         self.hub_node = self.nearest_node(*center)
 
     def __repr__(self) -> str:
@@ -176,13 +189,41 @@ class RoadNetwork:
                     best[other] = new_cost
                     previous[other] = node
                     heapq.heappush(queue, (new_cost, other))
-        if target not in previous:
-            return []
-        path = [target]
-        while path[-1] != source:
-            path.append(previous[path[-1]])
-        path.reverse()
-        return path
+        return _path_back(previous, source, target)
+
+    def shortest_path_kept(self, source: int, target: int) -> list[int]:
+        """`shortest_path`'s answer, from one full search per source that is kept: for callers
+        that ask for thousands of paths on the same network (the demo's weeks of history).
+        The same path: the search pops nodes in the same order and, with no negative costs,
+        a node's predecessor never changes once it has been popped."""
+        if source == target:
+            return [source]
+        previous = self._trees.get(source)
+        if previous is None:
+            previous = self._trees[source] = self._search(source)
+        return _path_back(previous, source, target)
+
+    def _search(self, source: int) -> dict[int, int]:
+        if self._costs is None:  # travel times read once: the property is the search's cost
+            self._costs = {
+                node: [(other, edge.travel_s) for other, edge in edges.items()]
+                for node, edges in self.adjacency.items()
+            }
+        costs = self._costs
+        best = {source: 0.0}
+        previous: dict[int, int] = {}
+        queue = [(0.0, source)]
+        while queue:
+            cost, node = heapq.heappop(queue)
+            if cost > best[node]:
+                continue
+            for other, travel_s in costs[node]:
+                new_cost = cost + travel_s
+                if new_cost < best.get(other, math.inf):
+                    best[other] = new_cost
+                    previous[other] = node
+                    heapq.heappush(queue, (new_cost, other))
+        return previous
 
     def path_length_m(self, path: Sequence[int]) -> float:
         return sum(self.adjacency[a][b].length_m for a, b in pairwise(path))

@@ -19,7 +19,11 @@ from deliveries.models import DeliveryEvent, Order, ProofOfDelivery, Route, Stop
 from demo.history import demo_history_seed, history_days
 from demo.seed import demo_seed
 from fleet.geo import haversine_m
-from reporting.models import DailyVehicleRollup
+from reporting.kpis.filters import KpiFilters
+from reporting.kpis.summary import kpi_summary
+from reporting.models import DailyRouteRollup, DailyVehicleRollup
+from reporting.rollups import rollups_recompute_day
+from tenancy.context import tenant_context
 from tenancy.models import Membership, Organization, Role
 from tenancy.outbox.models import OutboxEvent
 from tests.conftest import login
@@ -165,3 +169,72 @@ def test_the_command_seeds_history_and_says_what_it_wrote(
     assert "History: 2 organization-days" in out and " positions" in out
     call_command("seed_demo", "--history-days", "1")
     assert "History: the last 1 days are already seeded." in capsys.readouterr().out
+
+
+def test_the_seeded_days_fill_the_dashboard_consistently(northwind: Organization) -> None:
+    """The manager's KPIs over two seeded days, against the seeded rows counted here: every
+    tile the demo feeds has a value, and the values agree with the orders, events and alerts."""
+    counts = demo_history_seed(northwind, days=2, today=TODAY)
+    first, last = history_days(TODAY, 2)
+    with tenant_context(northwind.pk), scopes_disabled():
+        orders = Order.objects.filter(organization=northwind, reference__contains="-H2603")
+        delivered = orders.filter(status="delivered").count()
+        failed = orders.filter(status="returned_to_hub").count()
+        on_time = sum(
+            1
+            for order in orders.filter(status="delivered")
+            for event in order.events.filter(to_status="delivered")
+            if order.window_start <= event.at <= order.window_end
+        )
+        summary = kpi_summary(
+            organization_id=northwind.pk, filters=KpiFilters(start=first, end=last)
+        )
+        # The one pass over the seeded days stored what a recompute of each day stores.
+        before = _rollup_rows(northwind)
+        for day in (first, last):
+            rollups_recompute_day(organization_id=northwind.pk, day=day)
+        assert _rollup_rows(northwind) == before
+    figures = summary.figures
+    assert delivered > 0 and failed > 0
+    assert figures.deliveries.value == delivered and figures.failures.value == failed
+    assert (
+        figures.on_time_rate.numerator == on_time and figures.on_time_rate.denominator == delivered
+    )
+    assert 0.5 < (figures.on_time_rate.value or 0) < 1  # most inside their window, a few late
+    assert figures.first_attempt_success_rate.value == pytest.approx(
+        delivered / (delivered + failed)
+    )
+    assert sum(reason.failures for reason in summary.failures_by_reason) == failed
+    assert figures.alerts.value == counts.alerts
+    for name in ("distance_km", "moving_seconds", "idle_seconds", "stopped_seconds",
+                 "stops_per_hour", "average_dwell_seconds", "utilization", "planned_distance_km",
+                 "actual_distance_km", "cost_per_delivery"):  # fmt: skip
+        value = getattr(figures, name).value
+        assert value is not None and value > 0, name
+    assert 0 < (figures.utilization.value or 0) <= 1
+    # ETA accuracy at 60, 30 and 10 minutes: one prediction per visit each, closer is better.
+    accuracy = {row.horizon_minutes: row for row in summary.eta_accuracy}
+    assert set(accuracy) == {60, 30, 10}
+    assert {row.predictions for row in accuracy.values()} == {delivered + failed}
+    assert (accuracy[10].mean_absolute_error_minutes or 0) < (
+        accuracy[60].mean_absolute_error_minutes or 0
+    )
+    # The manager's dashboard shows them.
+    with scopes_disabled():
+        manager = Membership.objects.get(organization=northwind, role=Role.MANAGER, hubs=None).user
+    page = login(manager).get(f"/dashboards/?start={first}&end={last}")
+    assert page.status_code == 200 and page.context["page"].has_data
+    tiles = {tile.spec.figure: tile for tile in page.context["page"].tiles}
+    assert tiles["deliveries"].value == delivered
+    assert page.context["page"].offenders and all(t.rows for t in page.context["page"].offenders)
+
+
+def _rollup_rows(organization: Organization) -> dict[str, list[tuple[object, ...]]]:
+    ignore = {"id", "computed_at"}
+    found = {}
+    for model in (DailyVehicleRollup, DailyRouteRollup):
+        names = [f.attname for f in model._meta.concrete_fields if f.attname not in ignore]
+        found[model.__name__] = sorted(
+            model.objects.filter(organization=organization).values_list(*names)
+        )
+    return found

@@ -582,3 +582,18 @@ def test_command_round_robins_organizations_and_creates_devices(stub, tenant_a, 
     two = load_devices([], 2)
     assert {d.identifier for d in two} == {f"{slug[:12]}-sim-0001", tenant_b.device.identifier}
     assert len(load_devices([slug], None)) == 5
+
+
+def test_kept_searches_give_the_same_paths_as_one_search_each() -> None:
+    """demo/history.py asks for thousands of paths: one kept search per source answers them
+    exactly as a fresh search per path would."""
+    from demo.simulator.roads import build_network
+
+    network = build_network(52.37, 4.9, [])
+    rng = random.Random(11)
+    nodes = list(network.node_ids)
+    pairs = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(400)]
+    assert [network.shortest_path_kept(a, b) for a, b in pairs] == [
+        network.shortest_path(a, b) for a, b in pairs
+    ]
+    assert all(network.shortest_path_kept(a, b) for a, b in pairs)  # a connected network
