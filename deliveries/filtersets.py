@@ -8,10 +8,11 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django_filters.fields import IsoDateTimeField
 
+from fleet.models import Zone
 from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
 
 from .models import (
@@ -70,6 +71,15 @@ class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareIsoDateTimeField
 
 
+def zone_covers(geometry: F, longitude: object, latitude: object) -> Func:
+    """Is (longitude, latitude) inside the zone's polygon, its boundary included? The SQL
+    function of fleet's migration 0008 (PostgreSQL's `polygon @> point`); NULL coordinates
+    are in no zone."""
+    return Func(
+        geometry, longitude, latitude, function="fleet_zone_covers", output_field=BooleanField()
+    )
+
+
 class OrderFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search",
@@ -92,6 +102,14 @@ class OrderFilterSet(django_filters.FilterSet):
     driver = IdFilter(method="filter_on_routes", label="Driver", min_value=1, max_value=BIGINT_MAX)
     route_from = django_filters.DateFilter(method="filter_on_routes", label="Routes from")
     route_to = django_filters.DateFilter(method="filter_on_routes", label="Routes to")
+    # A zone of the dashboards' slice: the orders whose address lies inside its polygon.
+    zone = IdFilter(
+        method="filter_zone",
+        label="Zone",
+        min_value=1,
+        max_value=BIGINT_MAX,
+        help_text="A zone's id: the orders whose coordinates lie inside the zone's polygon.",
+    )
 
     needs_coordinates = StrictBooleanFilter(
         method="filter_needs_coordinates", help_text="true or false."
@@ -131,6 +149,17 @@ class OrderFilterSet(django_filters.FilterSet):
             organization_id=OuterRef("organization_id"), order_id=OuterRef("pk"), **wanted
         )
         return queryset.filter(Exists(stops))
+
+    def filter_zone(
+        self, queryset: QuerySet[Order], name: str, value: int | None
+    ) -> QuerySet[Order]:
+        if value is None:
+            return queryset
+        # The zone of the order's own organization only: a foreign zone id finds nothing.
+        covering = Zone.objects.filter(
+            pk=value, organization_id=OuterRef("organization_id")
+        ).filter(zone_covers(F("geometry"), OuterRef("longitude"), OuterRef("latitude")))
+        return queryset.filter(Exists(covering))
 
     def search(self, queryset: QuerySet[Order], name: str, value: str) -> QuerySet[Order]:
         value = value.strip()

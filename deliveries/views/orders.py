@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from fleet.models import Driver, Hub, Vehicle, VehicleState
+from fleet.models import Driver, Hub, Vehicle, VehicleState, Zone
 from tenancy.models import Role
 from tenancy.permissions import CONSOLE_ROLES, role_required
 from tenancy.selectors import membership_hub_ids
@@ -72,19 +72,20 @@ def _lookup_context(request: HttpRequest) -> dict[str, Any]:
         "drill_down": _drill_down(filterset, organization_id) if filterset.is_valid() else [],
         "drill_down_params": [
             (name, request.GET[name])
-            for name in ("vehicle", "driver", "route_from", "route_to", "hub")
+            for name in ("vehicle", "driver", "route_from", "route_to", "hub", "zone")
             if request.GET.get(name)
         ],
     }
 
 
 def _drill_down(filterset: Any, organization_id: int) -> list[tuple[str, str]]:
-    """The filters a dashboard link set (vehicle, driver, route days, hub), named for people:
+    """The filters a dashboard link set (vehicle, driver, route days, hub, zone), named for people:
     the page says what the list is narrowed to, so a drill-down never looks like all orders."""
     data = filterset.form.cleaned_data
     shown: list[tuple[str, str]] = []
     names = (
         ("hub", "Hub", Hub, "name"),
+        ("zone", "Zone", Zone, "name"),
         ("vehicle", "Vehicle", Vehicle, "plate"),
         ("driver", "Driver", Driver, "name"),
     )

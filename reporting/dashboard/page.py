@@ -92,14 +92,16 @@ def orders_url(
     driver: int | None = None,
     day: dt.date | None = None,
 ) -> str:
-    """The order list narrowed like the slice: route days, and a hub, vehicle or driver when
-    the slice names exactly one (the list filters by one of each)."""
+    """The order list narrowed like the slice: route days, and a hub, zone, vehicle or driver
+    when the slice names exactly one (the list filters by one of each). A zone keeps the
+    orders inside its polygon; the tiles count the routes that served it (docs/reporting.md)."""
     start, end = (day, day) if day else (filters.start, filters.end)
     query: dict[str, Any] = {"route_from": start.isoformat(), "route_to": end.isoformat()}
     if status:
         query["status"] = status
     one_of = {
         "hub": filters.hub_ids,
+        "zone": filters.zone_ids,
         "vehicle": (vehicle,) if vehicle else filters.vehicle_ids,
         "driver": (driver,) if driver else filters.driver_ids,
     }

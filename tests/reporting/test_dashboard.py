@@ -170,6 +170,25 @@ def test_the_charts_data_and_the_reasons(known_day: Tenant, client_for) -> None:
 
 
 @pytest.mark.django_db
+def test_a_zone_slice_drills_down_to_the_orders_of_that_zone(known_day: Tenant, client_for) -> None:
+    client = client_for(known_day, Role.MANAGER)
+    zone = known_day.zone
+    page = client.get(f"{ONE_DAY}&zone={zone.pk}").content.decode()
+    delivered = _first(r'href="(/orders/\?[^"]+)"', page[page.index('data-figure="deliveries"') :])
+    assert _query(delivered) == {
+        "route_from": [str(DAY)], "route_to": [str(DAY)], "status": ["delivered"],
+        "zone": [str(zone.pk)],
+    }  # fmt: skip
+    listing = client.get(html.unescape(delivered)).content.decode()
+    assert 'data-testid="order-drill-down"' in listing and zone.name in listing
+    # Without a zone in the slice the links carry none.
+    plain = client.get(ONE_DAY).content.decode()
+    assert "zone" not in _query(
+        _first(r'href="(/orders/\?[^"]+)"', plain[plain.index('data-figure="deliveries"') :])
+    )
+
+
+@pytest.mark.django_db
 def test_drill_down_links_lead_to_the_right_filtered_lists(known_day: Tenant, client_for) -> None:
     client = client_for(known_day, Role.MANAGER)
     page = client.get(ONE_DAY).content.decode()
