@@ -13,7 +13,7 @@ from django.db import models
 
 from tenancy.models import TenantModel
 
-from .kpis.figures import ETA_ERROR_CLIP_MINUTES
+from .eta_bins import ETA_ERROR_CLIP_MINUTES
 
 
 class HistorySettings(TenantModel):

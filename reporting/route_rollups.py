@@ -23,6 +23,7 @@ from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from tenancy.context import require_organization
 from tenancy.outbox.models import OutboxEvent
 
+from .eta_bins import ETA_ERROR_CLIP_MINUTES
 from .models import (
     ETA_ERROR_COLUMNS,
     ETA_ERROR_MINUTES,
@@ -36,7 +37,6 @@ from .trips import track_summarize
 from .zones import zone_polygons
 
 ETA_HORIZONS_MINUTES = (60, 30, 10)
-ETA_ERROR_CLIP_MINUTES = 60
 OUTCOMES = (OrderStatus.DELIVERED, OrderStatus.FAILED)
 
 

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+# The ETA error histogram's bins are whole minutes, clipped to this many either side.
+from ..eta_bins import ETA_ERROR_CLIP_MINUTES
+
 # The horizons of the ETA accuracy figure: the prediction made this many minutes before the
 # actual arrival is compared with the arrival.
 ETA_HORIZONS = (60, 30, 10)
-# The ETA error histogram's bins are whole minutes, clipped to this many either side.
-ETA_ERROR_CLIP_MINUTES = 60
 
 
 @dataclass(frozen=True)
