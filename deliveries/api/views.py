@@ -26,6 +26,7 @@ from ..selectors import orders as selectors
 from ..services import orders as services
 from ..services import routes as route_services
 from ..services.order_batch import OrderBatchResult, orders_create_batch
+from .batch_input import batch_items_plain, order_item_fast
 from .serializers import (
     DeliveryEventOutputSerializer,
     OrderBatchInputSerializer,
@@ -247,13 +248,20 @@ class OrderBatchCreateApi(DeliveriesApiView):
         },
     )
     def post(self, request: Request) -> Response:
-        body = OrderBatchInputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        items = batch_items_plain(request.data)
+        if items is None:
+            body = OrderBatchInputSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            items = body.validated_data["orders"]
         results: dict[int, dict[str, Any]] = {}
         valid: list[tuple[int, dict[str, Any]]] = []
         # One item serializer for all items: building one per item copies its fields each time.
         item_fields = OrderInputSerializer()
-        for index, item in enumerate(body.validated_data["orders"]):
+        for index, item in enumerate(items):
+            fields = order_item_fast(item)
+            if fields is not None:
+                valid.append((index, fields))
+                continue
             try:
                 valid.append((index, dict(item_fields.run_validation(item))))
             except ValidationError as exc:
@@ -283,10 +291,10 @@ def batch_item(outcome: OrderBatchResult, location: str) -> dict[str, Any]:
     if outcome.order is not None:
         order = outcome.order
         item.update(
-            id=order.pk,
+            id=order.id,
             reference=order.reference,
             tracking_code=order.tracking_code,
-            location=location.format(order.pk),
+            location=location.format(order.id),
         )
     else:
         item["errors"] = validation_errors(outcome.errors)

@@ -71,7 +71,9 @@ def _json_safe(payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))  # type: ignore[no-any-return]
 
 
-def _relay_on_commit(organization_id: int) -> None:
+def outbox_relay_on_commit(organization_id: int) -> None:
+    """Relay the organization's events once the caller's transaction commits (one enqueue per
+    organization and transaction); for writers that insert outbox rows in SQL themselves."""
     already = any(
         isinstance(callback, _RelayEnqueue) and callback.organization_id == organization_id
         for _, callback, *_ in connection.run_on_commit
@@ -105,7 +107,7 @@ def outbox_emit_many(*, organization_id: int, events: list[EventSpec]) -> list[O
         ],
         batch_size=1000,
     )
-    _relay_on_commit(organization_id)
+    outbox_relay_on_commit(organization_id)
     return rows
 
 

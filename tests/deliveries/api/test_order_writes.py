@@ -333,6 +333,35 @@ def test_lookup_by_reference_and_by_tracking_code(tenant_a: Tenant, tenant_b: Te
         assert foreign.reference not in response.content.decode()
 
 
+def test_batch_writes_each_order_with_its_timeline_event_and_outbox_event(
+    tenant_a: Tenant,
+) -> None:
+    """The batch's one-statement insert writes what order_create writes: the `created` event
+    (by the token's source) and the `order.created` outbox event with order_event_payload()'s
+    payload, in the same transaction."""
+    from deliveries.outbox import order_event_payload
+
+    items = [item(tenant_a, 1), item(tenant_a, 2, window_start=None, window_end=None)]
+    response = token_client().post(BATCH, {"orders": items}, content_type="application/json")
+    assert response.status_code == 207, response.content
+    ids = [result["id"] for result in response.json()["results"]]
+    with tenant_context(tenant_a.organization):
+        for order_id in ids:
+            order = Order.objects.get(pk=order_id)
+            (event,) = DeliveryEvent.objects.filter(order=order)
+            assert (event.from_status, event.to_status, event.source) == ("", "created", "api")
+            (outbox,) = OutboxEvent.objects.filter(aggregate="order", aggregate_id=order_id)
+            assert outbox.kind == "order.created"
+            assert outbox.payload == order_event_payload(order, eta_lookup=False)
+            assert outbox.occurred_at == order.created_at == event.at
+
+
+def test_batch_item_with_a_nul_character_fails_alone(tenant_a: Tenant) -> None:
+    items = [item(tenant_a, 1, notes="a\x00b"), item(tenant_a, 2)]
+    response = token_client().post(BATCH, {"orders": items}, content_type="application/json")
+    assert [r["status"] for r in response.json()["results"]] == [400, 201]
+
+
 def test_batch_window_is_stored_in_utc(tenant_a: Tenant) -> None:
     response = token_client().post(
         BATCH, {"orders": [item(tenant_a, 1)]}, content_type="application/json"
