@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
@@ -57,16 +58,31 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _window_count(cache_key: str, period: int) -> int:
+    """Count one hit in the window's counter and return the count: one round trip to Redis
+    (INCR and EXPIRE NX pipelined), where the cache API's add-then-incr took three (add, then
+    incr's EXISTS and INCR) on every request after a window's first."""
+    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy of it
+    if not isinstance(backend, RedisCache):  # another backend: its own atomic add and incr
+        try:
+            return 1 if cache.add(cache_key, 1, timeout=period + 1) else int(cache.incr(cache_key))
+        except ValueError:
+            # The counter expired between add and incr: this request opens the next window.
+            return 1
+    key = backend.make_and_validate_key(cache_key)
+    pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, period + 1, nx=True)
+    count, _ = pipe.execute()
+    return int(count)
+
+
 def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> int:
     """Count one request of `key`; 0 when it is allowed, else the seconds until it would be."""
     now = time.time()
     window = int(now // period)
-    cache_key = f"ratelimit:{bucket}:{key}:{window}"
     try:
-        count = 1 if cache.add(cache_key, 1, timeout=period + 1) else cache.incr(cache_key)
-    except ValueError:
-        # The counter expired between add and incr: this request opens the next window.
-        count = 1
+        count = _window_count(f"ratelimit:{bucket}:{key}:{window}", period)
     except Exception:
         logger.warning("rate limiter unavailable; letting %s through", bucket, exc_info=True)
         return 0

@@ -189,7 +189,8 @@ def daphne_running(log_path: Path, extra_env: dict[str, str] | None = None) -> I
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(f"{url}/login/", timeout=1)
+                # A first request of a cold server on a busy machine can take seconds.
+                httpx.get(f"{url}/login/", timeout=10)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
