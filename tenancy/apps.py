@@ -27,5 +27,9 @@ class TenancyConfig(AppConfig):
         # The outbox's relay tasks (Celery autodiscovery finds only tenancy/tasks.py) and its
         # resolver of organizations with pending events.
         # The API token's resolver (by hash).
-        from .api import tokens  # noqa: F401
+        # The API's idempotency receipts register their pruner (tenancy.receipts_prune).
+        from .api import (
+            receipts,  # noqa: F401
+            tokens,  # noqa: F401
+        )
         from .outbox import resolvers, tasks  # noqa: F401

@@ -33,3 +33,21 @@ def tenant_task(**task_options: Any) -> Callable[[F], Any]:
         return shared_task(**task_options)(run)
 
     return decorator
+
+
+@shared_task(name="tenancy.receipts_prune")
+def receipts_prune_all() -> int:
+    """Beat's hourly fan-out: one pruning task per organization (tenancy/api/idempotency.py)."""
+    from .models import Organization
+
+    ids = list(Organization.objects.order_by("pk").values_list("pk", flat=True))
+    for organization_id in ids:
+        receipts_prune_organization.delay(organization_id)
+    return len(ids)
+
+
+@tenant_task(name="tenancy.receipts_prune_organization")
+def receipts_prune_organization(organization_id: int) -> dict[str, int]:
+    from .api.idempotency import receipts_prune
+
+    return receipts_prune(organization_id=organization_id)

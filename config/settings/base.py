@@ -192,6 +192,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "report-schedules": {"task": "reporting.report_schedules_tick", "schedule": 60.0},
     # Days marked dirty by late fixes or corrected orders (reporting/dirty.py).
     "rollups-dirty": {"task": "reporting.rollups_dirty_sweep", "schedule": 300.0},
+    # Idempotency receipts past their retention (API 24 h, driver actions 7 days).
+    "receipts-prune": {"task": "tenancy.receipts_prune", "schedule": 3600.0},
 }
 # The report archive (export and scheduled runs, with their files) keeps this many days.
 REPORTS_RETENTION_DAYS = int(env("DOORSTEP_REPORTS_RETENTION_DAYS", "90"))

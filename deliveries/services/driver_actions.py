@@ -20,7 +20,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from tenancy.api.idempotency import IdempotentAnswer, StoredReceipt, idempotent_answer
+from tenancy.api.idempotency import (
+    IdempotentAnswer,
+    StoredReceipt,
+    idempotent_answer,
+    receipt_pruner_register,
+)
 from tenancy.context import require_organization
 from tenancy.errors import Conflict, NotFound
 
@@ -35,6 +40,9 @@ SOURCE = DeliveryEvent.Source.DRIVER
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 SIGNATURE_MAX_BYTES = 1024 * 1024
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+# A phone may queue taps offline for a long shift or a weekend; a retry within this keeps its
+# first answer. Older receipts are pruned hourly (tenancy/api/idempotency.py).
+ACTION_RECEIPT_RETENTION = dt.timedelta(days=7)
 
 
 class ActionKind:
@@ -122,6 +130,19 @@ class ActionReceiptStore:
         )
         order_id: int | None = own.values_list("order_id", flat=True).first()
         return order_id
+
+
+def action_receipts_prune(organization_id: int, before: dt.datetime) -> int:
+    """Delete the organization's driver action receipts created before `before`; how many."""
+    require_organization(organization_id)
+    old = ActionReceipt.objects.filter(organization_id=organization_id, created_at__lt=before)
+    deleted, _ = old.delete()
+    return deleted
+
+
+receipt_pruner_register(
+    "driver-actions", retention=ACTION_RECEIPT_RETENTION, prune=action_receipts_prune
+)
 
 
 def driver_action_perform(

@@ -4,15 +4,23 @@ This is what makes an offline queue (the driver app's) safe to retry after a los
 
 The receipt stores an HTTP answer because a replay must be that answer: refusals are mapped by
 the one mapping (tenancy/api/errors.py), so the service behind `run` only raises domain errors.
-Each app keeps its receipts in its own tenant table (a `ReceiptStore`)."""
+Each app keeps its receipts in its own tenant table (a `ReceiptStore`).
+
+Receipts are kept for a retention, then pruned: every receipt table registers its pruner here
+(`receipt_pruner_register`) with its retention, and one beat task (`tenancy.receipts_prune`,
+hourly) prunes every organization's receipts of every table (docs/api.md, "Idempotency"). The
+API's `Idempotency-Key` receipts (tenancy/api/receipts.py) keep 24 hours; the driver app's
+action receipts (deliveries/services/driver_actions.py) keep 7 days."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from ..context import require_organization
 from ..errors import Conflict, InvalidInput
@@ -90,3 +98,35 @@ def idempotent_answer(
             answer = IdempotentAnswer(status, body)
         store.receipt_save(key=key, user_id=user_id, status=answer.status, body=answer.body)
     return answer
+
+
+# --- pruning ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptPruner:
+    """Deletes one organization's receipts created before a cutoff; returns how many."""
+
+    retention: dt.timedelta
+    prune: Callable[[int, dt.datetime], int]
+
+
+_pruners: dict[str, ReceiptPruner] = {}
+
+
+def receipt_pruner_register(
+    name: str, *, retention: dt.timedelta, prune: Callable[[int, dt.datetime], int]
+) -> None:
+    """Register a receipt table's pruner (an app's ready(), or the module of its store)."""
+    _pruners[name] = ReceiptPruner(retention, prune)
+
+
+def receipts_prune(*, organization_id: int, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete the organization's receipts past their table's retention: name -> rows deleted.
+    Runs inside the organization's context (the tenant task enters it)."""
+    require_organization(organization_id)
+    now = now or timezone.now()
+    return {
+        name: pruner.prune(organization_id, now - pruner.retention)
+        for name, pruner in sorted(_pruners.items())
+    }

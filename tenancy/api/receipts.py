@@ -6,7 +6,8 @@ The first request with a key runs and its answer (status, body, Location) is sto
 422. Two requests with one key at the same time are serialized by a session advisory lock on the
 key: the second waits for the first and replays its receipt, so the action runs once.
 Server errors (5xx) and rate-limit answers are not stored: a retry of those must run again.
-Receipts older than `RECEIPT_TTL` no longer count (the key may be used afresh).
+Receipts older than `RECEIPT_TTL` no longer count (the key may be used afresh), and the hourly
+`tenancy.receipts_prune` deletes them (tenancy/api/idempotency.py, the one pruning of receipts).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rest_framework.response import Response
 from ..context import require_organization
 from ..errors import InvalidInput
 from .errors import PROBLEM_CONTENT_TYPE, problem
+from .idempotency import receipt_pruner_register
 from .models import ApiToken, IdempotencyReceipt
 
 HEADER = "Idempotency-Key"
@@ -148,3 +150,14 @@ class IdempotencyGuard:
         if self.locked:
             self.locked = False
             self._lock_sql("pg_advisory_unlock")
+
+
+def api_receipts_prune(organization_id: int, before: dt.datetime) -> int:
+    """Delete the organization's API receipts created before `before`; how many."""
+    require_organization(organization_id)
+    old = IdempotencyReceipt.objects.filter(organization_id=organization_id, created_at__lt=before)
+    deleted, _ = old.delete()
+    return deleted
+
+
+receipt_pruner_register("api", retention=RECEIPT_TTL, prune=api_receipts_prune)
