@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -10,10 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+from django_scopes import scopes_disabled
 
+from reporting.trips import Fix
 from tests.browser.conftest import daphne_running
 from tests.conftest import Tenant
 from tests.deliveries.builders import api_token_of
+from tests.reporting.positions import positions_insert
 from tests.support.stack import REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +36,25 @@ def test_the_quickstart_has_python_and_curl_samples() -> None:
     assert languages.count("python") >= 2 and languages.count("bash") >= 2
 
 
+def track_build(tenant: Tenant) -> None:
+    """A few fixes of the tenant's vehicle in the last hour, for the track sample to read."""
+    start = timezone.now() - dt.timedelta(minutes=30)
+    fixes = [
+        Fix(
+            timestamp=(start + dt.timedelta(seconds=10 * n)).timestamp(),
+            latitude=tenant.hub.latitude + n * 0.0001,
+            longitude=tenant.hub.longitude,
+            speed_kmh=30.0,
+            ignition=True,
+        )
+        for n in range(3)
+    ]
+    with scopes_disabled():
+        positions_insert(tenant.device, fixes)
+
+
 def test_the_quickstart_samples_run_against_a_live_server(tenant_a: Tenant, tmp_path: Path) -> None:
+    track_build(tenant_a)
     with daphne_running(tmp_path / "daphne.log") as url:
         env = {
             **os.environ,
@@ -51,3 +74,5 @@ def test_the_quickstart_samples_run_against_a_live_server(tenant_a: Tenant, tmp_
             assert result.returncode == 0, (index, language, result.stdout, result.stderr[-3000:])
             if language == "bash" and "Idempotency-Key" in code:
                 assert result.stdout.split() == ["201", "201"], result.stdout
+            if language == "bash" and "positions/" in code:
+                assert result.stdout.split() == ["3", "fixes"], result.stdout
