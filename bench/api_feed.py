@@ -3,11 +3,12 @@ project's services while an integrator's client follows `GET /api/v1/events/` wi
 against a real server (scripts/serve.py, one Daphne process). Target: lag p99 < 2 s, where lag
 is the time from the commit of an event's transaction to the moment the client has read it.
 
-The producer calls the order services every 100 ms: `orders_create_batch` with 40 new orders
-(40 `order.created` events in one transaction) and `order_transition` of 10 earlier orders to
-`cancelled` (10 `order.status_changed` events, one transaction each), so 500 events/s in 11
-transactions per tick; it notes each transaction's commit time (wall clock, after the commit
-returned). The client reads with `limit=500`, at once again while `has_more`, else after
+The producer calls the order services every 500 ms: `orders_create_batch` with 245 new orders
+(245 `order.created` events in one transaction, as an integrator's batch writes them) and
+`order_transition` of 5 earlier orders to `cancelled` (5 `order.status_changed` events, one
+transaction each), so 500 events/s in 12 transactions per second; it notes each transaction's
+commit time (wall clock, after the commit returned) and reports the rate it really achieved (on
+a busy machine a single status change took ~75 ms, which is why most events come in batches). The client reads with `limit=500`, at once again while `has_more`, else after
 POLL_SECONDS (docs/api.md asks clients to wait a second or two on an empty page; this one
 polls faster to keep up).
 
@@ -55,9 +56,9 @@ from bench._common import (
 
 DATABASE = "doorstep_bench_api_feed"
 RATE = 500  # events per second
-TICK = 0.1
-CREATES_PER_TICK = 40
-CANCELS_PER_TICK = 10
+TICK = 0.5
+CREATES_PER_TICK = 245
+CANCELS_PER_TICK = 5
 POLL_SECONDS = 0.25
 TARGET_P99_S = 2.0
 
@@ -70,6 +71,7 @@ class Timeline:
     read: dict[str, dict[str, float]] = field(default_factory=lambda: {"api": {}, "db": {}})
     transactions: int = 0
     producer_late: float = 0.0  # how far behind its schedule the producer fell at worst
+    producer_seconds: float = 0.0  # the producer's wall time, first tick to last commit
     polls: dict[str, int] = field(default_factory=lambda: {"api": 0, "db": 0})
     errors: list[str] = field(default_factory=list)
 
@@ -162,6 +164,7 @@ def produce(organization_id: int, hub_id: int, seconds: float, timeline: Timelin
         timeline.errors.append(f"producer: {exc!r}")
         raise
     finally:
+        timeline.producer_seconds = time.time() - started
         connections.close_all()
 
 
@@ -223,6 +226,20 @@ def lags(timeline: Timeline, reader: str) -> list[float]:
     return [max(0.0, read[key] - at) for key, at in timeline.committed.items() if key in read]
 
 
+def achieved(timeline: Timeline) -> float:
+    return len(timeline.committed) / max(timeline.producer_seconds, 1e-9)
+
+
+def passed(timeline: Timeline) -> bool:
+    api = lags(timeline, "api")
+    return (
+        bool(api)
+        and len(api) == len(timeline.committed)
+        and percentile(api, 99) < TARGET_P99_S
+        and achieved(timeline) >= 0.95 * RATE
+    )
+
+
 def report(facts: dict[str, str], timeline: Timeline, seconds: float, other: float) -> str:
     produced = len(timeline.committed)
     rows = []
@@ -242,15 +259,15 @@ def report(facts: dict[str, str], timeline: Timeline, seconds: float, other: flo
                 f"{max(values) * 1000:.0f}" if values else "-",
             ]
         )
-    api = lags(timeline, "api")
-    ok = len(api) == produced and bool(api) and percentile(api, 99) < TARGET_P99_S
+    ok = passed(timeline)
     header = ["reader", "events read", "polls", "lag p50 ms", "p95 ms", "p99 ms", "max ms"]
     return "\n".join(
         [
             f"### Event feed at 500 events/s ({today()})",
             "",
-            f"`bench/api_feed.py`: for {seconds:.0f} s a producer wrote {produced:,} events "
-            f"({produced / seconds:,.0f}/s) through the order services in "
+            f"`bench/api_feed.py`: a producer wrote {produced:,} events in "
+            f"{timeline.producer_seconds:.0f} s (**{achieved(timeline):,.0f} events/s** "
+            f"achieved of {RATE} asked) through the order services in "
             f"{timeline.transactions:,} transactions (every {TICK * 1000:.0f} ms: "
             f"`orders_create_batch` of {CREATES_PER_TICK} orders and {CANCELS_PER_TICK} "
             "`order_transition`s to cancelled, one transaction each; at worst "
@@ -262,7 +279,8 @@ def report(facts: dict[str, str], timeline: Timeline, seconds: float, other: flo
             "",
             table(rows, header),
             "",
-            f"Target lag p99 < {TARGET_P99_S:.0f} s with every event read: **{verdict(ok)}**. "
+            f"Target lag p99 < {TARGET_P99_S:.0f} s at {RATE} events/s (at least 95% of it "
+            f"achieved), every event read: **{verdict(ok)}**. "
             f"Machine: {machine_line(facts)}; other processes used {other:.2f} cores meanwhile."
             + (f" Errors: {'; '.join(timeline.errors[:3])}." if timeline.errors else ""),
         ]
@@ -309,8 +327,7 @@ def main() -> int:
     say(markdown)
     if not args.no_docs:
         write_section("api-feed", markdown)
-    api = lags(timeline, "api")
-    return 0 if api and percentile(api, 99) < TARGET_P99_S else 1
+    return 0 if passed(timeline) else 1
 
 
 if __name__ == "__main__":
