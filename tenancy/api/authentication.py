@@ -10,11 +10,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
-from ..context import tenant_context
 from ..tokens import token_hash
 from .models import ApiToken
 from .ratelimit import client_ip, rate_limit_hit
-from .tokens import api_token_get, api_token_locate, api_token_touch
+from .tokens import api_token_authenticate
 
 
 class IntegrationUser:
@@ -54,14 +53,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Invalid token.") from exc
         # The token is what tells us the organization: its resolver answers before any context;
         # the token is then read and touched inside that organization's context.
-        located = api_token_locate(token_hash=token_hash(plain))
-        token = None
-        if located is not None:
-            organization_id, token_id = located
-            with tenant_context(organization_id):
-                token = api_token_get(organization_id=organization_id, token_id=token_id)
-                if token is not None:
-                    api_token_touch(token=token)
+        token = api_token_authenticate(token_hash=token_hash(plain))
         if token is None:
             self.count_bad_token(request)
             raise AuthenticationFailed("Invalid or inactive token.")

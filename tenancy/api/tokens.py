@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..context import require_organization
+from ..context import require_organization, tenant_context
 from ..errors import Conflict, PermissionDenied
 from ..resolvers import resolver_call, resolver_definition
 from ..rls import register_resolver_sql
@@ -26,16 +26,53 @@ register_resolver_sql(
 )
 
 
-def api_token_locate(*, token_hash: str) -> tuple[int, int] | None:
-    """(organization id, token id) of the active API token with this hash."""
+# hash -> (organization id, token id) of tokens this process has located: the pair never
+# changes for a hash, so only the first request of a token asks the resolver. It is not the
+# check: api_token_get reads the token (active, in its organization) on every request, so a
+# revoked or deleted token is refused at once. Bounded: cleared when full.
+_located: dict[str, tuple[int, int]] = {}
+LOCATED_MAX = 4096
+
+
+def api_token_locate(*, token_hash: str, remembered: bool = True) -> tuple[int, int] | None:
+    """(organization id, token id) of the API token with this hash (active when first
+    located; api_token_get decides whether it still is). `remembered=False` asks the resolver
+    again (and remembers its answer)."""
+    located = _located.get(token_hash) if remembered else None
+    if located is not None:
+        return located
+    _located.pop(token_hash, None)
     rows = resolver_call("doorstep_api_token_by_hash", token_hash)
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+    if not rows:
+        return None  # not remembered: a token created later must be found
+    if len(_located) >= LOCATED_MAX:
+        _located.clear()
+    located = _located[token_hash] = (int(rows[0][0]), int(rows[0][1]))
+    return located
+
+
+def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
+    """The active API token with this hash, read (and touched) in its organization's context;
+    None for no such token. A remembered location that no longer holds the token (deleted, or
+    another token now has the hash) is asked again once."""
+    for remembered in (True, False):
+        located = api_token_locate(token_hash=token_hash, remembered=remembered)
+        if located is None:
+            return None
+        organization_id, token_id = located
+        with tenant_context(organization_id):
+            token = api_token_get(organization_id=organization_id, token_id=token_id)
+            if token is not None:
+                api_token_touch(token=token)
+                return token
+    return None
 
 
 def api_token_get(*, organization_id: int, token_id: int) -> ApiToken | None:
-    """The organization's token `token_id` (as its resolver located it), with its organization."""
+    """The organization's active token `token_id` (as its resolver located it), with its
+    organization; None once it is revoked or deleted."""
     require_organization(organization_id)
-    tokens = ApiToken.objects.filter(organization_id=organization_id, pk=token_id)
+    tokens = ApiToken.objects.filter(organization_id=organization_id, pk=token_id, active=True)
     return tokens.select_related("organization").first()
 
 
