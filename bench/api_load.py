@@ -3,13 +3,14 @@
 production web command (scripts/serve.py, 2 Daphne processes). Target: 0 server errors and
 p95 < 200 ms on order detail.
 
-The clients are wrk connections (closed loop: each sends its next request when the last one was
-answered, so 50 requests are always in flight); a Lua script gives every request one of 50
+The clients are wrk connections, twice: closed loop (each sends its next request when the last
+one was answered, so 50 requests are always in flight: a saturation test), then with a think
+time (each waits THINK_MS after an answer: integrations polling their orders); a Lua script gives every request one of 50
 tokens and one of 50 client addresses (X-Forwarded-For, as the load balancer in front of the
 servers writes it: DOORSTEP_TRUSTED_PROXIES=1), so the per-token and per-address rate limits
 see 50 clients, not one, and counts the answers by status.
 
-Baseline, same server, same run, same 50 connections: `/bench/ok/`, a Django view that answers
+Baseline, same server, same run, same 50 connections, both ways: `/bench/ok/`, a Django view that answers
 "OK" through the whole middleware stack with no authentication and no query (bench/urls.py).
 
     .venv/bin/python bench/api_load.py                    # ~3 minutes
@@ -54,6 +55,9 @@ CLIENTS = 50
 ORDERS = 2000
 TARGET_P95_MS = 200.0
 PROCESSES = 2
+# The paced runs: each client waits this long after an answer before its next request (an
+# integration polling its orders), ~100 requests/s from the 50 when answers are quick.
+THINK_MS = 500
 
 # Per request: a token and an address of one of the clients, and one of the orders. Counts the
 # answers by status class per thread; done() sums the threads and prints the percentiles.
@@ -69,7 +73,11 @@ function init(args)
   ids = {}
   for id in string.gmatch(args[2], "[^,]+") do table.insert(ids, id) end
   path = args[3]
+  think = tonumber(args[4])
   sent, s2, s3, s4, s5 = 0, 0, 0, 0, 0
+end
+function delay()
+  return think
 end
 function request()
   sent = sent + 1
@@ -170,11 +178,18 @@ def seed() -> tuple[list[str], list[int]]:
 
 
 def run(label: str, port: int, kind: str, tokens: list[str], ids: list[int], seconds: int,
-        work: Path, server_pids: set[int]) -> LoadResult:  # fmt: skip
+        work: Path, server_pids: set[int], think_ms: int = 0) -> LoadResult:  # fmt: skip
     lua = work / f"{kind}.lua"
     lua.write_text(LUA)
     args = [wrk_path(), "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "10s", "-s", str(lua)]
-    args += [f"http://{HOST}:{port}/", "--", ",".join(tokens), ",".join(map(str, ids)), kind]
+    args += [
+        f"http://{HOST}:{port}/",
+        "--",
+        ",".join(tokens),
+        ",".join(map(str, ids)),
+        kind,
+        str(think_ms),
+    ]
     say(f"--- {label}: {CLIENTS} connections for {seconds} s")
     load = OtherLoad(server_pids)
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60)
@@ -201,8 +216,8 @@ def passed(detail: LoadResult) -> bool:
     return detail.statuses["s5"] == 0 and detail.statuses["socket"] == 0 and detail.p95 < 200
 
 
-def report(facts: dict[str, str], results: list[LoadResult], seconds: int) -> str:
-    detail = results[0]
+def report(facts: dict[str, str], results: list[LoadResult], seconds: int, think: int) -> str:
+    closed, paced = results[0], results[1]
     rows = [
         [
             result.label,
@@ -224,8 +239,8 @@ def report(facts: dict[str, str], results: list[LoadResult], seconds: int) -> st
         [
             f"### API load: 50 concurrent clients on order detail ({today()})",
             "",
-            f"`bench/api_load.py`: wrk, {CLIENTS} keep-alive connections (closed loop) for "
-            f"{seconds} s against {PROCESSES} Daphne processes (scripts/serve.py); every request "
+            f"`bench/api_load.py`: wrk, {CLIENTS} keep-alive connections for {seconds} s each "
+            f"way (closed loop; then {think} ms think time after each answer) against {PROCESSES} Daphne processes (scripts/serve.py); every request "
             f"carries one of {CLIENTS} read-only API tokens and one of {CLIENTS} client addresses "
             f"(X-Forwarded-For, one trusted proxy) and asks for one of {ORDERS:,} orders. "
             "Baseline in the same run, same server and connections: `/bench/ok/`, a Django view "
@@ -233,9 +248,11 @@ def report(facts: dict[str, str], results: list[LoadResult], seconds: int) -> st
             "",
             table(rows, header),
             "",
-            f"Target 0 server errors and p95 < {TARGET_P95_MS:.0f} ms on order detail: "
-            f"**{verdict(passed(detail))}**. Machine: {machine_line(facts)}; the last column is "
-            "the CPU other processes (other engineers' test runs) used meanwhile, of 2 cores.",
+            f"Target 0 server errors and p95 < {TARGET_P95_MS:.0f} ms on order detail: closed "
+            f"loop (50 requests always in flight) **{verdict(passed(closed))}**; clients "
+            f"that wait {think} ms between requests **{verdict(passed(paced))}**. Machine: "
+            f"{machine_line(facts)}; the last column is the CPU other processes (other "
+            "engineers' test runs) used meanwhile, of 2 cores.",
         ]
     )
 
@@ -244,6 +261,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--baseline-seconds", type=int, default=30)
+    parser.add_argument("--think-ms", type=int, default=THINK_MS)
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
     stop_cleanly_on_sigterm()
@@ -263,20 +281,28 @@ def main() -> int:
             work = Path(tmp)
             # Warm-up: every process imports and compiles lazily on its first requests.
             run("warm-up", server.port, "detail", tokens, ids, 5, work, server.pids())
-            detail = run("order detail (token)", server.port, "detail", tokens, ids,
-                         args.seconds, work, server.pids())  # fmt: skip
-            baseline = run("baseline: /bench/ok/ (no token, no query)", server.port, "ok",
-                           tokens, ids, args.baseline_seconds, work, server.pids())  # fmt: skip
+            pids = server.pids()
+            think = args.think_ms
+            results = [
+                run("order detail (token), closed loop", server.port, "detail", tokens, ids,
+                    args.seconds, work, pids),
+                run(f"order detail (token), {think} ms think time", server.port, "detail",
+                    tokens, ids, args.seconds, work, pids, think),
+                run("baseline: /bench/ok/, closed loop", server.port, "ok", tokens, ids,
+                    args.baseline_seconds, work, pids),
+                run(f"baseline: /bench/ok/, {think} ms think time", server.port, "ok", tokens,
+                    ids, args.baseline_seconds, work, pids, think),
+            ]  # fmt: skip
             log = server.log_tail(20_000)
             if "Traceback" in log:
                 say(log)
     finally:
         drop_database(DATABASE)
-    markdown = report(facts, [detail, baseline], args.seconds)
+    markdown = report(facts, results, args.seconds, args.think_ms)
     say(markdown)
     if not args.no_docs:
         write_section("api-load", markdown)
-    return 0 if passed(detail) else 1
+    return 0 if passed(results[0]) and passed(results[1]) else 1
 
 
 if __name__ == "__main__":
