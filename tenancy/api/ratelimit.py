@@ -59,9 +59,11 @@ def _is_ip(text: str) -> bool:
 
 
 def _window_count(cache_key: str, period: int) -> int:
-    """Count one hit in the window's counter and return the count: one round trip to Redis
-    (INCR and EXPIRE NX pipelined), where the cache API's add-then-incr took three (add, then
-    incr's EXISTS and INCR) on every request after a window's first."""
+    """Count one hit in the window's counter and return the count: one INCR (plus an EXPIRE
+    on the window's first hit), where the cache API's add-then-incr took three round trips
+    (add, then incr's EXISTS and INCR) on every request after a window's first. A counter
+    left without its expiry (a crash between the two) names a past window: never read again.
+    """
     backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy of it
     if not isinstance(backend, RedisCache):  # another backend: its own atomic add and incr
         try:
@@ -70,11 +72,11 @@ def _window_count(cache_key: str, period: int) -> int:
             # The counter expired between add and incr: this request opens the next window.
             return 1
     key = backend.make_and_validate_key(cache_key)
-    pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, period + 1, nx=True)
-    count, _ = pipe.execute()
-    return int(count)
+    client = backend._cache.get_client(key, write=True)
+    count = int(client.incr(key))
+    if count == 1:
+        client.expire(key, period + 1)
+    return count
 
 
 def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> int:
