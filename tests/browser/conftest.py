@@ -186,7 +186,7 @@ def daphne_running(log_path: Path, extra_env: dict[str, str] | None = None) -> I
     try:
         # Generous: with both xdist workers and Chromium on a shared 2-core machine, importing
         # Django and the apps alone took over 20 s (the server had printed nothing yet).
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # at a load average of 11, over 60 s
         while True:
             try:
                 # A first request of a cold server on a busy machine can take seconds.
