@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from reporting.trips import Fix
+from tenancy.api.tokens import api_token_create
+from tenancy.context import tenant_context
 from tests.browser.conftest import daphne_running
 from tests.conftest import Tenant
 from tests.deliveries.builders import api_token_of
@@ -53,13 +55,23 @@ def track_build(tenant: Tenant) -> None:
         positions_insert(tenant.device, fixes)
 
 
+def admin_token_build(tenant: Tenant) -> str:
+    with tenant_context(tenant.organization):
+        _, plain = api_token_create(
+            organization_id=tenant.organization.pk, name="docs admin", scopes=["admin"]
+        )
+    return plain
+
+
 def test_the_quickstart_samples_run_against_a_live_server(tenant_a: Tenant, tmp_path: Path) -> None:
     track_build(tenant_a)
+    admin_token = admin_token_build(tenant_a)
     with daphne_running(tmp_path / "daphne.log") as url:
         env = {
             **os.environ,
             "DOORSTEP_URL": url,
             "DOORSTEP_TOKEN": api_token_of("Alpha"),
+            "DOORSTEP_ADMIN_TOKEN": admin_token,
             "DOORSTEP_HUB": str(tenant_a.hub.pk),
         }
         for index, (language, code) in enumerate(samples()):
@@ -72,7 +84,9 @@ def test_the_quickstart_samples_run_against_a_live_server(tenant_a: Tenant, tmp_
                 command, env=env, capture_output=True, text=True, timeout=60, check=False
             )
             assert result.returncode == 0, (index, language, result.stdout, result.stderr[-3000:])
-            if language == "bash" and "Idempotency-Key" in code:
+            if language == "bash" and "/api/v1/orders/" in code:
                 assert result.stdout.split() == ["201", "201"], result.stdout
+            if language == "bash" and "webhooks/endpoints/" in code:
+                assert result.stdout.split() == ["201"], result.stdout
             if language == "bash" and "positions/" in code:
                 assert result.stdout.split() == ["3", "fixes"], result.stdout
