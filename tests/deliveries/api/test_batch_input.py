@@ -102,6 +102,12 @@ def test_a_plain_item_is_read_fast_and_a_doubtful_one_is_not() -> None:
 
 def test_only_a_plain_body_skips_the_body_serializer() -> None:
     assert batch_items_plain({"orders": [PLAIN]}) == [PLAIN]
-    for body in ({"orders": []}, {"orders": [PLAIN, 1]}, {"orders": [PLAIN], "x": 1}, [PLAIN]):
+    bodies: list[Any] = [
+        {"orders": []},
+        {"orders": [PLAIN, 1]},
+        {"orders": [PLAIN], "x": 1},
+        [PLAIN],
+    ]
+    for body in bodies:
         assert batch_items_plain(body) is None
     assert batch_items_plain({"orders": [PLAIN] * 1001}) is None
