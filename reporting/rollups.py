@@ -40,9 +40,14 @@ def speeding_events_count(fixes: Sequence[Fix], *, threshold_kmh: float, gap_sec
 
 
 def rollup_values(
-    fixes: Sequence[Fix], settings: DetectionSettings, *, speeding_kmh: float
+    fixes: Sequence[Fix],
+    settings: DetectionSettings,
+    *,
+    speeding_kmh: float,
+    steps: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    summary = track_summarize(fixes, settings)
+    """`steps`: the fixes' `trips.step_distances`, when the caller already has them."""
+    summary = track_summarize(fixes, settings, steps)
     return {
         "fixes": len(fixes),
         "first_fix_at": dt.datetime.fromtimestamp(fixes[0].timestamp, dt.UTC) if fixes else None,
@@ -145,7 +150,9 @@ def _recompute_day(
             end=local_day.end,
         )
         if len(track):
-            values = rollup_values(track.fixes(), settings, speeding_kmh=speeding_kmh)
+            values = rollup_values(
+                track.fixes(), settings, speeding_kmh=speeding_kmh, steps=track.shared_steps
+            )
             served = of_routes.get(vehicle_id, {"driver_id": None, "zone_ids": []})
             computed[vehicle_id] = {**values, "hub_id": hub_id, **served}
     return _store(organization_id, day, computed)

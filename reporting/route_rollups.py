@@ -33,7 +33,6 @@ from .models import (
 )
 from .plan_actual import StopPlan, plan_versus_actual
 from .selectors import TrackReader, history_settings_get, vehicle_track
-from .trips import track_summarize
 from .zones import zone_polygons
 
 ETA_HORIZONS_MINUTES = (60, 30, 10)
@@ -290,7 +289,7 @@ def _driven_m(route: Route, stops: list[Stop], settings: Any, tracks: TrackReade
         start=min(arrivals),
         end=max([*arrivals, *departures]) + dt.timedelta(seconds=1),
     )
-    return float(track_summarize(track.fixes(), settings).distance_m)
+    return float(track.summarize(settings).distance_m)
 
 
 def _store(organization_id: int, day: dt.date, computed: dict[int, dict[str, Any]]) -> int:

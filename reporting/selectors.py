@@ -20,7 +20,7 @@ from tenancy.models import Organization
 
 from .models import HistorySettings
 from .plan_actual import PlanVersusActual, StopPlan, plan_versus_actual
-from .trips import DetectionSettings, Fix, track_summarize
+from .trips import DetectionSettings, Fix, TrackSummary, step_distances, track_summarize
 
 # The delivery events a vehicle's day shows on its timeline.
 TIMELINE_STATUSES = (OrderStatus.ARRIVED, OrderStatus.DELIVERED, OrderStatus.FAILED)
@@ -59,11 +59,21 @@ class TrackColumns:
     heading: list[float | None] = field(default_factory=list)
     altitude_m: list[float | None] = field(default_factory=list)
     ignition: list[bool | None] = field(default_factory=list)
+    # Filled by `TracksRead`, which shares them between the windows of one vehicle's track
+    # (the vehicle's day and its routes' windows): not part of the track's value.
+    shared_fixes: list[Fix] | None = field(default=None, repr=False, compare=False)
+    shared_steps: list[float] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.timestamp)
 
+    def summarize(self, settings: DetectionSettings) -> TrackSummary:
+        """`track_summarize` of these fixes (with the step distances when already known)."""
+        return track_summarize(self.fixes(), settings, self.shared_steps)
+
     def fixes(self) -> list[Fix]:
+        if self.shared_fixes is not None:
+            return self.shared_fixes
         return [
             Fix(t, lat, lon, speed, ignition)
             for t, lat, lon, speed, ignition in zip(
@@ -185,6 +195,7 @@ class TracksRead:
                 row[0]: TrackColumns(*(list(column) for column in row[1:]))
                 for row in cursor.fetchall()
             }
+        self._built: dict[int, tuple[list[Fix], list[float]]] = {}
 
     def vehicle_ids(self) -> set[int]:
         return set(self.tracks)
@@ -202,7 +213,24 @@ class TracksRead:
             return TrackColumns()
         first = bisect.bisect_left(track.timestamp, start.timestamp())
         last = bisect.bisect_left(track.timestamp, end.timestamp())
-        return TrackColumns(*(getattr(track, name)[first:last] for name in TRACK_COLUMN_NAMES))
+        fixes, steps = self._fixes_and_steps(vehicle_id, track)
+        columns = {name: getattr(track, name)[first:last] for name in TRACK_COLUMN_NAMES}
+        return TrackColumns(
+            **columns,
+            shared_fixes=fixes[first:last],
+            # A window's first step is 0 (no fix before it inside the window); the others are
+            # the same two fixes' distance as in the whole track.
+            shared_steps=[0.0, *steps[first + 1 : last]] if last > first else [],
+        )
+
+    def _fixes_and_steps(
+        self, vehicle_id: int, track: TrackColumns
+    ) -> tuple[list[Fix], list[float]]:
+        """The vehicle's `Fix`es and step distances over the whole period, built once."""
+        if vehicle_id not in self._built:
+            fixes = track.fixes()
+            self._built[vehicle_id] = (fixes, step_distances(fixes))
+        return self._built[vehicle_id]
 
 
 TRACK_COLUMN_NAMES = (

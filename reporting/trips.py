@@ -95,8 +95,9 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _step_distances(fixes: Sequence[Fix]) -> list[float]:
-    """steps[i]: metres from fix i-1 to fix i (steps[0] = 0)."""
+def step_distances(fixes: Sequence[Fix]) -> list[float]:
+    """steps[i]: metres from fix i-1 to fix i (steps[0] = 0). The detection's costliest part:
+    a caller that summarizes several windows of one track can compute it once and pass it."""
     steps = [0.0] * len(fixes)
     for i in range(1, len(fixes)):
         a, b = fixes[i - 1], fixes[i]
@@ -183,11 +184,14 @@ def _merge_close(
     return merged
 
 
-def trips_detect(fixes: Sequence[Fix], settings: DetectionSettings) -> list[Trip]:
-    """The trips of a track sorted by time (see the module's docstring for the rules)."""
+def trips_detect(
+    fixes: Sequence[Fix], settings: DetectionSettings, steps: Sequence[float] | None = None
+) -> list[Trip]:
+    """The trips of a track sorted by time (see the module's docstring for the rules);
+    `steps`: its `step_distances`, when the caller has them."""
     if len(fixes) < 2:
         return []
-    steps = _step_distances(fixes)
+    steps = step_distances(fixes) if steps is None else steps
     flags = _moving_flags(fixes, steps, settings)
     kept = [
         run
@@ -260,11 +264,13 @@ def stops_detect(
     return stops
 
 
-def track_summarize(fixes: Sequence[Fix], settings: DetectionSettings) -> TrackSummary:
+def track_summarize(
+    fixes: Sequence[Fix], settings: DetectionSettings, steps: Sequence[float] | None = None
+) -> TrackSummary:
     """Trips, stops and the day's time split: moving (in trips), stopped (in stops with the
     engine off or unknown) and idle (still outside stops, and stops with the engine running).
     Time across a data gap counts as none of them, except inside a stop that spans it."""
-    trips = trips_detect(fixes, settings)
+    trips = trips_detect(fixes, settings, steps)
     stops = stops_detect(fixes, settings, trips)
     moving = sum(t.duration_seconds for t in trips)
     stopped = sum(s.duration_seconds for s in stops if not s.engine_on)
