@@ -30,9 +30,14 @@ def route_of_three(tenant: Tenant) -> tuple[Route, list[Stop]]:
     Organization.objects.filter(pk=tenant.organization.pk).update(timezone="Europe/Amsterdam")
     route = tenant.delivery_objects[Route]
     first = tenant.delivery_objects[Stop]
+    # A window inside today's local day whatever the hour the suite runs (a window that
+    # crosses midnight is written with its second day's date).
+    today = timezone.localtime(timezone.now(), AMSTERDAM).date()
+    opens = dt.datetime.combine(today, dt.time(10, 0), tzinfo=AMSTERDAM)
     second_order = order_build(
-        tenant.organization, tenant.hub, reference="NEXT-0002", address="Prinsengracht 263"
-    )
+        tenant.organization, tenant.hub, reference="NEXT-0002", address="Prinsengracht 263",
+        window_start=opens, window_end=opens + dt.timedelta(hours=2),
+    )  # fmt: skip
     third_order = order_build(tenant.organization, tenant.hub, reference="LATER-0003")
     eta = timezone.now().replace(microsecond=0) + dt.timedelta(minutes=25)
     with scope(organization=tenant.organization.pk):
