@@ -7,7 +7,9 @@
 #   runs pytest, and stops them afterwards, also on failure or Ctrl-C.
 #
 # Arguments go to pytest: scripts/test.sh -x -k ingest ; make test ARGS="-x -k ingest".
-# The exit code is pytest's.
+# The exit code is pytest's. The suite runs on two pytest-xdist workers (PYTEST_WORKERS, or
+# ARGS="-n 0" for one process): each has its own test database, cache database and
+# channel-layer prefix (config/settings/test.py), and most tests wait on servers and workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +19,9 @@ if [[ ! -x .venv/bin/pytest ]]; then
 fi
 
 if [[ -n "${DATABASE_URL:-}" && -n "${REDIS_URL:-}" ]]; then
-    exec .venv/bin/pytest "$@"
+    exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" "$@"
 fi
 
 # --fast: fsync off for this throwaway cluster (pytest-django recreates what it needs).
 exec .venv/bin/python scripts/embedded.py run --data-dir .data/test-services --fast \
-    -- .venv/bin/pytest "$@"
+    -- .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" "$@"
