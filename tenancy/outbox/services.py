@@ -171,7 +171,8 @@ def _relay_event(
         event.save(update_fields=["relayed_at"])
 
 
-def _relay_batch(organization_id: int) -> int:
+def _relay_batch(organization_id: int, after_id: int = 0) -> tuple[int, int]:
+    """Relay up to BATCH_SIZE due events with ids above `after_id`; (events, the last id)."""
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -181,15 +182,15 @@ def _relay_batch(organization_id: int) -> int:
                 "SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, organization_id]
             )
             if not cursor.fetchone()[0]:
-                return 0
+                return 0, after_id
         events = list(
             OutboxEvent.objects.select_for_update(skip_locked=True)
             .filter(organization_id=organization_id, relayed_at__isnull=True)
-            .filter(next_attempt_at__lte=now)
+            .filter(next_attempt_at__lte=now, id__gt=after_id)
             .order_by("id")[:BATCH_SIZE]
         )
         if not events:
-            return 0
+            return 0, after_id
         deliveries = {
             (delivery.event_id, delivery.subscriber): delivery
             for delivery in OutboxDelivery.objects.filter(
@@ -198,7 +199,7 @@ def _relay_batch(organization_id: int) -> int:
         }
         for event in events:
             _relay_event(event, deliveries, now)
-    return len(events)
+    return len(events), events[-1].pk
 
 
 def outbox_relay_run(*, organization_id: int) -> int:
@@ -207,11 +208,12 @@ def outbox_relay_run(*, organization_id: int) -> int:
 
     Another relay of the organization that found the advisory lock taken while this one
     worked has left its events to this one: stopping at a short batch would strand the events
-    committed meanwhile until the next nudge or the beat sweep (seconds, on the alert path)."""
+    committed meanwhile until the next nudge or the beat sweep (seconds, on the alert path).
+    Each batch looks past the previous one's last id: a failure is retried by a later run."""
     require_organization(organization_id)
-    total = 0
+    total, last_id = 0, 0
     for _ in range(BATCHES_PER_RUN):
-        count = _relay_batch(organization_id)
+        count, last_id = _relay_batch(organization_id, last_id)
         total += count
         if count == 0:
             break
