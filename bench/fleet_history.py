@@ -385,7 +385,8 @@ def _route_rows(
     route_id = ids.next("route")
     created = begins - dt.timedelta(hours=14)
     rows["route"].append(
-        (route_id, day, "completed", created, fleet.driver_ids[index], hub_id, org, fleet.vehicle_ids[index], begins, 1)
+        (route_id, day, "completed", created, fleet.driver_ids[index], hub_id, org, fleet.vehicle_ids[index], begins, 1,
+         begins + dt.timedelta(seconds=SHIFT_S))
     )  # fmt: skip
     for sequence, visit in enumerate(shift.visits, start=1):
         order_id = ids.next("order")
@@ -434,7 +435,8 @@ def _token(rng: random.Random) -> str:
 TABLES = {
     "route": (
         "deliveries_route",
-        "id, date, status, created_at, driver_id, hub_id, organization_id, vehicle_id, dispatched_at, plan_version",
+        "id, date, status, created_at, driver_id, hub_id, organization_id, vehicle_id, dispatched_at, plan_version, "
+        "updated_at",
     ),
     "order": (
         "deliveries_order",
