@@ -1,6 +1,7 @@
 """The dashboard's content for one KPI slice: tiles, chart series, worst offenders and the
-drill-down links behind every number. It reads the KPI interface (reporting.kpis.summary) and
-only arranges and words what that returns."""
+drill-down links behind every number. It reads the KPI interface (reporting.kpis.summary,
+`kpi_dashboard`: the same figures as its summary, daily and breakdown functions, in one read
+per kind of fact) and only arranges and words what that returns."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from ..kpis.filters import KpiFilters
-from ..kpis.summary import KpiDay, KpiRow, KpiSummary, kpi_breakdown, kpi_daily, kpi_summary
+from ..kpis.summary import KpiDay, KpiRow, KpiSummary, kpi_dashboard
 from .tiles import RANKABLE, TILE_BY_FIGURE, TILES, Change, TileSpec, change_of, figure_text
 
 OFFENDERS_SHOWN = 8
@@ -268,11 +269,11 @@ def _has_data(summary: KpiSummary) -> bool:
 def dashboard_page(*, organization_id: int, filters: KpiFilters, rank: str) -> DashboardPage:
     """Everything the dashboard shows for this slice (the KPI functions check the tenant)."""
     rank = rank if rank in RANKABLE else "on_time_rate"
-    summary = kpi_summary(organization_id=organization_id, filters=filters)
-    days = kpi_daily(organization_id=organization_id, filters=filters)
+    figures = kpi_dashboard(organization_id=organization_id, filters=filters)
+    summary, days = figures.summary, figures.days
     tables: dict[str, list[KpiRow]] = {
-        "vehicle": kpi_breakdown(organization_id=organization_id, filters=filters, by="vehicle"),
-        "driver": kpi_breakdown(organization_id=organization_id, filters=filters, by="driver"),
+        "vehicle": figures.vehicles,
+        "driver": figures.drivers,
         # The day breakdown is the daily series itself: no second read for it.
         "day": [KpiRow("day", d.day.isoformat(), d.day.isoformat(), d.figures) for d in days],
     }

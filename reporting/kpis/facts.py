@@ -4,6 +4,7 @@ local day, vehicle, driver and hub, so any grouping is a dictionary away."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
@@ -281,17 +282,14 @@ def alert_facts(*, organization_id: int, filters: KpiFilters, timezone: str) -> 
             zone_ids__overlap=list(filters.zone_ids),
         ).values("vehicle_id")
         alerts = alerts.filter(Q(vehicle_id__in=served))
-    rows = list(
-        alerts.values_list(
-            "opened_at", "acknowledged_at", "resolved_at", "vehicle_id", "hub_id", "route_id"
-        )
-    )
-    route_drivers = dict(
-        routes.filter(pk__in={r[5] for r in rows if r[5]}).values_list("pk", "driver_id")
+    # The route's driver comes along in the same query (alerts keep a plain route id).
+    driver = routes.filter(pk=OuterRef("route_id")).values("driver_id")[:1]
+    rows = alerts.annotate(route_driver_id=Subquery(driver)).values_list(
+        "opened_at", "acknowledged_at", "resolved_at", "vehicle_id", "hub_id", "route_driver_id"
     )
     zone = zoneinfo.ZoneInfo(timezone)
     result = []
-    for opened, acknowledged, resolved, vehicle_id, hub_id, route_id in rows:
+    for opened, acknowledged, resolved, vehicle_id, hub_id, driver_id in rows:
         totals = KpiTotals(
             alerts=1,
             alerts_acknowledged=1 if acknowledged else 0,
@@ -299,9 +297,26 @@ def alert_facts(*, organization_id: int, filters: KpiFilters, timezone: str) -> 
             alerts_resolved=1 if resolved else 0,
             resolve_seconds=(resolved - opened).total_seconds() if resolved else 0.0,
         )
-        driver_id = route_drivers.get(route_id) if route_id else None
         result.append(Fact(opened.astimezone(zone).date(), vehicle_id, driver_id, hub_id, totals))
     return result
+
+
+def periods_alert_facts(
+    *, organization_id: int, periods: tuple[KpiFilters, ...], timezone: str
+) -> list[Fact]:
+    """The alerts of adjacent periods (oldest first, the same entity filters: a dashboard's
+    period and the one before it) in one read of their span. A zone slice keeps the alerts of
+    the vehicles that served the zone in each period, so it reads each period on its own."""
+    if periods[0].zone_ids:
+        return [
+            fact
+            for period in periods
+            for fact in alert_facts(
+                organization_id=organization_id, filters=period, timezone=timezone
+            )
+        ]
+    span = dataclasses.replace(periods[-1], start=periods[0].start)
+    return alert_facts(organization_id=organization_id, filters=span, timezone=timezone)
 
 
 def facts_load(
@@ -314,11 +329,20 @@ def facts_load(
     """The slice's facts summed per `group` (a subset of day, vehicle_id, driver_id, hub_id;
     () for one total) for the rollups; alerts come one per alert (few, and their day and
     driver are derived)."""
+    return [
+        *rollup_facts(organization_id=organization_id, filters=filters, group=group),
+        *alert_facts(organization_id=organization_id, filters=filters, timezone=timezone),
+    ]
+
+
+def rollup_facts(
+    *, organization_id: int, filters: KpiFilters, group: tuple[str, ...] = GROUP_FIELDS
+) -> list[Fact]:
+    """The vehicle-day and route-day rollups of the slice summed per `group` (no alerts)."""
     require_organization(organization_id)
     return [
         *vehicle_facts(organization_id=organization_id, filters=filters, group=group),
         *route_facts(organization_id=organization_id, filters=filters, group=group),
-        *alert_facts(organization_id=organization_id, filters=filters, timezone=timezone),
     ]
 
 

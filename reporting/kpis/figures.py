@@ -8,6 +8,7 @@ of daily on-time rates is not the period's on-time rate, the ratio of the summed
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,11 +111,14 @@ class KpiTotals:
 _TOTAL_NAMES = tuple(f.name for f in dataclasses.fields(KpiTotals))
 
 
+_TOTAL_VALUES = operator.attrgetter(*_TOTAL_NAMES)  # a KpiTotals' values as one tuple
+
+
 def totals_sum(items: Iterable[KpiTotals]) -> KpiTotals:
-    result = KpiTotals()
-    for item in items:
-        result = result + item
-    return result
+    """The items added up field by field, in order: the same sums as `a + b + ...` without
+    building a KpiTotals per step (a dashboard adds up hundreds of them)."""
+    sums = [sum(column) for column in zip(*map(_TOTAL_VALUES, items), strict=True)]
+    return KpiTotals(*sums) if sums else KpiTotals()
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,16 @@
     kpi_daily(organization_id=..., filters=...)              -> list[KpiDay]
     kpi_breakdown(organization_id=..., filters=..., by=...)  -> list[KpiRow]
 
-All three read the same facts (`facts.py`: vehicle-day and route-day rollup rows, and the
-alerts opened in the period), group them, add their totals and derive the figures with the
-same arithmetic (`figures.py`), so a tile, its trend and its drill-down always agree."""
+    kpi_dashboard(organization_id=..., filters=...)          -> KpiDashboard
+        (the summary, the daily series and the vehicle and driver breakdowns of one slice)
+
+All read the same facts (`facts.py`: vehicle-day and route-day rollup rows, and the alerts
+opened in the period), group them, add their totals and derive the figures with the same
+arithmetic (`figures.py`), so a tile, its trend and its drill-down always agree."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -87,9 +91,19 @@ def _totals(
 def kpi_summary(*, organization_id: int, filters: KpiFilters) -> KpiSummary:
     require_organization(organization_id)
     settings = facts.kpi_settings_get(organization_id=organization_id)
-    costs = settings.costs
     current = totals_sum(f.totals for f in _totals(organization_id, filters, settings))
     previous = totals_sum(f.totals for f in _totals(organization_id, filters.previous(), settings))
+    return _summary(organization_id, filters, settings, current, previous)
+
+
+def _summary(
+    organization_id: int,
+    filters: KpiFilters,
+    settings: facts.KpiSettings,
+    current: KpiTotals,
+    previous: KpiTotals,
+) -> KpiSummary:
+    costs = settings.costs
     # Only the period itself shows failures by reason and ETA accuracy (not its predecessor).
     histograms = facts.histograms_load(organization_id=organization_id, filters=filters)
     return KpiSummary(
@@ -127,10 +141,20 @@ def kpi_daily(*, organization_id: int, filters: KpiFilters) -> list[KpiDay]:
     zero counts and None rates), oldest first."""
     require_organization(organization_id)
     settings = facts.kpi_settings_get(organization_id=organization_id)
-    costs = settings.costs
     by_day = _grouped(_totals(organization_id, filters, settings, ("day",)), lambda f: f.day)
-    days = [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
-    return [KpiDay(day, figures_compute(by_day.get(day, KpiTotals()), costs)) for day in days]
+    return _daily(filters, by_day, settings.costs)
+
+
+def _days(filters: KpiFilters) -> list[dt.date]:
+    return [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
+
+
+def _daily(
+    filters: KpiFilters, by_day: dict[object, KpiTotals], costs: CostParameters
+) -> list[KpiDay]:
+    return [
+        KpiDay(day, figures_compute(by_day.get(day, KpiTotals()), costs)) for day in _days(filters)
+    ]
 
 
 def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy) -> list[KpiRow]:
@@ -145,9 +169,19 @@ def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy)
             for d in kpi_daily(organization_id=organization_id, filters=filters)
         ]
     settings = facts.kpi_settings_get(organization_id=organization_id)
-    costs = settings.costs
-    attribute = {"vehicle": "vehicle_id", "driver": "driver_id", "hub": "hub_id"}[by]
+    attribute = _ENTITY_ATTRIBUTES[by]
     rows = _totals(organization_id, filters, settings, (attribute,))
+    return _entity_rows(organization_id, by, rows, settings.costs)
+
+
+_ENTITY_ATTRIBUTES = {"vehicle": "vehicle_id", "driver": "driver_id", "hub": "hub_id"}
+
+
+def _entity_rows(
+    organization_id: int, by: BreakdownBy, rows: Iterable[facts.Fact], costs: CostParameters
+) -> list[KpiRow]:
+    """One row per entity the facts name, by label (facts without one are left out)."""
+    attribute = _ENTITY_ATTRIBUTES[by]
     groups = _grouped(rows, lambda f: getattr(f, attribute))
     ids = [i for i in groups if isinstance(i, int)]
     labels = facts.entity_labels(organization_id=organization_id, by=by, ids=ids)
@@ -157,16 +191,63 @@ def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy)
     return sorted(result, key=lambda r: (r.label, r.key))
 
 
+@dataclass(frozen=True)
+class KpiDashboard:
+    """A dashboard's figures of one slice: what `kpi_summary`, `kpi_daily` and
+    `kpi_breakdown(by="vehicle" / "driver")` return for it."""
+
+    summary: KpiSummary
+    days: list[KpiDay]
+    vehicles: list[KpiRow]
+    drivers: list[KpiRow]
+
+
+def kpi_dashboard(*, organization_id: int, filters: KpiFilters) -> KpiDashboard:
+    """The summary, daily series and vehicle and driver breakdowns of one slice from one read
+    per kind of fact instead of one per figure: the rollups of the period and the one before
+    it summed per day (the summary and its previous period add up their days; the series is
+    those days), the period's rollups summed per (vehicle, driver) (each breakdown adds up
+    its entity's rows), the alerts of both periods read once. Every total is a sum, so the
+    figures are those of the separate functions."""
+    require_organization(organization_id)
+    settings = facts.kpi_settings_get(organization_id=organization_id)
+    previous = filters.previous()
+    alerts = facts.periods_alert_facts(
+        organization_id=organization_id, periods=(previous, filters), timezone=settings.timezone
+    )
+    span = dataclasses.replace(filters, start=previous.start)
+    day_rollups = facts.rollup_facts(organization_id=organization_id, filters=span, group=("day",))
+    by_day = _grouped([*day_rollups, *alerts], lambda f: f.day)
+    current, before = (
+        totals_sum(by_day[day] for day in _days(period) if day in by_day)
+        for period in (filters, previous)
+    )
+    entity_facts = [
+        *facts.rollup_facts(
+            organization_id=organization_id, filters=filters, group=("vehicle_id", "driver_id")
+        ),
+        *(a for a in alerts if a.day and filters.start <= a.day <= filters.end),
+    ]
+    return KpiDashboard(
+        summary=_summary(organization_id, filters, settings, current, before),
+        days=_daily(filters, by_day, settings.costs),
+        vehicles=_entity_rows(organization_id, "vehicle", entity_facts, settings.costs),
+        drivers=_entity_rows(organization_id, "driver", entity_facts, settings.costs),
+    )
+
+
 __all__ = [
     "BREAKDOWNS",
     "BreakdownBy",
     "CostParameters",
     "FailureReasonCount",
+    "KpiDashboard",
     "KpiDay",
     "KpiFilters",
     "KpiRow",
     "KpiSummary",
     "kpi_breakdown",
     "kpi_daily",
+    "kpi_dashboard",
     "kpi_summary",
 ]

@@ -3,18 +3,25 @@ raw data is in test_kpis.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from alerts.models import Alert
+from deliveries.models import Route
 from reporting.kpis.figures import CostParameters, Figure, KpiTotals, figures_compute
 from reporting.kpis.filters import KpiFilters
-from reporting.kpis.summary import kpi_breakdown, kpi_daily, kpi_summary
-from reporting.models import DailyVehicleRollup
+from reporting.kpis.summary import kpi_breakdown, kpi_daily, kpi_dashboard, kpi_summary
+from reporting.models import DailyRouteRollup, DailyVehicleRollup
+from reporting.route_rollups import hub_day_histograms_refresh
 from tenancy.context import tenant_context
+from tests.alerts.factories import alert_open
 from tests.conftest import Tenant
+from tests.factories import DriverFactory, VehicleFactory
 
 DAY = dt.date(2026, 6, 10)
 
@@ -80,3 +87,92 @@ def test_summary_daily_and_breakdown_read_the_vehicle_rollups(tenant_a: Tenant) 
             ).figures.distance_km.value
             is None
         )
+
+
+def _dashboard_data(tenant: Tenant) -> dict[str, int]:
+    """Two vans and two drivers over four days (the period DAY..DAY+1 and the two before it):
+    van 2 has no driver on DAY and is driven by driver 1 on DAY+1 and serves the zone only
+    before the period (its alert in the period is not the zone's); alerts in both periods. Distances are exact in binary (x.25 m), so
+    sums in any order are equal."""
+    organization, hub = tenant.organization, tenant.hub
+    driver_two = DriverFactory.create(organization=organization)
+    van_two = VehicleFactory.create(organization=organization, hub=hub, driver=driver_two)
+    vans = {tenant.vehicle.pk: tenant.driver.pk, van_two.pk: driver_two.pk}
+    routes = {}
+    with tenant_context(organization):
+        for offset in range(-2, 2):
+            day = DAY + dt.timedelta(days=offset)
+            for n, (vehicle_id, driver_id) in enumerate(vans.items()):
+                if vehicle_id == van_two.pk and offset == 1:
+                    driver_id = tenant.driver.pk
+                in_zone = vehicle_id == tenant.vehicle.pk or offset < 0
+                served = [tenant.zone.pk] if in_zone else []
+                DailyVehicleRollup.objects.create(
+                    organization=organization, vehicle_id=vehicle_id, day=day, hub_id=hub.pk,
+                    driver_id=None if (vehicle_id == van_two.pk and offset == 0) else driver_id,
+                    zone_ids=served, distance_m=10_000.25 * (offset + 3) + n, moving_seconds=900 * (n + 1),
+                    idle_seconds=300 + offset, stopped_seconds=60, shift_seconds=3_600 * (n + 2),
+                    speeding_events=offset + 2, computed_at=timezone.now(),
+                )  # fmt: skip
+                route = Route.objects.create(
+                    organization=organization, hub=hub, date=day, vehicle_id=vehicle_id,
+                    driver_id=driver_id,
+                )  # fmt: skip
+                routes[(vehicle_id, offset)] = route.pk
+                DailyRouteRollup.objects.create(
+                    organization=organization, route=route, day=day, hub_id=hub.pk,
+                    vehicle_id=vehicle_id, driver_id=driver_id, zone_ids=served,
+                    deliveries=10 + offset + n, failures=n, delivered_with_window=8 + n,
+                    delivered_on_time=7 + offset, first_attempts=11, first_attempt_successes=9,
+                    stops_planned=12, stops_visited=11, on_route_seconds=3_000 + 60 * n,
+                    dwell_seconds=1_200, dwell_stops=11, planned_distance_m=9_000.5,
+                    actual_distance_m=9_500.75 + n, planned_seconds=2_900, actual_seconds=3_100,
+                    failures_by_reason={"not_home": n}, computed_at=timezone.now(),
+                )  # fmt: skip
+            hub_day_histograms_refresh(organization_id=organization.pk, day=day)
+    zone = zoneinfo.ZoneInfo(str(organization.timezone))
+    for vehicle_id, offset, handled in (
+        (tenant.vehicle.pk, 0, True), (van_two.pk, -1, False), (van_two.pk, 1, True),
+    ):  # fmt: skip
+        noon = dt.datetime.combine(DAY + dt.timedelta(days=offset), dt.time(12), zone)
+        alert = alert_open(
+            organization.pk, vehicle_id=vehicle_id, hub_id=hub.pk, opened_at=noon, emit=False
+        )
+        with tenant_context(organization):
+            Alert.objects.filter(pk=alert.pk).update(
+                route_id=routes[(vehicle_id, offset)],
+                acknowledged_at=noon + dt.timedelta(seconds=90) if handled else None,
+                resolved_at=noon + dt.timedelta(seconds=600) if handled else None,
+            )
+    return {"van_two": van_two.pk, "driver_two": driver_two.pk}
+
+
+@pytest.mark.django_db
+def test_the_dashboard_read_gives_the_figures_of_the_separate_reads(tenant_a: Tenant) -> None:
+    ids = _dashboard_data(tenant_a)
+    organization = tenant_a.organization
+    period = KpiFilters(start=DAY, end=DAY + dt.timedelta(days=1))
+    slices = [
+        period,
+        dataclasses.replace(period, vehicle_ids=(ids["van_two"],)),
+        dataclasses.replace(period, driver_ids=(tenant_a.driver.pk,)),
+        dataclasses.replace(period, hub_ids=(tenant_a.hub.pk,)),
+        dataclasses.replace(period, zone_ids=(tenant_a.zone.pk,)),
+        KpiFilters(start=DAY, end=DAY),
+    ]
+    with tenant_context(organization):
+        org = organization.pk
+        for filters in slices:
+            dashboard = kpi_dashboard(organization_id=org, filters=filters)
+            assert dashboard.summary == kpi_summary(organization_id=org, filters=filters)
+            assert dashboard.days == kpi_daily(organization_id=org, filters=filters)
+            vehicles = kpi_breakdown(organization_id=org, filters=filters, by="vehicle")
+            drivers = kpi_breakdown(organization_id=org, filters=filters, by="driver")
+            assert (dashboard.vehicles, dashboard.drivers) == (vehicles, drivers), filters
+        whole = kpi_dashboard(organization_id=org, filters=period)
+    # The data reaches every part: two alerts in the period and one before it, both vans,
+    # both drivers (driver 1 also drove van 2 on the last day).
+    assert (whole.summary.figures.alerts.value, whole.summary.previous.alerts.value) == (2, 1)
+    assert len(whole.vehicles) == 2 and len(whole.drivers) == 2
+    by_driver = {row.key: row.figures for row in whole.drivers}
+    assert by_driver[str(tenant_a.driver.pk)].alerts.value == 2
