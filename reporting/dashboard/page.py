@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 from ..kpis.filters import KpiFilters
-from ..kpis.summary import KpiDay, KpiRow, KpiSummary, kpi_dashboard
+from ..kpis.summary import KpiDay, KpiRanking, KpiRow, KpiSummary, Worst, kpi_dashboard
 from .tiles import RANKABLE, TILE_BY_FIGURE, TILES, Change, TileSpec, change_of, figure_text
 
 OFFENDERS_SHOWN = 8
@@ -149,17 +149,6 @@ def _text(row_figures: Any, name: str) -> str:
     return figure_text(figure.value, figure.unit, spec.style if spec else "")
 
 
-def _ranked(rows: list[KpiRow], rank: str) -> tuple[list[KpiRow], int]:
-    """Worst first by the ranked figure; rows without a value for it are left out."""
-    spec = TILE_BY_FIGURE[rank]
-    measured = [r for r in rows if getattr(r.figures, rank).value is not None]
-    measured.sort(
-        key=lambda r: (getattr(r.figures, rank).value, r.label),
-        reverse=spec.better == "lower",
-    )
-    return measured[:OFFENDERS_SHOWN], len(measured)
-
-
 def _offender_row(filters: KpiFilters, row: KpiRow, rank: str) -> OffenderRow:
     if row.by == "day":
         day = dt.date.fromisoformat(row.key)
@@ -199,21 +188,18 @@ def _offender_row(filters: KpiFilters, row: KpiRow, rank: str) -> OffenderRow:
 
 
 def _offenders(
-    filters: KpiFilters, tables: dict[str, list[KpiRow]], rank: str
+    filters: KpiFilters, tables: dict[str, KpiRanking], rank: str
 ) -> list[OffenderTable]:
     titles = {"vehicle": "Vehicles", "driver": "Drivers", "day": "Days"}
-    result = []
-    for by, rows in tables.items():
-        shown, total = _ranked(rows, rank)
-        result.append(
-            OffenderTable(
-                by=by,
-                title=titles[by],
-                rows=[_offender_row(filters, row, rank) for row in shown],
-                total=total,
-            )
+    return [
+        OffenderTable(
+            by=by,
+            title=titles[by],
+            rows=[_offender_row(filters, row, rank) for row in ranking.rows],
+            total=ranking.total,
         )
-    return result
+        for by, ranking in tables.items()
+    ]
 
 
 def _value(figure: Any, scale: float = 1.0, digits: int = 2) -> float | None:
@@ -269,13 +255,20 @@ def _has_data(summary: KpiSummary) -> bool:
 def dashboard_page(*, organization_id: int, filters: KpiFilters, rank: str) -> DashboardPage:
     """Everything the dashboard shows for this slice (the KPI functions check the tenant)."""
     rank = rank if rank in RANKABLE else "on_time_rate"
-    figures = kpi_dashboard(organization_id=organization_id, filters=filters)
+    # Worst first: the highest values of a figure where lower is better, else the lowest.
+    worst: Worst = "highest" if TILE_BY_FIGURE[rank].better == "lower" else "lowest"
+    figures = kpi_dashboard(
+        organization_id=organization_id,
+        filters=filters,
+        rank=rank,
+        worst=worst,
+        shown=OFFENDERS_SHOWN,
+    )
     summary, days = figures.summary, figures.days
-    tables: dict[str, list[KpiRow]] = {
-        "vehicle": figures.vehicles,
-        "driver": figures.drivers,
-        # The day breakdown is the daily series itself: no second read for it.
-        "day": [KpiRow("day", d.day.isoformat(), d.day.isoformat(), d.figures) for d in days],
+    tables = {
+        "vehicle": figures.worst_vehicles,
+        "driver": figures.worst_drivers,
+        "day": figures.worst_days,
     }
     return DashboardPage(
         filters=filters,

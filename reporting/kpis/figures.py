@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -165,46 +165,78 @@ def operating_cost(totals: KpiTotals, costs: CostParameters) -> Decimal:
     )
 
 
+def _money(costs: CostParameters) -> str:
+    return f"currency:{costs.currency}"
+
+
+def _idle_cost(t: KpiTotals, costs: CostParameters) -> Figure:
+    amount = float(Decimal(t.idle_seconds) / 3600 * costs.idle_cost_per_hour)
+    return _vehicle_total(t.vehicle_days > 0, amount, _money(costs))
+
+
+def _cost(t: KpiTotals, costs: CostParameters) -> Figure:
+    return _vehicle_total(t.vehicle_days > 0, float(operating_cost(t, costs)), _money(costs))
+
+
+def _cost_per_delivery(t: KpiTotals, costs: CostParameters) -> Figure:
+    if not t.vehicle_days:
+        return _missing(_money(costs))
+    return Figure.ratio(float(operating_cost(t, costs)), t.deliveries, _money(costs))
+
+
+# Each figure's rule, so one figure can be computed alone (a ranking reads one figure of every
+# entity and all figures of the few it shows).
+_RULES: dict[str, Callable[[KpiTotals, CostParameters], Figure]] = {
+    "deliveries": lambda t, c: Figure.total(t.deliveries, "count"),
+    "failures": lambda t, c: Figure.total(t.failures, "count"),
+    "on_time_rate": lambda t, c: Figure.ratio(
+        t.delivered_on_time, t.delivered_with_window, "ratio"
+    ),
+    "first_attempt_success_rate": lambda t, c: Figure.ratio(
+        t.first_attempt_successes, t.first_attempts, "ratio"
+    ),
+    "stops_per_hour": lambda t, c: Figure.ratio(
+        t.stops_visited, t.on_route_seconds / 3600, "per_hour"
+    ),
+    "average_dwell_seconds": lambda t, c: Figure.ratio(t.dwell_seconds, t.dwell_stops, "seconds"),
+    "distance_km": lambda t, c: _vehicle_total(t.vehicle_days > 0, t.distance_m / 1000, "km"),
+    "moving_seconds": lambda t, c: _vehicle_total(t.vehicle_days > 0, t.moving_seconds, "seconds"),
+    "idle_seconds": lambda t, c: _vehicle_total(t.vehicle_days > 0, t.idle_seconds, "seconds"),
+    "stopped_seconds": lambda t, c: _vehicle_total(
+        t.vehicle_days > 0, t.stopped_seconds, "seconds"
+    ),
+    "utilization": lambda t, c: Figure.ratio(t.on_route_seconds, t.shift_seconds, "ratio"),
+    "idle_cost": _idle_cost,
+    "speeding_per_100_km": lambda t, c: Figure.ratio(
+        t.speeding_events, t.distance_m / 1000, "per_100_km", scale=100
+    ),
+    "alerts": lambda t, c: Figure.total(t.alerts, "count"),
+    "average_acknowledge_seconds": lambda t, c: Figure.ratio(
+        t.acknowledge_seconds, t.alerts_acknowledged, "seconds"
+    ),
+    "average_resolve_seconds": lambda t, c: Figure.ratio(
+        t.resolve_seconds, t.alerts_resolved, "seconds"
+    ),
+    "planned_distance_km": lambda t, c: _route_total(t, t.planned_distance_m / 1000, "km"),
+    "actual_distance_km": lambda t, c: _route_total(t, t.actual_distance_m / 1000, "km"),
+    "distance_vs_plan": lambda t, c: Figure.ratio(
+        t.actual_distance_m, t.planned_distance_m, "ratio"
+    ),
+    "planned_duration_seconds": lambda t, c: _route_total(t, t.planned_seconds, "seconds"),
+    "actual_duration_seconds": lambda t, c: _route_total(t, t.actual_seconds, "seconds"),
+    "duration_vs_plan": lambda t, c: Figure.ratio(t.actual_seconds, t.planned_seconds, "ratio"),
+    "cost": _cost,
+    "cost_per_delivery": _cost_per_delivery,
+}
+
+
 def figures_compute(totals: KpiTotals, costs: CostParameters) -> KpiFigures:
-    t = totals
-    money = f"currency:{costs.currency}"
-    has_vehicles = t.vehicle_days > 0
-    idle_cost = float(Decimal(t.idle_seconds) / 3600 * costs.idle_cost_per_hour)
-    cost = float(operating_cost(t, costs))
-    return KpiFigures(
-        deliveries=Figure.total(t.deliveries, "count"),
-        failures=Figure.total(t.failures, "count"),
-        on_time_rate=Figure.ratio(t.delivered_on_time, t.delivered_with_window, "ratio"),
-        first_attempt_success_rate=Figure.ratio(
-            t.first_attempt_successes, t.first_attempts, "ratio"
-        ),
-        stops_per_hour=Figure.ratio(t.stops_visited, t.on_route_seconds / 3600, "per_hour"),
-        average_dwell_seconds=Figure.ratio(t.dwell_seconds, t.dwell_stops, "seconds"),
-        distance_km=_vehicle_total(has_vehicles, t.distance_m / 1000, "km"),
-        moving_seconds=_vehicle_total(has_vehicles, t.moving_seconds, "seconds"),
-        idle_seconds=_vehicle_total(has_vehicles, t.idle_seconds, "seconds"),
-        stopped_seconds=_vehicle_total(has_vehicles, t.stopped_seconds, "seconds"),
-        utilization=Figure.ratio(t.on_route_seconds, t.shift_seconds, "ratio"),
-        idle_cost=_vehicle_total(has_vehicles, idle_cost, money),
-        speeding_per_100_km=Figure.ratio(
-            t.speeding_events, t.distance_m / 1000, "per_100_km", scale=100
-        ),
-        alerts=Figure.total(t.alerts, "count"),
-        average_acknowledge_seconds=Figure.ratio(
-            t.acknowledge_seconds, t.alerts_acknowledged, "seconds"
-        ),
-        average_resolve_seconds=Figure.ratio(t.resolve_seconds, t.alerts_resolved, "seconds"),
-        planned_distance_km=_route_total(t, t.planned_distance_m / 1000, "km"),
-        actual_distance_km=_route_total(t, t.actual_distance_m / 1000, "km"),
-        distance_vs_plan=Figure.ratio(t.actual_distance_m, t.planned_distance_m, "ratio"),
-        planned_duration_seconds=_route_total(t, t.planned_seconds, "seconds"),
-        actual_duration_seconds=_route_total(t, t.actual_seconds, "seconds"),
-        duration_vs_plan=Figure.ratio(t.actual_seconds, t.planned_seconds, "ratio"),
-        cost=_vehicle_total(has_vehicles, cost, money),
-        cost_per_delivery=(
-            Figure.ratio(cost, t.deliveries, money) if has_vehicles else _missing(money)
-        ),
-    )
+    return KpiFigures(**{name: rule(totals, costs) for name, rule in _RULES.items()})
+
+
+def figure_compute(name: str, totals: KpiTotals, costs: CostParameters) -> Figure:
+    """The one figure `name` of figures_compute(totals, costs)."""
+    return _RULES[name](totals, costs)
 
 
 def _missing(unit: str) -> Figure:

@@ -29,6 +29,7 @@ from .figures import (
     KpiFigures,
     KpiTotals,
     eta_accuracy_compute,
+    figure_compute,
     figures_compute,
     totals_sum,
 )
@@ -177,40 +178,87 @@ def kpi_breakdown(*, organization_id: int, filters: KpiFilters, by: BreakdownBy)
 _ENTITY_ATTRIBUTES = {"vehicle": "vehicle_id", "driver": "driver_id", "hub": "hub_id"}
 
 
-def _entity_rows(
-    organization_id: int, by: BreakdownBy, rows: Iterable[facts.Fact], costs: CostParameters
-) -> list[KpiRow]:
-    """One row per entity the facts name, by label (facts without one are left out)."""
+@dataclass(frozen=True)
+class _Entity:
+    """A breakdown row before its figures: the entity and its totals."""
+
+    by: BreakdownBy
+    key: str
+    label: str
+    totals: KpiTotals
+
+
+def _entities(organization_id: int, by: BreakdownBy, rows: Iterable[facts.Fact]) -> list[_Entity]:
+    """One per entity the facts name, by label (facts without one are left out)."""
     attribute = _ENTITY_ATTRIBUTES[by]
     groups = _grouped(rows, lambda f: getattr(f, attribute))
     ids = [i for i in groups if isinstance(i, int)]
     labels = facts.entity_labels(organization_id=organization_id, by=by, ids=ids)
-    result = [
-        KpiRow(by, str(i), labels.get(i, f"#{i}"), figures_compute(groups[i], costs)) for i in ids
+    result = [_Entity(by, str(i), labels.get(i, f"#{i}"), groups[i]) for i in ids]
+    return sorted(result, key=lambda e: (e.label, e.key))
+
+
+def _row(entity: _Entity, costs: CostParameters) -> KpiRow:
+    return KpiRow(entity.by, entity.key, entity.label, figures_compute(entity.totals, costs))
+
+
+def _entity_rows(
+    organization_id: int, by: BreakdownBy, rows: Iterable[facts.Fact], costs: CostParameters
+) -> list[KpiRow]:
+    return [_row(entity, costs) for entity in _entities(organization_id, by, rows)]
+
+
+Worst = Literal["highest", "lowest"]
+
+
+@dataclass(frozen=True)
+class KpiRanking:
+    """A breakdown worst first by one figure, entities without a value for it left out: the
+    first few rows (all their figures) and how many entities have a value."""
+
+    rows: list[KpiRow]
+    total: int
+
+
+def _ranking(
+    entities: list[_Entity], figure: str, worst: Worst, shown: int, costs: CostParameters
+) -> KpiRanking:
+    """The ranked figure of every entity, all figures of the `shown` worst only (a 200-van
+    fleet's breakdowns were most of a dashboard's arithmetic). Ties go by label."""
+    measured = [
+        (value, entity)
+        for entity in entities
+        if (value := figure_compute(figure, entity.totals, costs).value) is not None
     ]
-    return sorted(result, key=lambda r: (r.label, r.key))
+    measured.sort(key=lambda pair: (pair[0], pair[1].label), reverse=worst == "highest")
+    return KpiRanking([_row(entity, costs) for _, entity in measured[:shown]], len(measured))
 
 
 @dataclass(frozen=True)
 class KpiDashboard:
-    """A dashboard's figures of one slice: what `kpi_summary`, `kpi_daily` and
-    `kpi_breakdown(by="vehicle" / "driver")` return for it."""
+    """A dashboard's figures of one slice: what `kpi_summary` and `kpi_daily` return for it,
+    and its vehicles, drivers and days (`kpi_breakdown`) ranked worst first by one figure."""
 
     summary: KpiSummary
     days: list[KpiDay]
-    vehicles: list[KpiRow]
-    drivers: list[KpiRow]
+    worst_vehicles: KpiRanking
+    worst_drivers: KpiRanking
+    worst_days: KpiRanking
 
 
-def kpi_dashboard(*, organization_id: int, filters: KpiFilters) -> KpiDashboard:
-    """The summary, daily series and vehicle and driver breakdowns of one slice from one read
-    per kind of fact instead of one per figure: the rollups of the period and the one before
-    it summed per day (the summary and its previous period add up their days; the series is
+def kpi_dashboard(
+    *, organization_id: int, filters: KpiFilters, rank: str, worst: Worst, shown: int
+) -> KpiDashboard:
+    """The summary, daily series and worst vehicles, drivers and days by `rank` (`worst`:
+    whether its highest or its lowest values are the worst) of one slice, from one read per
+    kind of fact instead of one per figure: the rollups of the period and the one before it
+    summed per day (the summary and its previous period add up their days; the series is
     those days), the period's rollups summed per (vehicle, driver) (each breakdown adds up
     its entity's rows), the alerts of both periods read once. Every total is a sum, so the
     figures are those of the separate functions."""
     require_organization(organization_id)
     settings = facts.kpi_settings_get(organization_id=organization_id)
+    costs = settings.costs
     previous = filters.previous()
     alerts = facts.periods_alert_facts(
         organization_id=organization_id, periods=(previous, filters), timezone=settings.timezone
@@ -228,11 +276,20 @@ def kpi_dashboard(*, organization_id: int, filters: KpiFilters) -> KpiDashboard:
         ),
         *(a for a in alerts if a.day and filters.start <= a.day <= filters.end),
     ]
+    days = [
+        _Entity("day", day.isoformat(), day.isoformat(), by_day.get(day, KpiTotals()))
+        for day in _days(filters)
+    ]
+
+    def ranked(entities: list[_Entity]) -> KpiRanking:
+        return _ranking(entities, rank, worst, shown, costs)
+
     return KpiDashboard(
         summary=_summary(organization_id, filters, settings, current, before),
-        days=_daily(filters, by_day, settings.costs),
-        vehicles=_entity_rows(organization_id, "vehicle", entity_facts, settings.costs),
-        drivers=_entity_rows(organization_id, "driver", entity_facts, settings.costs),
+        days=_daily(filters, by_day, costs),
+        worst_vehicles=ranked(_entities(organization_id, "vehicle", entity_facts)),
+        worst_drivers=ranked(_entities(organization_id, "driver", entity_facts)),
+        worst_days=ranked(days),
     )
 
 
@@ -244,8 +301,10 @@ __all__ = [
     "KpiDashboard",
     "KpiDay",
     "KpiFilters",
+    "KpiRanking",
     "KpiRow",
     "KpiSummary",
+    "Worst",
     "kpi_breakdown",
     "kpi_daily",
     "kpi_dashboard",

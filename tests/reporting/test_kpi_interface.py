@@ -15,7 +15,15 @@ from alerts.models import Alert
 from deliveries.models import Route
 from reporting.kpis.figures import CostParameters, Figure, KpiTotals, figures_compute
 from reporting.kpis.filters import KpiFilters
-from reporting.kpis.summary import kpi_breakdown, kpi_daily, kpi_dashboard, kpi_summary
+from reporting.kpis.summary import (
+    KpiRanking,
+    KpiRow,
+    Worst,
+    kpi_breakdown,
+    kpi_daily,
+    kpi_dashboard,
+    kpi_summary,
+)
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
 from reporting.route_rollups import hub_day_histograms_refresh
 from tenancy.context import tenant_context
@@ -147,6 +155,24 @@ def _dashboard_data(tenant: Tenant) -> dict[str, int]:
     return {"van_two": van_two.pk, "driver_two": driver_two.pk}
 
 
+def _worst_of(rows: list[KpiRow], rank: str, worst: Worst, shown: int) -> KpiRanking:
+    """The ranking as the page made it from the breakdown rows before kpi_dashboard did."""
+    measured = [r for r in rows if getattr(r.figures, rank).value is not None]
+    measured.sort(
+        key=lambda r: (getattr(r.figures, rank).value, r.label), reverse=worst == "highest"
+    )
+    return KpiRanking(measured[:shown], len(measured))
+
+
+RANKINGS: list[tuple[str, Worst, int]] = [
+    ("on_time_rate", "lowest", 8),
+    ("speeding_per_100_km", "highest", 1),
+    ("failures", "highest", 8),
+    ("deliveries", "lowest", 8),
+    ("cost_per_delivery", "highest", 8),
+]
+
+
 @pytest.mark.django_db
 def test_the_dashboard_read_gives_the_figures_of_the_separate_reads(tenant_a: Tenant) -> None:
     ids = _dashboard_data(tenant_a)
@@ -163,16 +189,24 @@ def test_the_dashboard_read_gives_the_figures_of_the_separate_reads(tenant_a: Te
     with tenant_context(organization):
         org = organization.pk
         for filters in slices:
-            dashboard = kpi_dashboard(organization_id=org, filters=filters)
-            assert dashboard.summary == kpi_summary(organization_id=org, filters=filters)
-            assert dashboard.days == kpi_daily(organization_id=org, filters=filters)
             vehicles = kpi_breakdown(organization_id=org, filters=filters, by="vehicle")
             drivers = kpi_breakdown(organization_id=org, filters=filters, by="driver")
-            assert (dashboard.vehicles, dashboard.drivers) == (vehicles, drivers), filters
-        whole = kpi_dashboard(organization_id=org, filters=period)
+            days = kpi_breakdown(organization_id=org, filters=filters, by="day")
+            for rank, worst, shown in RANKINGS:
+                dashboard = kpi_dashboard(
+                    organization_id=org, filters=filters, rank=rank, worst=worst, shown=shown
+                )
+                assert dashboard.summary == kpi_summary(organization_id=org, filters=filters)
+                assert dashboard.days == kpi_daily(organization_id=org, filters=filters)
+                assert dashboard.worst_vehicles == _worst_of(vehicles, rank, worst, shown)
+                assert dashboard.worst_drivers == _worst_of(drivers, rank, worst, shown)
+                assert dashboard.worst_days == _worst_of(days, rank, worst, shown), filters
+        whole = kpi_dashboard(
+            organization_id=org, filters=period, rank="alerts", worst="highest", shown=8
+        )
     # The data reaches every part: two alerts in the period and one before it, both vans,
     # both drivers (driver 1 also drove van 2 on the last day).
     assert (whole.summary.figures.alerts.value, whole.summary.previous.alerts.value) == (2, 1)
-    assert len(whole.vehicles) == 2 and len(whole.drivers) == 2
-    by_driver = {row.key: row.figures for row in whole.drivers}
-    assert by_driver[str(tenant_a.driver.pk)].alerts.value == 2
+    assert whole.worst_vehicles.total == 2 and whole.worst_drivers.total == 2
+    worst_driver = whole.worst_drivers.rows[0]
+    assert (worst_driver.key, worst_driver.figures.alerts.value) == (str(tenant_a.driver.pk), 2)
