@@ -19,7 +19,7 @@ ROOT_URLCONF = "bench.urls"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "doorstep-bench:"
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "doorstep-bench",
     }

@@ -2,11 +2,14 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+django.setup(set_prefix=False)
 
-django_asgi_app = get_asgi_application()
+from config.asgi_handler import ThreadReusingASGIHandler  # noqa: E402
+
+django_asgi_app = ThreadReusingASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,0 +1,121 @@
+"""The web process's ASGI handler (config/asgi_handler.py): a request runs in one thread of
+its own from the first middleware to the view, and the threads are kept for later requests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.db import connections
+from django.http import HttpRequest, HttpResponse
+from django.test import override_settings
+from django.urls import path
+
+from config.asgi_handler import ThreadReusingASGIHandler
+
+seen: list[dict[str, Any]] = []
+release_slow = threading.Event()
+
+
+def where(request: HttpRequest) -> HttpResponse:
+    seen.append(
+        {
+            "thread": threading.get_ident(),
+            "middleware_thread": request.middleware_thread,  # type: ignore[attr-defined]
+            "database": id(connections["default"]),
+        }
+    )
+    return HttpResponse("OK")
+
+
+def slow(request: HttpRequest) -> HttpResponse:
+    seen.append({"thread": threading.get_ident()})
+    release_slow.wait(10)
+    return HttpResponse("slow")
+
+
+def fast(request: HttpRequest) -> HttpResponse:
+    seen.append({"thread": threading.get_ident()})
+    release_slow.set()  # answered while the slow one still waits: they run side by side
+    return HttpResponse("fast")
+
+
+urlpatterns = [path("where/", where), path("slow/", slow), path("fast/", fast)]
+
+
+class ThreadOfMiddleware:
+    """Notes the thread the outermost middleware ran in."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.middleware_thread = threading.get_ident()  # type: ignore[attr-defined]
+        response: HttpResponse = self.get_response(request)
+        return response
+
+
+async def get(app: ThreadReusingASGIHandler, url: str) -> tuple[int, bytes]:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": url, "raw_path": url.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }  # fmt: skip
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(15)
+    body = await communicator.receive_output(15)
+    await communicator.wait(15)
+    return int(start["status"]), bytes(body["body"])
+
+
+@pytest.fixture
+def app() -> Iterator[ThreadReusingASGIHandler]:
+    seen.clear()
+    release_slow.clear()
+    with override_settings(
+        ROOT_URLCONF=__name__, MIDDLEWARE=[f"{__name__}.ThreadOfMiddleware"], ALLOWED_HOSTS=["*"]
+    ):
+        yield ThreadReusingASGIHandler(idle_threads_kept=2)
+
+
+def test_a_request_runs_in_one_thread_and_the_next_request_reuses_it(
+    app: ThreadReusingASGIHandler,
+) -> None:
+    async def two() -> None:
+        assert await get(app, "/where/") == (200, b"OK")
+        assert await get(app, "/where/") == (200, b"OK")
+
+    asyncio.run(two())
+    first, second = seen
+    assert first["thread"] == first["middleware_thread"]  # no hop between middleware and view
+    assert second["thread"] == first["thread"]
+    # Django's per-thread state (the database connection's wrapper) lives on with the thread.
+    assert second["database"] == first["database"]
+
+
+def test_requests_at_the_same_time_each_have_a_thread(app: ThreadReusingASGIHandler) -> None:
+    async def together() -> list[tuple[int, bytes]]:
+        slow_answer = asyncio.ensure_future(get(app, "/slow/"))
+        await asyncio.sleep(0.2)
+        fast_answer = await get(app, "/fast/")
+        return [await slow_answer, fast_answer]
+
+    assert asyncio.run(together()) == [(200, b"slow"), (200, b"fast")]
+    assert seen[0]["thread"] != seen[1]["thread"]
+
+
+def test_threads_beyond_the_idle_allowance_end_with_their_request(
+    app: ThreadReusingASGIHandler,
+) -> None:
+    async def three_at_once() -> None:
+        release_slow.set()
+        await asyncio.gather(*(get(app, "/slow/") for _ in range(3)))
+
+    asyncio.run(three_at_once())
+    assert len(app._idle) == 2
