@@ -64,6 +64,10 @@ PAGES: dict[str, Page] = {
 API_LISTS: dict[str, tuple[Callable[[Tenant], str], int]] = {
     "orders api": (lambda t: "/api/v1/orders/", 4),
     "order events api": (lambda t: f"/api/v1/orders/{order_id(t)}/events/", 4),
+    # The hottest read of integrations (bench/api_load.py): the token, then the order with
+    # its hub; nothing else touches the database (the token's organization is located once
+    # per process, its last use is written at most once a minute).
+    "order detail api": (lambda t: f"/api/v1/orders/{order_id(t)}/", 2),
 }
 
 

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
 from tenancy.context import require_organization
+from tenancy.db.rows import RowReader
 
 from ..filtersets import OrderFilterSet
 from ..models import DeliveryEvent, FailureReason, Order, Stop
@@ -53,9 +54,23 @@ def order_lookup(
     return OrderLookup(filterset, filterset.qs.order_by("-id"), short_query)
 
 
+# The API's order detail and every order action read one order: SQL built once
+# (tenancy/db/rows.py), the same order and hub as order_list's.
+_ORDER_WITH_HUB = RowReader(
+    Order, where="row.organization_id = %s AND row.id = %s", related=("hub",)
+)
+
+
 def order_get(*, organization_id: int, order_id: int, hub_ids: list[int] | None = None) -> Order:
-    """One order of the organization; raises Order.DoesNotExist for a foreign id."""
-    return order_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=order_id)
+    """One order of the organization (with its hub); raises Order.DoesNotExist for a foreign
+    id, or one outside `hub_ids` when given."""
+    if hub_ids:
+        return order_list(organization_id=organization_id, hub_ids=hub_ids).get(pk=order_id)
+    require_organization(organization_id)
+    order = _ORDER_WITH_HUB.get(organization_id, order_id)
+    if order is None:
+        raise Order.DoesNotExist("Order matching query does not exist.")
+    return order
 
 
 def order_find(

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..context import require_organization, tenant_context
+from ..db.rows import RowReader
 from ..errors import Conflict, PermissionDenied
 from ..resolvers import resolver_call, resolver_definition
 from ..rls import register_resolver_sql
@@ -68,12 +69,20 @@ def api_token_authenticate(*, token_hash: str) -> ApiToken | None:
     return None
 
 
+# Every API request reads its token: SQL built once (tenancy/db/rows.py).
+_ACTIVE_TOKEN = RowReader(
+    ApiToken,
+    where="row.organization_id = %s AND row.id = %s AND row.active",
+    related=("organization",),
+)
+
+
 def api_token_get(*, organization_id: int, token_id: int) -> ApiToken | None:
     """The organization's active token `token_id` (as its resolver located it), with its
-    organization; None once it is revoked or deleted."""
+    organization; None once it is revoked or deleted. Read on every request, never
+    remembered: a revocation holds from the next request on."""
     require_organization(organization_id)
-    tokens = ApiToken.objects.filter(organization_id=organization_id, pk=token_id, active=True)
-    return tokens.select_related("organization").first()
+    return _ACTIVE_TOKEN.get(organization_id, token_id)
 
 
 def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
