@@ -122,6 +122,7 @@ class LoadResult:
     p99: float
     max_ms: float
     other_cores: float
+    server_cpu_ms: float  # the Daphne processes' CPU per answer: steady under others' load
 
     @property
     def rate(self) -> float:
@@ -177,8 +178,9 @@ def seed() -> tuple[list[str], list[int]]:
     return tokens, [order.pk for order in orders]
 
 
-def run(label: str, port: int, kind: str, tokens: list[str], ids: list[int], seconds: int,
+def run(label: str, server: Daphne, kind: str, tokens: list[str], ids: list[int], seconds: int,
         work: Path, server_pids: set[int], think_ms: int = 0) -> LoadResult:  # fmt: skip
+    port = server.port
     lua = work / f"{kind}.lua"
     lua.write_text(LUA)
     args = [wrk_path(), "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--timeout", "10s", "-s", str(lua)]
@@ -192,8 +194,10 @@ def run(label: str, port: int, kind: str, tokens: list[str], ids: list[int], sec
     ]
     say(f"--- {label}: {CLIENTS} connections for {seconds} s")
     load = OtherLoad(server_pids)
+    cpu_before = server.cpu_seconds()
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 60)
     other = load.cores()
+    server_cpu = server.cpu_seconds() - cpu_before
     fields = dict(re.findall(r"(\w+)=([\d.]+)", " ".join(re.findall(r"BENCH (.*)", out.stdout))))
     if "requests" not in fields:
         raise RuntimeError(f"wrk said: {out.stdout}\n{out.stderr}")
@@ -207,6 +211,7 @@ def run(label: str, port: int, kind: str, tokens: list[str], ids: list[int], sec
         p99=float(fields["p99"]),
         max_ms=float(fields["max"]),
         other_cores=other,
+        server_cpu_ms=1000 * server_cpu / max(1, int(fields["requests"])),
     )
     say(f"{label}: {result}")
     return result
@@ -227,6 +232,7 @@ def report(facts: dict[str, str], results: list[LoadResult], seconds: int, think
             f"{result.p95:.0f}",
             f"{result.p99:.0f}",
             f"{result.max_ms:.0f}",
+            f"{result.server_cpu_ms:.2f}",
             f"{result.statuses['s2']:,} / {result.statuses['s4']:,} / {result.statuses['s5']:,}"
             f" / {result.statuses['socket']}",
             f"{result.other_cores:.2f}",
@@ -234,6 +240,7 @@ def report(facts: dict[str, str], results: list[LoadResult], seconds: int, think
         for result in results
     ]
     header = ["path", "answers", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+    header += ["server CPU ms per answer"]
     header += ["2xx / 4xx / 5xx / socket errors", "other processes (cores)"]
     return "\n".join(
         [
@@ -252,7 +259,9 @@ def report(facts: dict[str, str], results: list[LoadResult], seconds: int, think
             f"loop (50 requests always in flight) **{verdict(passed(closed))}**; clients "
             f"that wait {think} ms between requests **{verdict(passed(paced))}**. Machine: "
             f"{machine_line(facts)}; the last column is the CPU other processes (other "
-            "engineers' test runs) used meanwhile, of 2 cores.",
+            "engineers' test runs) used meanwhile, of 2 cores. Server CPU per answer: the "
+            "Daphne processes' CPU time over the run divided by the answers (the figure that "
+            "holds on a busy machine).",
         ]
     )
 
@@ -280,17 +289,17 @@ def main() -> int:
         ):
             work = Path(tmp)
             # Warm-up: every process imports and compiles lazily on its first requests.
-            run("warm-up", server.port, "detail", tokens, ids, 5, work, server.pids())
+            run("warm-up", server, "detail", tokens, ids, 5, work, server.pids())
             pids = server.pids()
             think = args.think_ms
             results = [
-                run("order detail (token), closed loop", server.port, "detail", tokens, ids,
+                run("order detail (token), closed loop", server, "detail", tokens, ids,
                     args.seconds, work, pids),
-                run(f"order detail (token), {think} ms think time", server.port, "detail",
+                run(f"order detail (token), {think} ms think time", server, "detail",
                     tokens, ids, args.seconds, work, pids, think),
-                run("baseline: /bench/ok/, closed loop", server.port, "ok", tokens, ids,
+                run("baseline: /bench/ok/, closed loop", server, "ok", tokens, ids,
                     args.baseline_seconds, work, pids),
-                run(f"baseline: /bench/ok/, {think} ms think time", server.port, "ok", tokens,
+                run(f"baseline: /bench/ok/, {think} ms think time", server, "ok", tokens,
                     ids, args.baseline_seconds, work, pids, think),
             ]  # fmt: skip
             log = server.log_tail(20_000)
