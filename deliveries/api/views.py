@@ -47,15 +47,48 @@ class OrderPagination(KeysetPagination):
     ordering = ("id",)
 
 
-# One output serializer for every single-order answer: its fields depend neither on the order
-# nor on the request, and building a ModelSerializer's fields (model introspection, a dozen
-# validators) was about a tenth of an order detail request.
+# The output serializer documents the order's shape (the schema) and answers lists; one order's
+# answer is written out below. Its fields depend neither on the order nor on the request.
 _ORDER_OUTPUT = OrderOutputSerializer()
+# DRF's own conversions where they do more than a cast: a date-time in the current time zone
+# as ISO 8601 with "Z" for UTC; the priority as its choice's value.
+_DATETIME = _ORDER_OUTPUT.fields["created_at"]
+_PRIORITY = _ORDER_OUTPUT.fields["priority"]
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
 
 
 def order_output(order: Order) -> dict[str, Any]:
-    data: dict[str, Any] = _ORDER_OUTPUT.to_representation(order)
-    return data
+    """OrderOutputSerializer's answer for one order, field by field in its order: DRF's generic
+    walk over the fields was a tenth of an order detail's CPU (docs/benchmarks.md, "API load").
+    tests/deliveries/api/test_order_output.py holds it to the serializer, byte for byte."""
+    latitude, longitude = order.latitude, order.longitude
+    return {
+        "id": int(order.pk),
+        "reference": str(order.reference),
+        "tracking_code": str(order.tracking_code),
+        "customer_name": str(order.customer_name),
+        "phone": str(order.phone),
+        "email": str(order.email) if order.email else None,
+        "address": str(order.address),
+        "latitude": None if latitude is None else float(latitude),
+        "longitude": None if longitude is None else float(longitude),
+        "window_start": _when(order.window_start),
+        "window_end": _when(order.window_end),
+        "service_minutes": int(order.service_minutes),
+        "priority": _PRIORITY.to_representation(order.priority),
+        "weight_kg": float(order.weight_kg),
+        "volume_l": float(order.volume_l),
+        "notes": str(order.notes),
+        "status": str(order.status),
+        "needs_coordinates": bool(order.needs_coordinates),
+        "hub": order.hub_id,
+        "hub_name": str(order.hub.name),
+        "created_at": _when(order.created_at),
+        "updated_at": _when(order.updated_at),
+    }
 
 
 def order_location(order_id: int) -> str:
