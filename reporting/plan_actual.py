@@ -10,6 +10,9 @@ the distance the vehicle drove. No database: the selector gathers the values.
   last visit, from the positions, with the same trip rules as the history page.
 - **Duration**, planned and driven alike: from the first stop's arrival to the last one's.
 - Each stop's arrival against its order's window: early, on time, late, or not visited.
+- Each stop's **ETA history**: every prediction of its arrival (the planned arrival, then each
+  ETA the refresh announced), how far each moved from the one before and, once the stop was
+  reached, how far each was from the actual arrival.
 """
 
 from __future__ import annotations
@@ -64,6 +67,40 @@ class PlanVersusActual:
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.window_status == status)
+
+
+@dataclass(frozen=True)
+class EtaMove:
+    made_at: dt.datetime  # when the prediction was made
+    predicted: dt.datetime  # the arrival it predicted
+    shift_minutes: int | None  # against the prediction before it; None for the first
+    error_minutes: int | None  # predicted minus actual arrival; None while not arrived
+
+
+def eta_moves(
+    predictions: Sequence[tuple[dt.datetime, dt.datetime]], actual_arrival: dt.datetime | None
+) -> tuple[EtaMove, ...]:
+    """A stop's predictions `(made_at, predicted)` in the order they were made, keeping only
+    those that changed the predicted arrival (a refresh that announces the same minute again is
+    not a move), and none made after the stop was reached."""
+    moves: list[EtaMove] = []
+    for made_at, predicted in sorted(predictions):
+        if actual_arrival is not None and made_at > actual_arrival:
+            break
+        before = moves[-1].predicted if moves else None
+        if before is not None and _minutes(predicted - before) == 0:
+            continue
+        moves.append(
+            EtaMove(
+                made_at=made_at,
+                predicted=predicted,
+                shift_minutes=None if before is None else _minutes(predicted - before),
+                error_minutes=(
+                    None if actual_arrival is None else _minutes(predicted - actual_arrival)
+                ),
+            )
+        )
+    return tuple(moves)
 
 
 def longest_increasing_run(values: Sequence[int]) -> int:

@@ -21,7 +21,6 @@ from shapely.geometry import Point
 
 from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from tenancy.context import require_organization
-from tenancy.outbox.models import OutboxEvent
 
 from .eta_bins import ETA_ERROR_CLIP_MINUTES
 from .models import (
@@ -32,7 +31,7 @@ from .models import (
     DailyRouteRollup,
 )
 from .plan_actual import StopPlan, plan_versus_actual
-from .selectors import TrackReader, history_settings_get, vehicle_track
+from .selectors import TrackReader, history_settings_get, stop_eta_predictions, vehicle_track
 from .zones import zone_polygons
 
 ETA_HORIZONS_MINUTES = (60, 30, 10)
@@ -170,37 +169,6 @@ def _outcomes(
     return found
 
 
-def _predictions(
-    organization_id: int, stops: list[Stop], since: dt.datetime, until: dt.datetime
-) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
-    """A stop's ETA predictions: its planned arrival (made when the route was dispatched or
-    created) and every `order.eta_changed` event of its order until the end of the day."""
-    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    by_order: dict[int, list[Stop]] = defaultdict(list)
-    for stop in stops:
-        by_order[stop.order_id].append(stop)
-    for stop in stops:
-        if stop.planned_arrival is not None:
-            made = stop.route.dispatched_at or stop.route.created_at
-            found[stop.pk].append((made, stop.planned_arrival))
-    events = OutboxEvent.objects.filter(
-        organization_id=organization_id,
-        kind="order.eta_changed",
-        aggregate="order",
-        aggregate_id__in=list(by_order),
-        occurred_at__gte=since,
-        occurred_at__lt=until,
-    ).values_list("aggregate_id", "occurred_at", "payload")
-    for order_id, occurred_at, payload in events:
-        eta = (payload.get("order") or {}).get("eta")
-        if eta:
-            for target in by_order.get(order_id, []):
-                found[target.pk].append((occurred_at, dt.datetime.fromisoformat(eta)))
-    for predictions in found.values():
-        predictions.sort()
-    return found
-
-
 def _zones_of(stops: list[Stop], zones: list[tuple[int, Any]]) -> list[int]:
     hit: set[int] = set()
     for stop in stops:
@@ -240,7 +208,9 @@ def route_rollups_recompute_day(
         stops_of[stop.route_id].append(stop)
     every_stop = [s for route_stops in stops_of.values() for s in route_stops]
     outcomes = _outcomes(organization_id, [s.order_id for s in every_stop], end)
-    predictions = _predictions(organization_id, every_stop, start - dt.timedelta(days=1), end)
+    predictions = stop_eta_predictions(
+        organization_id, every_stop, start - dt.timedelta(days=1), end
+    )
     for route in routes:
         stops = stops_of.get(route.pk, [])
         facts = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from deliveries.models import DeliveryEvent, OrderStatus, Route, Stop
 from fleet.models import Vehicle
 from tenancy.context import require_organization
 from tenancy.models import Organization
+from tenancy.outbox.models import OutboxEvent
 
 from .models import HistorySettings
 from .plan_actual import PlanVersusActual, StopPlan, plan_versus_actual
@@ -295,6 +297,51 @@ def vehicle_alerts(
         }
         for alert in alerts
     ]
+
+
+def stop_eta_predictions(
+    organization_id: int, stops: list[Stop], since: dt.datetime, until: dt.datetime
+) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """A stop's ETA predictions: its planned arrival (made when the route was dispatched or
+    created) and every `order.eta_changed` event of its order until the end of the day."""
+    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    by_order: dict[int, list[Stop]] = defaultdict(list)
+    for stop in stops:
+        by_order[stop.order_id].append(stop)
+    for stop in stops:
+        if stop.planned_arrival is not None:
+            made = stop.route.dispatched_at or stop.route.created_at
+            found[stop.pk].append((made, stop.planned_arrival))
+    events = OutboxEvent.objects.filter(
+        organization_id=organization_id,
+        kind="order.eta_changed",
+        aggregate="order",
+        aggregate_id__in=list(by_order),
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+    ).values_list("aggregate_id", "occurred_at", "payload")
+    for order_id, occurred_at, payload in events:
+        eta = (payload.get("order") or {}).get("eta")
+        if eta:
+            for target in by_order.get(order_id, []):
+                found[target.pk].append((occurred_at, dt.datetime.fromisoformat(eta)))
+    for predictions in found.values():
+        predictions.sort()
+    return found
+
+
+def route_eta_history(
+    *, organization_id: int, route: Route, timezone: str
+) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Every ETA prediction of the route's stops `{stop id: [(made_at, predicted), ...]}`,
+    from the day before the route's local day (a plan made the evening before) to its end."""
+    day = LocalDay.of(route.date, timezone)
+    stops = list(
+        Stop.objects.filter(organization_id=organization_id, route_id=route.pk).select_related(
+            "route"
+        )
+    )
+    return stop_eta_predictions(organization_id, stops, day.start - dt.timedelta(days=1), day.end)
 
 
 def route_plan_versus_actual(

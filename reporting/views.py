@@ -21,6 +21,7 @@ from tenancy.selectors import membership_hub_ids
 
 from . import exports, selectors
 from .history import vehicle_day_payload
+from .plan_actual import eta_moves
 
 # Dispatchers, managers, support agents and admins replay days; drivers do not.
 HISTORY_ROLES = CONSOLE_ROLES
@@ -228,11 +229,19 @@ def route_plan_actual(request: HttpRequest, route_id: int) -> HttpResponse:
         )
     except Route.DoesNotExist:
         raise Http404("No such route.") from None
+    predictions = selectors.route_eta_history(
+        organization_id=organization_id,
+        route=route,
+        timezone=request.organization.timezone,  # type: ignore[attr-defined]
+    )
     rows = [
         {
             "outcome": outcome,
             "label": WINDOW_LABELS[outcome.window_status],
             "off_window": _minutes_text(outcome.minutes_off_window),
+            "eta_moves": eta_moves(
+                predictions.get(outcome.stop.stop_id, []), outcome.stop.actual_arrival
+            ),
         }
         for outcome in result.outcomes
     ]

@@ -9,8 +9,16 @@ import pytest
 from django_scopes import scopes_disabled
 
 from deliveries.models import Order, Route, Stop
-from reporting.plan_actual import StopPlan, longest_increasing_run, plan_versus_actual
+from deliveries.outbox import order_eta_changed_emit
+from reporting.plan_actual import (
+    StopPlan,
+    eta_moves,
+    longest_increasing_run,
+    plan_versus_actual,
+)
+from tenancy.context import tenant_context
 from tenancy.models import Membership, Role
+from tenancy.outbox.models import OutboxEvent
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import order_build
 from tests.factories import HubFactory
@@ -114,6 +122,16 @@ def test_the_route_page_compares_plan_and_drive(tenant_a: Tenant) -> None:
             actual_arrival=at(20),
             actual_departure=at(25),
         )
+        Route.objects.filter(pk=route.pk).update(date=T0.date(), created_at=at(-10))
+        route.refresh_from_db()
+        # Planned at 07:50 for that day; the ETA of the first stop moved twice while the van drove (the refresh announces it).
+        first_order = Order.objects.get(pk=first_stop.order_id)
+        for made, predicted in ((15, 35), (30, 48)):
+            with tenant_context(tenant_a.organization):
+                order_eta_changed_emit(order=first_order, eta=at(predicted))
+            OutboxEvent.objects.filter(pk=OutboxEvent.objects.latest("pk").pk).update(
+                occurred_at=at(made)
+            )
     # The van drove 3 km between the two visits (08:20 -> 08:50).
     track = TrackBuilder(timestamp=at(20).timestamp()).park(300).drive(300).park(1200)
     positions_insert(tenant_a.device, track.fixes)
@@ -127,6 +145,21 @@ def test_the_route_page_compares_plan_and_drive(tenant_a: Tenant) -> None:
     local = at(50).astimezone(zoneinfo.ZoneInfo("Europe/Amsterdam")).strftime("%H:%M")
     assert local in body  # times in the organization's zone (10:50, not 08:50)
     assert f"/history/vehicles/{tenant_a.vehicle.pk}/{route.date.isoformat()}/" in body
+    # The first stop's ETA history: the plan (08:10), then 08:35 (+25), then 08:48 (+13);
+    # against the arrival at 08:50: -40, -15, -2 minutes. Local times, as the rest of the page.
+    amsterdam = zoneinfo.ZoneInfo("Europe/Amsterdam")
+    history = body.split('data-testid="eta-history"')[1].split("</td>")[0]
+    for made, predicted, shift, error in (
+        (None, 10, None, -40),
+        (15, 35, 25, -15),
+        (30, 48, 13, -2),
+    ):
+        assert at(predicted).astimezone(amsterdam).strftime("%H:%M") in history
+        if made is not None:
+            assert f"at {at(made).astimezone(amsterdam):%H:%M}" in history
+            assert f"(+{shift} min)" in history
+        assert f"{error:+d} min vs arrival" in history
+    assert "3 ETAs" in history
 
 
 @pytest.mark.django_db
@@ -144,3 +177,20 @@ def test_foreign_out_of_scope_and_driver_requests_are_refused(
         Membership.objects.get(user=tenant_a.users[Role.DISPATCHER]).hubs.set([other_hub])
     response = login(tenant_a.users[Role.DISPATCHER]).get(f"/history/routes/{own.pk}/")
     assert response.status_code == 404
+
+
+def test_eta_moves_keep_changes_until_the_arrival() -> None:
+    """Four refreshes: the first is the plan, the second repeats its minute (no move), the
+    third moves it 12 minutes later, the fourth comes after the arrival (ignored)."""
+    predictions = [
+        (at(0), at(60)),
+        (at(20), at(60) + dt.timedelta(seconds=10)),
+        (at(30), at(72)),
+        (at(80), at(75)),
+    ]
+    moves = eta_moves(predictions, actual_arrival=at(70))
+    assert [(m.made_at, m.predicted) for m in moves] == [(at(0), at(60)), (at(30), at(72))]
+    assert [m.shift_minutes for m in moves] == [None, 12]
+    assert [m.error_minutes for m in moves] == [-10, 2]
+    still_driving = eta_moves(predictions[:3], actual_arrival=None)
+    assert [m.error_minutes for m in still_driving] == [None, None]
