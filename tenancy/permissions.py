@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from .models import Role
 
 CONSOLE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER, Role.SUPPORT)
+# Who may change a route's plan: the console's route editor and the routes API alike.
+PLANNER_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 
 
 def has_role(request: HttpRequest, *roles: str) -> bool:

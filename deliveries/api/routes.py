@@ -23,6 +23,7 @@ from tenancy.api.filters import StrictFilterBackend
 from tenancy.api.models import Scope
 from tenancy.api.pagination import KeysetPagination
 from tenancy.api.views import OrganizationApiView
+from tenancy.permissions import PLANNER_ROLES
 
 from ..filtersets import RouteFilterSet
 from ..models import DeliveryEvent, Order, Route, Stop
@@ -78,6 +79,8 @@ class RoutesApiView(OrganizationApiView):
 
     pagination_class: type[KeysetPagination] | None = RoutePagination
     write_scope = Scope.ORDERS
+    # A console member plans as in the route editor; any console role reads.
+    write_roles = PLANNER_ROLES
     # For the schema generator only (path parameter types); the views read through selectors.
     queryset = Route.objects.none()
 

@@ -22,8 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from tenancy.api.errors import REFUSALS, error_status
-from tenancy.models import Role
-from tenancy.permissions import role_required
+from tenancy.permissions import PLANNER_ROLES, role_required
 
 from ..filtersets import RouteFilterSet
 from ..models import Route
@@ -32,7 +31,7 @@ from ..services import routes as route_services
 from ..templatetags.deliveries import ROUTE_STATUS_TONES
 from .requests import is_partial, request_scope, request_today
 
-ROUTE_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
+ROUTE_ROLES = PLANNER_ROLES
 EDITOR = "deliveries/routes/_route_editor.html"
 
 

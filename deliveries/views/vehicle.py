@@ -15,8 +15,7 @@ from django.views.decorators.http import require_GET
 
 from fleet import selectors as fleet_selectors
 from fleet.models import Vehicle
-from tenancy.models import Role
-from tenancy.permissions import CONSOLE_ROLES, has_role, role_required
+from tenancy.permissions import CONSOLE_ROLES, PLANNER_ROLES, has_role, role_required
 from tenancy.selectors import membership_hub_ids
 
 from ..models import Stop
@@ -25,7 +24,7 @@ from ..selectors.vehicle import VehicleRouteToday, vehicle_route_today
 from ..templatetags.deliveries import ROUTE_STATUS_TONES
 
 # Who may open the route editor the panel links to (deliveries/views_routes.py's ROUTE_ROLES).
-ROUTE_EDITOR_ROLES = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
+ROUTE_EDITOR_ROLES = PLANNER_ROLES
 
 
 def _stop_json(stop: Stop, *, tz: zoneinfo.ZoneInfo, today: Any) -> dict[str, Any]:

@@ -486,6 +486,27 @@ def test_console_roles_plan_and_others_may_not(tenant_a: Tenant) -> None:
     assert event.source == DeliveryEvent.Source.CONSOLE
 
 
+def test_a_support_member_reads_routes_but_may_not_change_them(tenant_a: Tenant) -> None:
+    """As in the console's route editor: support answers "where is my order?", it does not
+    plan. Every write is a 403 and the plan stays as it was."""
+    route = tenant_a.delivery_objects[Route]
+    stop = tenant_a.delivery_objects[Stop]
+    support = login(tenant_a.users[Role.SUPPORT])
+    assert support.get(f"{ROUTES}{route.pk}/").status_code == 200
+    writes = [
+        (ROUTES, {"hub": tenant_a.hub.pk, "date": day(7).isoformat()}),
+        (f"{ROUTES}{route.pk}/stops/{stop.pk}/move/", {"sequence": 1, "plan_version": 0}),
+        (f"{ROUTES}{route.pk}/stops/{stop.pk}/remove/", {"plan_version": 0}),
+        (f"{ROUTES}{route.pk}/dispatch/", {"plan_version": 0}),
+    ]
+    for url, body in writes:
+        assert "dispatcher" in problem_of(post(support, url, body), 403)["detail"], url
+    after = route_row(route.pk)
+    assert (after.plan_version, after.status) == (0, "planned")
+    with scopes_disabled():
+        assert Route.objects.filter(organization=tenant_a.organization).count() == 1
+
+
 def test_a_hub_scoped_member_sees_only_their_hubs_routes(tenant_a: Tenant) -> None:
     other_hub = HubFactory.create(organization=tenant_a.organization, name="Elsewhere Depot")
     with scopes_disabled():
