@@ -149,11 +149,12 @@ def test_the_route_page_compares_plan_and_drive(tenant_a: Tenant) -> None:
     # against the arrival at 08:50: -40, -15, -2 minutes. Local times, as the rest of the page.
     amsterdam = zoneinfo.ZoneInfo("Europe/Amsterdam")
     history = body.split('data-testid="eta-history"')[1].split("</td>")[0]
-    for made, predicted, shift, error in (
+    expected: list[tuple[int | None, int, int | None, int]] = [
         (None, 10, None, -40),
         (15, 35, 25, -15),
         (30, 48, 13, -2),
-    ):
+    ]
+    for made, predicted, shift, error in expected:
         assert at(predicted).astimezone(amsterdam).strftime("%H:%M") in history
         if made is not None:
             assert f"at {at(made).astimezone(amsterdam):%H:%M}" in history
