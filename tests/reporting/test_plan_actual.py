@@ -126,11 +126,11 @@ def test_the_route_page_compares_plan_and_drive(tenant_a: Tenant) -> None:
         route.refresh_from_db()
         # Planned at 07:50 for that day; the ETA of the first stop moved twice while the van drove (the refresh announces it).
         first_order = Order.objects.get(pk=first_stop.order_id)
-        for made, predicted in ((15, 35), (30, 48)):
+        for minute_made, predicted in ((15, 35), (30, 48)):
             with tenant_context(tenant_a.organization):
                 order_eta_changed_emit(order=first_order, eta=at(predicted))
             OutboxEvent.objects.filter(pk=OutboxEvent.objects.latest("pk").pk).update(
-                occurred_at=at(made)
+                occurred_at=at(minute_made)
             )
     # The van drove 3 km between the two visits (08:20 -> 08:50).
     track = TrackBuilder(timestamp=at(20).timestamp()).park(300).drive(300).park(1200)
