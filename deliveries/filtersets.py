@@ -194,15 +194,29 @@ class RouteFilterSet(django_filters.FilterSet):
     vehicle = StrictIntegerFilter(field_name="vehicle_id", help_text="A vehicle's id.")
     driver = StrictIntegerFilter(field_name="driver_id", help_text="A driver's id.")
     updated_since = AwareIsoDateTimeFilter(
-        field_name="updated_at",
-        lookup_expr="gte",
-        help_text="Routes whose plan, status, stops or ETAs changed at or after this time "
-        "(ISO 8601 with a time zone).",
+        method="filter_updated_since",
+        help_text="Routes whose plan, status, stops, ETAs or an order on a stop changed at or "
+        "after this time (ISO 8601 with a time zone).",
     )
 
     class Meta:
         model = Route
         fields = ["date", "date_from", "date_to", "status", "hub", "vehicle", "driver"]
+
+    def filter_updated_since(
+        self, queryset: QuerySet[Route], name: str, value: dt.datetime | None
+    ) -> QuerySet[Route]:
+        if value is None:
+            return queryset
+        # A route shows its stops' orders (status, address, window): an order's change is the
+        # route's too. Read here rather than written on the route, so an order's writer never
+        # locks a route after its order (every plan change locks the route first).
+        changed_orders = Stop.objects.filter(
+            organization_id=OuterRef("organization_id"),
+            route_id=OuterRef("pk"),
+            order__updated_at__gte=value,
+        )
+        return queryset.filter(Q(updated_at__gte=value) | Exists(changed_orders))
 
 
 def _endpoints_of(request: HttpRequest | None) -> QuerySet[WebhookEndpoint]:

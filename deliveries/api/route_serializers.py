@@ -125,6 +125,12 @@ class RouteOutputSerializer(serializers.ModelSerializer):
     late_count = serializers.IntegerField(
         read_only=True, help_text="Stops not yet reached whose ETA is past their window."
     )
+    updated_at = serializers.DateTimeField(
+        source="changed_at",
+        read_only=True,
+        help_text="The last change of the route, its plan, a visit, an ETA or an order on one "
+        "of its stops (what `updated_since` compares).",
+    )
 
     class Meta:
         model = Route

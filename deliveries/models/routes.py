@@ -33,9 +33,10 @@ class Route(TenantModel):
     etas_plan_version = models.PositiveIntegerField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The route or its stops last changed (plan, status, visits, ETAs): the API's
-    # `updated_since`. Every route writer takes the route's lock first and moves it there
-    # (deliveries/services/routes.py `_route_lock`, the ETA refresh), so it is never missed.
+    # The route or its stops last changed (plan, status, visits, ETAs). Every route writer
+    # takes the route's lock first and moves it there (deliveries/services/routes.py
+    # `_route_lock`, the ETA refresh), so it is never missed. The API's `updated_since` also
+    # counts its stops' orders' `updated_at` (RouteFilterSet, route_list's `changed_at`).
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Greatest
 
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import require_organization
@@ -20,8 +21,9 @@ S = OrderStatus
 def route_list(
     *, organization_id: int, date: dt.date | None = None, hub_ids: list[int] | None = None
 ) -> QuerySet[Route]:
-    """The routes (of a day, and of `hub_ids` only, when given) with their stop counts, by
-    hub. The console and the API narrow it further with RouteFilterSet."""
+    """The routes (of a day, and of `hub_ids` only, when given) with their stop counts and
+    `changed_at` (the latest change of the route or of an order on one of its stops), by hub.
+    The console and the API narrow it further with RouteFilterSet."""
     require_organization(organization_id)
     routes = Route.objects.filter(organization_id=organization_id)
     if date is not None:
@@ -39,6 +41,8 @@ def route_list(
                 filter=Q(stops__late_risk=True, stops__actual_arrival__isnull=True)
                 & ~Q(stops__order__status__in=STOP_DONE_STATUSES),
             ),
+            # GREATEST skips the NULL of a route without stops.
+            changed_at=Greatest("updated_at", Max("stops__order__updated_at")),
         )
         .order_by("hub__name", "vehicle__plate", "pk")
     )

@@ -227,15 +227,51 @@ def test_updated_since_returns_the_routes_whose_plan_changed(tenant_a: Tenant) -
     route_new(client, tenant_a, offset=1)
     busy = route_new(client, tenant_a, offset=2)
     with scopes_disabled():
-        # All of the organization's routes (the tenant's own, today's, too) changed long ago.
-        Route.objects.filter(organization=tenant_a.organization).update(
-            updated_at=timezone.now() - dt.timedelta(hours=1)
-        )
+        # All of the organization's routes (the tenant's own, today's, too) and their orders
+        # changed long ago.
+        long_ago = timezone.now() - dt.timedelta(hours=1)
+        Route.objects.filter(organization=tenant_a.organization).update(updated_at=long_ago)
+        Order.objects.filter(organization=tenant_a.organization).update(updated_at=long_ago)
     since = (timezone.now() - dt.timedelta(minutes=1)).isoformat()
     assert client.get(ROUTES, {"updated_since": since}).json()["results"] == []
     stops_add(client, busy, orders_new(tenant_a, 1))
     changed = client.get(ROUTES, {"updated_since": since}).json()["results"]
     assert [row["id"] for row in changed] == [busy["id"]]
+
+
+def test_updated_since_returns_the_routes_whose_orders_changed(tenant_a: Tenant) -> None:
+    """A route shows its stops' orders: an order's change through orders/ (a PATCH, a status
+    transition) makes its route changed too, and the route's `updated_at` says when."""
+    client = token_client()
+    patched = stops_add(client, route_new(client, tenant_a, offset=1), orders_new(tenant_a, 1))
+    moved = stops_add(client, route_new(client, tenant_a, offset=2), orders_new(tenant_a, 1))
+    route_new(client, tenant_a, offset=3)  # no stops: never changed by an order
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    with scopes_disabled():
+        Route.objects.filter(organization=tenant_a.organization).update(updated_at=long_ago)
+        Order.objects.filter(organization=tenant_a.organization).update(updated_at=long_ago)
+    since = timezone.now() - dt.timedelta(minutes=1)
+    query = {"updated_since": since.isoformat()}
+    assert client.get(ROUTES, query).json()["results"] == []
+    detail = client.get(f"{ROUTES}{patched['id']}/").json()
+    assert dt.datetime.fromisoformat(detail["updated_at"]) < since
+    order_id = patched["stops"][0]["order"]
+    changed = client.patch(
+        f"/api/v1/orders/{order_id}/", {"address": "9 New Rd"}, content_type="application/json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert [row["id"] for row in client.get(ROUTES, query).json()["results"]] == [patched["id"]]
+    moved_order = moved["stops"][0]["order"]
+    transition = post(
+        client, f"/api/v1/orders/{moved_order}/transition/", {"to_status": "out_for_delivery"}
+    )
+    assert transition.status_code == 200, transition.content
+    rows = client.get(ROUTES, query).json()["results"]
+    assert [row["id"] for row in rows] == [patched["id"], moved["id"]]
+    assert all(dt.datetime.fromisoformat(row["updated_at"]) >= since for row in rows)
+    detail = client.get(f"{ROUTES}{moved['id']}/").json()
+    assert detail["stops"][0]["order_status"] == "out_for_delivery"
+    assert dt.datetime.fromisoformat(detail["updated_at"]) >= since
 
 
 def test_etag_304_until_the_plan_changes(tenant_a: Tenant) -> None:
