@@ -34,6 +34,11 @@ class Conflict(DomainError):
     """The thing exists but cannot change this way now (its state moved on)."""
 
 
+class Unprocessable(DomainError):
+    """The request is well formed but does not fit what it names as it is now: a whole new
+    order of a route's stops that is not exactly the route's stops."""
+
+
 class PermissionDenied(DomainError):
     """The caller may not do this."""
 

@@ -56,6 +56,22 @@ class StopMoveInputSerializer(StrictInputSerializer):
     plan_version = plan_version_field()
 
 
+# The most stops a whole new order names (a van's day is a few hundred at most).
+REORDER_MAX_STOPS = 1000
+
+
+class StopsReorderInputSerializer(StrictInputSerializer):
+    """A whole new visiting order of the route's stops, based on `plan_version`."""
+
+    stops = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=BIG_ID),
+        max_length=REORDER_MAX_STOPS,
+        help_text="Every stop id of the route, each once, in the new visiting order; stops "
+        "already visited stay first, in their order. Anything else is a 422.",
+    )
+    plan_version = plan_version_field()
+
+
 class PlanVersionInputSerializer(StrictInputSerializer):
     plan_version = plan_version_field()
 

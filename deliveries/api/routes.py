@@ -37,6 +37,7 @@ from .route_serializers import (
     StopAddInputSerializer,
     StopMoveInputSerializer,
     StopOutputSerializer,
+    StopsReorderInputSerializer,
 )
 
 NOT_FOUND = OpenApiResponse(description="No such route (or stop) in your organization")
@@ -315,6 +316,41 @@ class RouteStopMoveApi(RoutesApiView):
                 route_id=route_id,
                 stop_id=stop_id,
                 sequence=sequence,
+                plan_version=plan_version,
+            ),
+        )
+        return self.route_answer(route_id)
+
+
+class RouteStopsReorderApi(RoutesApiView):
+    serializer_class = StopsReorderInputSerializer
+
+    @extend_schema(
+        operation_id="routes_stops_reorder",
+        summary="Reorder a route's stops",
+        description="Puts the whole route in a new visiting order in one change (what a "
+        "planner or an optimizer proposes): `stops` names every stop of the route once, the "
+        "visited ones first in their order. The stops are numbered 1 to n in that order; "
+        "the same order again changes nothing (the `plan_version` stays).",
+        request=StopsReorderInputSerializer,
+        responses={
+            **plan_change_responses("A visited stop moved, or invalid input"),
+            422: OpenApiResponse(
+                description="`stops` is not exactly the route's stops, each once (the "
+                "problem's `stop_ids` are the route's stops in their order now); or the "
+                "Idempotency-Key was used with another body."
+            ),
+        },
+    )
+    def post(self, request: Request, route_id: int) -> Response:
+        self.plan_change(
+            request,
+            route_id,
+            StopsReorderInputSerializer,
+            lambda stops, plan_version: services.stops_reorder(
+                organization_id=self.organization_id,
+                route_id=route_id,
+                stop_ids=stops,
                 plan_version=plan_version,
             ),
         )

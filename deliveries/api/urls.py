@@ -41,6 +41,11 @@ urlpatterns = [
     ),
     path("routes/<int:route_id>/stops/", routes.RouteStopAddApi.as_view(), name="route_stop_add"),
     path(
+        "routes/<int:route_id>/stops/reorder/",
+        routes.RouteStopsReorderApi.as_view(),
+        name="route_stops_reorder",
+    ),
+    path(
         "routes/<int:route_id>/stops/<int:stop_id>/",
         routes.RouteStopDetailApi.as_view(),
         name="route_stop_detail",

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from fleet.models import Driver, Hub, Vehicle
 from tenancy.context import require_organization
-from tenancy.errors import Conflict
+from tenancy.errors import Conflict, Unprocessable
 
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
@@ -41,6 +41,11 @@ _RESEQUENCE_OFFSET = 1_000_000
 
 class RouteConflict(Conflict):
     """The route cannot change this way now (completed, or changed meanwhile)."""
+
+
+class RouteStopsMismatch(Unprocessable):
+    """A new order of the route's stops that does not name each of them exactly once; `extra`
+    holds the route's stop ids in their order now."""
 
 
 def _plan_source(actor: AbstractBaseUser | None) -> str:
@@ -225,16 +230,17 @@ def stops_reorder(
     stop_ids: Sequence[int],
     plan_version: int | None = None,
 ) -> None:
-    """Visit the route's stops in the order of `stop_ids` (all of them, each once). Stops
-    already visited keep their places at the front."""
+    """Visit the route's stops in the order of `stop_ids` (all of them, each once: else
+    RouteStopsMismatch). Stops already visited keep their places at the front."""
     require_organization(organization_id)
     with transaction.atomic():
         route = _route_lock(organization_id, route_id, plan_version=plan_version)
         current = list(Stop.objects.filter(route=route).order_by("sequence"))
-        if sorted(stop_ids) != sorted(stop.pk for stop in current) or len(set(stop_ids)) != len(
-            stop_ids
-        ):
-            raise ValidationError({"stops": "Give every stop of this route exactly once."})
+        if sorted(stop_ids) != sorted(stop.pk for stop in current):
+            raise RouteStopsMismatch(
+                "Give every stop of this route exactly once.",
+                extra={"stop_ids": [stop.pk for stop in current]},
+            )
         visited = [stop.pk for stop in current if stop.actual_arrival is not None]
         if list(stop_ids[: len(visited)]) != visited:
             raise ValidationError({"stops": "Stops already visited cannot move."})

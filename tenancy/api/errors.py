@@ -22,7 +22,15 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
-from ..errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied, RateLimited
+from ..errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unprocessable,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://doorstep.dev/problems/"
@@ -32,6 +40,7 @@ STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (Unprocessable, 422),
     (RateLimited, 429),
 )
 # Everything a service may raise for a refusal, as opposed to a bug.
@@ -53,6 +62,11 @@ PROBLEM_KINDS: dict[int, tuple[str, str]] = {
     500: ("server-error", "Something went wrong on our side."),
     503: ("unavailable", "The service is unavailable; try again shortly."),
 }
+# Domain errors whose problem is not their status' usual kind (a 422 is mostly a reused
+# Idempotency-Key): error class -> (slug, title).
+PROBLEM_KIND_OF: tuple[tuple[type[DomainError], tuple[str, str]], ...] = (
+    (Unprocessable, ("unprocessable", "The request does not fit the resource as it is now.")),
+)
 
 
 def problem_type(slug: str) -> str:
@@ -64,14 +78,15 @@ def problem(
     detail: str,
     *,
     slug: str | None = None,
+    title: str | None = None,
     errors: list[dict[str, str]] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A problem-details body. `extra` carries the problem's own facts (an order id...)."""
-    default_slug, title = PROBLEM_KINDS.get(status, ("error", "The request failed."))
+    default_slug, default_title = PROBLEM_KINDS.get(status, ("error", "The request failed."))
     body: dict[str, Any] = {
         "type": problem_type(slug or default_slug),
-        "title": title,
+        "title": title or default_title,
         "status": status,
         "detail": detail or title,
     }
@@ -149,7 +164,10 @@ def error_answer(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
     errors = None
     if isinstance(exc, DjangoValidationError):
         errors = validation_errors(serializers.as_serializer_error(exc))
-    return status, problem(status, error_text(exc), errors=errors, **extra)
+    slug, title = next(
+        (kind for cls, kind in PROBLEM_KIND_OF if isinstance(exc, cls)), (None, None)
+    )
+    return status, problem(status, error_text(exc), slug=slug, title=title, errors=errors, **extra)
 
 
 def _retry_after(response: JsonResponse | Response, exc: BaseException) -> None:

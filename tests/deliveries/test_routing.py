@@ -16,6 +16,7 @@ from django_scopes import scope, scopes_disabled
 from deliveries.models import DeliveryEvent, Order, OrderStatus, Route, Stop
 from deliveries.services.routes import (
     RouteConflict,
+    RouteStopsMismatch,
     route_create,
     route_dispatch,
     stop_add,
@@ -156,10 +157,11 @@ def test_remove_and_reorder_keep_the_sequence_contiguous(tenant_a: Tenant) -> No
     assert [ref for _, ref in plan(route)] == [refs[2], refs[1], refs[0]]
     with pytest.raises(ValidationError, match="further"), tenant_context(org):
         stop_move(organization_id=org, route_id=route.pk, stop_id=ids[3], offset=-1)
-    with pytest.raises(ValidationError, match="exactly once"), tenant_context(org):
+    with pytest.raises(RouteStopsMismatch, match="exactly once"), tenant_context(org):
         stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[0], ids[0], ids[2]])
-    with pytest.raises(ValidationError, match="exactly once"), tenant_context(org):
+    with pytest.raises(RouteStopsMismatch, match="exactly once") as mismatch, tenant_context(org):
         stops_reorder(organization_id=org, route_id=route.pk, stop_ids=[ids[0], ids[2]])
+    assert mismatch.value.extra == {"stop_ids": [ids[3], ids[2], ids[0]]}
     version = fresh(route).plan_version
     with pytest.raises(RouteConflict, match="changed meanwhile"), tenant_context(org):
         stops_reorder(

@@ -229,6 +229,7 @@ POST_ONLY_URLS: set[str] = {
     "deliveries-api:route_stop_add",
     "deliveries-api:route_stop_move",
     "deliveries-api:route_stop_remove",
+    "deliveries-api:route_stops_reorder",
     "deliveries-api:route_dispatch",
     # tests/alerts/test_views.py::test_actions_on_a_foreign_alert_are_404_and_change_nothing
     "alerts:alert_action",

@@ -292,6 +292,7 @@ def test_foreign_route_api_writes_are_refused(
         (f"{on_b}/stops/{stop_b.pk}/move/", {"sequence": 1, "plan_version": 0}),
         (f"{on_b}/stops/{stop_b.pk}/remove/", {"plan_version": 0}),
         (f"{on_b}/dispatch/", {"plan_version": 0}),
+        (f"{on_b}/stops/reorder/", {"stops": [stop_b.pk], "plan_version": 0}),
         # A's own route with B's stop: no such stop on it.
         (f"{on_a}/stops/{stop_b.pk}/move/", {"sequence": 1, "plan_version": 0}),
         (f"{on_a}/stops/{stop_b.pk}/remove/", {"plan_version": 0}),
@@ -299,6 +300,12 @@ def test_foreign_route_api_writes_are_refused(
     foreign_bodies: list[tuple[str, dict[str, Any]]] = [
         ("/api/v1/routes/", {"hub": tenant_b.hub.pk, "date": "2030-01-01"}),
         (f"{on_a}/stops/", {"order": tenant_b.order.pk, "plan_version": 0}),
+    ]
+    # A's own route's new order naming B's stop: not A's route's stops (422, A's ids only).
+    stop_a = tenant_a.delivery_objects[Stop]
+    foreign_members = [
+        (f"{on_a}/stops/reorder/", {"stops": [stop_b.pk], "plan_version": 0}),
+        (f"{on_a}/stops/reorder/", {"stops": [stop_a.pk, stop_b.pk], "plan_version": 0}),
     ]
     for client in (
         login(tenant_a.users[role]),
@@ -312,6 +319,12 @@ def test_foreign_route_api_writes_are_refused(
             response = client.post(url, body, content_type="application/json")
             assert response.status_code in (400, 403), (role, url, response.status_code)
             assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} {url}")
+        for url, body in foreign_members:
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code in (403, 422), (role, url, response.status_code)
+            assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} {url}")
+            if response.status_code == 422:
+                assert response.json()["stop_ids"] == [stop_a.pk]
     with scopes_disabled():
         route_b.refresh_from_db()
         assert (route_b.status, route_b.plan_version) == ("planned", 0)

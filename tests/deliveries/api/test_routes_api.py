@@ -392,6 +392,70 @@ def test_moving_a_stop_keeps_the_sequence_contiguous(tenant_a: Tenant) -> None:
     assert plan_of(client.get(f"{ROUTES}{route['id']}/").json()) == plan_of(back)
 
 
+def test_a_whole_new_order_of_the_stops_in_one_change(tenant_a: Tenant) -> None:
+    client = token_client()
+    orders = orders_new(tenant_a, 3)
+    route = stops_add(client, route_new(client, tenant_a), orders)
+    url = f"{ROUTES}{route['id']}/stops/reorder/"
+    a, b, c = (stop["id"] for stop in route["stops"])
+    refs = [order.reference for order in orders]
+    response = post(client, url, {"stops": [c, a, b], "plan_version": route["plan_version"]})
+    assert response.status_code == 200, response.content
+    reordered = response.json()
+    assert plan_of(reordered) == list(enumerate([refs[2], refs[0], refs[1]], 1))
+    assert reordered["plan_version"] == route["plan_version"] + 1
+    same = post(client, url, {"stops": [c, a, b], "plan_version": reordered["plan_version"]})
+    assert same.status_code == 200 and same.json()["plan_version"] == reordered["plan_version"]
+    # Based on the version before the reorder: someone changed the plan since.
+    stale = problem_of(post(client, url, {"stops": [a, b, c], "plan_version": 3}), 409)
+    assert stale["plan_version"] == reordered["plan_version"]
+    assert plan_of(client.get(f"{ROUTES}{route['id']}/").json()) == plan_of(reordered)
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [
+        pytest.param(lambda a, b, c, other: [a, b], id="one-missing"),
+        pytest.param(lambda a, b, c, other: [a, b, c, other], id="one-too-many"),
+        pytest.param(lambda a, b, c, other: [a, a, b], id="one-twice"),
+        pytest.param(lambda a, b, c, other: [a, b, c, c], id="all-and-one-twice"),
+        pytest.param(lambda a, b, c, other: [a, b, other], id="another-routes-stop"),
+        pytest.param(lambda a, b, c, other: [], id="none"),
+    ],
+)
+def test_a_list_that_is_not_exactly_the_routes_stops_is_422(tenant_a: Tenant, pick: Any) -> None:
+    client = token_client()
+    route = stops_add(client, route_new(client, tenant_a), orders_new(tenant_a, 3))
+    a, b, c = (stop["id"] for stop in route["stops"])
+    other = tenant_a.delivery_objects[Stop].pk  # a stop of the tenant's other route
+    body = {"stops": pick(a, b, c, other), "plan_version": route["plan_version"]}
+    refused = problem_of(post(client, f"{ROUTES}{route['id']}/stops/reorder/", body), 422)
+    assert refused["type"].endswith("/unprocessable")
+    assert refused["title"] == "The request does not fit the resource as it is now."
+    assert refused["stop_ids"] == [a, b, c]
+    after = client.get(f"{ROUTES}{route['id']}/").json()
+    assert after["plan_version"] == route["plan_version"] and plan_of(after) == plan_of(route)
+
+
+def test_reorder_refuses_a_bad_body_by_name(tenant_a: Tenant) -> None:
+    client = token_client()
+    route = stops_add(client, route_new(client, tenant_a), orders_new(tenant_a, 1))
+    url = f"{ROUTES}{route['id']}/stops/reorder/"
+    stop = route["stops"][0]["id"]
+    for body, fields in (
+        ({"stops": [stop]}, {"plan_version"}),
+        ({"plan_version": 1}, {"stops"}),
+        ({"stops": "1,2", "plan_version": 1}, {"stops"}),
+        ({"stops": [0, "x"], "plan_version": 1}, {"stops"}),
+        ({"stops": list(range(1, 1002)), "plan_version": 1}, {"stops"}),
+        ({"stops": [stop], "plan_version": 1, "order": stop}, {"order"}),
+    ):
+        assert problem_fields(post(client, url, body)) == fields, body
+    problem_of(
+        post(client, f"{ROUTES}{2**62}/stops/reorder/", {"stops": [], "plan_version": 0}), 404
+    )
+
+
 def test_a_visited_stop_neither_moves_nor_goes(tenant_a: Tenant) -> None:
     from deliveries.services.routes import stop_arrive
     from tenancy.context import tenant_context
@@ -411,6 +475,12 @@ def test_a_visited_stop_neither_moves_nor_goes(tenant_a: Tenant) -> None:
         {"sequence": 1, "plan_version": version},
     )
     assert problem_of(moved, 400)["errors"][0]["pointer"] == ""  # the request as a whole
+    reordered = post(
+        client,
+        f"{ROUTES}{route['id']}/stops/reorder/",
+        {"stops": [other, visited], "plan_version": version},
+    )
+    assert problem_fields(reordered) == {"stops"}
     problem_of(
         post(client, f"{ROUTES}{route['id']}/stops/{visited}/remove/", {"plan_version": version}),
         409,
@@ -485,6 +555,7 @@ def test_writes_need_the_orders_scope_and_reads_any(tenant_a: Tenant) -> None:
         (f"{ROUTES}{today_route.pk}/stops/{stop.pk}/move/", {"sequence": 1, "plan_version": 0}),
         (f"{ROUTES}{today_route.pk}/stops/{stop.pk}/remove/", {"plan_version": 0}),
         (f"{ROUTES}{today_route.pk}/dispatch/", {"plan_version": 0}),
+        (f"{ROUTES}{today_route.pk}/stops/reorder/", {"stops": [stop.pk], "plan_version": 0}),
     ]
     for scopes in (["read"], ["tracking"]):
         client = scoped_client(tenant_a, scopes)
@@ -534,6 +605,7 @@ def test_a_support_member_reads_routes_but_may_not_change_them(tenant_a: Tenant)
         (f"{ROUTES}{route.pk}/stops/{stop.pk}/move/", {"sequence": 1, "plan_version": 0}),
         (f"{ROUTES}{route.pk}/stops/{stop.pk}/remove/", {"plan_version": 0}),
         (f"{ROUTES}{route.pk}/dispatch/", {"plan_version": 0}),
+        (f"{ROUTES}{route.pk}/stops/reorder/", {"stops": [stop.pk], "plan_version": 0}),
     ]
     for url, body in writes:
         assert "dispatcher" in problem_of(post(support, url, body), 403)["detail"], url
@@ -588,3 +660,15 @@ def test_concurrent_changes_of_one_plan_version_apply_once(tenant_a: Tenant) -> 
     after = token_client().get(f"{ROUTES}{route['id']}/").json()
     assert after["plan_version"] == 1 and [s["sequence"] for s in after["stops"]] == [1]
     assert sorted(status_of(order) for order in orders) == ["assigned", "created"]
+
+
+def test_the_schema_documents_the_route_writes() -> None:
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    reorder = schema["paths"]["/api/v1/routes/{route_id}/stops/reorder/"]["post"]
+    assert {"200", "400", "404", "409", "422"} <= set(reorder["responses"])
+    assert "stop_ids" in reorder["responses"]["422"]["description"]
+    assert "Console roles: admin, manager, dispatcher" in reorder["description"]
+    body = schema["components"]["schemas"]["StopsReorderInput"]
+    assert set(body["required"]) == {"stops", "plan_version"}
+    assert body["properties"]["stops"]["maxItems"] == 1000
+    assert body["additionalProperties"] is False
