@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tenancy.api.serializers import StrictInputSerializer
+from tenancy.api.serializers import StrictInputSerializer, WholePatchInputSerializer
 
 from ..models import Route, Stop
 from .serializers import BIG_ID
@@ -23,18 +23,32 @@ def plan_version_field() -> serializers.IntegerField:
     )
 
 
+def crew_field(what: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1,
+        max_value=BIG_ID,
+        required=False,
+        allow_null=True,
+        help_text=f"A {what}'s id, or null for none yet.",
+    )
+
+
 class RouteCreateInputSerializer(StrictInputSerializer):
     """A planned route of one hub for one day; the vehicle and the driver may come later (a
     route is dispatched only with both). A vehicle or driver has one route a day."""
 
     hub = serializers.IntegerField(min_value=1, max_value=BIG_ID, help_text="The hub's id.")
     date = serializers.DateField(help_text="The route's day (YYYY-MM-DD).")
-    vehicle = serializers.IntegerField(
-        min_value=1, max_value=BIG_ID, required=False, allow_null=True, help_text="A vehicle's id."
-    )
-    driver = serializers.IntegerField(
-        min_value=1, max_value=BIG_ID, required=False, allow_null=True, help_text="A driver's id."
-    )
+    vehicle = crew_field("vehicle")
+    driver = crew_field("driver")
+
+
+class RouteUpdateInputSerializer(WholePatchInputSerializer):
+    """Who drives a planned route, and in what; members not given keep their values."""
+
+    vehicle = crew_field("vehicle")
+    driver = crew_field("driver")
+    plan_version = plan_version_field()
 
 
 class StopAddInputSerializer(StrictInputSerializer):

@@ -34,6 +34,7 @@ from .route_serializers import (
     RouteCreateInputSerializer,
     RouteDetailOutputSerializer,
     RouteOutputSerializer,
+    RouteUpdateInputSerializer,
     StopAddInputSerializer,
     StopMoveInputSerializer,
     StopOutputSerializer,
@@ -207,6 +208,29 @@ class RouteDetailApi(RoutesApiView):
         responses={200: RouteDetailOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request: Request, route_id: int) -> Response:
+        return self.route_answer(route_id)
+
+    @extend_schema(
+        operation_id="routes_partial_update",
+        summary="Change a route's vehicle or driver",
+        description="Gives a planned route another vehicle or driver (null: none yet), with "
+        "the rules of a new route: yours, and without another route that day (a 400 naming "
+        "the field). A change is a plan change: the `plan_version` moves and the ETAs are "
+        "recomputed from the new vehicle; the same crew again changes nothing. 409 once the "
+        "route is dispatched, or when its plan changed since `plan_version`.",
+        request=RouteUpdateInputSerializer,
+        responses=plan_change_responses("Not your vehicle or driver, taken that day, or invalid"),
+    )
+    def patch(self, request: Request, route_id: int) -> Response:
+        def change(plan_version: int, **crew: int | None) -> None:
+            services.route_crew_change(
+                organization_id=self.organization_id,
+                route_id=route_id,
+                changes=crew,
+                plan_version=plan_version,
+            )
+
+        self.plan_change(request, route_id, RouteUpdateInputSerializer, change)
         return self.route_answer(route_id)
 
 

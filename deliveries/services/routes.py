@@ -1,5 +1,5 @@
-"""Route writes: create a route, add, remove and reorder its stops, dispatch it, and
-record the vehicle reaching and leaving a stop.
+"""Route writes: create a route, change its vehicle or driver, add, remove and reorder its
+stops, dispatch it, and record the vehicle reaching and leaving a stop.
 
 Every plan change locks the route row, checks the route may still change, bumps
 `plan_version` (the driver app and the console compare it to know their copy is stale) and
@@ -88,6 +88,26 @@ def _resequence(route: Route, stop_ids: Sequence[int]) -> None:
     Stop.objects.bulk_update(stops, ["sequence"])
 
 
+def _crew_check(
+    organization_id: int,
+    date: dt.date,
+    *,
+    vehicle_id: int | None,
+    driver_id: int | None,
+    route_id: int | None = None,
+) -> None:
+    """The vehicle and the driver are the organization's and have no other route that day."""
+    others = Route.objects.filter(organization_id=organization_id, date=date).exclude(pk=route_id)
+    if vehicle_id is not None:
+        owned_check(Vehicle, organization_id=organization_id, pk=vehicle_id, field="vehicle")
+        if others.filter(vehicle_id=vehicle_id).exists():
+            raise ValidationError({"vehicle": "This vehicle already has a route that day."})
+    if driver_id is not None:
+        owned_check(Driver, organization_id=organization_id, pk=driver_id, field="driver")
+        if others.filter(driver_id=driver_id).exists():
+            raise ValidationError({"driver": "This driver already has a route that day."})
+
+
 def route_create(
     *,
     organization_id: int,
@@ -100,18 +120,7 @@ def route_create(
     require_organization(organization_id)
     with transaction.atomic():
         owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
-        if vehicle_id is not None:
-            owned_check(Vehicle, organization_id=organization_id, pk=vehicle_id, field="vehicle")
-            if Route.objects.filter(
-                organization_id=organization_id, vehicle_id=vehicle_id, date=date
-            ).exists():
-                raise ValidationError({"vehicle": "This vehicle already has a route that day."})
-        if driver_id is not None:
-            owned_check(Driver, organization_id=organization_id, pk=driver_id, field="driver")
-            if Route.objects.filter(
-                organization_id=organization_id, driver_id=driver_id, date=date
-            ).exists():
-                raise ValidationError({"driver": "This driver already has a route that day."})
+        _crew_check(organization_id, date, vehicle_id=vehicle_id, driver_id=driver_id)
         return Route.objects.create(
             organization_id=organization_id,
             hub_id=hub_id,
@@ -119,6 +128,56 @@ def route_create(
             vehicle_id=vehicle_id,
             driver_id=driver_id,
         )
+
+
+# What route_crew_change may change: who drives the route, and in what.
+ROUTE_CREW_FIELDS = ("vehicle", "driver")
+
+
+def route_crew_change(
+    *,
+    organization_id: int,
+    route_id: int,
+    changes: dict[str, int | None],
+    plan_version: int | None = None,
+) -> Route:
+    """Give a planned route another vehicle or driver (or none yet), with route_create's rules:
+    the organization's, and no other route of theirs that day. A change is a plan change (the
+    ETAs start from the new vehicle); the same crew again changes nothing.
+
+    Raises RouteConflict for a route that is dispatched or further (its driver has it) or that
+    changed since `plan_version`, ValidationError naming the field otherwise.
+    """
+    require_organization(organization_id)
+    unknown = sorted(set(changes) - set(ROUTE_CREW_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    with transaction.atomic():
+        route = _route_lock(organization_id, route_id, plan_version=plan_version)
+        if route.status != Route.Status.PLANNED:
+            raise RouteConflict(
+                f"This route is already {route.get_status_display().lower()}: its vehicle and "
+                "driver no longer change."
+            )
+        changed = {
+            f"{name}_id": value
+            for name, value in changes.items()
+            if getattr(route, f"{name}_id") != value
+        }
+        if not changed:
+            return route
+        _crew_check(
+            organization_id,
+            route.date,
+            vehicle_id=changed.get("vehicle_id"),
+            driver_id=changed.get("driver_id"),
+            route_id=route.pk,
+        )
+        for field, value in changed.items():
+            setattr(route, field, value)
+        route.save(update_fields=list(changed))
+        _plan_changed(route)
+    return route
 
 
 def _order_assign(

@@ -59,6 +59,21 @@ class StrictInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return super().to_internal_value(data)
 
 
+class WholePatchInputSerializer(StrictInputSerializer):
+    """A PATCH body whose required members stay required (a plan change names the
+    `plan_version` it is based on). drf-spectacular documents a PATCH body as DRF's partial
+    serializer, with nothing required; the views validate these bodies whole, so the schema
+    must say so too."""
+
+    @property  # type: ignore[override]
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass  # never partial: DRF's and drf-spectacular's requests are ignored
+
+
 class EmptyInputSerializer(StrictInputSerializer):
     """The body of an action that takes nothing: `{}` (or no body); any member is refused."""
 

@@ -325,9 +325,22 @@ def test_foreign_route_api_writes_are_refused(
             assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} {url}")
             if response.status_code == 422:
                 assert response.json()["stop_ids"] == [stop_a.pk]
+        # The crew of B's route (404), and B's vehicle or driver for A's route (400).
+        for url, body, refused in (
+            (f"{on_b}/", {"vehicle": None, "plan_version": 0}, (403, 404)),
+            (f"{on_a}/", {"vehicle": tenant_b.vehicle.pk, "plan_version": 0}, (400, 403)),
+            (f"{on_a}/", {"driver": tenant_b.driver.pk, "plan_version": 0}, (400, 403)),
+        ):
+            response = client.patch(url, body, content_type="application/json")
+            assert response.status_code in refused, (role, url, body, response.status_code)
+            assert_no_foreign_data(response.content.decode(), tenant_b, f"{role} PATCH {url}")
     with scopes_disabled():
         route_b.refresh_from_db()
         assert (route_b.status, route_b.plan_version) == ("planned", 0)
+        assert route_b.vehicle_id == tenant_b.vehicle.pk
+        route_a.refresh_from_db()
+        assert route_a.vehicle_id != tenant_b.vehicle.pk
+        assert route_a.driver_id != tenant_b.driver.pk
         assert list(Stop.objects.filter(route=route_b).values_list("pk", flat=True)) == [stop_b.pk]
         assert Order.objects.get(pk=tenant_b.order.pk).status == "created"
         assert not Route.objects.filter(hub=tenant_b.hub, date="2030-01-01").exists()

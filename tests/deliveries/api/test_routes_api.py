@@ -392,6 +392,72 @@ def test_moving_a_stop_keeps_the_sequence_contiguous(tenant_a: Tenant) -> None:
     assert plan_of(client.get(f"{ROUTES}{route['id']}/").json()) == plan_of(back)
 
 
+def patch(client: Client, url: str, body: Any) -> Any:
+    return client.patch(url, body, content_type="application/json")
+
+
+def test_a_planned_route_gets_its_vehicle_and_driver_later(tenant_a: Tenant) -> None:
+    client = token_client()
+    route = stops_add(client, route_new(client, tenant_a, vehicle=False), orders_new(tenant_a, 1))
+    url = f"{ROUTES}{route['id']}/"
+    van = VehicleFactory.create(organization=tenant_a.organization, hub=tenant_a.hub)
+    response = patch(client, url, {"vehicle": van.pk, "plan_version": route["plan_version"]})
+    assert response.status_code == 200, response.content
+    crewed = response.json()
+    assert (crewed["vehicle"], crewed["vehicle_plate"], crewed["driver"]) == (
+        van.pk,
+        van.plate,
+        None,
+    )
+    assert crewed["plan_version"] == route["plan_version"] + 1
+    crewed = patch(
+        client, url, {"driver": van.driver_id, "plan_version": crewed["plan_version"]}
+    ).json()
+    assert (crewed["vehicle"], crewed["driver"]) == (van.pk, van.driver_id)
+    same = patch(
+        client,
+        url,
+        {"vehicle": van.pk, "driver": van.driver_id, "plan_version": crewed["plan_version"]},
+    )
+    assert same.status_code == 200 and same.json()["plan_version"] == crewed["plan_version"]
+    dispatched = post(client, f"{url}dispatch/", {"plan_version": crewed["plan_version"]})
+    assert dispatched.status_code == 200, dispatched.content
+    late = patch(client, url, {"vehicle": None, "plan_version": dispatched.json()["plan_version"]})
+    assert "dispatched" in problem_of(late, 409)["detail"]
+    assert route_row(route["id"]).vehicle_id == van.pk
+
+
+def test_a_crew_change_refuses_what_a_new_route_would(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    client = token_client()
+    busy = route_new(client, tenant_a, offset=4)  # its own van and driver, that day
+    route = route_new(client, tenant_a, vehicle=False, offset=4)
+    url = f"{ROUTES}{route['id']}/"
+    for body, fields in (
+        ({"vehicle": busy["vehicle"], "plan_version": 0}, {"vehicle"}),
+        ({"driver": busy["driver"], "plan_version": 0}, {"driver"}),
+        ({"vehicle": tenant_b.vehicle.pk, "plan_version": 0}, {"vehicle"}),
+        ({"driver": tenant_b.driver.pk, "plan_version": 0}, {"driver"}),
+        ({"vehicle": 2**62, "plan_version": 0}, {"vehicle"}),
+        ({"vehicle": busy["vehicle"]}, {"plan_version"}),
+        ({"vehicle": "x", "plan_version": 0}, {"vehicle"}),
+        ({"hub": tenant_a.hub.pk, "plan_version": 0}, {"hub"}),
+        ({"status": "dispatched", "plan_version": 0}, {"status"}),
+    ):
+        response = patch(client, url, body)
+        assert response.status_code == 400, (body, response.content)
+        assert problem_fields(response) == fields, body
+        assert tenant_b.vehicle.plate not in response.content.decode()
+    stale = problem_of(patch(client, url, {"vehicle": None, "plan_version": 7}), 409)
+    assert stale["plan_version"] == 0
+    row = route_row(route["id"])
+    assert (row.vehicle_id, row.driver_id, row.plan_version) == (None, None, 0)
+    # A route may take its own vehicle back after giving it up, and the other route's once free.
+    freed = patch(client, f"{ROUTES}{busy['id']}/", {"vehicle": None, "plan_version": 0})
+    assert freed.status_code == 200
+    taken = patch(client, url, {"vehicle": busy["vehicle"], "plan_version": 0})
+    assert taken.status_code == 200 and taken.json()["vehicle"] == busy["vehicle"]
+
+
 def test_a_whole_new_order_of_the_stops_in_one_change(tenant_a: Tenant) -> None:
     client = token_client()
     orders = orders_new(tenant_a, 3)
@@ -564,6 +630,8 @@ def test_writes_need_the_orders_scope_and_reads_any(tenant_a: Tenant) -> None:
         for url, body in writes:
             refused = post(client, url, body)
             assert "orders" in problem_of(refused, 403)["detail"], url
+        crew = patch(client, f"{ROUTES}{route['id']}/", {"vehicle": None, "plan_version": 0})
+        assert "orders" in problem_of(crew, 403)["detail"]
     assert route_row(route["id"]).plan_version == 0
     assert route_row(today_route.pk).status == "planned"
     for scopes in (["orders"], ["admin"]):
@@ -609,6 +677,8 @@ def test_a_support_member_reads_routes_but_may_not_change_them(tenant_a: Tenant)
     ]
     for url, body in writes:
         assert "dispatcher" in problem_of(post(support, url, body), 403)["detail"], url
+    crew = patch(support, f"{ROUTES}{route.pk}/", {"vehicle": None, "plan_version": 0})
+    assert "dispatcher" in problem_of(crew, 403)["detail"]
     after = route_row(route.pk)
     assert (after.plan_version, after.status) == (0, "planned")
     with scopes_disabled():
@@ -667,6 +737,14 @@ def test_the_schema_documents_the_route_writes() -> None:
     reorder = schema["paths"]["/api/v1/routes/{route_id}/stops/reorder/"]["post"]
     assert {"200", "400", "404", "409", "422"} <= set(reorder["responses"])
     assert "stop_ids" in reorder["responses"]["422"]["description"]
+    crew = schema["paths"]["/api/v1/routes/{route_id}/"]["patch"]
+    assert {"200", "400", "404", "409", "415"} <= set(crew["responses"])
+    assert "Token scope: `orders`" in crew["description"]
+    crew_body = schema["components"]["schemas"]["RouteUpdateInput"]
+    assert set(crew_body["properties"]) == {"vehicle", "driver", "plan_version"}
+    assert crew_body["required"] == ["plan_version"]
+    assert crew["requestBody"]["required"] is True
+    assert crew_body["properties"]["vehicle"]["nullable"] is True
     assert "Console roles: admin, manager, dispatcher" in reorder["description"]
     body = schema["components"]["schemas"]["StopsReorderInput"]
     assert set(body["required"]) == {"stops", "plan_version"}
