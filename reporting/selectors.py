@@ -344,6 +344,17 @@ def route_eta_history(
     return stop_eta_predictions(organization_id, stops, day.start - dt.timedelta(days=1), day.end)
 
 
+def vehicle_day_routes(*, organization_id: int, vehicle_id: int, day: dt.date) -> list[Route]:
+    """The routes the vehicle drove (or was to drive) on `day`, for links to their plan
+    versus actual."""
+    require_organization(organization_id)
+    return list(
+        Route.objects.filter(organization_id=organization_id, vehicle_id=vehicle_id, date=day)
+        .select_related("hub")
+        .order_by("pk")
+    )
+
+
 def route_plan_versus_actual(
     *, organization_id: int, route_id: int, hub_ids: list[int] | None = None
 ) -> tuple[Route, PlanVersusActual]:

@@ -131,6 +131,9 @@ def vehicle_day(request: HttpRequest, vehicle_id: int, day: dt.date) -> HttpResp
             "today": today,
             "history_config": config,
             "export_urls": exports_urls,
+            "day_routes": selectors.vehicle_day_routes(
+                organization_id=organization_id, vehicle_id=vehicle.pk, day=day
+            ),
         },
     )
 

@@ -2,8 +2,9 @@
 
 1. Services: PostgreSQL and Redis from ``DATABASE_URL`` / ``REDIS_URL`` when set, else
    embedded ones (see scripts/embedded.py) with their data in ``.data/`` (kept across runs).
-2. ``manage.py migrate`` and ``manage.py seed_demo --history-days 28`` (idempotent: demo
-   tenants and logins, and four weeks of past days; DOORSTEP_DEMO_HISTORY_DAYS changes it).
+2. ``manage.py migrate`` and ``manage.py seed_demo --history-days 60`` (idempotent: demo
+   tenants and logins, and 60 past days, so the 30-day dashboard has the 30 days it compares
+   with; DOORSTEP_DEMO_HISTORY_DAYS changes it).
 3. Under honcho, one coloured log stream of:
      web        daphne on http://127.0.0.1:8000 (HTTP + websockets)
      worker     celery worker (alert evaluation, reports, webhooks)
@@ -76,7 +77,7 @@ if "--seed" in sys.argv:
 
 # Weeks of past days for the manager's dashboards and the history pages, seeded in seconds
 # (demo/history.py; days already seeded stay). DOORSTEP_DEMO_HISTORY_DAYS=0 turns it off.
-HISTORY_DAYS = os.environ.get("DOORSTEP_DEMO_HISTORY_DAYS", "28")
+HISTORY_DAYS = os.environ.get("DOORSTEP_DEMO_HISTORY_DAYS", "60")
 
 
 def prepare(env: dict[str, str], seed: bool) -> list[str]:

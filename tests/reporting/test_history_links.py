@@ -46,3 +46,19 @@ def test_the_live_map_panel_links_the_vehicle_today(tenant_a: Tenant) -> None:
     response = client.get(link)
     assert response.status_code == 302
     assert response["Location"].startswith(link) and response["Location"] != link
+
+
+def test_the_route_page_and_the_vehicle_day_link_plan_versus_actual(tenant_a: Tenant) -> None:
+    route = tenant_a.delivery_objects[Route]
+    with scopes_disabled():
+        Route.objects.filter(pk=route.pk).update(date=dt.date(2026, 3, 29))
+    client = login(tenant_a.users[Role.DISPATCHER])
+    plan_actual = f"/history/routes/{route.pk}/"
+    body = client.get(f"/routes/{route.pk}/").content.decode()
+    assert f'href="{plan_actual}" data-testid="route-plan-actual"' in body
+    day = client.get(f"/history/vehicles/{tenant_a.vehicle.pk}/2026-03-29/").content.decode()
+    assert f'href="{plan_actual}" data-testid="day-plan-actual"' in day
+    # The day before has no route of this vehicle: no link.
+    other = client.get(f"/history/vehicles/{tenant_a.vehicle.pk}/2026-03-28/").content.decode()
+    assert "day-plan-actual" not in other
+    assert client.get(plan_actual).status_code == 200
