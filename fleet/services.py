@@ -123,6 +123,56 @@ def _device_vehicle_check(organization_id: int, vehicle_id: int, hub_ids: list[i
         raise ValidationError({"vehicle": "This vehicle has a device already."})
 
 
+# What device_update may change: not the identifier (another tracker is another device) nor the
+# token (device_token_rotate).
+DEVICE_UPDATABLE_FIELDS = ("name", "protocol", "vehicle", "active")
+
+
+def device_update(
+    *,
+    organization_id: int,
+    device_id: int,
+    changes: dict[str, Any],
+    hub_ids: list[int] | None = None,
+) -> Device:
+    """Change some of a device's name, protocol, vehicle (another of the organization's,
+    within `hub_ids`, without a device; or None) and active flag. The ingest path's device
+    directory follows within 30 s. Raises Device.DoesNotExist for a foreign or out-of-scope id,
+    ValidationError naming the field otherwise (nothing is written then)."""
+    require_organization(organization_id)
+    unknown = sorted(set(changes) - set(DEVICE_UPDATABLE_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    with transaction.atomic():
+        device = (
+            device_list(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update(of=("self",))
+            .get(pk=device_id)
+        )
+        values: dict[str, Any] = {
+            ("vehicle_id" if name == "vehicle" else name): (
+                value.strip() if isinstance(value, str) else value
+            )
+            for name, value in changes.items()
+        }
+        changed = [name for name, value in values.items() if getattr(device, name) != value]
+        if not changed:
+            return device
+        vehicle_id: int | None = values.get("vehicle_id")
+        if "vehicle_id" in changed and vehicle_id is not None:
+            _device_vehicle_check(organization_id, vehicle_id, hub_ids)
+        for name in changed:
+            setattr(device, name, values[name])
+        device.full_clean(exclude=["organization", "vehicle", "identifier", "token_hash"])
+        try:
+            with transaction.atomic():
+                device.save(update_fields=changed)
+        except IntegrityError as exc:
+            # Lost a race for the vehicle with another request.
+            raise ValidationError({"vehicle": "This vehicle has a device already."}) from exc
+    return device
+
+
 def device_token_rotate(
     *, organization_id: int, device_id: int, hub_ids: list[int] | None = None
 ) -> tuple[Device, str]:

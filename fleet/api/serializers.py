@@ -192,3 +192,18 @@ class DeviceInputSerializer(StrictInputSerializer):
         help_text="A vehicle of yours without a device, or null.",
     )  # fmt: skip
     active = serializers.BooleanField(required=False, default=True)
+
+
+class DeviceUpdateInputSerializer(StrictInputSerializer):
+    """Some of a device's data; members not given keep their values. Its identifier does not
+    change (another tracker is another device), nor its token here (rotate it)."""
+
+    name = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    protocol = serializers.ChoiceField(choices=Device.Protocol.choices, required=False)
+    vehicle = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, allow_null=True,
+        help_text="Another vehicle of yours without a device, or null to take it off its vehicle.",
+    )  # fmt: skip
+    active = serializers.BooleanField(
+        required=False, help_text="false: its fixes are refused (within 30 s)."
+    )

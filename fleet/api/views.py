@@ -1,6 +1,6 @@
 """The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
-zones, vehicles and drivers are read here (kept in Django admin); devices are also created and
-their tokens rotated (admin scope). Any API token may read."""
+zones, vehicles and drivers are read here (kept in Django admin); devices are also created,
+changed and their tokens rotated (admin scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from .serializers import (
     DeviceCreatedSerializer,
     DeviceInputSerializer,
     DeviceSerializer,
+    DeviceUpdateInputSerializer,
     DriverSerializer,
     HubSerializer,
     PositionHistoryPageSerializer,
@@ -306,6 +307,30 @@ class DeviceDetailApi(DeviceApiView):
     @extend_schema(operation_id="devices_retrieve", summary="Read a device")
     def get(self, request: Request, device_id: int) -> Response:
         return Response(DeviceSerializer(self.device_or_404(device_id)).data)
+
+    @extend_schema(
+        operation_id="devices_partial_update",
+        summary="Change a device",
+        description="Its `name`, `protocol`, `vehicle` (another of yours without a device, or "
+        "null) or `active` (false: its fixes are refused); members not given keep their "
+        "values. The ingest follows within 30 seconds (each server's device directory "
+        "reloads): fixes sent meanwhile may still go to the old vehicle. The identifier does "
+        "not change (register another tracker as a new device); the token is rotated with "
+        "rotate-token.",
+        request=DeviceUpdateInputSerializer,
+        responses={200: DeviceSerializer},
+    )
+    def patch(self, request: Request, device_id: int) -> Response:
+        data = DeviceUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.device_or_404(device_id)
+        device = services.device_update(
+            organization_id=self.organization_id,
+            device_id=device_id,
+            changes=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        return Response(DeviceSerializer(device).data)
 
 
 class DeviceTokenRotateApi(DeviceApiView):

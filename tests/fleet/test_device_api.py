@@ -15,7 +15,7 @@ from tenancy.models import IdempotencyReceipt, Role
 from tenancy.tokens import token_hash
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import api_token_of
-from tests.support.api_clients import post, scoped_client
+from tests.support.api_clients import patch, post, scoped_client
 from tests.support.problems import problem_fields, problem_of
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,56 @@ def test_rotating_a_token_replaces_the_old_one(tenant_a: Tenant) -> None:
     assert not device.check_token("device-secret")  # the factory's old token
 
 
+def test_a_device_changes_name_vehicle_and_active_in_part(tenant_a: Tenant) -> None:
+    admin = scoped_client(tenant_a, ["admin"])
+    url = f"{DEVICES}{tenant_a.device.pk}/"
+    before = admin.get(url).json()
+    spare = spare_vehicle(tenant_a)
+    moved = patch(admin, url, {"vehicle": spare.pk, "name": "  Moved tracker "})
+    assert moved.status_code == 200, moved.content
+    assert moved.json() == {**before, "vehicle": spare.pk, "name": "Moved tracker"}
+    assert "token" not in moved.json()
+    device = stored(tenant_a.device.pk)
+    assert (device.vehicle_id, device.name) == (spare.pk, "Moved tracker")
+    assert device.check_token("device-secret")  # the token stays
+    # The vehicle it left may take another device now.
+    freed = post(admin, DEVICES, {"identifier": "tracker-second", "vehicle": tenant_a.vehicle.pk})
+    assert freed.status_code == 201, freed.content
+    off = patch(admin, url, {"vehicle": None, "active": False, "protocol": "json"})
+    assert off.status_code == 200, off.content
+    assert (off.json()["vehicle"], off.json()["active"], off.json()["protocol"]) == (
+        None,
+        False,
+        "json",
+    )
+    assert patch(admin, url, {}).json() == off.json()  # nothing given: nothing changes
+
+
+def test_a_device_change_refuses_what_a_create_would(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    admin = scoped_client(tenant_a, ["admin"])
+    url = f"{DEVICES}{tenant_a.device.pk}/"
+    taken = spare_vehicle(tenant_a, "TAKEN-1")
+    assert post(admin, DEVICES, {"identifier": "taker", "vehicle": taken.pk}).status_code == 201
+    before = admin.get(url).json()
+    cases = [
+        ({"vehicle": taken.pk}, {"vehicle"}),  # has a device
+        ({"vehicle": tenant_b.vehicle.pk}, {"vehicle"}),  # B's
+        ({"vehicle": 2**62}, {"vehicle"}),
+        ({"vehicle": "abc"}, {"vehicle"}),
+        ({"protocol": "carrier-pigeon"}, {"protocol"}),
+        ({"name": "x" * 81}, {"name"}),
+        ({"identifier": "renamed"}, {"identifier"}),
+        ({"token": "mine"}, {"token"}),
+        ({"active": "maybe"}, {"active"}),
+    ]
+    for body, fields in cases:
+        response = patch(admin, url, body)
+        assert response.status_code == 400, (body, response.content)
+        assert problem_fields(response) == fields, body
+        assert tenant_b.vehicle.plate not in response.content.decode()
+    assert admin.get(url).json() == before
+
+
 def test_writes_need_the_admin_scope_reads_do_not(tenant_a: Tenant) -> None:
     vehicle = spare_vehicle(tenant_a)
     for scopes in (["read"], ["orders"], ["tracking"]):
@@ -84,7 +134,10 @@ def test_writes_need_the_admin_scope_reads_do_not(tenant_a: Tenant) -> None:
         assert "admin" in problem_of(refused, 403)["detail"]
         rotate = post(client, f"{DEVICES}{tenant_a.device.pk}/rotate-token/")
         problem_of(rotate, 403)
+        change = patch(client, f"{DEVICES}{tenant_a.device.pk}/", {"active": False})
+        assert "admin" in problem_of(change, 403)["detail"]
     assert stored(tenant_a.device.pk).check_token("device-secret")
+    assert stored(tenant_a.device.pk).active
     with scopes_disabled():
         assert not Device.objects.filter(identifier__startswith="x-").exists()
 
@@ -99,6 +152,8 @@ def test_console_members_need_the_admin_role_to_write(
     assert client.get(DEVICES).status_code == 200
     response = post(client, DEVICES, {"identifier": f"console-{role}"})
     assert response.status_code == (201 if allowed else 403), response.content
+    change = patch(client, f"{DEVICES}{tenant_a.device.pk}/", {"name": f"by {role}"})
+    assert change.status_code == (200 if allowed else 403), change.content
 
 
 def test_bad_input_is_refused_by_name(tenant_a: Tenant, tenant_b: Tenant) -> None:
@@ -136,7 +191,11 @@ def test_foreign_devices_are_404_and_unchanged(tenant_a: Tenant, tenant_b: Tenan
         rotate = post(client, f"{DEVICES}{tenant_b.device.pk}/rotate-token/")
         assert rotate.status_code in (403, 404)
         assert tenant_b.device.identifier not in rotate.content.decode()
-    assert stored(tenant_b.device.pk).token_hash == before
+        change = patch(client, f"{DEVICES}{tenant_b.device.pk}/", {"vehicle": None})
+        assert change.status_code in (403, 404)
+        assert tenant_b.device.identifier not in change.content.decode()
+    device = stored(tenant_b.device.pk)
+    assert (device.token_hash, device.vehicle_id) == (before, tenant_b.vehicle.pk)
 
 
 def test_a_hub_scoped_member_sees_only_their_hubs_devices(tenant_a: Tenant) -> None:
@@ -153,3 +212,13 @@ def test_a_hub_scoped_member_sees_only_their_hubs_devices(tenant_a: Tenant) -> N
     client = login(user)
     assert client.get(DEVICES).json()["results"] == []
     problem_of(client.get(f"{DEVICES}{tenant_a.device.pk}/"), 404)
+
+
+def test_the_schema_documents_the_device_change() -> None:
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    change = schema["paths"]["/api/v1/devices/{device_id}/"]["patch"]
+    assert {"200", "400", "403", "404", "415"} <= set(change["responses"])
+    assert "Token scope: `admin`" in change["description"]
+    body = schema["components"]["schemas"]["PatchedDeviceUpdateInput"]
+    assert set(body["properties"]) == {"name", "protocol", "vehicle", "active"}
+    assert body["additionalProperties"] is False

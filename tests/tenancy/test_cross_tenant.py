@@ -229,12 +229,21 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         assert response.status_code == 404, (url, response.status_code, response.content[:300])
         assert_no_foreign_data(response.content.decode(), tenant_b, f"{credential} {url}")
     endpoint = tenant_b.delivery_objects[WebhookEndpoint]
-    change = client.patch(
-        f"/api/v1/webhooks/endpoints/{endpoint.pk}/",
-        {"url": "https://a.example/steal", "active": True},
+    for url, body in (
+        (f"/api/v1/webhooks/endpoints/{endpoint.pk}/", {"url": "https://a.example/steal"}),
+        (f"/api/v1/devices/{tenant_b.device.pk}/", {"name": "stolen", "vehicle": None}),
+    ):
+        change = client.patch(url, body, content_type="application/json")
+        assert change.status_code == 404, (url, change.content[:300])
+        assert_no_foreign_data(change.content.decode(), tenant_b, f"{credential} PATCH {url}")
+    # A's own device put on B's vehicle: refused by name, nothing of B's named.
+    moved = client.patch(
+        f"/api/v1/devices/{tenant_a.device.pk}/",
+        {"vehicle": tenant_b.vehicle.pk},
         content_type="application/json",
     )
-    assert change.status_code == 404, change.content[:300]
+    assert moved.status_code == 400, moved.content[:300]
+    assert_no_foreign_data(moved.content.decode(), tenant_b, f"{credential} device to B's van")
     assert foreign_rows(tenant_b) == before
 
 
