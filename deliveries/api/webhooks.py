@@ -189,6 +189,21 @@ class WebhookEndpointDetailApi(WebhookApiView):
         )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
+    @extend_schema(
+        operation_id="webhooks_endpoints_destroy",
+        summary="Delete a webhook endpoint",
+        description="Stops every delivery to it, the retries due included, and deletes it "
+        "with its delivery log. To stop it and keep the log, PATCH `active: false` instead.",
+        request=None,
+        responses={204: OpenApiResponse(description="Deleted, with its deliveries")},
+    )
+    def delete(self, request: Request, endpoint_id: int) -> Response:
+        self.endpoint_or_404(endpoint_id)
+        services.webhook_endpoint_delete(
+            organization_id=self.organization_id, endpoint_id=endpoint_id
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class WebhookDeliveryListApi(WebhookApiView):
     serializer_class = WebhookDeliverySerializer

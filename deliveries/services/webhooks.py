@@ -338,17 +338,13 @@ def _attempt_record(delivery: WebhookDelivery, status_code: int | None, error: s
         )
         delivery.status = Status.RETRYING
         delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "last_status_code",
-            "last_error",
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-        ]
+    fields = ("attempts", "last_status_code", "last_error", "status", "delivered_at")
+    recorded = WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=delivery.next_attempt_at,
+        **{name: getattr(delivery, name) for name in fields},
     )
-    return delay
+    # Gone while it was being sent: its endpoint was deleted with its log. Nothing to retry.
+    return delay if recorded else None
 
 
 def webhook_delivery_replay(*, organization_id: int, delivery_id: int) -> WebhookDelivery:
@@ -440,6 +436,17 @@ def webhook_endpoint_create(
     _endpoint_check(endpoint)
     endpoint.save()
     return endpoint
+
+
+def webhook_endpoint_delete(*, organization_id: int, endpoint_id: int) -> None:
+    """Delete an endpoint and its delivery log: nothing more is sent to it, not even the
+    retries due (an attempt under way when it goes records nothing). Deactivating it instead
+    (`active` false) keeps the log. Raises WebhookEndpoint.DoesNotExist for a foreign id."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        WebhookEndpoint.objects.select_for_update().get(
+            organization_id=organization_id, pk=endpoint_id
+        ).delete()
 
 
 def webhook_endpoint_update(

@@ -236,6 +236,9 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         change = client.patch(url, body, content_type="application/json")
         assert change.status_code == 404, (url, change.content[:300])
         assert_no_foreign_data(change.content.decode(), tenant_b, f"{credential} PATCH {url}")
+    gone = client.delete(f"/api/v1/webhooks/endpoints/{endpoint.pk}/")
+    assert gone.status_code == 404, gone.content[:300]
+    assert_no_foreign_data(gone.content.decode(), tenant_b, f"{credential} DELETE endpoint")
     # A's own device put on B's vehicle: refused by name, nothing of B's named.
     moved = client.patch(
         f"/api/v1/devices/{tenant_a.device.pk}/",

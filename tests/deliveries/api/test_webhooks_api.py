@@ -71,6 +71,45 @@ def test_an_endpoint_is_changed_in_part(tenant_a: Tenant) -> None:
         assert problem_fields(patch(admin, url, body)) == fields, body
 
 
+def test_deleting_an_endpoint_takes_its_delivery_log_with_it(tenant_a: Tenant) -> None:
+    admin = scoped_client(tenant_a, ["admin"])
+    endpoint = tenant_a.delivery_objects[WebhookEndpoint]
+    other = post(admin, ENDPOINTS, new_endpoint()).json()
+    with scopes_disabled():
+        assert WebhookDelivery.objects.filter(endpoint=endpoint).exists()
+    url = f"{ENDPOINTS}{endpoint.pk}/"
+    response = admin.delete(url)
+    assert response.status_code == 204 and response.content == b""
+    with scopes_disabled():
+        assert not WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
+        assert not WebhookDelivery.objects.filter(endpoint_id=endpoint.pk).exists()
+    problem_of(admin.get(url), 404)
+    problem_of(admin.delete(url), 404)
+    assert [row["id"] for row in admin.get(ENDPOINTS).json()["results"]] == [other["id"]]
+
+
+def test_an_attempt_under_way_when_its_endpoint_goes_records_nothing(tenant_a: Tenant) -> None:
+    from deliveries.services import webhooks as services
+    from tenancy.context import tenant_context
+
+    delivery = tenant_a.delivery_objects[WebhookDelivery]
+    organization_id = tenant_a.organization.pk
+    with tenant_context(organization_id):
+        with scopes_disabled():
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status="pending", next_attempt_at=None
+            )
+        claimed = services._attempt_claim(organization_id, delivery.pk)
+        assert claimed is not None
+        services.webhook_endpoint_delete(
+            organization_id=organization_id, endpoint_id=claimed.endpoint_id
+        )
+        # The POST failed (say): a retry would be due, but there is nothing left to retry.
+        assert services._attempt_record(claimed, 500, "HTTP 500") is None
+    with scopes_disabled():
+        assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+
+
 def test_the_delivery_log_filters_and_pages_newest_first(
     tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
@@ -134,9 +173,11 @@ def test_everything_needs_the_admin_scope(tenant_a: Tenant, scopes: list[str]) -
         client.get(DELIVERIES),
         post(client, ENDPOINTS, new_endpoint()),
         post(client, f"{DELIVERIES}{original.pk}/replay/"),
+        client.delete(f"{ENDPOINTS}{original.endpoint_id}/"),
     ):
         assert "admin" in problem_of(response, 403)["detail"]
     with scopes_disabled():
+        assert WebhookEndpoint.objects.filter(pk=original.endpoint_id).exists()
         assert not WebhookEndpoint.objects.filter(name="Shop hook").exists()
         assert not WebhookDelivery.objects.filter(replay_of=original).exists()
 
@@ -156,6 +197,9 @@ def test_console_roles(tenant_a: Tenant, role: str, read: int, replay: int, crea
     assert client.get(DELIVERIES).status_code == read
     assert post(client, f"{DELIVERIES}{original.pk}/replay/").status_code == replay
     assert post(client, ENDPOINTS, new_endpoint()).status_code == create
+    # Deleting is an admin's, like creating.
+    deleted = client.delete(f"{ENDPOINTS}{original.endpoint_id}/")
+    assert deleted.status_code == (204 if create == 201 else 403)
 
 
 def test_bad_endpoints_are_refused_by_name(tenant_a: Tenant) -> None:
@@ -172,3 +216,13 @@ def test_bad_endpoints_are_refused_by_name(tenant_a: Tenant) -> None:
         assert problem_fields(post(admin, ENDPOINTS, body)) == fields, body
     with scopes_disabled():
         assert not WebhookEndpoint.objects.filter(name="Shop hook").exists()
+
+
+def test_the_schema_documents_the_endpoint_delete() -> None:
+    from django.test import Client
+
+    schema = Client().get("/api/schema/", {"format": "json"}).json()
+    delete = schema["paths"]["/api/v1/webhooks/endpoints/{endpoint_id}/"]["delete"]
+    assert {"204", "401", "403", "404", "429"} <= set(delete["responses"])
+    assert "requestBody" not in delete
+    assert "Console roles: admin" in delete["description"]
