@@ -1,6 +1,6 @@
 """The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
 zones, vehicles and drivers are read here (kept in Django admin); devices are also created,
-changed and their tokens rotated (admin scope). Any API token may read."""
+changed and their tokens rotated (tracking scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -245,10 +245,11 @@ def position_feature(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class DeviceApiView(FleetApiView):
-    """Devices: any token reads them; creating one or rotating its token needs `admin` (a
-    console admin in a session)."""
+    """Devices: any token reads them; creating, changing one or rotating its token needs the
+    `tracking` scope (a telematics integration need not hold `admin`, which also mints tokens
+    and webhooks), or a console admin in a session."""
 
-    write_scope = Scope.ADMIN
+    write_scope = Scope.TRACKING
     write_roles = (Role.ADMIN,)
     shown_once = ("token",)
     queryset = Device.objects.none()

@@ -123,23 +123,33 @@ def test_a_device_change_refuses_what_a_create_would(tenant_a: Tenant, tenant_b:
     assert admin.get(url).json() == before
 
 
-def test_writes_need_the_admin_scope_reads_do_not(tenant_a: Tenant) -> None:
+def test_writes_need_the_tracking_scope_reads_do_not(tenant_a: Tenant) -> None:
     vehicle = spare_vehicle(tenant_a)
-    for scopes in (["read"], ["orders"], ["tracking"]):
+    for scopes in (["read"], ["orders"]):
         client = scoped_client(tenant_a, scopes)
         listing = client.get(DEVICES)
         assert listing.status_code == 200
         assert [d["identifier"] for d in listing.json()["results"]] == [tenant_a.device.identifier]
         refused = post(client, DEVICES, {"identifier": f"x-{scopes[0]}", "vehicle": vehicle.pk})
-        assert "admin" in problem_of(refused, 403)["detail"]
+        assert "'tracking'" in problem_of(refused, 403)["detail"]
         rotate = post(client, f"{DEVICES}{tenant_a.device.pk}/rotate-token/")
         problem_of(rotate, 403)
         change = patch(client, f"{DEVICES}{tenant_a.device.pk}/", {"active": False})
-        assert "admin" in problem_of(change, 403)["detail"]
+        assert "'tracking'" in problem_of(change, 403)["detail"]
     assert stored(tenant_a.device.pk).check_token("device-secret")
     assert stored(tenant_a.device.pk).active
     with scopes_disabled():
         assert not Device.objects.filter(identifier__startswith="x-").exists()
+    # A telematics integration's token: devices, and nothing an admin token adds.
+    tracking = scoped_client(tenant_a, ["tracking"])
+    created = post(tracking, DEVICES, {"identifier": "x-tracking", "vehicle": vehicle.pk})
+    assert created.status_code == 201, created.content
+    rotated = post(tracking, f"{DEVICES}{created.json()['id']}/rotate-token/")
+    assert rotated.status_code == 200 and rotated.json()["token"]
+    renamed = patch(tracking, f"{DEVICES}{created.json()['id']}/", {"name": "Van 9"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Van 9"
+    for url in ("/api/v1/tokens/", "/api/v1/webhooks/endpoints/"):
+        problem_of(post(tracking, url, {"name": "x"}), 403)
 
 
 @pytest.mark.parametrize(
@@ -218,7 +228,7 @@ def test_the_schema_documents_the_device_change() -> None:
     schema = Client().get("/api/schema/", {"format": "json"}).json()
     change = schema["paths"]["/api/v1/devices/{device_id}/"]["patch"]
     assert {"200", "400", "403", "404", "415"} <= set(change["responses"])
-    assert "Token scope: `admin`" in change["description"]
+    assert "Token scope: `tracking`. Console roles: admin." in change["description"]
     body = schema["components"]["schemas"]["PatchedDeviceUpdateInput"]
     assert set(body["properties"]) == {"name", "protocol", "vehicle", "active"}
     assert body["additionalProperties"] is False
