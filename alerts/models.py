@@ -222,6 +222,10 @@ class AlertEvent(TenantModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An integration that acted through the API (actor is then empty); neither: the engine.
+    actor_token = models.ForeignKey(
+        "tenancy.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(blank=True, max_length=2000)
     details = models.JSONField(default=dict, blank=True)
 

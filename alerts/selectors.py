@@ -138,11 +138,12 @@ def alert_timeline(*, organization_id: int, alert: Alert) -> list[TimelineEntry]
             at=event.at,
             kind=event.kind,
             label=event.get_kind_display(),
-            actor=_name(event.actor),
+            actor=_name(event.actor)
+            or (f"API token {event.actor_token.name}" if event.actor_token else ""),
             note=event.note,
             details=event.details,
         )
-        for event in events.select_related("actor")
+        for event in events.select_related("actor", "actor_token")
     ]
     notifications = Notification.objects.filter(
         organization_id=organization_id, alert=alert

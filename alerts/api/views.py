@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -13,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenancy.api.errors import InvalidQuery
-from tenancy.api.models import Scope
+from tenancy.api.models import ApiToken, Scope
 from tenancy.api.pagination import StrictLimitOffsetPagination
 from tenancy.api.views import OrganizationApiView
 from tenancy.errors import PermissionDenied
@@ -106,23 +105,23 @@ class AlertDetailApi(AlertsApiView):
 
 
 class AlertActionApi(AlertsApiView):
-    """POST: one person's action on the alert. A token acts for no one (the timeline and the
-    outbox payload name who acted), so it is refused. Bad input is 400 (before the alert is
-    looked at), a foreign alert 404, an action its state does not allow 409."""
+    """POST: an action on the alert, by a console user or by an API token with the `alerts`
+    scope (the timeline names "API token <name>"). Bad input is 400 (before the alert is looked
+    at), a foreign alert 404, an action its state does not allow 409."""
 
     serializer_class: type[serializers.Serializer] = AlertActionInputSerializer
-    # No token scope opens it: `person()` refuses every token with the reason.
-    write_scope = Scope.READ
+    write_scope = Scope.ALERTS
 
     def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         raise NotImplementedError
 
-    def person(self) -> AbstractBaseUser:
+    def acting(self) -> actions.Actor:
+        token = self.request.auth
+        if isinstance(token, ApiToken):
+            return token
         actor = self.actor
-        if self.by_token or actor is None:
-            raise PermissionDenied(
-                "This action needs a person: sign in to the console (an API token acts for no one)."
-            )
+        if actor is None:  # authentication makes this unreachable; refuse rather than guess
+            raise PermissionDenied("Sign in or send an API token.")
         return actor
 
     def post(self, request: Request, alert_id: int) -> Response:
@@ -134,7 +133,7 @@ class AlertActionApi(AlertsApiView):
             data.validated_data,
             organization_id=self.organization_id,
             alert_id=alert_id,
-            actor=self.person(),
+            actor=self.acting(),
             hub_ids=self.scope_hub_ids,
         )
         return Response(self.detail(self.alert_or_404(alert_id)))
@@ -147,7 +146,9 @@ def action_schema(operation_id: str, request: type[serializers.Serializer]) -> A
         responses={
             200: AlertDetailSerializer,
             400: OpenApiResponse(description="Invalid input"),
-            403: OpenApiResponse(description="An API token: the action needs a console user"),
+            403: OpenApiResponse(
+                description="A token without the alerts scope, or a console role that may not"
+            ),
             404: OpenApiResponse(description="No such alert"),
             409: AlertErrorSerializer,
         },

@@ -2,7 +2,10 @@
 
 Each action locks the alert row, checks the transition, writes the change, one timeline line
 (`AlertEvent`, with who did it) and an outbox event (`alert.acknowledged`, `alert.assigned`,
-`alert.snoozed`, `alert.noted`, `alert.resolved`) in one transaction. The inbox websocket
+`alert.snoozed`, `alert.noted`, `alert.resolved`) in one transaction. Who acts is a console user
+or an API token (an integration: a ticketing or on-call system with the `alerts` scope); a token
+is recorded on the timeline as "API token <name>" and leaves the alert's user columns
+(`acknowledged_by`, `resolved_by`) empty. The inbox websocket
 subscriber pushes those events to every screen of the organization; `alert.resolved` also
 reaches the notification and webhook subscribers, exactly as when the condition clears.
 
@@ -19,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from tenancy.api.models import ApiToken
 from tenancy.context import require_organization
 from tenancy.errors import Conflict
 from tenancy.models import Membership
@@ -37,6 +41,20 @@ ALERT_SNOOZED = "alert.snoozed"
 ALERT_NOTED = "alert.noted"
 ALERT_RESOLVED = "alert.resolved"
 ACTION_KINDS = (ALERT_ACKNOWLEDGED, ALERT_ASSIGNED, ALERT_SNOOZED, ALERT_NOTED, ALERT_RESOLVED)
+
+
+# Who acts on an alert: a console user, or an integration's API token.
+Actor = AbstractBaseUser | ApiToken
+
+
+def _user_id(actor: Actor) -> int | None:
+    return None if isinstance(actor, ApiToken) else actor.pk
+
+
+def actor_name(actor: Actor) -> str:
+    if isinstance(actor, ApiToken):
+        return f"API token {actor.name}"
+    return getattr(actor, "get_full_name", lambda: "")() or actor.get_username()
 
 
 class AlertActionError(Conflict):
@@ -103,7 +121,7 @@ def _record(
     *,
     kind: str,
     outbox_kind: str,
-    actor: AbstractBaseUser,
+    actor: Actor,
     now: dt.datetime,
     note: str = "",
     details: dict[str, Any] | None = None,
@@ -113,13 +131,15 @@ def _record(
         alert=alert,
         at=now,
         kind=kind,
-        actor_id=actor.pk,
+        actor_id=_user_id(actor),
+        actor_token_id=actor.pk if isinstance(actor, ApiToken) else None,
         note=note,
         details=details or {},
     )
     payload = alert_snapshot(alert)
-    payload["actor_id"] = actor.pk
-    payload["actor_name"] = getattr(actor, "get_full_name", lambda: "")() or actor.get_username()
+    payload["actor_id"] = _user_id(actor)
+    payload["actor_token_id"] = actor.pk if isinstance(actor, ApiToken) else None
+    payload["actor_name"] = actor_name(actor)
     outbox_emit(
         organization_id=alert.organization_id,
         kind=outbox_kind,
@@ -142,7 +162,7 @@ def alert_acknowledge(
     *,
     organization_id: int,
     alert_id: int,
-    actor: AbstractBaseUser,
+    actor: Actor,
     hub_ids: list[int] | tuple[int, ...] = (),
     note: str = "",
 ) -> Alert:
@@ -157,7 +177,7 @@ def alert_acknowledge(
         now = timezone.now()
         alert.status = Status.ACKNOWLEDGED
         alert.acknowledged_at = now
-        alert.acknowledged_by_id = actor.pk
+        alert.acknowledged_by_id = _user_id(actor)
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
         _record(
             alert,
@@ -191,7 +211,7 @@ def alert_assign(
     *,
     organization_id: int,
     alert_id: int,
-    actor: AbstractBaseUser,
+    actor: Actor,
     assignee_id: int | None,
     hub_ids: list[int] | tuple[int, ...] = (),
 ) -> Alert:
@@ -223,7 +243,7 @@ def alert_snooze(
     *,
     organization_id: int,
     alert_id: int,
-    actor: AbstractBaseUser,
+    actor: Actor,
     until: dt.datetime | None,
     hub_ids: list[int] | tuple[int, ...] = (),
 ) -> Alert:
@@ -260,7 +280,7 @@ def alert_note_add(
     *,
     organization_id: int,
     alert_id: int,
-    actor: AbstractBaseUser,
+    actor: Actor,
     note: str,
     hub_ids: list[int] | tuple[int, ...] = (),
 ) -> Alert:
@@ -287,7 +307,7 @@ def alert_resolve(
     *,
     organization_id: int,
     alert_id: int,
-    actor: AbstractBaseUser,
+    actor: Actor,
     note: str = "",
     hub_ids: list[int] | tuple[int, ...] = (),
 ) -> Alert:
@@ -300,7 +320,7 @@ def alert_resolve(
         now = timezone.now()
         alert.status = Status.RESOLVED
         alert.resolved_at = now
-        alert.resolved_by_id = actor.pk
+        alert.resolved_by_id = _user_id(actor)
         alert.resolution = Alert.Resolution.MANUAL
         alert.snoozed_until = None
         alert.save(

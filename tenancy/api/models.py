@@ -18,6 +18,7 @@ class Scope(models.TextChoices):
     READ = "read", "Read only"
     ORDERS = "orders", "Orders and routes"
     TRACKING = "tracking", "Tracking ingest and devices"
+    ALERTS = "alerts", "Alerts (acknowledge, assign, snooze, note, resolve)"
     ADMIN = "admin", "Admin (hubs, fleet, webhooks, tokens; implies every scope)"
 
 

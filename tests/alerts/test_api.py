@@ -11,9 +11,11 @@ from django_scopes import scopes_disabled
 
 from alerts.models import Alert, AlertEvent, Severity
 from tenancy.models import Role
+from tenancy.outbox.models import OutboxEvent
 from tests.alerts.factories import alert_open, rule_create
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import api_token_of
+from tests.support.api_clients import scoped_client, scoped_token
 from tests.support.problems import problem_fields, problem_of
 
 pytestmark = pytest.mark.django_db
@@ -158,19 +160,89 @@ def test_acknowledge_then_resolve_then_409(tenant_a: Tenant) -> None:
     assert client.post(f"{url}resolve/", {}, content_type="application/json").status_code == 409
 
 
-def test_a_token_cannot_act_and_bad_notes_are_400(tenant_a: Tenant) -> None:
+def test_a_token_without_the_alerts_scope_cannot_act_and_bad_notes_are_400(
+    tenant_a: Tenant,
+) -> None:
     tenant_a.alerts_build()
     assert tenant_a.alert is not None
     url = f"{ALERTS}{tenant_a.alert.pk}/"
     refused = token_client().post(f"{url}acknowledge/", {}, content_type="application/json")
     assert refused.status_code == 403
-    assert "needs a person" in refused.json()["detail"]
+    assert "lacks the 'alerts' scope" in refused.json()["detail"]
     client = login(tenant_a.users[Role.DISPATCHER])
     long_note = client.post(f"{url}resolve/", {"note": "x" * 2001}, content_type="application/json")
     assert long_note.status_code == 400 and "note" in problem_fields(long_note)
     assert client.get(f"{url}resolve/").status_code == 405
     with scopes_disabled():
         assert Alert.objects.get(pk=tenant_a.alert.pk).status == "open"
+
+
+def test_a_token_with_the_alerts_scope_works_the_alert_and_is_named_on_the_timeline(
+    tenant_a: Tenant,
+) -> None:
+    """An on-call or ticketing integration: acknowledge, assign, snooze, note, resolve, each
+    recorded as "API token <name>" (no user), in the outbox payload too."""
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    token, plain = scoped_token(tenant_a.organization, ["alerts"])
+    client = Client(HTTP_AUTHORIZATION=f"Token {plain}")
+    url = f"{ALERTS}{tenant_a.alert.pk}/"
+    acked = post(client, f"{url}acknowledge/", {"note": "paged the on-call"})
+    assert acked.status_code == 200, acked.content  # type: ignore[attr-defined]
+    assert acked.json()["status"] == "acknowledged"  # type: ignore[attr-defined]
+    dispatcher = tenant_a.users[Role.DISPATCHER]
+    assert post(client, f"{url}assign/", {"assignee_id": dispatcher.pk}).status_code == 200  # type: ignore[attr-defined]
+    assert post(client, f"{url}snooze/", {"minutes": 15}).status_code == 200  # type: ignore[attr-defined]
+    assert post(client, f"{url}note/", {"note": "ticket OPS-42"}).status_code == 200  # type: ignore[attr-defined]
+    resolved = post(client, f"{url}resolve/", {"note": "closed in the ticket"})
+    body = resolved.json()  # type: ignore[attr-defined]
+    assert body["status"] == "resolved" and body["resolution"] == "manual"
+    by_token = [e for e in body["timeline"] if e["kind"] != "opened"]
+    assert [e["kind"] for e in by_token] == [
+        "acknowledged",
+        "assigned",
+        "snoozed",
+        "note",
+        "resolved",
+    ]
+    assert {e["actor"] for e in by_token} == {f"API token {token.name}"}
+    with scopes_disabled():
+        alert = Alert.objects.get(pk=tenant_a.alert.pk)
+        assert alert.acknowledged_at is not None and alert.acknowledged_by_id is None
+        assert alert.resolved_by_id is None and alert.assignee_id == dispatcher.pk
+        events = AlertEvent.objects.filter(alert=alert).exclude(kind="opened")
+        assert {(e.actor_id, e.actor_token_id) for e in events} == {(None, token.pk)}
+        payload = (
+            OutboxEvent.objects.filter(kind="alert.acknowledged", aggregate_id=alert.pk)
+            .get()
+            .payload
+        )
+    assert payload["actor_id"] is None and payload["actor_token_id"] == token.pk
+    assert payload["actor_name"] == f"API token {token.name}"
+    # The console shows the same line on the alert's page.
+    page = login(tenant_a.users[Role.DISPATCHER]).get(f"/alerts/{alert.pk}/").content.decode()
+    assert f"by API token {token.name}" in page
+
+
+def test_a_retried_token_action_is_answered_once(tenant_a: Tenant) -> None:
+    """Idempotency-Key on the action: the retry gets the first answer, not a 409, and the
+    timeline has one line."""
+    tenant_a.alerts_build()
+    assert tenant_a.alert is not None
+    client = scoped_client(tenant_a, ["alerts"])
+    url = f"{ALERTS}{tenant_a.alert.pk}/acknowledge/"
+    first = client.post(
+        url, {}, content_type="application/json", headers={"Idempotency-Key": "ack-1"}
+    )
+    retry = client.post(
+        url, {}, content_type="application/json", headers={"Idempotency-Key": "ack-1"}
+    )
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json()
+    with scopes_disabled():
+        assert (
+            AlertEvent.objects.filter(alert_id=tenant_a.alert.pk, kind="acknowledged").count() == 1
+        )
 
 
 def test_actions_on_a_foreign_alert_are_404(tenant_a: Tenant, tenant_b: Tenant) -> None:
@@ -182,6 +254,11 @@ def test_actions_on_a_foreign_alert_are_404(tenant_a: Tenant, tenant_b: Tenant) 
             f"{ALERTS}{tenant_b.alert.pk}/{action}/", {}, content_type="application/json"
         )
         assert response.status_code == 404
+    # A token of another organization, even one with the alerts scope: 404 as well.
+    foreign_token = scoped_client(tenant_a, ["alerts", "admin"])
+    for action in ("acknowledge", "resolve", "note"):
+        response = post(foreign_token, f"{ALERTS}{tenant_b.alert.pk}/{action}/", {"note": "x"})
+        assert response.status_code == 404  # type: ignore[attr-defined]
     with scopes_disabled():
         assert Alert.objects.get(pk=tenant_b.alert.pk).status == "open"
         assert not AlertEvent.objects.filter(alert=tenant_b.alert).exclude(kind="opened").exists()
@@ -290,13 +367,17 @@ def test_assignees_are_console_users_of_the_organization(
     ("action", "body"),
     [("assign", {"assignee_id": None}), ("snooze", {"minutes": 5}), ("note", {"note": "x"})],
 )
-def test_a_token_cannot_take_the_new_actions(
+def test_a_token_without_the_alerts_scope_cannot_take_the_new_actions(
     tenant_a: Tenant, action: str, body: dict[str, object]
 ) -> None:
     tenant_a.alerts_build()
     assert tenant_a.alert is not None
-    refused = post(token_client(), f"{ALERTS}{tenant_a.alert.pk}/{action}/", body)
-    assert refused.status_code == 403 and "needs a person" in refused.json()["detail"]  # type: ignore[attr-defined]
+    for scopes in (["read"], ["orders", "tracking"]):
+        refused = post(
+            scoped_client(tenant_a, scopes), f"{ALERTS}{tenant_a.alert.pk}/{action}/", body
+        )
+        assert refused.status_code == 403  # type: ignore[attr-defined]
+        assert "lacks the 'alerts' scope" in refused.json()["detail"]  # type: ignore[attr-defined]
 
 
 def test_the_schema_documents_the_new_actions() -> None:

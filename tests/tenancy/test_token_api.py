@@ -96,7 +96,13 @@ def test_a_token_cannot_grant_scopes_it_does_not_hold(tenant_a: Tenant) -> None:
 
 def test_scopes_are_listed(tenant_a: Tenant) -> None:
     scopes = scoped_client(tenant_a, ["admin"]).get(f"{TOKENS}scopes/").json()
-    assert [s["value"] for s in scopes] == [Scope.READ, Scope.ORDERS, Scope.TRACKING, Scope.ADMIN]
+    assert [s["value"] for s in scopes] == [
+        Scope.READ,
+        Scope.ORDERS,
+        Scope.TRACKING,
+        Scope.ALERTS,
+        Scope.ADMIN,
+    ]
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,8 @@ def test_alerts_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     operations = api_operations(wsgi_app, "/api/v1/alerts/")
     # list, detail, acknowledge, resolve, assign, snooze, note
     assert len(operations) == 7
-    # With a token the actions validate the body and look the alert up before refusing (403:
-    # a token acts for no one); tests/alerts/test_api.py runs them with a session.
+    # This token lacks the alerts scope: the actions answer 403 before the body is read;
+    # tests/alerts/test_api.py runs them with an alerts token and with a session.
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     never_5xx(operations, headers, {"alert_id": tenant_a.alert_ids()[0]})
 
@@ -108,8 +108,8 @@ def test_routes_api_never_answers_5xx(tenant_a: Tenant, wsgi_app: Any) -> None:
     from deliveries.models import Route, Stop
 
     operations = api_operations(wsgi_app, "/api/v1/routes/")
-    # list, create, detail, dispatch, add, stop detail, move, remove
-    assert len(operations) == 8
+    # list, create, detail, crew change (PATCH), dispatch, add, reorder, stop detail, move, remove
+    assert len(operations) == 10
     headers = {"Authorization": f"Token {api_token_of('Alpha')}"}
     known = {
         "route_id": tenant_a.delivery_objects[Route].pk,
