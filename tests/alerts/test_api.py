@@ -257,8 +257,8 @@ def test_actions_on_a_foreign_alert_are_404(tenant_a: Tenant, tenant_b: Tenant) 
     # A token of another organization, even one with the alerts scope: 404 as well.
     foreign_token = scoped_client(tenant_a, ["alerts", "admin"])
     for action in ("acknowledge", "resolve", "note"):
-        response = post(foreign_token, f"{ALERTS}{tenant_b.alert.pk}/{action}/", {"note": "x"})
-        assert response.status_code == 404  # type: ignore[attr-defined]
+        refused = post(foreign_token, f"{ALERTS}{tenant_b.alert.pk}/{action}/", {"note": "x"})
+        assert refused.status_code == 404  # type: ignore[attr-defined]
     with scopes_disabled():
         assert Alert.objects.get(pk=tenant_b.alert.pk).status == "open"
         assert not AlertEvent.objects.filter(alert=tenant_b.alert).exclude(kind="opened").exists()

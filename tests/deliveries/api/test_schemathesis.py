@@ -127,7 +127,7 @@ def test_admin_resources_never_answer_5xx(tenant_a: Tenant, wsgi_app: Any) -> No
 
     prefixes = ("devices/", "tokens/", "webhooks/", "proofs/", "failure-reasons/")
     operations = [op for p in prefixes for op in api_operations(wsgi_app, f"/api/v1/{p}")]
-    assert len(operations) == 4 + 5 + 7 + 2 + 1
+    assert len(operations) == 5 + 5 + 8 + 2 + 1  # devices with PATCH, webhooks with DELETE
     _, admin = scoped_token(tenant_a.organization, ["admin"])
     objects = tenant_a.delivery_objects
     known = {
