@@ -29,3 +29,15 @@ def test_the_admins_top_bar_shows_it_on_the_webhooks_link(tenant_a: Tenant) -> N
     link = re.search(r'<a class="topbar__link[^"]*" href="/webhooks/"[^>]*>(.*?)</a>', body, re.S)
     assert link is not None
     assert icon("webhooks") in link.group(1) and "Webhooks" in link.group(1)
+
+
+def test_every_icon_is_sized_like_its_text_outside_the_shell() -> None:
+    """An icon in a plain link (the order panel's "The vehicle's day") once filled its card:
+    the icon carries a class that the stylesheet sizes to its text."""
+    from django.conf import settings
+
+    assert icon("clock").startswith('<svg class="icon"')
+    css = (settings.BASE_DIR / "static" / "css" / "doorstep.css").read_text()
+    rule = re.search(r"\n\.icon \{([^}]*)\}", css)
+    assert rule is not None
+    assert "width: 1em" in rule.group(1) and "height: 1em" in rule.group(1)
