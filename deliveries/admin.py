@@ -126,7 +126,7 @@ class WebhookEndpointAdmin(TenantAdmin):
     def rotate_secret(self, request: HttpRequest, queryset: Any) -> None:
         for endpoint in queryset:
             endpoint.secret = webhook_secret_new()
-            endpoint.save(update_fields=["secret"])
+            endpoint.save(update_fields=["secret", "updated_at"])
         messages.warning(
             request,
             f"New secrets for {queryset.count()} endpoint(s): update the receivers now, "

@@ -10,10 +10,15 @@ import django_filters
 from django import forms
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.http import HttpRequest
-from django_filters.fields import IsoDateTimeField
 
 from fleet.models import Zone
-from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
+from tenancy.api.filters import (
+    AwareIsoDateTimeFilter,
+    StrictBooleanFilter,
+    StrictIntegerFilter,
+    UtcIsoDateTimeFilter,
+    updated_since_filterset,
+)
 
 from .models import (
     Order,
@@ -25,25 +30,6 @@ from .models import (
     WebhookEvent,
 )
 
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date-time, turned into UTC: PostgreSQL refuses offsets beyond ±15:59 that
-    Python accepts (up to ±23:59), so the offset must not reach the query."""
-
-    def to_python(self, value: object) -> dt.datetime | None:
-        parsed = super().to_python(value)
-        if parsed is None or parsed.tzinfo is None:
-            return parsed
-        try:
-            return parsed.astimezone(dt.UTC)
-        except OverflowError as exc:
-            raise forms.ValidationError("Date and time out of range.") from exc
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
-
-
 BIGINT_MAX = 2**63 - 1
 
 
@@ -51,24 +37,6 @@ class IdFilter(django_filters.NumberFilter):
     """A whole id: `1.5` or `abc` is a form error, not a decimal compared with an id."""
 
     field_class = forms.IntegerField
-
-
-class AwareIsoDateTimeField(UtcIsoDateTimeField):
-    """For integrators: a date-time without its time zone is ambiguous, so it is refused."""
-
-    def to_python(self, value: object) -> dt.datetime | None:
-        if isinstance(value, str) and value.strip():
-            try:
-                naive = dt.datetime.fromisoformat(value.strip()).tzinfo is None
-            except ValueError:
-                naive = False  # the parent says what is wrong with it
-            if naive:
-                raise forms.ValidationError("Give a time zone (e.g. ...+01:00 or ...Z).")
-        return super().to_python(value)
-
-
-class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = AwareIsoDateTimeField
 
 
 def zone_covers(geometry: F, longitude: object, latitude: object) -> Func:
@@ -226,6 +194,11 @@ def _endpoints_of(request: HttpRequest | None) -> QuerySet[WebhookEndpoint]:
     if organization is None:
         return WebhookEndpoint.objects.none()
     return WebhookEndpoint.objects.filter(organization_id=organization.pk)
+
+
+WebhookEndpointFilterSet = updated_since_filterset(
+    WebhookEndpoint, "Endpoints whose name, URL, events, active flag or secret"
+)
 
 
 class WebhookDeliveryFilterSet(django_filters.FilterSet):

@@ -10,6 +10,7 @@ from tenancy.admin_base import TenantAdmin
 
 from .models import Device, Driver, Hub, RejectedFix, SavedView, TrackingSettings, Vehicle, Zone
 from .selectors import device_identifier_available
+from .services import vehicles_touch
 
 # The same words whether the identifier is this organization's or another's: the form must not
 # tell an admin that some other tenant has a device of that name.
@@ -19,8 +20,8 @@ IDENTIFIER_TAKEN = "This identifier cannot be used; choose another."
 class DeviceAdminForm(forms.ModelForm):
     class Meta:
         model = Device
-        # The admin builds the full form per request, inside the scope; naming a related field
-        # here would build its (scoped) queryset at import time.
+        # Naming a related field here would build its (scoped) queryset at import time: the
+        # admin's own `fields` (DeviceAdmin) build the whole form per request, inside the scope.
         fields = ["identifier"]
 
     def clean_identifier(self) -> str:
@@ -60,6 +61,8 @@ class VehicleAdmin(TenantAdmin):
 @admin.register(Device)
 class DeviceAdmin(TenantAdmin):
     form = DeviceAdminForm
+    # Without them the admin took the form's one field (identifier) as the whole form.
+    fields = ["identifier", "name", "protocol", "vehicle", "active", "filter_overrides"]
     list_display = ["identifier", "name", "protocol", "vehicle", "active"]
     list_filter = ["protocol", "active"]
     search_fields = ["identifier", "name"]
@@ -72,13 +75,26 @@ class DeviceAdmin(TenantAdmin):
                 request,
                 f"Device token for {obj.identifier}: {token} — copy it now, it is shown once.",
             )
+        left = Device.objects.filter(pk=obj.pk).values_list("vehicle_id", flat=True).first()
         super().save_model(request, obj, form, change)
+        if left != obj.vehicle_id:
+            vehicles_touch(organization_id=obj.organization_id, vehicle_ids=[left, obj.vehicle_id])
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        vehicles_touch(organization_id=obj.organization_id, vehicle_ids=[obj.vehicle_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        left = list(queryset.values_list("organization_id", "vehicle_id"))
+        super().delete_queryset(request, queryset)
+        for organization_id, vehicle_id in left:
+            vehicles_touch(organization_id=organization_id, vehicle_ids=[vehicle_id])
 
     @admin.action(description="Issue a new token (shown once)")
     def regenerate_token(self, request: HttpRequest, queryset: Any) -> None:
         for device in queryset:
             token = device.set_token()
-            device.save(update_fields=["token_hash"])
+            device.save(update_fields=["token_hash", "updated_at"])
             messages.warning(request, f"New token for {device.identifier}: {token}")
 
 

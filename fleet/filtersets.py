@@ -5,9 +5,14 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from tenancy.api.filters import StrictBooleanFilter, StrictIntegerFilter
+from tenancy.api.filters import (
+    StrictBooleanFilter,
+    StrictIntegerFilter,
+    updated_since_filter,
+    updated_since_filterset,
+)
 
-from .models import Driver, Vehicle
+from .models import Device, Driver, Hub, Vehicle, Zone
 
 
 class VehicleFilterSet(django_filters.FilterSet):
@@ -16,6 +21,7 @@ class VehicleFilterSet(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=Vehicle.Type.choices)
     tag = django_filters.CharFilter(method="has_tag", max_length=32, help_text="One tag, exactly.")
     active = StrictBooleanFilter(help_text="true or false.")
+    updated_since = updated_since_filter("Vehicles whose data or device")
 
     class Meta:
         model = Vehicle
@@ -34,7 +40,14 @@ class VehicleFilterSet(django_filters.FilterSet):
 class DriverFilterSet(django_filters.FilterSet):
     hub = StrictIntegerFilter(field_name="hub_id", help_text="A hub's id.")
     active = StrictBooleanFilter(help_text="true or false.")
+    updated_since = updated_since_filter("Drivers whose data")
 
     class Meta:
         model = Driver
         fields = ["hub", "active"]
+
+
+# The lists whose only filter is `updated_since`.
+HubFilterSet = updated_since_filterset(Hub, "Hubs whose data")
+ZoneFilterSet = updated_since_filterset(Zone, "Zones whose data or polygon")
+DeviceFilterSet = updated_since_filterset(Device, "Devices whose data, vehicle or token")

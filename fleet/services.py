@@ -3,15 +3,17 @@ caller entered: `require_organization` checks it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tenancy.context import require_organization
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
-from .models import Device, SavedView, SavedViewDefault
+from .models import Device, SavedView, SavedViewDefault, Vehicle
 from .selectors import device_identifier_available, device_list, vehicle_list, zone_geometries
 
 
@@ -70,6 +72,17 @@ def saved_view_delete(*, organization_id: int, user_id: int, view: SavedView) ->
 DEVICE_IDENTIFIER_TAKEN = "This identifier cannot be used; choose another."
 
 
+def vehicles_touch(*, organization_id: int, vehicle_ids: Iterable[int | None]) -> None:
+    """A device came to or left these vehicles: their API answer shows its identifier, so their
+    `updated_at` moves (what `updated_since` on vehicles compares). Every writer of a device's
+    vehicle calls it, in the device's transaction."""
+    ids = {vehicle_id for vehicle_id in vehicle_ids if vehicle_id is not None}
+    if ids:
+        Vehicle.objects.filter(organization_id=organization_id, pk__in=ids).update(
+            updated_at=timezone.now()
+        )
+
+
 def device_create(
     *,
     organization_id: int,
@@ -106,6 +119,7 @@ def device_create(
     try:
         with transaction.atomic():
             device.save()
+            vehicles_touch(organization_id=organization_id, vehicle_ids=[vehicle_id])
     except IntegrityError as exc:
         # Lost a race for the identifier or the vehicle with another request.
         if device_identifier_available(identifier):
@@ -161,12 +175,17 @@ def device_update(
         vehicle_id: int | None = values.get("vehicle_id")
         if "vehicle_id" in changed and vehicle_id is not None:
             _device_vehicle_check(organization_id, vehicle_id, hub_ids)
+        left = device.vehicle_id
         for name in changed:
             setattr(device, name, values[name])
         device.full_clean(exclude=["organization", "vehicle", "identifier", "token_hash"])
         try:
             with transaction.atomic():
-                device.save(update_fields=changed)
+                device.save(update_fields=[*changed, "updated_at"])
+                if "vehicle_id" in changed:
+                    vehicles_touch(
+                        organization_id=organization_id, vehicle_ids=[left, device.vehicle_id]
+                    )
         except IntegrityError as exc:
             # Lost a race for the vehicle with another request.
             raise ValidationError({"vehicle": "This vehicle has a device already."}) from exc
@@ -186,5 +205,5 @@ def device_token_rotate(
             .get(pk=device_id)
         )
         plain = device.set_token()
-        device.save(update_fields=["token_hash"])
+        device.save(update_fields=["token_hash", "updated_at"])
     return device, plain

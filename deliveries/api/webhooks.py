@@ -26,7 +26,7 @@ from tenancy.api.views import OrganizationApiView
 from tenancy.errors import Conflict
 from tenancy.models import Role
 
-from ..filtersets import WebhookDeliveryFilterSet
+from ..filtersets import WebhookDeliveryFilterSet, WebhookEndpointFilterSet
 from ..models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ..selectors.webhooks import webhook_delivery_get, webhook_delivery_list
 from ..services import webhooks as services
@@ -39,7 +39,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):  # type: ignore[ty
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "name", "url", "events", "active", "created_at"]
+        fields = ["id", "name", "url", "events", "active", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -125,6 +125,8 @@ def endpoint_location(endpoint_id: int) -> str:
 
 class WebhookEndpointListCreateApi(WebhookApiView):
     serializer_class = WebhookEndpointSerializer
+    filter_backends = [StrictFilterBackend]
+    filterset_class = WebhookEndpointFilterSet
     shown_once = ("secret",)
 
     @extend_schema(
@@ -134,7 +136,7 @@ class WebhookEndpointListCreateApi(WebhookApiView):
     )
     def get(self, request: Request) -> Response:
         endpoints = WebhookEndpoint.objects.filter(organization_id=self.organization_id)
-        page = self.paginate_queryset(endpoints)
+        page = self.paginate_queryset(self.filter_queryset(endpoints))
         return self.get_paginated_response(WebhookEndpointSerializer(page, many=True).data)
 
     @extend_schema(

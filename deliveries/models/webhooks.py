@@ -34,6 +34,8 @@ class WebhookEndpoint(TenantModel):
     events = ArrayField(models.CharField(max_length=40, choices=WebhookEvent.choices), default=list)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "id"]

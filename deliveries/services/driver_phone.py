@@ -8,6 +8,7 @@ import secrets
 from django.db import transaction
 
 from fleet.models import Device, Driver
+from fleet.services import vehicles_touch
 from tenancy.context import require_organization
 
 PHONE_PREFIX = "phone"
@@ -48,8 +49,11 @@ def driver_phone_device_issue(
             .exists()
         )
         # Never left on a previous route's vehicle: the phone's fixes would move the wrong van.
+        left = device.vehicle_id
         device.vehicle_id = None if taken else vehicle_id
         plain = device.set_token()
         device.active = True
         device.save()
+        if left != device.vehicle_id:
+            vehicles_touch(organization_id=organization_id, vehicle_ids=[left, device.vehicle_id])
     return device, plain

@@ -469,5 +469,5 @@ def webhook_endpoint_update(
                 value = value.strip()
             setattr(endpoint, name, value)
         _endpoint_check(endpoint)
-        endpoint.save(update_fields=list(changes) or None)
+        endpoint.save(update_fields=[*changes, "updated_at"] if changes else None)
     return endpoint

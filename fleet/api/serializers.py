@@ -15,7 +15,9 @@ from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 class HubSerializer(serializers.ModelSerializer):
     class Meta:
         model = Hub
-        fields = ["id", "name", "code", "region", "address", "latitude", "longitude"]
+        fields = [
+            "id", "name", "code", "region", "address", "latitude", "longitude", "updated_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
 
@@ -25,7 +27,7 @@ class ZoneFeatureSerializer(serializers.Serializer):
     type = serializers.CharField(default="Feature", help_text='Always "Feature".')
     id = serializers.IntegerField()
     geometry = serializers.JSONField(help_text="A GeoJSON Polygon of [lon, lat] positions.")
-    properties = serializers.DictField(help_text="name, kind, hub, color.")
+    properties = serializers.DictField(help_text="name, kind, hub, color, updated_at.")
 
     def to_representation(self, zone: Zone) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class ZoneFeatureSerializer(serializers.Serializer):
                 "kind": zone.kind,
                 "hub": zone.hub_id,
                 "color": zone.color,
+                "updated_at": serializers.DateTimeField().to_representation(zone.updated_at),
             },
         }
 
@@ -49,7 +52,7 @@ class ZoneCollectionSerializer(serializers.Serializer):
 class DriverSerializer(serializers.ModelSerializer):
     class Meta:
         model = Driver
-        fields = ["id", "name", "phone", "hub", "active"]
+        fields = ["id", "name", "phone", "hub", "active", "updated_at"]
         read_only_fields = fields
 
 
@@ -60,7 +63,7 @@ class VehicleSerializer(serializers.ModelSerializer):
         model = Vehicle
         fields = [
             "id", "plate", "name", "type", "capacity_kg", "capacity_volume_l", "hub", "driver",
-            "tags", "active", "device",
+            "tags", "active", "device", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -164,7 +167,9 @@ class DeviceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Device
-        fields = ["id", "identifier", "name", "protocol", "vehicle", "active", "created_at"]
+        fields = [
+            "id", "identifier", "name", "protocol", "vehicle", "active", "created_at", "updated_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -22,7 +23,13 @@ from tenancy.api.views import OrganizationApiView
 from tenancy.models import Role
 
 from .. import selectors, services
-from ..filtersets import DriverFilterSet, VehicleFilterSet
+from ..filtersets import (
+    DeviceFilterSet,
+    DriverFilterSet,
+    HubFilterSet,
+    VehicleFilterSet,
+    ZoneFilterSet,
+)
 from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 from .serializers import (
     DeviceCreatedSerializer,
@@ -59,6 +66,7 @@ class FleetApiView(OrganizationApiView):
 
 class HubListApi(FleetApiView):
     serializer_class = HubSerializer
+    filterset_class = HubFilterSet
     queryset = Hub.objects.none()
 
     @extend_schema(
@@ -81,18 +89,29 @@ class HubDetailApi(FleetApiView):
 
 class ZoneListApi(FleetApiView):
     serializer_class = ZoneCollectionSerializer
+    filterset_class = ZoneFilterSet
     pagination_class = None
     queryset = Zone.objects.none()
 
     @extend_schema(
         operation_id="zones_list",
         summary="Zones as GeoJSON",
-        description="Every zone as one GeoJSON FeatureCollection (RFC 7946; [lon, lat]).",
+        description="Every zone as one GeoJSON FeatureCollection (RFC 7946; [lon, lat]); "
+        "with `updated_since`, the zones changed since.",
+        # Not a paginated list to drf-spectacular, so the FilterSet's parameter is named here.
+        parameters=[
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                description="Zones whose data or polygon changed at or after this time (ISO "
+                "8601 with a time zone).",
+            )
+        ],
         responses=ZoneCollectionSerializer,
     )
     def get(self, request: Request) -> Response:
         zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        features = ZoneFeatureSerializer(zones, many=True).data
+        features = ZoneFeatureSerializer(self.filter_queryset(zones), many=True).data
         return Response({"type": "FeatureCollection", "features": features})
 
 
@@ -265,6 +284,7 @@ class DeviceApiView(FleetApiView):
 
 class DeviceListCreateApi(DeviceApiView):
     serializer_class = DeviceSerializer
+    filterset_class = DeviceFilterSet
 
     @extend_schema(
         operation_id="devices_list",

@@ -29,6 +29,8 @@ class Device(TenantModel):
     # Per-device filter overrides, e.g. {"max_accuracy_m": 50, "max_jump_kmh": 120}.
     filter_overrides = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["identifier"]

@@ -31,6 +31,8 @@ class Hub(TenantModel):
         default=1.35,
         validators=[MinValueValidator(1), MaxValueValidator(3)],
     )
+    # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -80,6 +82,8 @@ class Zone(TenantModel):
         help_text='GeoJSON Polygon, e.g. {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}',
     )
     color = models.CharField(max_length=7, default="#6366f1")
+    # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -20,6 +20,8 @@ class Driver(TenantModel):
         Hub, null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers"
     )
     active = models.BooleanField(default=True)
+    # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -48,6 +50,9 @@ class Vehicle(TenantModel):
     # Free tags, also used as the dispatcher's "priority segment" filter (e.g. "express", "cold").
     tags = ArrayField(models.CharField(max_length=32), default=list, blank=True)
     active = models.BooleanField(default=True)
+    # The API's `updated_since`: its own fields, and its device coming or going (the answer
+    # shows the device's identifier; fleet/services.py `vehicles_touch`).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["plate"]

@@ -4,11 +4,13 @@ ignored or rounded."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 
@@ -52,6 +54,59 @@ class StrictIntegerField(forms.IntegerField):
 
 class StrictIntegerFilter(django_filters.NumberFilter):
     field_class = StrictIntegerField
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, turned into UTC: PostgreSQL refuses offsets beyond ±15:59 that
+    Python accepts (up to ±23:59), so the offset must not reach the query."""
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("Date and time out of range.") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
+class AwareIsoDateTimeField(UtcIsoDateTimeField):
+    """For integrators: a date-time without its time zone is ambiguous, so it is refused."""
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                naive = dt.datetime.fromisoformat(value.strip()).tzinfo is None
+            except ValueError:
+                naive = False  # the parent says what is wrong with it
+            if naive:
+                raise forms.ValidationError("Give a time zone (e.g. ...+01:00 or ...Z).")
+        return super().to_python(value)
+
+
+class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = AwareIsoDateTimeField
+
+
+def updated_since_filter(what: str, **kwargs: Any) -> AwareIsoDateTimeFilter:
+    """`updated_since`: the rows whose `updated_at` is at or after an aware time."""
+    kwargs.setdefault("field_name", "updated_at")
+    return AwareIsoDateTimeFilter(
+        lookup_expr="gte",
+        help_text=f"{what} changed at or after this time (ISO 8601 with a time zone).",
+        **kwargs,
+    )
+
+
+def updated_since_filterset(model: type[Any], what: str) -> type[django_filters.FilterSet]:
+    """The FilterSet of a list whose one filter is `updated_since` (named `<Model>FilterSet`)."""
+    meta = type("Meta", (), {"model": model, "fields": []})
+    attributes = {"Meta": meta, "updated_since": updated_since_filter(what)}
+    return type(f"{model.__name__}FilterSet", (django_filters.FilterSet,), attributes)
 
 
 class StrictFilterBackend(DjangoFilterBackend):

@@ -80,7 +80,13 @@ def test_a_device_changes_name_vehicle_and_active_in_part(tenant_a: Tenant) -> N
     spare = spare_vehicle(tenant_a)
     moved = patch(admin, url, {"vehicle": spare.pk, "name": "  Moved tracker "})
     assert moved.status_code == 200, moved.content
-    assert moved.json() == {**before, "vehicle": spare.pk, "name": "Moved tracker"}
+    assert moved.json() == {
+        **before,
+        "vehicle": spare.pk,
+        "name": "Moved tracker",
+        "updated_at": moved.json()["updated_at"],
+    }
+    assert moved.json()["updated_at"] > before["updated_at"]
     assert "token" not in moved.json()
     device = stored(tenant_a.device.pk)
     assert (device.vehicle_id, device.name) == (spare.pk, "Moved tracker")
