@@ -1,7 +1,9 @@
-"""Run several Daphne processes on one listening socket: the one-machine scaling step.
+"""Run several Daphne processes on one port: the one-machine scaling step.
 
-One Daphne process is one Python interpreter, so it uses one core. This binds the port once and
-hands the socket to N `daphne --fd` children; the kernel spreads new connections over them.
+One Daphne process is one Python interpreter, so it uses one core. This binds one listening
+socket per process on the same port (SO_REUSEPORT) and hands each to one of N `daphne --fd`
+children; the kernel spreads new connections evenly over them (`--shared-socket`: one socket
+for all, whichever process wakes first accepts).
 Each process has its own ingest group-commit writer and its own LiveHub (each joins the
 organizations' live groups once), so nothing else needs to change.
 
@@ -30,18 +32,34 @@ def default_processes() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
 
 
+def listening_sockets(host: str, port: int, processes: int, shared: bool) -> list[socket.socket]:
+    """One socket per process on the same port (SO_REUSEPORT): the kernel spreads new
+    connections evenly over them. With one socket shared by every process, the first to wake
+    took every connection waiting (Twisted accepts up to 100 in a row): 50 clients that
+    connected at once were split 44 / 6, and the busier process's clients waited twice as long
+    (docs/benchmarks.md, "API load"). `shared`: one socket handed to every process."""
+    if processes == 1 or shared or not hasattr(socket, "SO_REUSEPORT"):
+        return [listening_socket(host, port)] * processes
+    first = listening_socket(host, port, reuse_port=True)
+    # Port 0 asks the kernel for a free port: the others join the one it gave the first.
+    port = first.getsockname()[1]
+    return [first, *(listening_socket(host, port, reuse_port=True) for _ in range(processes - 1))]
+
+
 def children(
-    sock: socket.socket, processes: int, extra: list[str], application: str = APPLICATION
+    socks: list[socket.socket], extra: list[str], application: str = APPLICATION
 ) -> list[subprocess.Popen[bytes]]:
     daphne = str(BIN / "daphne") if (BIN / "daphne").exists() else "daphne"
     return [
@@ -49,7 +67,7 @@ def children(
             [daphne, "--fd", str(sock.fileno()), *extra, application],
             pass_fds=(sock.fileno(),),
         )
-        for _ in range(processes)
+        for sock in socks
     ]
 
 
@@ -81,11 +99,17 @@ def main() -> int:
         default=APPLICATION,
         help="the ASGI application (benchmarks serve their baselines the same way)",
     )
+    parser.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="one listening socket for every process (default: one each, SO_REUSEPORT)",
+    )
     parser.add_argument("extra", nargs="*", help="after --: extra daphne arguments")
     args = parser.parse_args()
-    sock = listening_socket(args.host, args.port)
-    procs = children(sock, args.processes, args.extra, args.application)
-    sock.close()  # the children hold it now
+    socks = listening_sockets(args.host, args.port, args.processes, args.shared_socket)
+    procs = children(socks, args.extra, args.application)
+    for sock in set(socks):
+        sock.close()  # the children hold them now
 
     def forward(signum: int, frame: object) -> None:
         raise SystemExit(0)
