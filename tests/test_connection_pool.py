@@ -26,7 +26,7 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory
 
-from config.database import database_settings, serves_asgi
+from config.database import database_settings, pooled_connection_check, serves_asgi
 from config.middleware import busy_response, http_share
 from tests.conftest import Tenant, build_tenant, login
 from tests.deliveries.builders import api_token_of
@@ -73,10 +73,34 @@ def test_web_processes_pool_and_others_keep_one_persistent_connection() -> None:
         "max_idle": 60.0,
         "name": "doorstep-web",
     }
+    assert web["DOORSTEP_POOL_CHECK"] is pooled_connection_check
     worker = database_settings(url, pool_size=8, pool_timeout=4, web=False)
     assert "pool" not in worker["OPTIONS"] and worker["CONN_MAX_AGE"] == 60
     unpooled = database_settings(url, pool_size=0, pool_timeout=4, web=True)
     assert "pool" not in unpooled["OPTIONS"] and unpooled["CONN_MAX_AGE"] == 60
+
+
+def test_the_pool_check_finds_a_connection_the_server_closed_without_a_round_trip() -> None:
+    with psycopg.connect(database_url_for_children(), autocommit=True) as conn:
+        statements: list[object] = []
+        traced = conn.execute
+
+        def execute(*args: Any, **kwargs: Any) -> Any:
+            statements.append(args)
+            return traced(*args, **kwargs)
+
+        conn.execute = execute  # type: ignore[method-assign]
+        pooled_connection_check(conn)  # alive, nothing sent since: no statement
+        assert statements == []
+        pid = conn.info.backend_pid
+        with psycopg.connect(database_url_for_children(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 5
+        with pytest.raises(psycopg.OperationalError):
+            while time.monotonic() < deadline:  # the server's goodbye reaches the socket
+                pooled_connection_check(conn)
+                time.sleep(0.05)
+        assert statements  # the round trip ran, and failed: the pool replaces the connection
 
 
 @pytest.mark.parametrize(("pool_size", "share"), [(1, 1), (2, 1), (3, 2), (10, 8), (20, 16)])
