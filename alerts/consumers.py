@@ -5,6 +5,10 @@ group (unscoped members) or its hubs' groups (hub-scoped dispatchers), and says 
 open count. Then each `alert.*` event from alerts/live.py is forwarded as
 `{"type": "alert", "event", "seq", "alert"}`, and a fresh open count follows, coalesced to at
 most one count query per COUNT_COALESCE_SECONDS per screen however many alerts arrive.
+An event reaches the consumer twice when the streaming runner pushed it on commit and the
+outbox relay delivers it again: the consumer remembers the newest `seq` (outbox event id) it
+forwarded per alert and drops an event at or below it (the copy, or an older snapshot
+overtaken by a newer one), so the screen gets each alert change once, newest last.
 Close codes as the live map's: 4401 signed out, 4403 no access.
 While the channel layer (Redis) is away the socket stays open (fleet.live.channel_reader); when
 it is back the consumer rejoins its groups, re-checks access and says hello again, so the screen
@@ -37,6 +41,9 @@ from .selectors import alert_open_count
 
 logger = logging.getLogger(__name__)
 COUNT_COALESCE_SECONDS = 1.0
+# Alerts whose newest forwarded seq a consumer remembers (the oldest are forgotten first; a
+# relayed copy arrives within seconds of its fast-path original).
+SEEN_ALERTS_MAX = 4096
 
 
 class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -47,6 +54,7 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
     accepted = False
     revoked = False
     count_task: asyncio.Task[None] | None = None
+    sent_seq: dict[int, int]
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -62,6 +70,7 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
         self.session_key = getattr(session, "session_key", None)
         self.organization_id = membership.organization_id
         self.hub_ids = hub_ids
+        self.sent_seq = {}
         self.groups_joined = (
             [hub_group(self.organization_id, hub_id) for hub_id in hub_ids]
             if hub_ids
@@ -133,12 +142,26 @@ class AlertInboxConsumer(SocketAccessGuard, ResilientChannelReader, AsyncJsonWeb
         alert = message.get("alert") or {}
         if self.hub_ids and alert.get("hub_id") not in self.hub_ids:
             return  # defence in depth: hub groups already scope this
+        if not self.first_sight(alert.get("id"), message.get("seq")):
+            return
         await self.send_json(
             {"type": "alert", "event": message.get("event"), "seq": message.get("seq"),
              "alert": alert}
         )  # fmt: skip
         if self.count_task is None or self.count_task.done():
             self.count_task = asyncio.create_task(self.send_count_soon())
+
+    def first_sight(self, alert_id: Any, seq: Any) -> bool:
+        """False for an event this screen already has, or an older one than it has."""
+        if not isinstance(alert_id, int) or not isinstance(seq, int):
+            return True
+        if seq <= self.sent_seq.get(alert_id, 0):
+            return False
+        self.sent_seq.pop(alert_id, None)  # re-inserted last: the dict's order is recency
+        self.sent_seq[alert_id] = seq
+        if len(self.sent_seq) > SEEN_ALERTS_MAX:
+            del self.sent_seq[next(iter(self.sent_seq))]
+        return True
 
     async def send_count_soon(self) -> None:
         await asyncio.sleep(COUNT_COALESCE_SECONDS)

@@ -1,15 +1,26 @@
-"""Alert events to the consoles: the "alerts-live" outbox subscriber hands every `alert.*`
-event to the channel-layer groups of the organization (every unscoped screen) and of the
-alert's hub (the screens scoped to that hub), after the relay's transaction commits.
+"""Alert events to the consoles, by two paths that carry the same frames:
 
-The handler only registers an on-commit callback: quick, and a rolled-back relay sends
-nothing. A screen that misses a message (socket down, Redis hiccup) resyncs when it
-reconnects; the outbox keeps the truth, this push is best effort.
+- the fast path: the streaming runner pushes the `alert.*` events it wrote straight to the
+  channel layer once its transaction commits (`alert_events_push_on_commit`), so an alert is
+  on the screens as soon as it exists, without waiting for the outbox relay;
+- the guarantee: the "alerts-live" outbox subscriber hands every `alert.*` event (the fast
+  path's again, the people's actions, the sweeps') to the same groups after the relay's
+  transaction commits.
+
+Both send to the channel-layer groups of the organization (every unscoped screen) and of the
+alert's hub (the screens scoped to that hub), and both carry the outbox event's id as `seq`:
+the inbox consumer forwards each `seq` once and never an older snapshot of an alert than one
+it already sent (consumers.py), and the screens keep the newest `seq` per alert
+(static/js/alerts/logic.js), so the relay's copy of a fast-path frame is dropped. Handlers
+only register on-commit callbacks: quick, and a rolled-back transaction sends nothing. A
+screen that misses a message (socket down, Redis hiccup) resyncs when it reconnects; the
+outbox keeps the truth, the pushes are best effort.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -81,5 +92,27 @@ def alert_live_handle(event: OutboxEvent) -> None:
     transaction.on_commit(lambda: _send(organization_id, hub_id, message))
 
 
+def alert_events_push_on_commit(organization_id: int, events: Sequence[OutboxEvent]) -> None:
+    """The fast path: once the caller's transaction commits, push these outbox events (just
+    written in it, ids assigned) to the screens, as the relay will again later. Events of
+    kinds the screens do not show are skipped."""
+    require_organization(organization_id)
+    messages = [
+        ((event.payload or {}).get("hub_id"), alert_message(event))
+        for event in events
+        if event.kind in LIVE_KINDS
+    ]
+    if not messages:
+        return
+
+    def push() -> None:
+        _bump_generation(organization_id)
+        for hub_id, message in messages:
+            _send(organization_id, hub_id, message)
+
+    transaction.on_commit(push)
+
+
 def alerts_live_subscribe() -> None:
-    outbox_subscribe("alerts-live", LIVE_KINDS, alert_live_handle)
+    # On-commit pushes only: no savepoint needed.
+    outbox_subscribe("alerts-live", LIVE_KINDS, alert_live_handle, writes=False)

@@ -80,7 +80,10 @@ def delivery_event_handle(event: OutboxEvent) -> None:
 
 
 def alerts_subscribe() -> None:
-    outbox_subscribe("alerts.positions", [POSITIONS_FLUSHED], positions_flushed_handle)
+    # Adds to this transaction's on-commit enqueue only: no savepoint needed.
+    outbox_subscribe(
+        "alerts.positions", [POSITIONS_FLUSHED], positions_flushed_handle, writes=False
+    )
     outbox_subscribe(
         "alerts.deliveries", [ORDER_STATUS_CHANGED, STOP_ARRIVED], delivery_event_handle
     )

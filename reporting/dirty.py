@@ -61,6 +61,8 @@ def fixes_arrived(
     while day <= end:
         days.append(day)
         day += dt.timedelta(days=1)
+    if not days:
+        return 0  # the usual flush: today's fixes only (the relay's hot path)
     ids = list(vehicle_ids)
     return rollups_mark_dirty(
         organization_id=organization_id,

@@ -20,6 +20,9 @@ class TenancyConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_row_level_security, sender=self, dispatch_uid="doorstep-rls")
+        from .db.lookups import lookups_register  # `field__any=[...]`
+
+        lookups_register()
         # Open websockets close when the session or the membership behind them ends.
         from .signals import connect_user_signals
 

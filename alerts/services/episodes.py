@@ -19,6 +19,7 @@ from alerts.kinds.titles import alert_title
 from alerts.models import Alert, AlertEvent, AlertRule
 from tenancy.context import require_organization
 from tenancy.outbox import outbox_emit, outbox_emit_many
+from tenancy.outbox.models import OutboxEvent
 from tenancy.outbox.services import EventSpec
 
 from .actions import alert_snapshot
@@ -88,14 +89,16 @@ class Writes:
         else:
             self.dirty[alert.pk] = (alert, merged)
 
-    def flush(self) -> None:
+    def flush(self) -> list[OutboxEvent]:
+        """Write what is held; the outbox events written (ids assigned), in order."""
         for alert, fields in self.dirty.values():
             alert.save(update_fields=sorted(fields))
         self.dirty.clear()
         AlertEvent.objects.bulk_create(self.events, batch_size=500)
         self.events.clear()
-        outbox_emit_many(organization_id=self.organization_id, events=self.outbox)
+        emitted = outbox_emit_many(organization_id=self.organization_id, events=self.outbox)
         self.outbox.clear()
+        return emitted
 
 
 def _emit(alert: Alert, kind: str, writes: Writes | None = None) -> None:

@@ -18,6 +18,9 @@ class Subscriber:
     name: str
     kinds: frozenset[str]
     handler: Handler
+    # False: the handler writes nothing to the database (it only registers on-commit work),
+    # so the relay runs it without a savepoint of its own (two round trips per event saved).
+    writes: bool = True
 
     def wants(self, kind: str) -> bool:
         return kind in self.kinds
@@ -26,14 +29,18 @@ class Subscriber:
 _subscribers: dict[str, Subscriber] = {}
 
 
-def outbox_subscribe(name: str, kinds: Iterable[str], handler: Handler) -> Subscriber:
+def outbox_subscribe(
+    name: str, kinds: Iterable[str], handler: Handler, *, writes: bool = True
+) -> Subscriber:
     """Register `handler` for events of `kinds` under a stable `name` (the delivery rows carry
     it, so renaming a subscriber makes it see every pending event again).
 
     The handler runs inside the relay's transaction and tenant context: it must be idempotent
     (it may see an event twice) and quick (database writes; enqueue slow work on commit,
-    never call out over the network)."""
-    subscriber = Subscriber(name=name, kinds=frozenset(kinds), handler=handler)
+    never call out over the network). `writes=False` declares a handler that only reads and
+    registers on-commit work: it runs without a savepoint (a failure of it still leaves the
+    event pending for a retry, and its delivery row records the error)."""
+    subscriber = Subscriber(name=name, kinds=frozenset(kinds), handler=handler, writes=writes)
     _subscribers[name] = subscriber
     return subscriber
 

@@ -128,12 +128,43 @@ def outbox_retry_delay(*, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, 3600))
 
 
-def _handle(subscriber: Subscriber, event: OutboxEvent, delivery: OutboxDelivery) -> None:
+class _BatchWrites:
+    """What one relay batch writes besides the handlers' own rows, held back and written in
+    two statements at the end of its transaction: the new delivery rows (one insert) and the
+    events every subscriber has done with (one update). A delivery row that already exists (a
+    retry) and an event left waiting for a retry are saved one by one, as before; those are
+    the rare ones."""
+
+    def __init__(self, organization_id: int) -> None:
+        self.organization_id = organization_id
+        self.new_deliveries: list[OutboxDelivery] = []
+        self.relayed: list[int] = []
+
+    def delivery(self, delivery: OutboxDelivery) -> None:
+        if delivery.pk is None:
+            self.new_deliveries.append(delivery)
+        else:
+            delivery.save()
+
+    def flush(self, now: dt.datetime) -> None:
+        OutboxDelivery.objects.bulk_create(self.new_deliveries, batch_size=1000)
+        if self.relayed:
+            OutboxEvent.objects.filter(
+                organization_id=self.organization_id, pk__any=self.relayed
+            ).update(relayed_at=now)
+
+
+def _handle(
+    subscriber: Subscriber, event: OutboxEvent, delivery: OutboxDelivery, writes: _BatchWrites
+) -> None:
     now = timezone.now()
     delivery.attempts += 1
     try:
-        # A savepoint: a failing handler's writes go, the relay's transaction stays usable.
-        with transaction.atomic():
+        if subscriber.writes:
+            # A savepoint: a failing handler's writes go, the relay's transaction stays usable.
+            with transaction.atomic():
+                subscriber.handler(event)
+        else:
             subscriber.handler(event)
     except Exception as exc:
         logger.exception("outbox: %s failed on event %s", subscriber.name, event.pk)
@@ -146,12 +177,13 @@ def _handle(subscriber: Subscriber, event: OutboxEvent, delivery: OutboxDelivery
     else:
         delivery.status, delivery.delivered_at = Status.DELIVERED, now
         delivery.next_attempt_at, delivery.last_error = None, ""
-    delivery.save()
+    writes.delivery(delivery)
 
 
 def _relay_event(
-    event: OutboxEvent, deliveries: dict[tuple[int, str], OutboxDelivery], now: dt.datetime
-) -> None:
+    event: OutboxEvent, deliveries: dict[tuple[int, str], OutboxDelivery], now: dt.datetime,
+    writes: _BatchWrites,
+) -> None:  # fmt: skip
     waiting: list[dt.datetime] = []
     for subscriber in outbox_subscribers(event.kind):
         delivery = deliveries.get((event.pk, subscriber.name)) or OutboxDelivery(
@@ -160,7 +192,7 @@ def _relay_event(
         if delivery.status != Status.PENDING:
             continue
         if delivery.next_attempt_at is None or delivery.next_attempt_at <= now:
-            _handle(subscriber, event, delivery)
+            _handle(subscriber, event, delivery, writes)
         if delivery.status == Status.PENDING and delivery.next_attempt_at is not None:
             waiting.append(delivery.next_attempt_at)
     if waiting:
@@ -168,7 +200,7 @@ def _relay_event(
         event.save(update_fields=["next_attempt_at"])
     else:
         event.relayed_at = now
-        event.save(update_fields=["relayed_at"])
+        writes.relayed.append(event.pk)
 
 
 def _relay_batch(organization_id: int, after_id: int = 0) -> tuple[int, int]:
@@ -194,11 +226,13 @@ def _relay_batch(organization_id: int, after_id: int = 0) -> tuple[int, int]:
         deliveries = {
             (delivery.event_id, delivery.subscriber): delivery
             for delivery in OutboxDelivery.objects.filter(
-                organization_id=organization_id, event__in=events
+                organization_id=organization_id, event_id__any=[event.pk for event in events]
             )
         }
+        writes = _BatchWrites(organization_id)
         for event in events:
-            _relay_event(event, deliveries, now)
+            _relay_event(event, deliveries, now, writes)
+        writes.flush(now)
     return len(events), events[-1].pk
 
 

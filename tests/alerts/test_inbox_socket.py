@@ -165,3 +165,49 @@ async def test_the_inbox_rides_out_a_redis_outage_and_resyncs(
     after = await open_and_relay(alpha, title="After the outage", hub_id=alpha.hub.pk)
     assert (await next_of_type(mine, "alert"))["alert"]["id"] == after.pk
     await mine.disconnect()
+
+
+def _speeding_evaluated(tenant: Tenant) -> list[int]:
+    """A speeding episode's fixes evaluated by the streaming runner (no relay); the ids of the
+    outbox events it wrote, in order."""
+    from alerts.evaluation.streaming import positions_evaluate
+    from tenancy.context import tenant_context
+    from tenancy.outbox.models import OutboxEvent
+    from tests.alerts.support import at, positions_insert, rule_create
+    from tests.alerts.tracks import drive
+
+    rule_create(tenant, "speeding", params={"limit_kmh": 90, "min_seconds": 0})
+    positions_insert(
+        tenant, [*drive(start_t=0, seconds=30, kmh=50), *drive(start_t=35, seconds=30, kmh=120)]
+    )
+    with tenant_context(tenant.organization.pk):
+        result = positions_evaluate(
+            organization_id=tenant.organization.pk, vehicle_ids=[tenant.vehicle.pk],
+            since=at(0), now=at(3600),
+        )  # fmt: skip
+        assert result.opened == 1
+        return list(
+            OutboxEvent.objects.filter(organization_id=tenant.organization.pk, kind="alert.opened")
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+
+
+async def test_the_streaming_runner_pushes_its_alert_on_commit_and_the_relay_adds_no_copy(
+    tenants: tuple[Tenant, Tenant],
+) -> None:
+    alpha, _ = tenants
+    screen = await connect(alpha.users[Role.DISPATCHER])
+    assert (await screen.receive_json_from(timeout=5))["type"] == "hello"
+    # Through the fast path only: nothing has relayed the event yet.
+    [event_id] = await sync_to_async(_speeding_evaluated)(alpha)
+    message = await next_of_type(screen, "alert")
+    assert message["event"] == "alert.opened" and message["seq"] == event_id
+    assert message["alert"]["vehicle_id"] == alpha.vehicle.pk
+    assert (await next_of_type(screen, "count"))["open_count"] == 2
+    # The relay delivers the same event to the screens again (its guarantee): dropped here.
+    await sync_to_async(outbox_relay_now)(alpha.organization.pk)
+    while not await screen.receive_nothing(timeout=1.5):
+        later = await screen.receive_json_from(timeout=5)
+        assert later["type"] == "count", f"a copy reached the screen: {later}"
+    await screen.disconnect()

@@ -9,6 +9,7 @@ import {
   mapHref,
   matchesFilters,
   moveSelection,
+  SeqMemory,
 } from "../../static/js/alerts/logic.js";
 
 const NOW = Date.parse("2026-12-02T10:00:00Z");
@@ -57,8 +58,10 @@ test("live events add, update in place, and remove what no longer matches", () =
   assert.equal(result.change, "updated");
   assert.equal(result.list[0].status, "acknowledged");
   list = result.list;
-  // An older event arriving late never overwrites a newer one.
+  // An older event arriving late never overwrites a newer one, and a copy changes nothing.
   result = applyAlertEvent(list, alert({ id: 5, status: "open" }), { status: "active" }, { ...opts, seq: 10 });
+  assert.equal(result.change, "");
+  result = applyAlertEvent(list, alert({ id: 5, status: "acknowledged" }), { status: "active" }, { ...opts, seq: 11 });
   assert.equal(result.change, "");
   result = applyAlertEvent(list, alert({ id: 5, status: "resolved" }), { status: "active" }, { ...opts, seq: 12 });
   assert.equal(result.change, "removed");
@@ -66,6 +69,20 @@ test("live events add, update in place, and remove what no longer matches", () =
   // Not for this screen: nothing happens.
   result = applyAlertEvent([], alert({ id: 6, severity: 10 }), { severities: [30] }, opts);
   assert.equal(result.change, "");
+});
+
+test("the socket's messages: each alert event once, never an older one after a newer", () => {
+  const seen = new SeqMemory(2);
+  assert.equal(seen.fresh(5, 10), true); // pushed on commit
+  assert.equal(seen.fresh(5, 10), false); // the relay's copy
+  assert.equal(seen.fresh(5, 12), true); // resolved
+  assert.equal(seen.fresh(5, 10), false); // a stale copy of the opening never reopens it
+  assert.equal(seen.fresh(6, 3), true); // another alert: its own sequence
+  assert.equal(seen.fresh(7, 4), true);
+  assert.equal(seen.fresh(5, 10), true); // forgotten past max (2): the oldest alert went first
+  assert.equal(seen.fresh(7, 4), false);
+  assert.equal(seen.fresh(8, undefined), true); // no seq: always passed on
+  assert.equal(seen.fresh(8, undefined), true);
 });
 
 test("ages read well at every scale", () => {

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 from pytest_httpserver import HTTPServer
 
@@ -150,6 +151,63 @@ def test_relay_of_one_organization_never_touches_another(
     with tenant_context(tenant_a.organization.pk), scopes_disabled():
         assert not OutboxEvent.objects.filter(pk=foreign.pk).exists()
         assert not OutboxEvent.objects.filter(organization=tenant_b.organization).exists()
+
+
+@pytest.fixture
+def quiet_recorder() -> Iterator[Recorder]:
+    """A subscriber that declares it writes nothing (it runs without a savepoint)."""
+    handler = Recorder()
+    outbox_subscribe("test-quiet", [KIND], handler, writes=False)
+    yield handler
+    outbox_unsubscribe("test-quiet")
+
+
+@pytest.mark.django_db
+def test_a_batch_writes_its_delivery_rows_and_relayed_marks_in_one_statement_each(
+    tenant_a: Tenant, recorder: Recorder, quiet_recorder: Recorder
+) -> None:
+    outbox_relay_now(tenant_a.organization.pk)  # the fixtures' own events
+    events = [emit(tenant_a, n) for n in range(1, 21)]
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox_relay_now(tenant_a.organization.pk) == len(events)
+    statements = [q["sql"] for q in queries.captured_queries]
+    inserts = [q for q in statements if q.startswith('INSERT INTO "tenancy_outboxdelivery"')]
+    updates = [q for q in statements if q.startswith('UPDATE "tenancy_outboxevent"')]
+    savepoints = [q for q in statements if q.startswith("SAVEPOINT")]
+    assert (len(inserts), len(updates)) == (1, 1)
+    # The writing subscriber's, one per event, none for the quiet one; plus one per batch
+    # (this batch and the empty one that ends the run), their transactions nested in the test's.
+    assert len(savepoints) == len(events) + 2
+    ids = [event.pk for event in events]
+    assert [i for _, i in recorder.seen] == ids
+    assert [i for _, i in quiet_recorder.seen] == ids
+    with scopes_disabled():
+        rows = OutboxDelivery.objects.filter(event_id__in=ids)
+        assert sorted((r.subscriber, r.status) for r in rows) == sorted(
+            [("test-recorder", "delivered")] * 20 + [("test-quiet", "delivered")] * 20
+        )
+    assert all(event.relayed_at is not None for event in events_of(tenant_a))
+
+
+@pytest.mark.django_db
+def test_a_write_free_subscriber_that_fails_leaves_its_event_pending_for_a_retry(
+    tenant_a: Tenant, recorder: Recorder, quiet_recorder: Recorder, settings: Any
+) -> None:
+    settings.OUTBOX_RETRY_BASE_SECONDS = 0
+    first, second = emit(tenant_a, 1), emit(tenant_a, 2)
+    quiet_recorder.fail_once.add(first.pk)
+    outbox_relay_now(tenant_a.organization.pk)
+    with scopes_disabled():
+        failed = OutboxDelivery.objects.get(event_id=first.pk, subscriber="test-quiet")
+    assert (failed.status, failed.attempts) == ("pending", 1)
+    assert "hiccuped" in failed.last_error
+    assert [i for _, i in recorder.seen] == [first.pk, second.pk]  # the other one went on
+    pending = {e.pk: e.relayed_at for e in events_of(tenant_a)}
+    assert pending[first.pk] is None and pending[second.pk] is not None
+    outbox_relay_now(tenant_a.organization.pk)
+    assert [i for _, i in quiet_recorder.seen] == [second.pk, first.pk]
+    assert [i for _, i in recorder.seen] == [first.pk, second.pk]  # not handed out twice
+    assert all(event.relayed_at is not None for event in events_of(tenant_a))
 
 
 @pytest.mark.django_db

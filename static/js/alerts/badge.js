@@ -5,7 +5,7 @@
 //   "doorstep:alerts-state" detail = { state, reconnected }  connecting / live / reconnecting / ended
 // Protocol: alerts/consumers.py.
 
-import { severityClass, TOASTS_KEY } from "./logic.js";
+import { SeqMemory, severityClass, TOASTS_KEY } from "./logic.js";
 
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
@@ -15,6 +15,7 @@ const TOAST_MAX = 4;
 const badge = document.getElementById("alerts-badge");
 let attempt = 0;
 let everLive = false;
+const seen = new SeqMemory(); // each alert event once, newest last (logic.js)
 
 function setCount(count) {
   if (!badge) return;
@@ -95,6 +96,7 @@ function connect() {
     } else if (message.type === "count") {
       setCount(message.open_count);
     } else if (message.type === "alert" && message.alert) {
+      if (!seen.fresh(message.alert.id, message.seq)) return;
       if (message.event === "alert.opened") toast(message.alert);
       emit("doorstep:alert", { event: message.event, alert: message.alert, seq: message.seq });
     }

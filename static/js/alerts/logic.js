@@ -41,6 +41,28 @@ export function matchesFilters(alert, filters, { userId, nowMs }) {
   return true;
 }
 
+// The newest event id (`seq`) seen per alert, for the socket's messages: the same event can
+// arrive twice (pushed when the alert's transaction committed, then again by the outbox relay;
+// alerts/live.py), and a copy or an older snapshot must neither toast again nor bring back an
+// alert the screen already saw resolved. `fresh` answers and remembers; the oldest alerts are
+// forgotten past `max`.
+export class SeqMemory {
+  constructor(max = 4096) {
+    this.max = max;
+    this.seqs = new Map();
+  }
+
+  fresh(alertId, seq) {
+    if (alertId == null || !seq) return true;
+    const seen = this.seqs.get(alertId);
+    if (seen !== undefined && seen >= seq) return false;
+    this.seqs.delete(alertId);
+    this.seqs.set(alertId, seq);
+    if (this.seqs.size > this.max) this.seqs.delete(this.seqs.keys().next().value);
+    return true;
+  }
+}
+
 // Apply one live alert event to the list (sorted). Returns { list, change } where change is
 // "added", "updated", "removed" or "" (not on this screen). An older snapshot of an alert never
 // replaces a newer one: events can arrive out of order (the outbox keeps order per organization,
@@ -48,7 +70,7 @@ export function matchesFilters(alert, filters, { userId, nowMs }) {
 export function applyAlertEvent(list, alert, filters, { userId, nowMs, seq }) {
   const index = list.findIndex((item) => item.id === alert.id);
   const existing = index >= 0 ? list[index] : null;
-  if (existing && seq && existing._seq && existing._seq > seq) {
+  if (existing && seq && existing._seq && existing._seq >= seq) {
     return { list, change: "" };
   }
   const incoming = seq ? { ...alert, _seq: seq } : { ...alert };
