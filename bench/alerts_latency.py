@@ -64,12 +64,15 @@ from bench._common import (
     wait_for_quiet,
     write_section,
 )
+from config.queues import worker_queues
 
 VEHICLE_RE = re.compile(rb'"id":\s*(\d+),.*?"fix_time":\s*"([^"]+)"')
 
 
 class Worker:
-    """A Celery worker on a private queue (the bench process routes its tasks there)."""
+    """A Celery worker on a private queue and its siblings per concern (config/queues.py; the
+    bench process and its Daphne route their tasks there), as `celery worker` without -Q
+    consumes every queue in production."""
 
     def __init__(self, db_url: str, log_path: Path, concurrency: int = 1) -> None:
         self.concurrency = concurrency
@@ -84,7 +87,8 @@ class Worker:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "warning", *self.pool(),
-             "-Q", self.queue, "-n", f"{self.queue}@%h", "--without-gossip", "--without-mingle"],
+             "-Q", ",".join(worker_queues(self.queue)), "-n", f"{self.queue}@%h",
+             "--without-gossip", "--without-mingle"],
             cwd=REPO, env=service_env(self.db_url, {"DOORSTEP_BENCH_CELERY_QUEUE": self.queue}),
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -11,6 +11,7 @@ if __name__ == "__main__":  # `make bench` runs every bench/*.py; this one is no
 
 import os
 
+from config.queues import kombu_queues
 from config.settings.dev import *  # noqa: F403
 from config.settings.dev import CHANNEL_LAYERS, LOGGING, REDIS_URL
 
@@ -29,3 +30,4 @@ LOGGING["root"]["level"] = "WARNING"
 # A benchmark's own Celery worker consumes a private queue: the tasks its Daphne sends (the
 # outbox relay nudged after each ingest flush) must go there, not to a shared "celery" queue.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("DOORSTEP_BENCH_CELERY_QUEUE", "celery")
+CELERY_TASK_QUEUES = kombu_queues(CELERY_TASK_DEFAULT_QUEUE)

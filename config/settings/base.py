@@ -9,6 +9,7 @@ from csp.constants import NONE, SELF
 
 from config.csp import tile_source
 from config.database import database_settings, serves_asgi
+from config.queues import kombu_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -176,6 +177,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": float(env("DOORSTEP_CELERY_VISIBILITY_TIMEOUT", "3600"))
 }
+# Queues per concern (config/queues.py): the outbox relay and the streaming evaluation apart
+# from the rest; a worker started without -Q consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = ("config.queues.route_task",)
+CELERY_TASK_QUEUES = kombu_queues(CELERY_TASK_DEFAULT_QUEUE)
+# One message reserved per pool process: with late acknowledgement a process takes its next
+# task when it finished one, so a relay waits for at most one evaluation, not a prefetched
+# batch of them (and a killed process holds back one message, not four).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vehicles-offline": {"task": "fleet.mark_offline", "schedule": 30.0},
     "position-partitions": {"task": "fleet.maintain_position_partitions", "schedule": 3600.0},

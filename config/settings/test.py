@@ -1,6 +1,8 @@
 import os
 from urllib.parse import urlsplit, urlunsplit
 
+from config.queues import kombu_queues
+
 from .base import *  # noqa: F403
 from .base import CACHES, CHANNEL_LAYERS, DATABASES, REDIS_URL, database_for, env, env_bool
 
@@ -16,6 +18,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # A server a test starts (Daphne) sends its tasks (the outbox relay nudge) to the private queue
 # of the test's own Celery worker (tests/support/celery.py), not to the shared default one.
 CELERY_TASK_DEFAULT_QUEUE = env("DOORSTEP_TEST_CELERY_QUEUE", "celery")
+CELERY_TASK_QUEUES = kombu_queues(CELERY_TASK_DEFAULT_QUEUE)
 # Tests build the alert rules they need (tests/alerts/test_defaults.py installs the set).
 ALERTS_DEFAULT_RULES_ON_CREATE = env_bool("DOORSTEP_ALERTS_DEFAULT_RULES", False)
 AXES_FAILURE_LIMIT = 5

@@ -38,7 +38,7 @@ from tests.alerts.support import (
 )
 from tests.alerts.tracks import drive
 from tests.conftest import Tenant
-from tests.support.celery import START_SECONDS, CeleryWorker, _stop
+from tests.support.celery import START_SECONDS, CeleryWorker, _stop, queues_delete
 from tests.support.processes import django_process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -198,10 +198,7 @@ def test_a_worker_killed_mid_batch_three_times_loses_and_doubles_nothing(tenant_
             )
     finally:
         app.conf.task_default_queue = default_queue
-        with app.connection_for_write() as conn:
-            bound = app.amqp.queues[queue](conn.default_channel)
-            bound.declare()
-            bound.delete()
+        queues_delete(queue)
 
     alerts = [a for a in alerts_of(tenant_a) if a.kind == "speeding"]
     per_vehicle = Counter(a.vehicle_id for a in alerts)

@@ -1,7 +1,8 @@
 """A real Celery worker process for the tests that are about the worker.
 
-Each worker consumes a private queue of its own, and while it runs this process routes every
-task it sends there (`task_default_queue`), so a test never sees another run's messages and
+Each worker consumes a private queue of its own (with its siblings per concern,
+config/queues.py), and while it runs this process routes every task it sends there
+(`task_default_queue`), so a test never sees another run's messages and
 never leaves any behind for the next one. The worker routes the tasks it sends itself (retries,
 follow-up tasks) to the same queue. It uses the test database, the solo pool (one task at a
 time, in the worker's main thread), and writes its log to a file whose tail a failure shows.
@@ -25,6 +26,7 @@ from typing import IO, Any, NoReturn, TypeVar
 
 import pytest
 
+from config.queues import worker_queues
 from tests.support.processes import django_process_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,13 +95,21 @@ def celery_worker_running(env: dict[str, str] | None = None) -> Iterator[CeleryW
     finally:
         app.conf.task_default_queue = default_queue
         _stop(process)
-        with app.connection_for_write() as connection:
-            # Declared first so that its bindings are known and deleted with it; the delete also
-            # drops what a retry left queued.
-            bound = app.amqp.queues[queue](connection.default_channel)
+        queues_delete(queue)
+        log.close()
+
+
+def queues_delete(queue: str) -> None:
+    """Delete a private queue and its siblings per concern, with whatever is left on them."""
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        for name in worker_queues(queue):
+            # Declared first so that its bindings are known and deleted with it; the delete
+            # also drops what a retry left queued.
+            bound = app.amqp.queues[name](connection.default_channel)
             bound.declare()
             bound.delete()
-        log.close()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -123,10 +133,12 @@ def _worker_main(queue: str, node: str) -> None:
     from config.celery import app
 
     app.conf.task_default_queue = queue  # what the worker itself sends stays on this queue
-    # --quiet: no banner, so the log's tail is the tasks received, run and failed.
+    # --quiet: no banner, so the log's tail is the tasks received, run and failed. The private
+    # queue's siblings per concern (config/queues.py) too: every task reaches this worker.
     app.start(
         [
-            "--quiet", "worker", "--pool", "solo", "--queues", queue, "--hostname", node,
+            "--quiet", "worker", "--pool", "solo", "--queues", ",".join(worker_queues(queue)),
+            "--hostname", node,
             "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "info",
         ]
     )  # fmt: skip
