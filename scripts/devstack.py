@@ -7,7 +7,8 @@
    with; DOORSTEP_DEMO_HISTORY_DAYS changes it).
 3. Under honcho, one coloured log stream of:
      web        daphne on http://127.0.0.1:8000 (HTTP + websockets)
-     worker     celery worker (alert evaluation, reports, webhooks)
+     worker     celery worker on every queue (config/queues.py: the outbox relay, alert
+                evaluation, and the rest: reports, webhooks, sweeps)
      beat       celery beat (time-based rules, rollups, schedules)
      simulator  ``manage.py simulate_fleet`` (demo fleet posting GPS fixes), once it exists
      mail       the local SMTP sink (scripts/mail_sink.py) every email goes to, unless
@@ -157,6 +158,7 @@ def build_manager(args: argparse.Namespace, env: dict[str, str], url: str) -> Ma
     processes = {
         "web": f"exec {daphne} -b {args.host} -p {args.port} "
         f"--access-log {access_log} config.asgi:application",
+        # Without -Q: every queue (the relay, the evaluation, the default one).
         "worker": f"exec {celery} -A config worker -l info --concurrency 2",
         "beat": f"exec {celery} -A config beat -l info --schedule {schedule}",
     }
