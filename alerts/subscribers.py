@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from tenancy.outbox import outbox_subscribe
 from tenancy.outbox.models import OutboxEvent
@@ -47,11 +48,15 @@ class _EvaluationEnqueue:
         from .tasks import evaluate_positions
 
         ordered = sorted(self.vehicle_ids)
+        # After the commit of the fixes (they committed before their event was relayed): a run
+        # of a vehicle started after this moment has them, and this one may skip the vehicle.
+        requested_at = timezone.now().isoformat()
         for start in range(0, len(ordered), EVALUATION_CHUNK_VEHICLES):
             evaluate_positions.delay(
                 organization_id=self.organization_id,
                 vehicle_ids=ordered[start : start + EVALUATION_CHUNK_VEHICLES],
                 since=self.since.isoformat() if self.since else None,
+                requested_at=requested_at,
             )
 
 

@@ -21,12 +21,16 @@ LATE_ACKS = {"acks_late": True, "reject_on_worker_lost": True}
 
 @tenant_task(name="alerts.evaluate_positions", **LATE_ACKS)
 def evaluate_positions(
-    organization_id: int, vehicle_ids: list[int], since: str | None = None
+    organization_id: int,
+    vehicle_ids: list[int],
+    since: str | None = None,
+    requested_at: str | None = None,
 ) -> dict[str, Any]:
     result = positions_evaluate(
         organization_id=organization_id,
         vehicle_ids=vehicle_ids,
         since=dt.datetime.fromisoformat(since) if since else None,
+        requested_at=dt.datetime.fromisoformat(requested_at) if requested_at else None,
     )
     return result.__dict__
 

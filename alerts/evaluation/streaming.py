@@ -75,6 +75,7 @@ class RunResult:
     updated: int = 0
     resolved: int = 0
     more: bool = False  # the fix limit was hit: a follow-up run takes the rest
+    skipped: int = 0  # vehicles evaluated by a later-started run already (`requested_at`)
 
 
 def _epoch(value: dt.datetime) -> float:
@@ -306,18 +307,53 @@ def _apply(
         del open_alerts[key]
 
 
+# Clock skew allowed between the process that asked for a run and PostgreSQL (see
+# `_evaluated_since`).
+REQUEST_SKEW = dt.timedelta(seconds=1)
+
+_EVALUATED_SINCE_SQL = """
+SELECT subject_id FROM alerts_evaluationstate
+WHERE organization_id = %s AND subject_type = %s AND subject_id = ANY(%s) AND updated_at > %s
+"""
+
+
+def _evaluated_since(
+    organization_id: int, vehicle_ids: Sequence[int], requested_at: dt.datetime
+) -> set[int]:
+    """The vehicles a run has evaluated since this one was asked for. A run's state rows take
+    its transaction's start time (`now()`), and its reads come after that start; the request
+    came after the commit of the fixes it is about. So a state written by a run that started
+    after the request (give or take REQUEST_SKEW of clock difference) has those fixes
+    evaluated already, and this run has nothing to do for the vehicle. That makes the queue
+    work-conserving: when the worker falls behind, the first run of a vehicle takes every fix
+    it has, and the runs queued behind it for the same vehicle only look."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EVALUATED_SINCE_SQL,
+            [organization_id, SubjectType.VEHICLE.value, list(vehicle_ids),
+             requested_at + REQUEST_SKEW],
+        )  # fmt: skip
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
 def positions_evaluate(
     *, organization_id: int, vehicle_ids: Sequence[int], since: dt.datetime | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, requested_at: dt.datetime | None = None,
 ) -> RunResult:  # fmt: skip
     """Evaluate the vehicles' fixes newer than their cursors (for a vehicle never evaluated:
-    from `since`, the first fix time the event announced, else the last hour)."""
+    from `since`, the first fix time the event announced, else the last hour). With
+    `requested_at` (when the fixes' relay asked for this run, after their commit), vehicles
+    that a run started since then has evaluated are skipped (`_evaluated_since`)."""
     require_organization(organization_id)
     now = now or timezone.now()
     result = RunResult()
     org = org_rules_load(organization_id)
     streamed = org.streamed
     vehicle_ids = sorted(set(int(v) for v in vehicle_ids))
+    if vehicle_ids and requested_at is not None:
+        done = _evaluated_since(organization_id, vehicle_ids, requested_at)
+        result.skipped = len(done)
+        vehicle_ids = [v for v in vehicle_ids if v not in done]
     if not vehicle_ids:
         return result
     floor = _epoch(since) - 1e-6 if since else _epoch(now - INITIAL_LOOKBACK)

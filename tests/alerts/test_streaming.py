@@ -3,6 +3,8 @@ their timelines and outbox events written with the cursor, nothing doubled on a 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django_scopes import scopes_disabled
 
@@ -132,3 +134,29 @@ def test_rules_of_another_scope_do_not_apply(tenant_a: Tenant, tenant_b: Tenant)
     positions_insert(tenant_a, speeding_episode(0))
     evaluate(tenant_a)
     assert alerts_of(tenant_a) == []
+
+
+def test_a_run_asked_for_before_the_vehicles_last_run_began_only_looks(tenant_a: Tenant) -> None:
+    """The relay asks for a run after the fixes committed; a run of the vehicle that began
+    later has read them, so the queued one skips the vehicle (the queue drains at once when
+    the worker fell behind). Asked for after that run began, it evaluates."""
+    rule_create(tenant_a, "speeding", params={"limit_kmh": 90, "min_seconds": 0})
+    positions_insert(tenant_a, drive(start_t=0, seconds=30, kmh=50))
+    assert evaluate(tenant_a)["fixes"] > 0
+    with scopes_disabled():
+        began = EvaluationState.objects.get(organization=tenant_a.organization).updated_at
+    positions_insert(tenant_a, drive(start_t=35, seconds=30, kmh=120))
+
+    def run(requested_at: dt.datetime) -> dict[str, int]:
+        with tenant_context(tenant_a.organization.pk):
+            return positions_evaluate(
+                organization_id=tenant_a.organization.pk, vehicle_ids=[tenant_a.vehicle.pk],
+                since=at(0), now=at(3600), requested_at=requested_at,
+            ).__dict__  # fmt: skip
+
+    stale = run(began - dt.timedelta(seconds=5))
+    assert (stale["skipped"], stale["fixes"], stale["opened"]) == (1, 0, 0)
+    # Within the allowed clock skew of the run's start: evaluated, not skipped.
+    fresh = run(began - dt.timedelta(milliseconds=500))
+    assert (fresh["skipped"], fresh["opened"]) == (0, 1)
+    assert fresh["fixes"] > 0

@@ -4,10 +4,12 @@ load a relay batch holds tens of flushes of mostly the same vehicles)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from alerts import subscribers
 from alerts.subscribers import EVALUATION_CHUNK_VEHICLES, POSITIONS_FLUSHED
@@ -48,8 +50,12 @@ def test_one_relay_of_many_flushes_enqueues_one_evaluation_of_their_vehicles(
     flushed(tenant_a, [2, 3], "2026-12-02T10:00:01.500000+00:00")
     flushed(tenant_a, [4], "2026-12-02T11:00:02+01:00")
 
+    before = timezone.now()
     outbox_relay_now(tenant_a.organization.pk)
 
+    # Asked for after the relay committed: a run of a vehicle begun later may skip it.
+    requested_at = dt.datetime.fromisoformat(enqueued[0].pop("requested_at"))
+    assert before <= requested_at <= timezone.now()
     assert enqueued == [
         {"organization_id": tenant_a.organization.pk, "vehicle_ids": [1, 2, 3, 4],
          "since": "2026-12-02T10:00:01.500000+00:00"}
