@@ -9,15 +9,29 @@ again: about half the CPU of an API read (docs/benchmarks.md, "API load").
 Here a request borrows an idle one-thread executor (a new one when none is idle) and gives it
 back after its answer was sent. A request still has a thread of its own for its whole life,
 as with Django's handler, so one slow request never holds up another.
+
+And a request goes to its thread once, not three times: Django's handler sends
+`request_started` there (a hop of its own, before the middleware), and after the answer was
+sent it closes the answer there (`request_finished`, another hop). Here the signal is sent in
+the thread right before the middleware, and an answer that is not streamed (its body is
+complete) is closed there right after the view, before it is sent; a streamed one is closed
+after it was sent, as by Django.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
 
 # Threads kept idle per process; more requests at once than this start threads of their own
 # (as Django's handler does for every request), which end with their request.
@@ -38,7 +52,21 @@ class ThreadReusingASGIHandler(ASGIHandler):
         # way per request). Built in sync mode and entered once, the whole request runs in
         # its thread as under WSGI.
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        chain = self._middleware_chain
+        handler_class = type(self)
+
+        def in_request_thread(request: HttpRequest) -> HttpResponseBase:
+            signals.request_started.send(sender=handler_class, scope=request.scope)  # type: ignore[attr-defined]
+            response: HttpResponseBase = chain(request)
+            if not response.streaming:
+                # Complete: closed here (request_finished, the request's files), not in a hop
+                # of its own after it was sent. handle() sees it closed.
+                response._handler_class = handler_class  # type: ignore[attr-defined]
+                response._resource_closers.append(request.close)  # type: ignore[attr-defined]
+                response.close()
+            return response
+
+        self._middleware_chain = sync_to_async(in_request_thread, thread_sensitive=True)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -54,6 +82,59 @@ class ThreadReusingASGIHandler(ASGIHandler):
                 self._idle.append(executor)
             else:
                 executor.shutdown(wait=False)
+
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's ASGIHandler.handle (5.2) but for the two hops (module docstring):
+        `request_started` is sent in the request thread, and an answer closed there is not
+        closed again."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            body_file.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+
+        async def process_request(request: HttpRequest, send: Any) -> HttpResponseBase:
+            response = await self.run_get_response(request)
+            # The client disconnected while the answer was sent: nothing more to do.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
+            return response
+
+        # As Django: the disconnect listener first, so a disconnect cancels the request.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if response is not None and not response.closed:  # type: ignore[attr-defined]
+                await sync_to_async(response.close)()
+        body_file.close()
 
     @staticmethod
     def _new_executor() -> ThreadPoolExecutor:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core.signals import request_finished, request_started
 from django.db import connections
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import path
 
@@ -119,3 +121,90 @@ def test_threads_beyond_the_idle_allowance_end_with_their_request(
 
     asyncio.run(three_at_once())
     assert len(app._idle) == 2
+
+
+def streamed(request: HttpRequest) -> StreamingHttpResponse:
+    seen.append({"thread": threading.get_ident()})
+    return StreamingHttpResponse(iter([b"part one, ", b"part two"]))
+
+
+urlpatterns.append(path("streamed/", streamed))
+
+
+class SignalLog:
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, int]] = []
+
+    def started(self, **kwargs: Any) -> None:
+        self.entries.append(("started", threading.get_ident()))
+
+    def finished(self, **kwargs: Any) -> None:
+        self.entries.append(("finished", threading.get_ident()))
+
+
+@pytest.fixture
+def signal_log() -> Iterator[SignalLog]:
+    log = SignalLog()
+    request_started.connect(log.started)
+    request_finished.connect(log.finished)
+    yield log
+    request_started.disconnect(log.started)
+    request_finished.disconnect(log.finished)
+
+
+def counting_submissions(app: ThreadReusingASGIHandler) -> list[int]:
+    """Counts the work items handed to the request threads (one per hop)."""
+    submitted = [0]
+    new_executor = app._new_executor
+
+    def counted() -> ThreadPoolExecutor:
+        executor = new_executor()
+        submit = executor.submit
+
+        def submit_counted(*args: Any, **kwargs: Any) -> Any:
+            submitted[0] += 1
+            return submit(*args, **kwargs)
+
+        executor.submit = submit_counted  # type: ignore[method-assign]
+        return executor
+
+    app._new_executor = counted  # type: ignore[method-assign]
+    return submitted
+
+
+def test_a_request_goes_to_its_thread_once_and_its_signals_are_sent_there(
+    app: ThreadReusingASGIHandler, signal_log: SignalLog
+) -> None:
+    submitted = counting_submissions(app)
+    assert asyncio.run(get(app, "/where/")) == (200, b"OK")
+    assert submitted == [1]  # Django's handler: three (started, the view, the close)
+    view_thread = seen[0]["thread"]
+    assert signal_log.entries == [("started", view_thread), ("finished", view_thread)]
+
+
+def test_a_streamed_answer_is_closed_after_it_was_sent(
+    app: ThreadReusingASGIHandler, signal_log: SignalLog
+) -> None:
+    async def streamed_get() -> bytes:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": "/streamed/", "raw_path": b"/streamed/",
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+        }  # fmt: skip
+        communicator = ApplicationCommunicator(app, scope)
+        await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+        await communicator.receive_output(15)  # the status and headers
+        body = b""
+        while True:
+            message = await communicator.receive_output(15)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+            assert [name for name, _ in signal_log.entries] == ["started"]  # still open
+        await communicator.wait(15)
+        return body
+
+    with pytest.warns(Warning, match="StreamingHttpResponse must consume synchronous"):
+        assert asyncio.run(streamed_get()) == b"part one, part two"
+    assert [name for name, _ in signal_log.entries] == ["started", "finished"]
