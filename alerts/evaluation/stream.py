@@ -165,14 +165,17 @@ def vehicle_evaluate(
     fixes: Sequence[Fix],
     gate: Gate,
     emit: Callable[[Transition], None] | None = None,
+    groups_cache: GroupsCache | None = None,
 ) -> tuple[dict[str, Any], list[Transition]]:
     """Evaluate `fixes` (in fix order, all newer than the state's cursor) against `rules`.
     `emit` sees each transition as it happens, so that a gate asked later in the same batch
-    (cooldown) knows of an episode that ended earlier in it."""
+    (cooldown) knows of an episode that ended earlier in it. `groups_cache` (one per batch)
+    shares the rule groups between vehicles with the same rules where they do not depend on
+    the vehicle (no geofence or route-deviation rule among them)."""
     episodes: dict[str, EpisodeState] = {k: v for k, v in state.items() if k != LAST_FIX_KEY}
     previous = state.get(LAST_FIX_KEY)
     transitions: list[Transition] = []
-    groups = _groups_build(rules, ctx, geometry)
+    groups = _groups_for(rules, ctx, geometry, groups_cache)
     position = {rule.key: n for n, rule in enumerate(rules)}
     for features in _features_all(fixes, previous, geometry, ctx, rules):
         fix = features.fix
@@ -527,6 +530,24 @@ def _deviation_quiet(
         return distance is None or distance <= lowest
 
     return quiet
+
+
+# Kinds whose quiet test reads the vehicle's context (its watched zones, its corridor).
+_CONTEXT_KINDS = frozenset({"geofence_enter", "geofence_exit", "route_deviation"})
+GroupsCache = dict[tuple[str, ...], list[_Group]]
+
+
+def _groups_for(
+    rules: Sequence[StreamRule], ctx: VehicleContext, geometry: OrgGeometry,
+    cache: GroupsCache | None,
+) -> list[_Group]:  # fmt: skip
+    if cache is None or any(rule.kind in _CONTEXT_KINDS for rule in rules):
+        return _groups_build(rules, ctx, geometry)
+    key = tuple(rule.key for rule in rules)
+    groups = cache.get(key)
+    if groups is None:
+        groups = cache[key] = _groups_build(rules, ctx, geometry)
+    return groups
 
 
 def _groups_build(

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.live import alert_events_push_on_commit
-from alerts.models import Alert, EvaluationState, SubjectType
+from alerts.models import Alert, SubjectType
 from alerts.services.episodes import (
     Finding,
     Subject,
@@ -34,9 +34,16 @@ from fleet.models import Vehicle
 from tenancy.context import require_organization
 
 from .episode import Action
-from .geometry import corridor_build, places_build
+from .geometry import Places, corridor_build, places_build
 from .rules import LoadedRule, OrgRules, org_rules_load
-from .stream import Fix, StreamRule, Transition, VehicleContext, vehicle_evaluate
+from .stream import (
+    Fix,
+    GroupsCache,
+    StreamRule,
+    Transition,
+    VehicleContext,
+    vehicle_evaluate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,28 +107,33 @@ FOR UPDATE
 """
 
 
-def _states_lock(organization_id: int, vehicle_ids: Sequence[int]) -> dict[int, EvaluationState]:
-    """Each vehicle's state row, created if missing, locked for the run (two statements: the
-    ORM's bulk insert and locking read cost a third of a 500-vehicle run)."""
+@dataclass
+class _State:
+    """One vehicle's EvaluationState row as the run holds it (a model instance per vehicle
+    cost more than the vehicle's evaluation)."""
+
+    pk: int
+    cursor_fix_time: dt.datetime | None
+    state: dict[str, Any]
+
+
+def _states_lock(organization_id: int, vehicle_ids: Sequence[int]) -> dict[int, _State]:
+    """Each vehicle's EvaluationState row, created if missing, locked for the run (two
+    statements: the ORM's bulk insert and locking read cost a third of a 500-vehicle run)."""
     vehicle = SubjectType.VEHICLE.value
     with connection.cursor() as cursor:
         cursor.execute(_STATES_INSERT_SQL, [organization_id, vehicle, list(vehicle_ids)])
         cursor.execute(_STATES_LOCK_SQL, [organization_id, vehicle, list(vehicle_ids)])
         rows = cursor.fetchall()
     return {
-        subject_id: EvaluationState(
-            pk=pk,
-            organization_id=organization_id,
-            subject_type=vehicle,
-            subject_id=subject_id,
-            cursor_fix_time=cursor_fix_time,
-            state=json.loads(state) if isinstance(state, str) else state,
+        subject_id: _State(
+            pk, cursor_fix_time, json.loads(state) if isinstance(state, str) else state
         )
         for pk, subject_id, cursor_fix_time, state in rows
     }
 
 
-def _states_save(organization_id: int, states: Sequence[EvaluationState]) -> None:
+def _states_save(organization_id: int, states: Sequence[_State]) -> None:
     if not states:
         return
     with connection.cursor() as cursor:
@@ -189,11 +201,16 @@ def vehicle_contexts_load(
         stops[row[0]].append(row)
     projection = org.geometry.projection
     hub_points = list(org.hubs.values())
+    # Read-only, so shared: every vehicle without a route stands still planned at the hubs.
+    places: dict[tuple[tuple[float, float], ...], Places] = {}
     for vehicle_id, ctx in contexts.items():
         route = routes.get(vehicle_id)
         route_stops = stops.get(route[0], []) if route else []
         located = [(lat, lon) for _, lat, lon, _ in route_stops if lat is not None]
-        ctx.places = places_build(projection, [*hub_points, *located])
+        points = (*hub_points, *located)
+        ctx.places = places.get(points) or places.setdefault(
+            points, places_build(projection, points)
+        )
         if route:
             ctx.route_id = route[0]
             start = org.hubs.get(route[1])
@@ -374,6 +391,7 @@ def positions_evaluate(
         gate = _gate(by_id, resolved)
         open_alerts = _open_alerts_load(organization_id, list(by_id), list(fixes))
         writes = Writes(organization_id)
+        groups_cache: GroupsCache = {}
         changed = []
         for vehicle_id, vehicle_fixes in fixes.items():
             ctx = contexts.get(vehicle_id)
@@ -395,7 +413,7 @@ def positions_evaluate(
             new_state, _ = vehicle_evaluate(
                 rules=[r.stream for r in rules if r.stream is not None], ctx=ctx,
                 geometry=org.geometry, state=state.state or {}, fixes=vehicle_fixes, gate=gate,
-                emit=apply,
+                emit=apply, groups_cache=groups_cache,
             )  # fmt: skip
             state.state = new_state
             state.cursor_fix_time = _at(vehicle_fixes[-1].t)

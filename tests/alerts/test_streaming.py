@@ -4,6 +4,7 @@ their timelines and outbox events written with the cursor, nothing doubled on a 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django_scopes import scopes_disabled
@@ -160,3 +161,45 @@ def test_a_run_asked_for_before_the_vehicles_last_run_began_only_looks(tenant_a:
     fresh = run(began - dt.timedelta(milliseconds=500))
     assert (fresh["skipped"], fresh["opened"]) == (0, 1)
     assert fresh["fixes"] > 0
+
+
+def test_vehicles_with_the_same_rules_share_their_groups_and_keep_their_own_episodes(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleet.models import Vehicle
+
+    rule_create(tenant_a, "speeding", params={"limit_kmh": 90, "min_seconds": 0})
+    rule_create(tenant_a, "battery_low", params={})
+    with scopes_disabled():
+        calm = Vehicle.objects.create(
+            organization=tenant_a.organization, hub=tenant_a.hub, plate="CALM-1"
+        )
+    positions_insert(tenant_a, speeding_episode(0))
+    positions_insert(tenant_a, drive(start_t=0.5, seconds=190, kmh=50), vehicle_id=calm.pk)
+
+    def both() -> Any:
+        with tenant_context(tenant_a.organization.pk):
+            return positions_evaluate(
+                organization_id=tenant_a.organization.pk,
+                vehicle_ids=[tenant_a.vehicle.pk, calm.pk], since=at(0), now=at(3600),
+            )  # fmt: skip
+
+    result = both()
+    assert (result.vehicles, result.opened, result.resolved) == (2, 1, 1)
+    assert [a.vehicle_id for a in alerts_of(tenant_a)] == [tenant_a.vehicle.pk]
+    # The same rules, no geofence or corridor among them: one set of groups for both.
+    from alerts.evaluation import stream
+
+    built: list[int] = []
+    original = stream._groups_build
+
+    def counting(*args: object, **kwargs: object) -> object:
+        built.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stream, "_groups_build", counting)
+    positions_insert(tenant_a, drive(start_t=400, seconds=30, kmh=120))
+    positions_insert(tenant_a, drive(start_t=400.5, seconds=30, kmh=50), vehicle_id=calm.pk)
+    again = both()
+    assert again.vehicles == 2 and again.opened == 1
+    assert len(built) == 1
