@@ -26,6 +26,9 @@ ORDER_KINDS = (ORDER_CREATED, ORDER_STATUS_CHANGED, ORDER_ETA_CHANGED)
 STOP_ARRIVED = "stop.arrived"
 STOP_DEPARTED = "stop.departed"
 STOP_KINDS = (STOP_ARRIVED, STOP_DEPARTED)
+# A route was created, its plan changed (crew, stops, order, dispatch) or its status moved:
+# for the event feed (a client syncing routes); webhooks announce orders and stops.
+ROUTE_CHANGED = "route.changed"
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -179,4 +182,33 @@ def stop_event_emit(
         payload=stop_event_payload(
             stop, route=route, order_status=order_status, latitude=latitude, longitude=longitude
         ),
+    )
+
+
+def route_changed_emit(*, route: Route) -> None:
+    """`route.changed`: the route as it is now in its transaction (crew, status, plan version
+    and the stops' order), a snapshot like every payload."""
+    require_organization(route.organization_id)
+    stop_ids = list(
+        Stop.objects.filter(organization_id=route.organization_id, route_id=route.pk)
+        .order_by("sequence")
+        .values_list("pk", flat=True)
+    )
+    outbox_emit(
+        organization_id=route.organization_id,
+        kind=ROUTE_CHANGED,
+        aggregate="route",
+        aggregate_id=route.pk,
+        payload={
+            "route": {
+                "id": route.pk,
+                "hub_id": route.hub_id,
+                "date": route.date.isoformat(),
+                "vehicle_id": route.vehicle_id,
+                "driver_id": route.driver_id,
+                "status": route.status,
+                "plan_version": route.plan_version,
+                "stop_ids": stop_ids,
+            }
+        },
     )

@@ -27,7 +27,7 @@ from tenancy.context import require_organization
 from tenancy.errors import Conflict, Unprocessable
 
 from ..models import DeliveryEvent, Order, OrderStatus, Route, Stop
-from ..outbox import STOP_ARRIVED, STOP_DEPARTED, stop_event_emit
+from ..outbox import STOP_ARRIVED, STOP_DEPARTED, route_changed_emit, stop_event_emit
 from ..transitions import FINAL_STATUSES
 from .eta import route_etas_refresh_on_commit
 from .orders import order_open_stop, order_transition, owned_check
@@ -73,6 +73,7 @@ def _route_lock(organization_id: int, route_id: int, *, plan_version: int | None
 def _plan_changed(route: Route) -> None:
     Route.objects.filter(pk=route.pk).update(plan_version=F("plan_version") + 1)
     route.plan_version += 1
+    route_changed_emit(route=route)
     _etas_refresh_on_commit(route)
 
 
@@ -121,13 +122,15 @@ def route_create(
     with transaction.atomic():
         owned_check(Hub, organization_id=organization_id, pk=hub_id, field="hub")
         _crew_check(organization_id, date, vehicle_id=vehicle_id, driver_id=driver_id)
-        return Route.objects.create(
+        route = Route.objects.create(
             organization_id=organization_id,
             hub_id=hub_id,
             date=date,
             vehicle_id=vehicle_id,
             driver_id=driver_id,
         )
+        route_changed_emit(route=route)
+    return route
 
 
 # What route_crew_change may change: who drives the route, and in what.
@@ -478,6 +481,7 @@ def route_start(
             route.dispatched_at = route.dispatched_at or now or timezone.now()
             route.status = Route.Status.IN_PROGRESS
             route.save(update_fields=["status", "dispatched_at"])
+            route_changed_emit(route=route)
         _etas_refresh_on_commit(route)
     return route, moved
 
@@ -517,6 +521,7 @@ def stop_arrive(
         if route.status == Route.Status.DISPATCHED:
             route.status = Route.Status.IN_PROGRESS
             route.save(update_fields=["status"])
+            route_changed_emit(route=route)
         stop_event_emit(
             kind=STOP_ARRIVED,
             stop=stop,
@@ -582,6 +587,7 @@ def stop_depart(
         if not open_stops.exists():
             route.status = Route.Status.COMPLETED
             route.save(update_fields=["status"])
+            route_changed_emit(route=route)
         _etas_refresh_on_commit(route)
     return stop
 

@@ -732,6 +732,51 @@ def test_concurrent_changes_of_one_plan_version_apply_once(tenant_a: Tenant) -> 
     assert sorted(status_of(order) for order in orders) == ["assigned", "created"]
 
 
+def test_every_route_change_is_a_route_changed_event(tenant_a: Tenant) -> None:
+    """The event feed's `route.changed`: created, each plan change (crew, add, reorder,
+    remove, dispatch) with its new plan_version and stop order; a refused change emits none."""
+    from deliveries.outbox import ROUTE_CHANGED
+    from tenancy.outbox.models import OutboxEvent
+
+    def changes() -> list[dict[str, Any]]:
+        with scopes_disabled():
+            events = OutboxEvent.objects.filter(
+                organization=tenant_a.organization, kind=ROUTE_CHANGED
+            ).order_by("id")
+            return [event.payload["route"] for event in events]
+
+    client = token_client()
+    route = route_new(client, tenant_a, vehicle=False)
+    van = VehicleFactory.create(organization=tenant_a.organization, hub=tenant_a.hub)
+    route = patch(
+        client,
+        f"{ROUTES}{route['id']}/",
+        {"vehicle": van.pk, "driver": van.driver_id, "plan_version": 0},
+    ).json()
+    route = stops_add(client, route, orders_new(tenant_a, 2))
+    a, b = (stop["id"] for stop in route["stops"])
+    route = post(
+        client,
+        f"{ROUTES}{route['id']}/stops/reorder/",
+        {"stops": [b, a], "plan_version": route["plan_version"]},
+    ).json()
+    stale = post(client, f"{ROUTES}{route['id']}/dispatch/", {"plan_version": 1})
+    assert stale.status_code == 409
+    route = post(
+        client, f"{ROUTES}{route['id']}/dispatch/", {"plan_version": route["plan_version"]}
+    ).json()
+    seen = [(c["plan_version"], c["status"], c["stop_ids"]) for c in changes()]
+    assert seen[-6:] == [
+        (0, "planned", []),
+        (1, "planned", []),
+        (2, "planned", [a]),
+        (3, "planned", [a, b]),
+        (4, "planned", [b, a]),
+        (5, "dispatched", [b, a]),
+    ]
+    assert changes()[-1]["vehicle_id"] == van.pk and changes()[-1]["id"] == route["id"]
+
+
 def test_the_schema_documents_the_route_writes() -> None:
     schema = Client().get("/api/schema/", {"format": "json"}).json()
     reorder = schema["paths"]["/api/v1/routes/{route_id}/stops/reorder/"]["post"]
