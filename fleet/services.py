@@ -13,7 +13,7 @@ from django.utils import timezone
 from tenancy.context import require_organization
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
-from .models import Device, SavedView, SavedViewDefault, Vehicle
+from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle
 from .selectors import device_identifier_available, device_list, vehicle_list, zone_geometries
 
 
@@ -207,3 +207,94 @@ def device_token_rotate(
         plain = device.set_token()
         device.save(update_fields=["token_hash", "updated_at"])
     return device, plain
+
+
+# What a client gives a vehicle (the API; Django admin has its own form).
+VEHICLE_FIELDS = (
+    "plate", "name", "type", "capacity_kg", "capacity_volume_l", "hub", "driver", "tags", "active",
+)  # fmt: skip
+PLATE_TAKEN = "A vehicle with this plate exists already."
+
+
+def _vehicle_apply(
+    vehicle: Vehicle, values: dict[str, Any], *, hub_ids: list[int] | None
+) -> list[str]:
+    """Set `values` on the vehicle after checking them; the model fields that changed."""
+    organization_id = vehicle.organization_id
+    unknown = sorted(set(values) - set(VEHICLE_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    if "hub" in values:
+        hubs = Hub.objects.filter(organization_id=organization_id, pk=values["hub"])
+        if hub_ids:
+            hubs = hubs.filter(pk__in=hub_ids)
+        if not hubs.exists():
+            raise ValidationError({"hub": "No such hub in this organization."})
+    driver_id = values.get("driver")
+    if driver_id is not None and not (
+        Driver.objects.filter(organization_id=organization_id, pk=driver_id).exists()
+    ):
+        raise ValidationError({"driver": "No such driver in this organization."})
+    if "plate" in values:
+        values["plate"] = str(values["plate"]).strip()
+    if "name" in values:
+        values["name"] = str(values["name"]).strip()
+    if "tags" in values:
+        values["tags"] = list(dict.fromkeys(tag.strip() for tag in values["tags"] if tag.strip()))
+    changed = []
+    for name, value in values.items():
+        field = f"{name}_id" if name in ("hub", "driver") else name
+        if getattr(vehicle, field) != value:
+            setattr(vehicle, field, value)
+            changed.append(field)
+    if "plate" in changed and (
+        Vehicle.objects.filter(organization_id=organization_id, plate=vehicle.plate)
+        .exclude(pk=vehicle.pk)
+        .exists()
+    ):
+        raise ValidationError({"plate": PLATE_TAKEN})
+    vehicle.full_clean(exclude=["organization", "hub", "driver"], validate_constraints=False)
+    return changed
+
+
+def _vehicle_save(vehicle: Vehicle, update_fields: list[str] | None) -> None:
+    try:
+        with transaction.atomic():
+            vehicle.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        # Lost a race for the plate with another request.
+        raise ValidationError({"plate": PLATE_TAKEN}) from exc
+
+
+def vehicle_create(
+    *, organization_id: int, fields: dict[str, Any], hub_ids: list[int] | None = None
+) -> Vehicle:
+    """A new vehicle of a hub of the organization (within `hub_ids`), its plate unique in the
+    organization, its driver (if any) the organization's; ValidationError naming the field."""
+    require_organization(organization_id)
+    vehicle = Vehicle(organization_id=organization_id)
+    _vehicle_apply(vehicle, dict(fields), hub_ids=hub_ids)
+    _vehicle_save(vehicle, None)
+    return vehicle
+
+
+def vehicle_update(
+    *,
+    organization_id: int,
+    vehicle_id: int,
+    changes: dict[str, Any],
+    hub_ids: list[int] | None = None,
+) -> Vehicle:
+    """Change some of a vehicle's data with a new vehicle's rules. Raises Vehicle.DoesNotExist
+    for a foreign or out-of-scope id; nothing is written on a refusal."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        vehicle = (
+            vehicle_list(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update(of=("self",))
+            .get(pk=vehicle_id)
+        )
+        changed = _vehicle_apply(vehicle, dict(changes), hub_ids=hub_ids)
+        if changed:
+            _vehicle_save(vehicle, [*changed, "updated_at"])
+    return vehicle

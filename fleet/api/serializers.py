@@ -212,3 +212,34 @@ class DeviceUpdateInputSerializer(StrictInputSerializer):
     active = serializers.BooleanField(
         required=False, help_text="false: its fixes are refused (within 30 s)."
     )
+
+
+class VehicleInputSerializer(StrictInputSerializer):
+    """A new vehicle: `plate` (unique in your organization) and `hub` are needed."""
+
+    plate = serializers.CharField(min_length=1, max_length=20)
+    name = serializers.CharField(max_length=80, allow_blank=True, required=False)
+    type = serializers.ChoiceField(choices=Vehicle.Type.choices, required=False)
+    capacity_kg = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    capacity_volume_l = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    hub = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="One of your hubs.")
+    driver = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, allow_null=True, required=False,
+        help_text="A driver of yours, or null.",
+    )  # fmt: skip
+    tags = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=32),
+        max_length=50,
+        required=False,
+        help_text="Free tags (the map's priority segments, e.g. express, cold).",
+    )
+    active = serializers.BooleanField(required=False)
+
+
+class VehicleUpdateInputSerializer(VehicleInputSerializer):
+    """Some of a vehicle's data; members not given keep their values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False

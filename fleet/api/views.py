@@ -1,6 +1,6 @@
 """The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
-zones, vehicles and drivers are read here (kept in Django admin); devices are also created,
-changed and their tokens rotated (tracking scope). Any API token may read."""
+zones and drivers are read here (kept in Django admin); vehicles are also created and changed
+(admin scope), devices created, changed and their tokens rotated (tracking scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -41,8 +41,10 @@ from .serializers import (
     PositionHistoryPageSerializer,
     PositionRangeSerializer,
     PositionSerializer,
+    VehicleInputSerializer,
     VehicleSerializer,
     VehicleStateSerializer,
+    VehicleUpdateInputSerializer,
     ZoneCollectionSerializer,
     ZoneFeatureSerializer,
 )
@@ -125,7 +127,15 @@ class ZoneDetailApi(FleetApiView):
         return Response(ZoneFeatureSerializer(self.one(zones, zone_id)).data)
 
 
-class VehicleListApi(FleetApiView):
+class VehicleApiView(FleetApiView):
+    """Vehicles: any token reads them; creating or changing one needs `admin` (a console
+    admin in a session), as in Django admin."""
+
+    write_scope = Scope.ADMIN
+    write_roles = (Role.ADMIN,)
+
+
+class VehicleListApi(VehicleApiView):
     serializer_class = VehicleSerializer
     filterset_class = VehicleFilterSet
     queryset = Vehicle.objects.none()
@@ -143,17 +153,65 @@ class VehicleListApi(FleetApiView):
     def get(self, request: Request) -> Response:
         return self.listing(self.get_queryset(), VehicleSerializer)
 
+    @extend_schema(
+        operation_id="vehicles_create",
+        summary="Create a vehicle",
+        description="A vehicle of one of your hubs, its plate unique in your organization, "
+        "its driver (optional) yours: 201 with its `Location`; a 400 names the field "
+        "otherwise. Its tracker is registered with POST devices/.",
+        request=VehicleInputSerializer,
+        responses={201: OpenApiResponse(VehicleSerializer, description="Created")},
+    )
+    def post(self, request: Request) -> Response:
+        data = VehicleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        vehicle = services.vehicle_create(
+            organization_id=self.organization_id,
+            fields=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        location = reverse("fleet-api:vehicle_detail", kwargs={"vehicle_id": vehicle.pk})
+        return Response(
+            VehicleSerializer(vehicle).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
 
-class VehicleDetailApi(FleetApiView):
+
+class VehicleDetailApi(VehicleApiView):
     serializer_class = VehicleSerializer
     queryset = Vehicle.objects.none()
 
-    @extend_schema(operation_id="vehicles_retrieve", summary="Read a vehicle")
-    def get(self, request: Request, vehicle_id: int) -> Response:
+    def vehicle_or_404(self, vehicle_id: int) -> Vehicle:
         vehicles = selectors.vehicle_list(
             organization_id=self.organization_id, hub_ids=self.hub_ids
         )
-        return Response(VehicleSerializer(self.one(vehicles, vehicle_id)).data)
+        return self.one(vehicles, vehicle_id)  # type: ignore[no-any-return]
+
+    @extend_schema(operation_id="vehicles_retrieve", summary="Read a vehicle")
+    def get(self, request: Request, vehicle_id: int) -> Response:
+        return Response(VehicleSerializer(self.vehicle_or_404(vehicle_id)).data)
+
+    @extend_schema(
+        operation_id="vehicles_partial_update",
+        summary="Change a vehicle",
+        description="Some of its data with a new vehicle's rules (your hub, a plate unique in "
+        "your organization, your driver or null); members not given keep their values. "
+        "`active: false` takes it out of the lists' `active=true`; its history stays.",
+        request=VehicleUpdateInputSerializer,
+        responses={200: VehicleSerializer},
+    )
+    def patch(self, request: Request, vehicle_id: int) -> Response:
+        data = VehicleUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.vehicle_or_404(vehicle_id)
+        vehicle = services.vehicle_update(
+            organization_id=self.organization_id,
+            vehicle_id=vehicle_id,
+            changes=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        return Response(VehicleSerializer(vehicle).data)
 
 
 class DriverListApi(FleetApiView):
