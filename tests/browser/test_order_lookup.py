@@ -37,7 +37,10 @@ def test_support_agent_finds_an_order_and_copies_its_link(
     expect(page).to_have_url(re.compile(r"/orders/$"))
     expect(page.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
 
-    page.get_by_label("Search orders").fill("12345")  # part of the phone number
+    # Wait for the search's own answer: the page already lists recent orders (both), and on a
+    # busy machine the 300 ms debounce plus the request outlasted the assertions' timeout.
+    with page.expect_response(lambda r: "q=12345" in r.url, timeout=30_000):
+        page.get_by_label("Search orders").fill("12345")  # part of the phone number
     results = page.locator("#order-results")
     expect(results.get_by_role("link", name="AX-0042")).to_be_visible()
     expect(results.get_by_role("link", name="AX-0043")).to_have_count(0)
