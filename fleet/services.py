@@ -14,7 +14,13 @@ from tenancy.context import require_organization
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
 from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle
-from .selectors import device_identifier_available, device_list, vehicle_list, zone_geometries
+from .selectors import (
+    device_identifier_available,
+    device_list,
+    driver_list,
+    vehicle_list,
+    zone_geometries,
+)
 
 
 @transaction.atomic
@@ -216,6 +222,15 @@ VEHICLE_FIELDS = (
 PLATE_TAKEN = "A vehicle with this plate exists already."
 
 
+def _hub_check(organization_id: int, hub_id: int, hub_ids: list[int] | None) -> None:
+    """The hub is the organization's, and one of `hub_ids` when the caller has a hub scope."""
+    hubs = Hub.objects.filter(organization_id=organization_id, pk=hub_id)
+    if hub_ids:
+        hubs = hubs.filter(pk__in=hub_ids)
+    if not hubs.exists():
+        raise ValidationError({"hub": "No such hub in this organization."})
+
+
 def _vehicle_apply(
     vehicle: Vehicle, values: dict[str, Any], *, hub_ids: list[int] | None
 ) -> list[str]:
@@ -225,11 +240,7 @@ def _vehicle_apply(
     if unknown:
         raise ValidationError({name: "This field cannot be changed." for name in unknown})
     if "hub" in values:
-        hubs = Hub.objects.filter(organization_id=organization_id, pk=values["hub"])
-        if hub_ids:
-            hubs = hubs.filter(pk__in=hub_ids)
-        if not hubs.exists():
-            raise ValidationError({"hub": "No such hub in this organization."})
+        _hub_check(organization_id, values["hub"], hub_ids)
     driver_id = values.get("driver")
     if driver_id is not None and not (
         Driver.objects.filter(organization_id=organization_id, pk=driver_id).exists()
@@ -298,3 +309,60 @@ def vehicle_update(
         if changed:
             _vehicle_save(vehicle, [*changed, "updated_at"])
     return vehicle
+
+
+# What a client gives a driver (the driver app's login is Django admin's).
+DRIVER_FIELDS = ("name", "phone", "hub", "active")
+
+
+def _driver_apply(
+    driver: Driver, values: dict[str, Any], *, hub_ids: list[int] | None
+) -> list[str]:
+    """Set `values` on the driver after checking them; the model fields that changed."""
+    unknown = sorted(set(values) - set(DRIVER_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    if values.get("hub") is not None:
+        _hub_check(driver.organization_id, values["hub"], hub_ids)
+    changed = []
+    for name, value in values.items():
+        field = "hub_id" if name == "hub" else name
+        value = value.strip() if isinstance(value, str) else value
+        if getattr(driver, field) != value:
+            setattr(driver, field, value)
+            changed.append(field)
+    driver.full_clean(exclude=["organization", "hub", "user"])
+    return changed
+
+
+def driver_create(
+    *, organization_id: int, fields: dict[str, Any], hub_ids: list[int] | None = None
+) -> Driver:
+    """A new driver of the organization (of one of its hubs within `hub_ids`, or of none)."""
+    require_organization(organization_id)
+    driver = Driver(organization_id=organization_id)
+    _driver_apply(driver, dict(fields), hub_ids=hub_ids)
+    driver.save()
+    return driver
+
+
+def driver_update(
+    *,
+    organization_id: int,
+    driver_id: int,
+    changes: dict[str, Any],
+    hub_ids: list[int] | None = None,
+) -> Driver:
+    """Change some of a driver's data. Raises Driver.DoesNotExist for a foreign or
+    out-of-scope id; nothing is written on a refusal."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        driver = (
+            driver_list(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update(of=("self",))
+            .get(pk=driver_id)
+        )
+        changed = _driver_apply(driver, dict(changes), hub_ids=hub_ids)
+        if changed:
+            driver.save(update_fields=[*changed, "updated_at"])
+    return driver

@@ -214,6 +214,15 @@ class DeviceUpdateInputSerializer(StrictInputSerializer):
     )
 
 
+class EveryMemberOptional(StrictInputSerializer):
+    """A change's body: put first before a create's serializer, its members, none required."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
 class VehicleInputSerializer(StrictInputSerializer):
     """A new vehicle: `plate` (unique in your organization) and `hub` are needed."""
 
@@ -236,10 +245,21 @@ class VehicleInputSerializer(StrictInputSerializer):
     active = serializers.BooleanField(required=False)
 
 
-class VehicleUpdateInputSerializer(VehicleInputSerializer):
+class VehicleUpdateInputSerializer(EveryMemberOptional, VehicleInputSerializer):
     """Some of a vehicle's data; members not given keep their values."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+
+class DriverInputSerializer(StrictInputSerializer):
+    """A new driver: a `name` is needed. The driver app's login is given in Django admin."""
+
+    name = serializers.CharField(min_length=1, max_length=120)
+    phone = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    hub = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, allow_null=True, required=False,
+        help_text="One of your hubs, or null for none.",
+    )  # fmt: skip
+    active = serializers.BooleanField(required=False)
+
+
+class DriverUpdateInputSerializer(EveryMemberOptional, DriverInputSerializer):
+    """Some of a driver's data; members not given keep their values."""

@@ -1,6 +1,6 @@
-"""The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
-zones and drivers are read here (kept in Django admin); vehicles are also created and changed
-(admin scope), devices created, changed and their tokens rotated (tracking scope). Any API token may read."""
+"""The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs
+and zones are read here (kept in Django admin); vehicles and drivers are also created and
+changed (admin scope), devices created, changed and their tokens rotated (tracking scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ from .serializers import (
     DeviceInputSerializer,
     DeviceSerializer,
     DeviceUpdateInputSerializer,
+    DriverInputSerializer,
     DriverSerializer,
+    DriverUpdateInputSerializer,
     HubSerializer,
     PositionHistoryPageSerializer,
     PositionRangeSerializer,
@@ -127,15 +129,15 @@ class ZoneDetailApi(FleetApiView):
         return Response(ZoneFeatureSerializer(self.one(zones, zone_id)).data)
 
 
-class VehicleApiView(FleetApiView):
-    """Vehicles: any token reads them; creating or changing one needs `admin` (a console
-    admin in a session), as in Django admin."""
+class FleetAdminApiView(FleetApiView):
+    """Vehicles and drivers: any token reads them; creating or changing one needs `admin` (a
+    console admin in a session), as in Django admin."""
 
     write_scope = Scope.ADMIN
     write_roles = (Role.ADMIN,)
 
 
-class VehicleListApi(VehicleApiView):
+class VehicleListApi(FleetAdminApiView):
     serializer_class = VehicleSerializer
     filterset_class = VehicleFilterSet
     queryset = Vehicle.objects.none()
@@ -178,7 +180,7 @@ class VehicleListApi(VehicleApiView):
         )
 
 
-class VehicleDetailApi(VehicleApiView):
+class VehicleDetailApi(FleetAdminApiView):
     serializer_class = VehicleSerializer
     queryset = Vehicle.objects.none()
 
@@ -214,7 +216,7 @@ class VehicleDetailApi(VehicleApiView):
         return Response(VehicleSerializer(vehicle).data)
 
 
-class DriverListApi(FleetApiView):
+class DriverListApi(FleetAdminApiView):
     serializer_class = DriverSerializer
     filterset_class = DriverFilterSet
     queryset = Driver.objects.none()
@@ -230,15 +232,61 @@ class DriverListApi(FleetApiView):
     def get(self, request: Request) -> Response:
         return self.listing(self.get_queryset(), DriverSerializer)
 
+    @extend_schema(
+        operation_id="drivers_create",
+        summary="Create a driver",
+        description="A driver of your organization (of one of your hubs, or of none): 201 "
+        "with its `Location`. The driver app's login is given in Django admin.",
+        request=DriverInputSerializer,
+        responses={201: OpenApiResponse(DriverSerializer, description="Created")},
+    )
+    def post(self, request: Request) -> Response:
+        data = DriverInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        driver = services.driver_create(
+            organization_id=self.organization_id,
+            fields=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        location = reverse("fleet-api:driver_detail", kwargs={"driver_id": driver.pk})
+        return Response(
+            DriverSerializer(driver).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
 
-class DriverDetailApi(FleetApiView):
+
+class DriverDetailApi(FleetAdminApiView):
     serializer_class = DriverSerializer
     queryset = Driver.objects.none()
 
+    def driver_or_404(self, driver_id: int) -> Driver:
+        drivers = selectors.driver_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.one(drivers, driver_id)  # type: ignore[no-any-return]
+
     @extend_schema(operation_id="drivers_retrieve", summary="Read a driver")
     def get(self, request: Request, driver_id: int) -> Response:
-        drivers = selectors.driver_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        return Response(DriverSerializer(self.one(drivers, driver_id)).data)
+        return Response(DriverSerializer(self.driver_or_404(driver_id)).data)
+
+    @extend_schema(
+        operation_id="drivers_partial_update",
+        summary="Change a driver",
+        description="Their `name`, `phone`, `hub` (yours, or null) or `active`; members not "
+        "given keep their values.",
+        request=DriverUpdateInputSerializer,
+        responses={200: DriverSerializer},
+    )
+    def patch(self, request: Request, driver_id: int) -> Response:
+        data = DriverUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.driver_or_404(driver_id)
+        driver = services.driver_update(
+            organization_id=self.organization_id,
+            driver_id=driver_id,
+            changes=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        return Response(DriverSerializer(driver).data)
 
 
 class LatestPositionPagination(KeysetPagination):

@@ -10,7 +10,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from deliveries.models import Route, WebhookDelivery, WebhookEndpoint
-from fleet.models import Device, Vehicle
+from fleet.models import Device, Driver, Vehicle
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tests.conftest import Tenant, login
@@ -208,7 +208,9 @@ def foreign_rows(b: Tenant) -> list[Any]:
             .values()
             .get(),
             Vehicle.objects.filter(pk=b.vehicle.pk).values().get(),
+            Driver.objects.filter(pk=b.driver.pk).values().get(),
             list(Vehicle.objects.filter(plate="A-ON-B").values()),
+            list(Driver.objects.filter(name="A-ON-B").values()),
         ]
 
 
@@ -235,6 +237,7 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         (f"/api/v1/webhooks/endpoints/{endpoint.pk}/", {"url": "https://a.example/steal"}),
         (f"/api/v1/devices/{tenant_b.device.pk}/", {"name": "stolen", "vehicle": None}),
         (f"/api/v1/vehicles/{tenant_b.vehicle.pk}/", {"name": "stolen", "active": False}),
+        (f"/api/v1/drivers/{tenant_b.driver.pk}/", {"name": "stolen", "active": False}),
     ):
         change = client.patch(url, body, content_type="application/json")
         assert change.status_code == 404, (url, change.content[:300])
@@ -242,12 +245,16 @@ def test_foreign_api_writes_are_404_and_change_nothing(
     gone = client.delete(f"/api/v1/webhooks/endpoints/{endpoint.pk}/")
     assert gone.status_code == 404, gone.content[:300]
     assert_no_foreign_data(gone.content.decode(), tenant_b, f"{credential} DELETE endpoint")
-    # A vehicle of A's on B's hub or with B's driver: refused by name.
-    for body in (
-        {"plate": "A-ON-B", "hub": tenant_b.hub.pk},
-        {"plate": "A-ON-B", "hub": tenant_a.hub.pk, "driver": tenant_b.driver.pk},
+    # A vehicle of A's on B's hub or with B's driver, a driver on B's hub: refused by name.
+    for url, body in (
+        ("/api/v1/vehicles/", {"plate": "A-ON-B", "hub": tenant_b.hub.pk}),
+        (
+            "/api/v1/vehicles/",
+            {"plate": "A-ON-B", "hub": tenant_a.hub.pk, "driver": tenant_b.driver.pk},
+        ),
+        ("/api/v1/drivers/", {"name": "A-ON-B", "hub": tenant_b.hub.pk}),
     ):
-        made = client.post("/api/v1/vehicles/", body, content_type="application/json")
+        made = client.post(url, body, content_type="application/json")
         assert made.status_code == 400, made.content[:300]
         assert_no_foreign_data(made.content.decode(), tenant_b, f"{credential} vehicle {body}")
     # A's own device put on B's vehicle: refused by name, nothing of B's named.
