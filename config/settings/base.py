@@ -353,6 +353,7 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "tenancy.api.models.Scope.choices",
         "WebhookEventEnum": "deliveries.models.webhooks.WebhookEvent.choices",
         "RouteStatusEnum": "deliveries.models.routes.Route.Status",
+        "VehicleTypeEnum": "fleet.models.vehicles.Vehicle.Type",
     },
     # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
     "POSTPROCESSING_HOOKS": [
