@@ -11,7 +11,6 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,7 +18,7 @@ from tenancy.api.filters import StrictFilterBackend
 from tenancy.api.models import Scope
 from tenancy.api.pagination import KeysetPagination
 from tenancy.api.serializers import EmptyInputSerializer
-from tenancy.api.views import OrganizationApiView
+from tenancy.api.views import OrganizationApiView, created
 from tenancy.models import Role
 
 from .. import selectors, services
@@ -173,11 +172,7 @@ class VehicleListApi(FleetAdminApiView):
             hub_ids=self.hub_ids,
         )
         location = reverse("fleet-api:vehicle_detail", kwargs={"vehicle_id": vehicle.pk})
-        return Response(
-            VehicleSerializer(vehicle).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": location},
-        )
+        return created(VehicleSerializer(vehicle).data, location)
 
 
 class VehicleDetailApi(FleetAdminApiView):
@@ -249,11 +244,7 @@ class DriverListApi(FleetAdminApiView):
             hub_ids=self.hub_ids,
         )
         location = reverse("fleet-api:driver_detail", kwargs={"driver_id": driver.pk})
-        return Response(
-            DriverSerializer(driver).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": location},
-        )
+        return created(DriverSerializer(driver).data, location)
 
 
 class DriverDetailApi(FleetAdminApiView):
@@ -424,7 +415,7 @@ class DeviceListCreateApi(DeviceApiView):
         )
         body = {**DeviceSerializer(device).data, "token": plain}  # DeviceCreatedSerializer
         location = reverse("fleet-api:device_detail", kwargs={"device_id": device.pk})
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return created(body, location)
 
 
 class DeviceDetailApi(DeviceApiView):

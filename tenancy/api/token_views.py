@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,7 +15,7 @@ from .models import ApiToken, Scope
 from .pagination import KeysetPagination
 from .serializers import EmptyInputSerializer, StrictInputSerializer, shown_once_field
 from .tokens import api_token_create, api_token_list, api_token_revoke
-from .views import OrganizationApiView
+from .views import OrganizationApiView, created
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -103,7 +103,7 @@ class ApiTokenListCreateApi(ApiTokenApiView):
         )
         body = {**ApiTokenSerializer(token).data, "token": plain}  # ApiTokenCreatedSerializer
         location = reverse("tenancy-api:token_detail", kwargs={"token_id": token.pk})
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+        return created(body, location)
 
 
 class ApiTokenDetailApi(ApiTokenApiView):

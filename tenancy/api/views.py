@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +24,11 @@ from .pagination import DEFAULT_LIMIT, MAX_LIMIT, strict_int
 from .permissions import HasConsoleRole, HasTokenScope, IsOrganizationClient
 from .ratelimit import rate_limit_enforce
 from .receipts import HEADER, IdempotencyGuard, IdempotentReplay
+
+
+def created(body: Any, location: str) -> Response:
+    """A create's answer: 201 with the new resource and its `Location`."""
+    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
 class OrganizationApiView(GenericAPIView):
