@@ -211,6 +211,7 @@ def test_actions_taken_offline_arrive_once_when_the_network_returns(
     assert proof.captured_at is not None
 
 
+@pytest.mark.flaky(reruns=1)  # browser timing on a shared machine
 def test_a_failed_delivery_from_the_stop_page_records_the_reason(
     phone: tuple[BrowserContext, Page], route_today: list[Stop], screenshot: Any
 ) -> None:
@@ -223,7 +224,11 @@ def test_a_failed_delivery_from_the_stop_page_records_the_reason(
     panel = page.locator(f"#stop-{second.pk}")
     expect(panel).to_be_visible()
     panel.get_by_role("button", name="I have arrived").click()
-    panel.get_by_role("button", name="Could not deliver").click()
+    # The stop's actions come once the arrival is applied (the phone's queue, then the page's
+    # update): on a busy machine that outlasted the 10 s click timeout once in CI.
+    could_not_deliver = panel.get_by_role("button", name="Could not deliver")
+    expect(could_not_deliver).to_be_visible(timeout=30_000)
+    could_not_deliver.click()
     panel.get_by_role("button", name="Report failed delivery").click()
     expect(panel.get_by_text("Pick a reason.")).to_be_visible()  # nothing queued without one
     panel.get_by_label("amsterdam-express Refused").check()
