@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenancy.context import require_organization
+from tenancy.errors import PermissionDenied as DomainPermissionDenied
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
 from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle
@@ -18,6 +19,7 @@ from .selectors import (
     device_identifier_available,
     device_list,
     driver_list,
+    hub_queryset,
     vehicle_list,
     zone_geometries,
 )
@@ -366,3 +368,81 @@ def driver_update(
         if changed:
             driver.save(update_fields=[*changed, "updated_at"])
     return driver
+
+
+# What a client gives a hub: Django admin's hub form (the organization is the caller's).
+HUB_FIELDS = (
+    "name", "code", "region", "address", "latitude", "longitude", "eta_speed_kmh",
+    "eta_detour_factor",
+)  # fmt: skip
+HUB_CODE_TAKEN = "A hub with this code exists already."
+
+
+def _hub_apply(hub: Hub, values: dict[str, Any]) -> list[str]:
+    """Set `values` on the hub after checking them; the model fields that changed."""
+    unknown = sorted(set(values) - set(HUB_FIELDS))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    # A hub's position is one point: moving half of it is a mistake, not a change.
+    if ("latitude" in values) != ("longitude" in values):
+        missing = "longitude" if "latitude" in values else "latitude"
+        raise ValidationError({missing: "Give both latitude and longitude."})
+    changed = []
+    for name, value in values.items():
+        value = value.strip() if isinstance(value, str) else value
+        if getattr(hub, name) != value:
+            setattr(hub, name, value)
+            changed.append(name)
+    if "code" in changed and (
+        Hub.objects.filter(organization_id=hub.organization_id, code=hub.code)
+        .exclude(pk=hub.pk)
+        .exists()
+    ):
+        raise ValidationError({"code": HUB_CODE_TAKEN})
+    hub.full_clean(exclude=["organization"], validate_constraints=False)
+    return changed
+
+
+def _hub_save(hub: Hub, update_fields: list[str] | None) -> None:
+    try:
+        with transaction.atomic():
+            hub.save(update_fields=update_fields)
+    except IntegrityError as exc:
+        # Lost a race for the code with another request.
+        raise ValidationError({"code": HUB_CODE_TAKEN}) from exc
+
+
+def hub_create(
+    *, organization_id: int, fields: dict[str, Any], hub_ids: list[int] | None = None
+) -> Hub:
+    """A new hub of the organization, its code unique in it; ValidationError naming the field.
+    A member scoped to some hubs cannot add one (they would not see it)."""
+    require_organization(organization_id)
+    if hub_ids:
+        raise DomainPermissionDenied("A member scoped to some hubs cannot create hubs.")
+    hub = Hub(organization_id=organization_id)
+    _hub_apply(hub, dict(fields))
+    _hub_save(hub, None)
+    return hub
+
+
+def hub_update(
+    *,
+    organization_id: int,
+    hub_id: int,
+    changes: dict[str, Any],
+    hub_ids: list[int] | None = None,
+) -> Hub:
+    """Change some of a hub's data with a new hub's rules. Raises Hub.DoesNotExist for a
+    foreign or out-of-scope id; nothing is written on a refusal."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        hub = (
+            hub_queryset(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update()
+            .get(pk=hub_id)
+        )
+        changed = _hub_apply(hub, dict(changes))
+        if changed:
+            _hub_save(hub, [*changed, "updated_at"])
+    return hub

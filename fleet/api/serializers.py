@@ -16,7 +16,8 @@ class HubSerializer(serializers.ModelSerializer):
     class Meta:
         model = Hub
         fields = [
-            "id", "name", "code", "region", "address", "latitude", "longitude", "updated_at",
+            "id", "name", "code", "region", "address", "latitude", "longitude", "eta_speed_kmh",
+            "eta_detour_factor", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -263,3 +264,32 @@ class DriverInputSerializer(StrictInputSerializer):
 
 class DriverUpdateInputSerializer(EveryMemberOptional, DriverInputSerializer):
     """Some of a driver's data; members not given keep their values."""
+
+
+class HubInputSerializer(StrictInputSerializer):
+    """A new hub: `name`, `code` (unique in your organization) and its position are needed;
+    the rest is Django admin's hub form."""
+
+    name = serializers.CharField(min_length=1, max_length=120)
+    code = serializers.SlugField(
+        max_length=32, help_text="Letters, digits, - and _; unique in your organization."
+    )
+    region = serializers.CharField(max_length=80, allow_blank=True, required=False)
+    address = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, help_text="Given with latitude: a hub is one point."
+    )
+    eta_speed_kmh = serializers.FloatField(
+        min_value=3, max_value=130, required=False,
+        help_text="The default ETAs' average speed in this hub's area (km/h).",
+    )  # fmt: skip
+    eta_detour_factor = serializers.FloatField(
+        min_value=1, max_value=3, required=False,
+        help_text="Road distance over straight-line distance for the default ETAs.",
+    )  # fmt: skip
+
+
+class HubUpdateInputSerializer(EveryMemberOptional, HubInputSerializer):
+    """Some of a hub's data; members not given keep their values (latitude and longitude
+    together)."""

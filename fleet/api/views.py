@@ -1,6 +1,6 @@
-"""The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs
-and zones are read here (kept in Django admin); vehicles and drivers are also created and
-changed (admin scope), devices created, changed and their tokens rotated (tracking scope). Any API token may read."""
+"""The fleet REST API: each view translates HTTP into one fleet selector or service call. Hubs,
+zones, vehicles and drivers are also created and changed (admin scope), devices created,
+changed and their tokens rotated (tracking scope). Any API token may read."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ from .serializers import (
     DriverInputSerializer,
     DriverSerializer,
     DriverUpdateInputSerializer,
+    HubInputSerializer,
     HubSerializer,
+    HubUpdateInputSerializer,
     PositionHistoryPageSerializer,
     PositionRangeSerializer,
     PositionSerializer,
@@ -65,29 +67,6 @@ class FleetApiView(OrganizationApiView):
             return queryset.get(pk=pk)
         except queryset.model.DoesNotExist as exc:
             raise Http404(f"No such {queryset.model._meta.verbose_name}.") from exc
-
-
-class HubListApi(FleetApiView):
-    serializer_class = HubSerializer
-    filterset_class = HubFilterSet
-    queryset = Hub.objects.none()
-
-    @extend_schema(
-        operation_id="hubs_list", summary="List hubs", responses=HubSerializer(many=True)
-    )
-    def get(self, request: Request) -> Response:
-        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        return self.listing(hubs, HubSerializer)
-
-
-class HubDetailApi(FleetApiView):
-    serializer_class = HubSerializer
-    queryset = Hub.objects.none()
-
-    @extend_schema(operation_id="hubs_retrieve", summary="Read a hub")
-    def get(self, request: Request, hub_id: int) -> Response:
-        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        return Response(HubSerializer(self.one(hubs, hub_id)).data)
 
 
 class ZoneListApi(FleetApiView):
@@ -129,11 +108,78 @@ class ZoneDetailApi(FleetApiView):
 
 
 class FleetAdminApiView(FleetApiView):
-    """Vehicles and drivers: any token reads them; creating or changing one needs `admin` (a
-    console admin in a session), as in Django admin."""
+    """Hubs, zones, vehicles and drivers: any token reads them; creating or changing one needs
+    `admin` (a console admin in a session), as in Django admin."""
 
     write_scope = Scope.ADMIN
     write_roles = (Role.ADMIN,)
+
+
+class HubListApi(FleetAdminApiView):
+    serializer_class = HubSerializer
+    filterset_class = HubFilterSet
+    queryset = Hub.objects.none()
+
+    @extend_schema(
+        operation_id="hubs_list", summary="List hubs", responses=HubSerializer(many=True)
+    )
+    def get(self, request: Request) -> Response:
+        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.listing(hubs, HubSerializer)
+
+    @extend_schema(
+        operation_id="hubs_create",
+        summary="Create a hub",
+        description="A depot of your organization, its `code` unique in it: 201 with its "
+        "`Location`; a 400 names the field otherwise (a taken code too). A member scoped to "
+        "some hubs cannot create one (403).",
+        request=HubInputSerializer,
+        responses={201: OpenApiResponse(HubSerializer, description="Created")},
+    )
+    def post(self, request: Request) -> Response:
+        data = HubInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hub = services.hub_create(
+            organization_id=self.organization_id,
+            fields=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        location = reverse("fleet-api:hub_detail", kwargs={"hub_id": hub.pk})
+        return created(HubSerializer(hub).data, location)
+
+
+class HubDetailApi(FleetAdminApiView):
+    serializer_class = HubSerializer
+    queryset = Hub.objects.none()
+
+    def hub_or_404(self, hub_id: int) -> Hub:
+        hubs = selectors.hub_queryset(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.one(hubs, hub_id)  # type: ignore[no-any-return]
+
+    @extend_schema(operation_id="hubs_retrieve", summary="Read a hub")
+    def get(self, request: Request, hub_id: int) -> Response:
+        return Response(HubSerializer(self.hub_or_404(hub_id)).data)
+
+    @extend_schema(
+        operation_id="hubs_partial_update",
+        summary="Change a hub",
+        description="Some of its data with a new hub's rules (a code unique in your "
+        "organization; `latitude` and `longitude` together); members not given keep their "
+        "values. New ETA parameters apply from the routes' next ETA refresh.",
+        request=HubUpdateInputSerializer,
+        responses={200: HubSerializer},
+    )
+    def patch(self, request: Request, hub_id: int) -> Response:
+        data = HubUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.hub_or_404(hub_id)
+        hub = services.hub_update(
+            organization_id=self.organization_id,
+            hub_id=hub_id,
+            changes=dict(data.validated_data),
+            hub_ids=self.hub_ids,
+        )
+        return Response(HubSerializer(hub).data)
 
 
 class VehicleListApi(FleetAdminApiView):

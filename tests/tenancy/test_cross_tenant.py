@@ -10,7 +10,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from deliveries.models import Route, WebhookDelivery, WebhookEndpoint
-from fleet.models import Device, Driver, Vehicle
+from fleet.models import Device, Driver, Hub, Vehicle
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tests.conftest import Tenant, login
@@ -209,6 +209,7 @@ def foreign_rows(b: Tenant) -> list[Any]:
             .get(),
             Vehicle.objects.filter(pk=b.vehicle.pk).values().get(),
             Driver.objects.filter(pk=b.driver.pk).values().get(),
+            Hub.objects.filter(pk=b.hub.pk).values().get(),
             list(Vehicle.objects.filter(plate="A-ON-B").values()),
             list(Driver.objects.filter(name="A-ON-B").values()),
         ]
@@ -238,6 +239,7 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         (f"/api/v1/devices/{tenant_b.device.pk}/", {"name": "stolen", "vehicle": None}),
         (f"/api/v1/vehicles/{tenant_b.vehicle.pk}/", {"name": "stolen", "active": False}),
         (f"/api/v1/drivers/{tenant_b.driver.pk}/", {"name": "stolen", "active": False}),
+        (f"/api/v1/hubs/{tenant_b.hub.pk}/", {"name": "stolen", "code": "stolen"}),
     ):
         change = client.patch(url, body, content_type="application/json")
         assert change.status_code == 404, (url, change.content[:300])
