@@ -9,12 +9,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from shapely.geometry import shape
+from shapely.validation import explain_validity
 
 from tenancy.context import require_organization
 from tenancy.errors import PermissionDenied as DomainPermissionDenied
 
 from .live.filters import FilterError, interval_parse, live_filter_parse
-from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle
+from .models import Device, Driver, Hub, SavedView, SavedViewDefault, Vehicle, Zone
+from .models.hubs import validate_polygon_geojson
 from .selectors import (
     device_identifier_available,
     device_list,
@@ -22,6 +25,7 @@ from .selectors import (
     hub_queryset,
     vehicle_list,
     zone_geometries,
+    zone_list,
 )
 
 
@@ -150,6 +154,13 @@ def _device_vehicle_check(organization_id: int, vehicle_id: int, hub_ids: list[i
 DEVICE_UPDATABLE_FIELDS = ("name", "protocol", "vehicle", "active")
 
 
+def _fields_known(values: dict[str, Any], fields: Iterable[str]) -> None:
+    """A ValidationError naming each of `values` that is not one of the writable `fields`."""
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+
+
 def device_update(
     *,
     organization_id: int,
@@ -162,9 +173,7 @@ def device_update(
     directory follows within 30 s. Raises Device.DoesNotExist for a foreign or out-of-scope id,
     ValidationError naming the field otherwise (nothing is written then)."""
     require_organization(organization_id)
-    unknown = sorted(set(changes) - set(DEVICE_UPDATABLE_FIELDS))
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    _fields_known(changes, DEVICE_UPDATABLE_FIELDS)
     with transaction.atomic():
         device = (
             device_list(organization_id=organization_id, hub_ids=hub_ids)
@@ -233,14 +242,25 @@ def _hub_check(organization_id: int, hub_id: int, hub_ids: list[int] | None) -> 
         raise ValidationError({"hub": "No such hub in this organization."})
 
 
+def _fields_set(instance: Any, values: dict[str, Any]) -> list[str]:
+    """Set the client's `values` (strings stripped; `hub`, `driver` as their ids) on a fleet
+    row; the model fields that changed, for `save(update_fields=...)`."""
+    changed = []
+    for name, value in values.items():
+        field = f"{name}_id" if name in ("hub", "driver") else name
+        value = value.strip() if isinstance(value, str) else value
+        if getattr(instance, field) != value:
+            setattr(instance, field, value)
+            changed.append(field)
+    return changed
+
+
 def _vehicle_apply(
     vehicle: Vehicle, values: dict[str, Any], *, hub_ids: list[int] | None
 ) -> list[str]:
     """Set `values` on the vehicle after checking them; the model fields that changed."""
     organization_id = vehicle.organization_id
-    unknown = sorted(set(values) - set(VEHICLE_FIELDS))
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    _fields_known(values, VEHICLE_FIELDS)
     if "hub" in values:
         _hub_check(organization_id, values["hub"], hub_ids)
     driver_id = values.get("driver")
@@ -254,12 +274,7 @@ def _vehicle_apply(
         values["name"] = str(values["name"]).strip()
     if "tags" in values:
         values["tags"] = list(dict.fromkeys(tag.strip() for tag in values["tags"] if tag.strip()))
-    changed = []
-    for name, value in values.items():
-        field = f"{name}_id" if name in ("hub", "driver") else name
-        if getattr(vehicle, field) != value:
-            setattr(vehicle, field, value)
-            changed.append(field)
+    changed = _fields_set(vehicle, values)
     if "plate" in changed and (
         Vehicle.objects.filter(organization_id=organization_id, plate=vehicle.plate)
         .exclude(pk=vehicle.pk)
@@ -321,18 +336,10 @@ def _driver_apply(
     driver: Driver, values: dict[str, Any], *, hub_ids: list[int] | None
 ) -> list[str]:
     """Set `values` on the driver after checking them; the model fields that changed."""
-    unknown = sorted(set(values) - set(DRIVER_FIELDS))
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    _fields_known(values, DRIVER_FIELDS)
     if values.get("hub") is not None:
         _hub_check(driver.organization_id, values["hub"], hub_ids)
-    changed = []
-    for name, value in values.items():
-        field = "hub_id" if name == "hub" else name
-        value = value.strip() if isinstance(value, str) else value
-        if getattr(driver, field) != value:
-            setattr(driver, field, value)
-            changed.append(field)
+    changed = _fields_set(driver, values)
     driver.full_clean(exclude=["organization", "hub", "user"])
     return changed
 
@@ -380,19 +387,12 @@ HUB_CODE_TAKEN = "A hub with this code exists already."
 
 def _hub_apply(hub: Hub, values: dict[str, Any]) -> list[str]:
     """Set `values` on the hub after checking them; the model fields that changed."""
-    unknown = sorted(set(values) - set(HUB_FIELDS))
-    if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in unknown})
+    _fields_known(values, HUB_FIELDS)
     # A hub's position is one point: moving half of it is a mistake, not a change.
     if ("latitude" in values) != ("longitude" in values):
         missing = "longitude" if "latitude" in values else "latitude"
         raise ValidationError({missing: "Give both latitude and longitude."})
-    changed = []
-    for name, value in values.items():
-        value = value.strip() if isinstance(value, str) else value
-        if getattr(hub, name) != value:
-            setattr(hub, name, value)
-            changed.append(name)
+    changed = _fields_set(hub, values)
     if "code" in changed and (
         Hub.objects.filter(organization_id=hub.organization_id, code=hub.code)
         .exclude(pk=hub.pk)
@@ -446,3 +446,70 @@ def hub_update(
         if changed:
             _hub_save(hub, [*changed, "updated_at"])
     return hub
+
+
+# What a client gives a zone: Django admin's zone form (the organization is the caller's).
+ZONE_FIELDS = ("name", "kind", "hub", "geometry", "color")
+
+
+def zone_geometry_clean(geometry: Any) -> dict[str, Any]:
+    """The zone's polygon as every reader of zones takes it (the model's GeoJSON rules:
+    closed rings of [lon, lat] in range; altitudes dropped), and a valid one for shapely,
+    which the alerts, the live filters and the rollups measure with: no self-intersection,
+    no hole outside. ValidationError on `geometry` otherwise."""
+    try:
+        validate_polygon_geojson(geometry)
+    except ValidationError as exc:
+        raise ValidationError({"geometry": exc.messages}) from exc
+    rings = [[[float(p[0]), float(p[1])] for p in ring] for ring in geometry["coordinates"]]
+    clean = {"type": "Polygon", "coordinates": rings}
+    polygon = shape(clean)
+    if not polygon.is_valid:
+        reason = explain_validity(polygon)
+        raise ValidationError({"geometry": f"Not a valid polygon: {reason}."})
+    return clean
+
+
+def _zone_apply(zone: Zone, values: dict[str, Any], *, hub_ids: list[int] | None) -> list[str]:
+    """Set `values` on the zone after checking them; the model fields that changed."""
+    _fields_known(values, ZONE_FIELDS)
+    if values.get("hub") is not None:
+        _hub_check(zone.organization_id, values["hub"], hub_ids)
+    if "geometry" in values:
+        values["geometry"] = zone_geometry_clean(values["geometry"])
+    changed = _fields_set(zone, values)
+    zone.full_clean(exclude=["organization", "hub"])
+    return changed
+
+
+def zone_create(
+    *, organization_id: int, fields: dict[str, Any], hub_ids: list[int] | None = None
+) -> Zone:
+    """A new zone of the organization (of one of its hubs within `hub_ids`, or of none)."""
+    require_organization(organization_id)
+    zone = Zone(organization_id=organization_id)
+    _zone_apply(zone, dict(fields), hub_ids=hub_ids)
+    zone.save()
+    return zone
+
+
+def zone_update(
+    *,
+    organization_id: int,
+    zone_id: int,
+    changes: dict[str, Any],
+    hub_ids: list[int] | None = None,
+) -> Zone:
+    """Change some of a zone's data or its polygon. Raises Zone.DoesNotExist for a foreign or
+    out-of-scope id; nothing is written on a refusal."""
+    require_organization(organization_id)
+    with transaction.atomic():
+        zone = (
+            zone_list(organization_id=organization_id, hub_ids=hub_ids)
+            .select_for_update()
+            .get(pk=zone_id)
+        )
+        changed = _zone_apply(zone, dict(changes), hub_ids=hub_ids)
+        if changed:
+            zone.save(update_fields=[*changed, "updated_at"])
+    return zone

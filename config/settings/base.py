@@ -354,6 +354,10 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "deliveries.models.webhooks.WebhookEvent.choices",
         "RouteStatusEnum": "deliveries.models.routes.Route.Status",
         "VehicleTypeEnum": "fleet.models.vehicles.Vehicle.Type",
+        "ZoneKindEnum": "fleet.models.hubs.Zone.Kind",
+        # The zone writes' GeoJSON `type` members (each a one-value enum).
+        "GeoJsonFeatureTypeEnum": [("Feature", "Feature")],
+        "GeoJsonPolygonTypeEnum": [("Polygon", "Polygon")],
     },
     # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
     "POSTPROCESSING_HOOKS": [

@@ -293,3 +293,74 @@ class HubInputSerializer(StrictInputSerializer):
 class HubUpdateInputSerializer(EveryMemberOptional, HubInputSerializer):
     """Some of a hub's data; members not given keep their values (latitude and longitude
     together)."""
+
+
+class ZonePolygonInputSerializer(StrictInputSerializer):
+    """A GeoJSON Polygon (RFC 7946): an outer ring, then any holes; each ring closed (first
+    position equals last), at least four [lon, lat] positions, no self-intersection."""
+
+    type = serializers.ChoiceField(
+        choices=["Polygon"],
+        help_text='Always "Polygon".',
+        # What every reader of zones takes (the alerts, the live filters, the rollups).
+        error_messages={
+            "invalid_choice": 'Only a "Polygon": give each part of a MultiPolygon as a zone.'
+        },
+    )
+    coordinates = serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.ListField(
+                child=serializers.FloatField(),
+                min_length=2,
+                max_length=3,
+                help_text="[lon, lat], lon -180..180, lat -90..90 (an altitude is ignored).",
+            ),
+            min_length=4,
+            max_length=10_000,
+        ),
+        min_length=1,
+        max_length=100,
+        help_text="The outer ring first, then the holes.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Another kind of geometry: say so alone, not also that its coordinates do not fit.
+        if isinstance(data, dict) and "type" in data and data["type"] != "Polygon":
+            message = self.fields["type"].error_messages["invalid_choice"]
+            raise serializers.ValidationError({"type": [message]}, code="invalid_choice")
+        return super().to_internal_value(data)
+
+
+class ZonePropertiesInputSerializer(StrictInputSerializer):
+    """A zone's data: a `name` is needed; the rest is Django admin's zone form."""
+
+    name = serializers.CharField(min_length=1, max_length=120)
+    kind = serializers.ChoiceField(choices=Zone.Kind.choices, required=False)
+    hub = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, allow_null=True, required=False,
+        help_text="One of your hubs, or null for a zone of the whole organization.",
+    )  # fmt: skip
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}\Z", required=False, help_text="The map's colour, e.g. #6366f1."
+    )
+
+
+class ZoneFeatureInputSerializer(StrictInputSerializer):
+    """A new zone as a GeoJSON Feature: the shape the zone detail answers, without `id` and
+    `updated_at`."""
+
+    type = serializers.ChoiceField(choices=["Feature"], help_text='Always "Feature".')
+    geometry = ZonePolygonInputSerializer()
+    properties = ZonePropertiesInputSerializer()
+
+
+class ZonePropertiesUpdateInputSerializer(EveryMemberOptional, ZonePropertiesInputSerializer):
+    """Some of a zone's data; members not given keep their values."""
+
+
+class ZoneFeatureUpdateInputSerializer(ZoneFeatureInputSerializer):
+    """Some of a zone: a new `geometry` (whole) or some `properties`; what is not given stays."""
+
+    type = serializers.ChoiceField(choices=["Feature"], required=False)
+    geometry = ZonePolygonInputSerializer(required=False)
+    properties = ZonePropertiesUpdateInputSerializer(required=False)

@@ -4,13 +4,17 @@ changed and their tokens rotated (tracking scope). Any API token may read."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -49,7 +53,9 @@ from .serializers import (
     VehicleStateSerializer,
     VehicleUpdateInputSerializer,
     ZoneCollectionSerializer,
+    ZoneFeatureInputSerializer,
     ZoneFeatureSerializer,
+    ZoneFeatureUpdateInputSerializer,
 )
 
 
@@ -67,44 +73,6 @@ class FleetApiView(OrganizationApiView):
             return queryset.get(pk=pk)
         except queryset.model.DoesNotExist as exc:
             raise Http404(f"No such {queryset.model._meta.verbose_name}.") from exc
-
-
-class ZoneListApi(FleetApiView):
-    serializer_class = ZoneCollectionSerializer
-    filterset_class = ZoneFilterSet
-    pagination_class = None
-    queryset = Zone.objects.none()
-
-    @extend_schema(
-        operation_id="zones_list",
-        summary="Zones as GeoJSON",
-        description="Every zone as one GeoJSON FeatureCollection (RFC 7946; [lon, lat]); "
-        "with `updated_since`, the zones changed since.",
-        # Not a paginated list to drf-spectacular, so the FilterSet's parameter is named here.
-        parameters=[
-            OpenApiParameter(
-                "updated_since",
-                OpenApiTypes.DATETIME,
-                description="Zones whose data or polygon changed at or after this time (ISO "
-                "8601 with a time zone).",
-            )
-        ],
-        responses=ZoneCollectionSerializer,
-    )
-    def get(self, request: Request) -> Response:
-        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        features = ZoneFeatureSerializer(self.filter_queryset(zones), many=True).data
-        return Response({"type": "FeatureCollection", "features": features})
-
-
-class ZoneDetailApi(FleetApiView):
-    serializer_class = ZoneFeatureSerializer
-    queryset = Zone.objects.none()
-
-    @extend_schema(operation_id="zones_retrieve", summary="A zone as a GeoJSON Feature")
-    def get(self, request: Request, zone_id: int) -> Response:
-        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
-        return Response(ZoneFeatureSerializer(self.one(zones, zone_id)).data)
 
 
 class FleetAdminApiView(FleetApiView):
@@ -180,6 +148,119 @@ class HubDetailApi(FleetAdminApiView):
             hub_ids=self.hub_ids,
         )
         return Response(HubSerializer(hub).data)
+
+
+class ZoneListApi(FleetAdminApiView):
+    serializer_class = ZoneCollectionSerializer
+    filterset_class = ZoneFilterSet
+    pagination_class = None
+    queryset = Zone.objects.none()
+
+    @extend_schema(
+        operation_id="zones_list",
+        summary="Zones as GeoJSON",
+        description="Every zone as one GeoJSON FeatureCollection (RFC 7946; [lon, lat]); "
+        "with `updated_since`, the zones changed since.",
+        # Not a paginated list to drf-spectacular, so the FilterSet's parameter is named here.
+        parameters=[
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                description="Zones whose data or polygon changed at or after this time (ISO "
+                "8601 with a time zone).",
+            )
+        ],
+        responses=ZoneCollectionSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        features = ZoneFeatureSerializer(self.filter_queryset(zones), many=True).data
+        return Response({"type": "FeatureCollection", "features": features})
+
+    @extend_schema(
+        operation_id="zones_create",
+        summary="Create a zone",
+        description="A zone as a GeoJSON Feature, the shape the zone detail answers: its "
+        "`geometry` a Polygon of [lon, lat] positions (closed rings, in range, not "
+        "self-intersecting; a MultiPolygon is refused: give each part as a zone), its "
+        "`properties` `name` (needed), `kind`, `hub` (yours, or null for the whole "
+        "organization) and `color`. 201 with its `Location`; a 400 names the member otherwise.",
+        request=ZoneFeatureInputSerializer,
+        responses={201: OpenApiResponse(ZoneFeatureSerializer, description="Created")},
+    )
+    def post(self, request: Request) -> Response:
+        data = ZoneFeatureInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with zone_refusals_as_members():
+            zone = services.zone_create(
+                organization_id=self.organization_id,
+                fields=zone_fields(data.validated_data),
+                hub_ids=self.hub_ids,
+            )
+        location = reverse("fleet-api:zone_detail", kwargs={"zone_id": zone.pk})
+        return created(ZoneFeatureSerializer(zone).data, location)
+
+
+class ZoneDetailApi(FleetAdminApiView):
+    serializer_class = ZoneFeatureSerializer
+    queryset = Zone.objects.none()
+
+    def zone_or_404(self, zone_id: int) -> Zone:
+        zones = selectors.zone_list(organization_id=self.organization_id, hub_ids=self.hub_ids)
+        return self.one(zones, zone_id)  # type: ignore[no-any-return]
+
+    @extend_schema(operation_id="zones_retrieve", summary="A zone as a GeoJSON Feature")
+    def get(self, request: Request, zone_id: int) -> Response:
+        return Response(ZoneFeatureSerializer(self.zone_or_404(zone_id)).data)
+
+    @extend_schema(
+        operation_id="zones_partial_update",
+        summary="Change a zone",
+        description="A GeoJSON Feature with what changes: a new `geometry` (a whole Polygon, "
+        "with a new zone's rules) and/or some `properties` (`name`, `kind`, `hub`, `color`); "
+        "what is not given keeps its value. Alerts and the live map's zone filters use the "
+        "new polygon from their next evaluation.",
+        request=ZoneFeatureUpdateInputSerializer,
+        responses={200: ZoneFeatureSerializer},
+    )
+    def patch(self, request: Request, zone_id: int) -> Response:
+        data = ZoneFeatureUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.zone_or_404(zone_id)
+        with zone_refusals_as_members():
+            zone = services.zone_update(
+                organization_id=self.organization_id,
+                zone_id=zone_id,
+                changes=zone_fields(data.validated_data),
+                hub_ids=self.hub_ids,
+            )
+        return Response(ZoneFeatureSerializer(zone).data)
+
+
+def zone_fields(feature: dict[str, Any]) -> dict[str, Any]:
+    """A validated Feature as the zone's fields: its properties and its geometry."""
+    fields = dict(feature.get("properties", {}))
+    if "geometry" in feature:
+        fields["geometry"] = dict(feature["geometry"])
+    return fields
+
+
+@contextmanager
+def zone_refusals_as_members() -> Iterator[None]:
+    """The zone services name the zone's fields; in the Feature all but `geometry` are
+    members of `properties`, so a refusal points there (`/properties/hub`)."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        errors: dict[str, Any] = {}
+        for name, messages in exc.message_dict.items():
+            if name == "geometry":
+                errors["geometry"] = messages
+            else:
+                errors.setdefault("properties", {})[name] = messages
+        raise serializers.ValidationError(errors) from exc
 
 
 class VehicleListApi(FleetAdminApiView):

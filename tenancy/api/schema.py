@@ -258,6 +258,21 @@ DEVICE_TOKEN_SCHEME = {
 }
 
 
+def _close_object(schemas: dict[str, Any], ref: str) -> None:
+    """The component `ref` names says `additionalProperties: false`, and so do the objects
+    its members are (a zone Feature's `geometry` and `properties`). Not the items of its
+    arrays: a batch judges each item on its own and answers 207, not a 400."""
+    name = ref.rsplit("/", 1)[-1]
+    schema = schemas.get(name)
+    if schema is None or schema.get("type") != "object" or "additionalProperties" in schema:
+        return
+    schema["additionalProperties"] = False
+    for member in schema.get("properties", {}).values():
+        for part in [member, *member.get("allOf", [])]:
+            if "$ref" in part:
+                _close_object(schemas, part["$ref"])
+
+
 def _closed_request_bodies(result: dict[str, Any]) -> None:
     """Request bodies take only their documented members (StrictInputSerializer refuses the
     rest by name), so their schemas say `additionalProperties: false`."""
@@ -266,10 +281,7 @@ def _closed_request_bodies(result: dict[str, Any]) -> None:
         for method in HTTP_METHODS:
             content = item.get(method, {}).get("requestBody", {}).get("content", {})
             for media in content.values():
-                ref = media.get("schema", {}).get("$ref", "")
-                name = ref.rsplit("/", 1)[-1]
-                if name in schemas and schemas[name].get("type") == "object":
-                    schemas[name].setdefault("additionalProperties", False)
+                _close_object(schemas, media.get("schema", {}).get("$ref", ""))
 
 
 def problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

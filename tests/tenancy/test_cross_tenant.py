@@ -10,7 +10,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from deliveries.models import Route, WebhookDelivery, WebhookEndpoint
-from fleet.models import Device, Driver, Hub, Vehicle
+from fleet.models import Device, Driver, Hub, Vehicle, Zone
 from reporting.models import DailyRouteRollup, DailyVehicleRollup
 from tenancy.models import ApiToken, Membership, Organization, Role
 from tests.conftest import Tenant, login
@@ -210,6 +210,8 @@ def foreign_rows(b: Tenant) -> list[Any]:
             Vehicle.objects.filter(pk=b.vehicle.pk).values().get(),
             Driver.objects.filter(pk=b.driver.pk).values().get(),
             Hub.objects.filter(pk=b.hub.pk).values().get(),
+            Zone.objects.filter(pk=b.zone.pk).values().get(),
+            list(Zone.objects.filter(name="A-ON-B").values()),
             list(Vehicle.objects.filter(plate="A-ON-B").values()),
             list(Driver.objects.filter(name="A-ON-B").values()),
         ]
@@ -240,6 +242,7 @@ def test_foreign_api_writes_are_404_and_change_nothing(
         (f"/api/v1/vehicles/{tenant_b.vehicle.pk}/", {"name": "stolen", "active": False}),
         (f"/api/v1/drivers/{tenant_b.driver.pk}/", {"name": "stolen", "active": False}),
         (f"/api/v1/hubs/{tenant_b.hub.pk}/", {"name": "stolen", "code": "stolen"}),
+        (f"/api/v1/zones/{tenant_b.zone.pk}/", {"properties": {"name": "stolen", "hub": None}}),
     ):
         change = client.patch(url, body, content_type="application/json")
         assert change.status_code == 404, (url, change.content[:300])
@@ -255,6 +258,14 @@ def test_foreign_api_writes_are_404_and_change_nothing(
             {"plate": "A-ON-B", "hub": tenant_a.hub.pk, "driver": tenant_b.driver.pk},
         ),
         ("/api/v1/drivers/", {"name": "A-ON-B", "hub": tenant_b.hub.pk}),
+        (
+            "/api/v1/zones/",
+            {
+                "type": "Feature",
+                "geometry": tenant_b.zone.geometry,
+                "properties": {"name": "A-ON-B", "hub": tenant_b.hub.pk},
+            },
+        ),
     ):
         made = client.post(url, body, content_type="application/json")
         assert made.status_code == 400, made.content[:300]
