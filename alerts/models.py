@@ -182,6 +182,9 @@ class Alert(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
+    # The API's `updated_since`: the engine's and the people's every write of the alert saves
+    # it (alerts/services/episodes.py, actions.py), a note on its timeline too.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-severity", "opened_at"]
@@ -196,6 +199,7 @@ class Alert(TenantModel):
             models.Index(fields=["organization", "status", "-severity", "opened_at"]),
             models.Index(fields=["organization", "vehicle_id", "opened_at"]),
             models.Index(fields=["organization", "opened_at"]),
+            models.Index(fields=["organization", "updated_at"], name="alert_org_updated_at"),
         ]
 
     def __str__(self) -> str:

@@ -38,6 +38,8 @@ class AlertFilters:
     vehicle_ids: tuple[int, ...] = ()
     opened_after: dt.datetime | None = None
     opened_before: dt.datetime | None = None
+    # A client syncing the alerts: those the engine or a person changed at or after it.
+    updated_since: dt.datetime | None = None
 
 
 def _scoped(organization_id: int, hub_ids: list[int] | tuple[int, ...]) -> QuerySet[Alert]:
@@ -90,6 +92,8 @@ def alert_list(
         alerts = alerts.filter(opened_at__gte=filters.opened_after)
     if filters.opened_before:
         alerts = alerts.filter(opened_at__lt=filters.opened_before)
+    if filters.updated_since:
+        alerts = alerts.filter(updated_at__gte=filters.updated_since)
     if status == Status.RESOLVED:
         return alerts.order_by("-resolved_at", "-id")
     return alerts.order_by("-severity", "opened_at", "id")

@@ -12,7 +12,7 @@ from tenancy.api.filters import (
     updated_since_filterset,
 )
 
-from .models import Device, Driver, Hub, Vehicle, Zone
+from .models import Device, Driver, Hub, Vehicle, VehicleState, Zone
 
 
 class VehicleFilterSet(django_filters.FilterSet):
@@ -51,3 +51,15 @@ class DriverFilterSet(django_filters.FilterSet):
 HubFilterSet = updated_since_filterset(Hub, "Hubs whose data")
 ZoneFilterSet = updated_since_filterset(Zone, "Zones whose data or polygon")
 DeviceFilterSet = updated_since_filterset(Device, "Devices whose data, vehicle or token")
+
+
+class VehicleStateFilterSet(django_filters.FilterSet):
+    # When Doorstep stored the fix, not the device's fix time: a fix that arrives late (a
+    # tracker's backlog) is still news to a client that synced after its fix time.
+    updated_since = updated_since_filter(
+        "Vehicles whose last fix Doorstep stored", field_name="server_time"
+    )
+
+    class Meta:
+        model = VehicleState
+        fields: list[str] = []

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from tenancy.api.serializers import StrictQuerySerializer
+from tenancy.api.serializers import AwareDateTimeField, StrictQuerySerializer
 
 from ..models import RuleKind, Severity
 from ..selectors import STATUS_FILTERS
@@ -41,6 +41,12 @@ class AlertListQuerySerializer(StrictQuerySerializer):
     )
     opened_after = serializers.DateTimeField(required=False, help_text="Opened at or after.")
     opened_before = serializers.DateTimeField(required=False, help_text="Opened before.")
+    updated_since = AwareDateTimeField(
+        required=False,
+        help_text="Alerts changed at or after this time (ISO 8601 with a time zone): opened, "
+        "updated by the engine, acknowledged, assigned, snoozed, noted, escalated or "
+        "resolved. With `status=all` to see the resolved ones too.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         after, before = attrs.get("opened_after"), attrs.get("opened_before")
@@ -79,6 +85,7 @@ class AlertOutputSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.CharField(help_text="auto, manual or empty while unresolved.")
     details = serializers.JSONField(help_text="The kind's facts (e.g. peak_kmh).")
+    updated_at = serializers.DateTimeField(help_text="When the alert last changed.")
 
 
 class TimelineEntrySerializer(serializers.Serializer):

@@ -33,6 +33,12 @@ from .serializers import (
 )
 
 
+def alert_answer(alert: Alert) -> dict[str, Any]:
+    """The alert as the API answers it: its snapshot (the outbox payload) and when it last
+    changed (what `updated_since` compares; not in the payload, whose event says when)."""
+    return {**alert_snapshot(alert), "updated_at": alert.updated_at}
+
+
 class AlertPagination(StrictLimitOffsetPagination):
     max_limit = 500
 
@@ -60,7 +66,7 @@ class AlertsApiView(OrganizationApiView):
 
     def detail(self, alert: Alert) -> dict[str, Any]:
         timeline = selectors.alert_timeline(organization_id=self.organization_id, alert=alert)
-        return AlertDetailSerializer({**alert_snapshot(alert), "timeline": timeline}).data
+        return AlertDetailSerializer({**alert_answer(alert), "timeline": timeline}).data
 
 
 class AlertListApi(AlertsApiView):
@@ -87,12 +93,13 @@ class AlertListApi(AlertsApiView):
             vehicle_ids=tuple(data.get("vehicle", ())),
             opened_after=data.get("opened_after"),
             opened_before=data.get("opened_before"),
+            updated_since=data.get("updated_since"),
         )
         alerts = selectors.alert_list(
             organization_id=self.organization_id, hub_ids=self.scope_hub_ids, filters=filters
         )
         page = self.paginate_queryset(alerts) or []
-        results = AlertOutputSerializer([alert_snapshot(alert) for alert in page], many=True)
+        results = AlertOutputSerializer([alert_answer(alert) for alert in page], many=True)
         return self.get_paginated_response(results.data)
 
 

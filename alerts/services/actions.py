@@ -178,7 +178,7 @@ def alert_acknowledge(
         alert.status = Status.ACKNOWLEDGED
         alert.acknowledged_at = now
         alert.acknowledged_by_id = _user_id(actor)
-        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
+        alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "updated_at"])
         _record(
             alert,
             kind=AlertEvent.Kind.ACKNOWLEDGED,
@@ -227,7 +227,7 @@ def alert_assign(
             )
         previous = alert.assignee_id
         alert.assignee = assignee  # type: ignore[assignment]
-        alert.save(update_fields=["assignee"])
+        alert.save(update_fields=["assignee", "updated_at"])
         _record(
             alert,
             kind=AlertEvent.Kind.ASSIGNED,
@@ -264,7 +264,7 @@ def alert_snooze(
         if until is None and (alert.snoozed_until is None or alert.snoozed_until <= now):
             raise AlertActionError("This alert is not snoozed.", code="not_snoozed")
         alert.snoozed_until = until
-        alert.save(update_fields=["snoozed_until"])
+        alert.save(update_fields=["snoozed_until", "updated_at"])
         _record(
             alert,
             kind=AlertEvent.Kind.SNOOZED,
@@ -292,6 +292,7 @@ def alert_note_add(
         raise AlertActionError("Write a note first.", code="empty_note")
     with transaction.atomic():
         alert = _locked(organization_id, alert_id, hub_ids)
+        alert.save(update_fields=["updated_at"])  # its timeline (the alert's detail) grew
         _record(
             alert,
             kind=AlertEvent.Kind.NOTE,
@@ -324,8 +325,10 @@ def alert_resolve(
         alert.resolution = Alert.Resolution.MANUAL
         alert.snoozed_until = None
         alert.save(
-            update_fields=["status", "resolved_at", "resolved_by", "resolution", "snoozed_until"]
-        )
+            update_fields=[
+                "status", "resolved_at", "resolved_by", "resolution", "snoozed_until", "updated_at",
+            ]
+        )  # fmt: skip
         _record(
             alert,
             kind=AlertEvent.Kind.RESOLVED,

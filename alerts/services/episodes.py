@@ -83,7 +83,7 @@ class Writes:
 
     def save(self, alert: Alert, fields: list[str], *, now: bool) -> None:
         held = self.dirty.pop(alert.pk, None)
-        merged = set(fields) | (held[1] if held else set())
+        merged = set(fields) | (held[1] if held else set()) | {"updated_at"}
         if now:
             alert.save(update_fields=sorted(merged))
         else:
@@ -228,7 +228,7 @@ def alert_update(
     if latitude is not None:
         alert.latitude, alert.longitude = latitude, longitude
     alert.title = alert_title(alert.kind, alert.subject_label, merged)[:200]
-    fields = ["details", "title", "last_evaluated_at", "latitude", "longitude"]
+    fields = ["details", "title", "last_evaluated_at", "latitude", "longitude", "updated_at"]
     if writes is not None:
         writes.save(alert, fields, now=False)
     else:
@@ -261,7 +261,7 @@ def alert_resolve(
         alert.title = alert_title(alert.kind, alert.subject_label, alert.details)[:200]
     fields = [
         "status", "resolved_at", "resolution", "resolved_by", "last_evaluated_at", "details",
-        "title",
+        "title", "updated_at",
     ]  # fmt: skip
     if writes is not None:
         writes.save(alert, fields, now=True)
@@ -283,7 +283,7 @@ def alert_escalate(*, alert: Alert, at: dt.datetime) -> bool:
     updated = Alert.objects.filter(
         organization_id=alert.organization_id, pk=alert.pk, escalated_at__isnull=True,
         status=Alert.Status.OPEN,
-    ).update(escalated_at=at)  # fmt: skip
+    ).update(escalated_at=at, updated_at=timezone.now())  # fmt: skip
     if not updated:
         return False
     alert.escalated_at = at

@@ -31,6 +31,7 @@ from ..filtersets import (
     DriverFilterSet,
     HubFilterSet,
     VehicleFilterSet,
+    VehicleStateFilterSet,
     ZoneFilterSet,
 )
 from ..models import Device, Driver, Hub, Vehicle, VehicleState, Zone
@@ -414,12 +415,16 @@ class LatestPositionPagination(KeysetPagination):
 class PositionLatestApi(FleetApiView):
     serializer_class = VehicleStateSerializer
     pagination_class = LatestPositionPagination
+    filterset_class = VehicleStateFilterSet
     queryset = VehicleState.objects.none()
 
     @extend_schema(
         operation_id="positions_latest",
         summary="Latest position per vehicle",
-        description="Each vehicle's last stored fix and derived status, by vehicle id.",
+        description="Each vehicle's last stored fix and derived status, by vehicle id. With "
+        "`updated_since`, the vehicles whose last fix was stored (`server_time`) at or after "
+        "it. Turning offline is not a new fix, so it is not listed: a vehicle is offline "
+        "once its `fix_time` is older than the organization's offline threshold.",
         responses=VehicleStateSerializer(many=True),
     )
     def get(self, request: Request) -> Response:

@@ -41,12 +41,18 @@ class ApiToken(TenantModel):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The API's `updated_since`: its name, scopes or active flag changed (every writer saves
+    # it). Not its use: `api_token_touch` writes `last_used_at` alone.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         app_label = "tenancy"
         # The table keeps the name it had when the model lived in deliveries (no data moved).
         db_table = "deliveries_apitoken"
         ordering = ["name"]
+        indexes = [
+            models.Index(fields=["organization", "updated_at"], name="apitoken_org_updated_at")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..models import Role
+from .filters import StrictFilterBackend, updated_since_filterset
 from .models import ApiToken, Scope
 from .pagination import KeysetPagination
 from .serializers import EmptyInputSerializer, StrictInputSerializer, shown_once_field
@@ -25,7 +26,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "scopes", "active", "created_at", "last_used_at"]
+        fields = ["id", "name", "scopes", "active", "created_at", "last_used_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -69,19 +70,27 @@ class ApiTokenApiView(OrganizationApiView):
             raise Http404("No such API token.") from exc
 
 
+# Its use is not a change: `last_used_at` moves without `updated_at` (api_token_touch).
+ApiTokenFilterSet = updated_since_filterset(ApiToken, "Tokens whose name, scopes or active flag")
+
+
 class ApiTokenListCreateApi(ApiTokenApiView):
     serializer_class = ApiTokenSerializer
+    filterset_class = ApiTokenFilterSet
+    filter_backends = [StrictFilterBackend]
     shown_once = ("token",)
 
     @extend_schema(
         operation_id="tokens_list",
         summary="List API tokens",
         description="Your organization's tokens in creation order, revoked ones included "
-        "(`active: false`); never their values.",
+        "(`active: false`); never their values. With `updated_since`, those whose name, "
+        "scopes or active flag changed since (a token's use is not a change).",
         responses=ApiTokenSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(api_token_list(organization_id=self.organization_id))
+        tokens = api_token_list(organization_id=self.organization_id)
+        page = self.paginate_queryset(self.filter_queryset(tokens))
         return self.get_paginated_response(ApiTokenSerializer(page, many=True).data)
 
     @extend_schema(

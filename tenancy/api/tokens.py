@@ -143,5 +143,5 @@ def api_token_revoke(
         token = api_token_list(organization_id=organization_id).select_for_update().get(pk=token_id)
         if token.active:
             token.active = False
-            token.save(update_fields=["active"])
+            token.save(update_fields=["active", "updated_at"])
     return token

@@ -386,3 +386,44 @@ def test_the_schema_documents_the_new_actions() -> None:
         operation = paths[f"/api/v1/alerts/{{alert_id}}/{action}/"]["post"]
         assert operation["operationId"] == f"alerts_{action}"
         assert {"200", "400", "403", "404", "409"} <= set(operation["responses"])
+
+
+def test_updated_since_lists_the_alerts_changed_since(tenant_a: Tenant) -> None:
+    """A client syncing the alerts asks for what changed: a person's action (an acknowledgement,
+    a note) and the engine's (a resolve) count; each row says when (`updated_at`)."""
+    from alerts.services.episodes import alert_resolve
+    from tenancy.context import tenant_context
+
+    org = tenant_a.organization.pk
+    rule = rule_create(org, name="Synced rule")
+    acknowledged, noted, resolved, untouched = (
+        alert_open(org, rule=rule, emit=False) for _ in range(4)
+    )
+    with scopes_disabled():
+        Alert.objects.filter(organization_id=org).update(
+            updated_at=timezone.now() - dt.timedelta(hours=1)
+        )
+    since = timezone.now() - dt.timedelta(minutes=1)
+    client = scoped_client(tenant_a, ["alerts"])
+    query = {"updated_since": since.isoformat(), "status": "all"}
+    assert ids(client.get(ALERTS, query)) == []
+    assert post(client, f"{ALERTS}{acknowledged.pk}/acknowledge/", {}).status_code == 200  # type: ignore[attr-defined]
+    assert post(client, f"{ALERTS}{noted.pk}/note/", {"note": "called"}).status_code == 200  # type: ignore[attr-defined]
+    with tenant_context(org), scopes_disabled():
+        assert alert_resolve(alert=Alert.objects.get(pk=resolved.pk), at=timezone.now())
+    rows = client.get(ALERTS, query).json()["results"]
+    assert sorted(row["id"] for row in rows) == sorted([acknowledged.pk, noted.pk, resolved.pk])
+    assert all(dt.datetime.fromisoformat(row["updated_at"]) >= since for row in rows)
+    assert untouched.pk in ids(client.get(ALERTS, {"status": "all"}))
+    # The default (active) still applies: the resolved one needs status=all.
+    active = ids(client.get(ALERTS, {"updated_since": since.isoformat()}))
+    assert sorted(active) == sorted([acknowledged.pk, noted.pk])
+    naive = client.get(ALERTS, {"updated_since": "2030-01-01T10:00:00"})
+    assert problem_fields(naive) == {"updated_since"}
+    names = {
+        p["name"]
+        for p in Client()
+        .get("/api/schema/", {"format": "json"})
+        .json()["paths"][ALERTS]["get"]["parameters"]
+    }
+    assert "updated_since" in names

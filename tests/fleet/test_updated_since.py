@@ -1,6 +1,7 @@
-"""`updated_since` on the fleet lists and the webhook endpoints: a client syncs hubs, zones,
-vehicles, drivers, devices and endpoints by asking only for what changed. A vehicle changes
-with its device coming or going too (its answer shows the device's identifier)."""
+"""`updated_since` on the fleet lists, the webhook endpoints and the API tokens: a client syncs
+hubs, zones, vehicles, drivers, devices, endpoints and tokens by asking only for what changed. A
+vehicle changes with its device coming or going too (its answer shows the device's identifier);
+the latest positions are those stored since."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from deliveries.models import WebhookEndpoint
-from fleet.models import Device, Driver, Hub, Vehicle, Zone
+from fleet.models import Device, Driver, Hub, Vehicle, VehicleState, Zone
+from tenancy.models import ApiToken
 from tests.conftest import Tenant
-from tests.support.api_clients import patch, scoped_client
+from tests.support.api_clients import patch, post, scoped_client
 from tests.support.problems import problem_fields
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +29,7 @@ LISTS: dict[str, type[Any]] = {
     "drivers/": Driver,
     "devices/": Device,
     "webhooks/endpoints/": WebhookEndpoint,
+    "tokens/": ApiToken,
 }
 
 
@@ -83,11 +86,56 @@ def test_a_device_moving_changes_both_vehicles(tenant_a: Tenant) -> None:
     assert ids_of(client.get(f"{API}devices/", query).json()) == [tenant_a.device.pk]
 
 
+def test_a_token_changes_when_revoked_not_when_used(tenant_a: Tenant) -> None:
+    from django.test import Client
+
+    client = scoped_client(tenant_a, ["admin"])
+    other = post(client, f"{API}tokens/", {"name": "Shop", "scopes": ["read"]}).json()
+    since = age_everything(tenant_a)
+    query = {"updated_since": since.isoformat()}
+    used = Client(HTTP_AUTHORIZATION=f"Token {other['token']}").get(f"{API}hubs/")
+    assert used.status_code == 200
+    assert ids_of(client.get(f"{API}tokens/", query).json()) == []
+    revoked = post(client, f"{API}tokens/{other['id']}/revoke/")
+    assert revoked.status_code == 200, revoked.content
+    changed = client.get(f"{API}tokens/", query).json()["results"]
+    assert [(row["id"], row["active"]) for row in changed] == [(other["id"], False)]
+    assert dt.datetime.fromisoformat(changed[0]["updated_at"]) >= since
+    assert changed[0]["last_used_at"] is not None
+
+
+def test_latest_positions_since_are_the_fixes_stored_since(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    client = scoped_client(tenant_a, ["read"])
+    now = timezone.now()
+    with scopes_disabled():
+        spare = Vehicle.objects.create(
+            organization=tenant_a.organization, hub=tenant_a.hub, plate="SPARE-7", type="van"
+        )
+        for vehicle, organization, stored in (
+            (tenant_a.vehicle, tenant_a.organization, now - dt.timedelta(hours=1)),
+            # Stored just now, though the tracker took the fix an hour ago (its backlog).
+            (spare, tenant_a.organization, now),
+            (tenant_b.vehicle, tenant_b.organization, now),
+        ):
+            VehicleState.objects.create(
+                vehicle=vehicle, organization=organization, fix_time=now - dt.timedelta(hours=1),
+                server_time=stored, latitude=52.3, longitude=4.9, status="stopped",
+            )  # fmt: skip
+    since = (now - dt.timedelta(minutes=1)).isoformat()
+    url = f"{API}positions/latest/"
+    results = client.get(url, {"updated_since": since}).json()["results"]
+    assert [row["vehicle"] for row in results] == [spare.pk]
+    assert len(client.get(url).json()["results"]) == 2
+    assert problem_fields(client.get(url, {"updated_since": "yesterday"})) == {"updated_since"}
+
+
 def test_the_schema_names_updated_since_on_every_synced_list() -> None:
     from django.test import Client
 
     schema = Client().get("/api/schema/", {"format": "json"}).json()
-    for path in LISTS:
+    for path in [*LISTS, "positions/latest/"]:
         operation = schema["paths"][f"/api/v1/{path}"]["get"]
         names = {parameter["name"] for parameter in operation["parameters"]}
         assert "updated_since" in names, path
