@@ -88,7 +88,9 @@ def problem(
         "type": problem_type(slug or default_slug),
         "title": title or default_title,
         "status": status,
-        "detail": detail or title,
+        # A problem always says something: an error without words (Django's 400 for a body
+        # over DATA_UPLOAD_MAX_MEMORY_SIZE) gets its kind's title.
+        "detail": detail or title or default_title,
     }
     if errors is not None:
         body["errors"] = errors

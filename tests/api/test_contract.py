@@ -67,6 +67,17 @@ def test_every_error_is_a_problem(tenant_a: Tenant) -> None:
 
 
 @pytest.mark.django_db
+def test_a_body_over_the_upload_limit_is_a_problem_that_says_so(
+    tenant_a: Tenant, settings: Any
+) -> None:
+    # Django refuses it before DRF reads it (a 400 page without words): the problem still
+    # has a detail (schemathesis found a null one with a zone of many rings).
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = problem_of(post(token_client(), ORDERS, {"notes": "x" * 2000}), 400)
+    assert isinstance(body["detail"], str) and body["detail"]
+
+
+@pytest.mark.django_db
 def test_a_bug_under_api_is_a_json_500(tenant_a: Tenant, monkeypatch: Any) -> None:
     from deliveries.api import views
 
