@@ -56,9 +56,7 @@ DeviceFilterSet = updated_since_filterset(Device, "Devices whose data, vehicle o
 class VehicleStateFilterSet(django_filters.FilterSet):
     # When Doorstep stored the fix, not the device's fix time: a fix that arrives late (a
     # tracker's backlog) is still news to a client that synced after its fix time.
-    updated_since = updated_since_filter(
-        "Vehicles whose last fix Doorstep stored", field_name="server_time"
-    )
+    updated_since = updated_since_filter("Vehicles whose latest position", field_name="server_time")
 
     class Meta:
         model = VehicleState

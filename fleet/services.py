@@ -453,20 +453,31 @@ ZONE_FIELDS = ("name", "kind", "hub", "geometry", "color")
 
 
 def zone_geometry_clean(geometry: Any) -> dict[str, Any]:
-    """The zone's polygon as every reader of zones takes it (the model's GeoJSON rules:
-    closed rings of [lon, lat] in range; altitudes dropped), and a valid one for shapely,
-    which the alerts, the live filters and the rollups measure with: no self-intersection,
-    no hole outside. ValidationError on `geometry` otherwise."""
+    """The zone's Polygon or MultiPolygon as every reader of zones takes it (the model's
+    GeoJSON rules: closed rings of [lon, lat] in range; altitudes dropped), and a valid one for
+    shapely, which the alerts, the live filters and the rollups measure with: no
+    self-intersection, no hole outside, no overlapping parts. ValidationError on `geometry`
+    otherwise."""
     try:
         validate_polygon_geojson(geometry)
     except ValidationError as exc:
         raise ValidationError({"geometry": exc.messages}) from exc
-    rings = [[[float(p[0]), float(p[1])] for p in ring] for ring in geometry["coordinates"]]
-    clean = {"type": "Polygon", "coordinates": rings}
+
+    def flat(rings: list[Any]) -> list[list[list[float]]]:
+        return [[[float(p[0]), float(p[1])] for p in ring] for ring in rings]
+
+    coordinates = geometry["coordinates"]
+    kind = geometry["type"]
+    clean = {
+        "type": kind,
+        "coordinates": (
+            [flat(rings) for rings in coordinates] if kind == "MultiPolygon" else flat(coordinates)
+        ),
+    }
     polygon = shape(clean)
     if not polygon.is_valid:
         reason = explain_validity(polygon)
-        raise ValidationError({"geometry": f"Not a valid polygon: {reason}."})
+        raise ValidationError({"geometry": f"Not a valid {kind}: {reason}."})
     return clean
 
 

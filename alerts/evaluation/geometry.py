@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
-from shapely import LineString, Point, Polygon, STRtree
+from shapely import LineString, MultiPolygon, Point, Polygon, STRtree
 
 from fleet.geo import EARTH_RADIUS_M
 
@@ -46,7 +46,7 @@ class ZoneIndex:
     projection: LocalProjection
     zone_ids: list[int]
     kinds: list[str]
-    polygons: list[Polygon]
+    polygons: list[Polygon | MultiPolygon]
     tree: STRtree | None = None
     by_id: dict[int, int] = field(default_factory=dict)
 
@@ -78,13 +78,22 @@ class ZoneIndex:
         return best
 
 
-def geojson_polygon(projection: LocalProjection, geometry: dict[str, Any]) -> Polygon | None:
+def _projected_polygon(projection: LocalProjection, rings: Any) -> Polygon:
+    projected = [[projection.xy(float(lat), float(lon)) for lon, lat, *_ in ring] for ring in rings]
+    return Polygon(projected[0], projected[1:])
+
+
+def geojson_polygon(
+    projection: LocalProjection, geometry: dict[str, Any]
+) -> Polygon | MultiPolygon | None:
+    """A zone's GeoJSON Polygon or MultiPolygon in the local plane; None when malformed."""
+    polygon: Polygon | MultiPolygon
     try:
-        rings = [
-            [projection.xy(float(lat), float(lon)) for lon, lat, *_ in ring]
-            for ring in geometry["coordinates"]
-        ]
-        polygon = Polygon(rings[0], rings[1:])
+        if geometry["type"] == "MultiPolygon":
+            parts = geometry["coordinates"]
+            polygon = MultiPolygon([_projected_polygon(projection, rings) for rings in parts])
+        else:
+            polygon = _projected_polygon(projection, geometry["coordinates"])
     except (KeyError, TypeError, ValueError, IndexError):
         return None
     if not polygon.is_valid:

@@ -177,7 +177,10 @@ def _zone_centres(zones: list[tuple[Any, ...]]) -> list[tuple[float, float]]:
     centres = []
     for zone in zones:
         try:
-            ring = zone[2]["coordinates"][0]
+            geometry = zone[2]
+            rings = geometry["coordinates"]
+            # A MultiPolygon's first polygon stands for it: the centre only picks a projection.
+            ring = (rings[0] if geometry["type"] == "MultiPolygon" else rings)[0]
             centres.append((float(ring[0][1]), float(ring[0][0])))
         except (KeyError, TypeError, IndexError, ValueError):
             continue

@@ -358,6 +358,7 @@ SPECTACULAR_SETTINGS = {
         # The zone writes' GeoJSON `type` members (each a one-value enum).
         "GeoJsonFeatureTypeEnum": [("Feature", "Feature")],
         "GeoJsonPolygonTypeEnum": [("Polygon", "Polygon")],
+        "GeoJsonMultiPolygonTypeEnum": [("MultiPolygon", "MultiPolygon")],
     },
     # Every operation documents the plumbing's answers (problems, 429, ETag): tenancy/api/schema.py.
     "POSTPROCESSING_HOOKS": [

@@ -27,7 +27,9 @@ class ZoneFeatureSerializer(serializers.Serializer):
 
     type = serializers.CharField(default="Feature", help_text='Always "Feature".')
     id = serializers.IntegerField()
-    geometry = serializers.JSONField(help_text="A GeoJSON Polygon of [lon, lat] positions.")
+    geometry = serializers.JSONField(
+        help_text="A GeoJSON Polygon or MultiPolygon of [lon, lat] positions."
+    )
     properties = serializers.DictField(help_text="name, kind, hub, color, updated_at.")
 
     def to_representation(self, zone: Zone) -> dict[str, Any]:
@@ -295,6 +297,29 @@ class HubUpdateInputSerializer(EveryMemberOptional, HubInputSerializer):
     together)."""
 
 
+def ring_list_field(**kwargs: Any) -> serializers.ListField:
+    """A polygon's rings: the outline first, then its holes; each at least four [lon, lat]
+    positions."""
+    return serializers.ListField(
+        child=serializers.ListField(
+            child=serializers.ListField(
+                child=serializers.FloatField(),
+                min_length=2,
+                max_length=3,
+                help_text="[lon, lat], lon -180..180, lat -90..90 (an altitude is dropped).",
+            ),
+            min_length=4,
+            max_length=10_000,
+        ),
+        min_length=1,
+        max_length=100,
+        **kwargs,
+    )
+
+
+GEOMETRY_KINDS = 'A zone\'s geometry is a "Polygon" or a "MultiPolygon".'
+
+
 class ZonePolygonInputSerializer(StrictInputSerializer):
     """A GeoJSON Polygon (RFC 7946): an outer ring, then any holes; each ring closed (first
     position equals last), at least four [lon, lat] positions, no self-intersection."""
@@ -302,33 +327,52 @@ class ZonePolygonInputSerializer(StrictInputSerializer):
     type = serializers.ChoiceField(
         choices=["Polygon"],
         help_text='Always "Polygon".',
-        # What every reader of zones takes (the alerts, the live filters, the rollups).
-        error_messages={
-            "invalid_choice": 'Only a "Polygon": give each part of a MultiPolygon as a zone.'
-        },
+        error_messages={"invalid_choice": GEOMETRY_KINDS},
     )
-    coordinates = serializers.ListField(
-        child=serializers.ListField(
-            child=serializers.ListField(
-                child=serializers.FloatField(),
-                min_length=2,
-                max_length=3,
-                help_text="[lon, lat], lon -180..180, lat -90..90 (an altitude is ignored).",
-            ),
-            min_length=4,
-            max_length=10_000,
-        ),
-        min_length=1,
-        max_length=100,
-        help_text="The outer ring first, then the holes.",
-    )
+    coordinates = ring_list_field(help_text="The outer ring first, then the holes.")
 
     def to_internal_value(self, data: Any) -> Any:
         # Another kind of geometry: say so alone, not also that its coordinates do not fit.
         if isinstance(data, dict) and "type" in data and data["type"] != "Polygon":
-            message = self.fields["type"].error_messages["invalid_choice"]
-            raise serializers.ValidationError({"type": [message]}, code="invalid_choice")
+            raise serializers.ValidationError({"type": [GEOMETRY_KINDS]}, code="invalid_choice")
         return super().to_internal_value(data)
+
+
+class ZoneMultiPolygonInputSerializer(StrictInputSerializer):
+    """A GeoJSON MultiPolygon: polygons (each its rings, as a Polygon's) that do not overlap."""
+
+    type = serializers.ChoiceField(choices=["MultiPolygon"], help_text='Always "MultiPolygon".')
+    coordinates = serializers.ListField(
+        child=ring_list_field(), min_length=1, max_length=100, help_text="The polygons."
+    )
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="ZoneGeometryInput",
+        serializers={
+            "Polygon": ZonePolygonInputSerializer,
+            "MultiPolygon": ZoneMultiPolygonInputSerializer,
+        },
+        resource_type_field_name="type",
+    )
+)
+class ZoneGeometryField(serializers.Field):
+    """A zone's geometry, read by the serializer of its `type`."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        kind = data.get("type") if isinstance(data, dict) else None
+        shape = (
+            ZoneMultiPolygonInputSerializer
+            if kind == "MultiPolygon"
+            else ZonePolygonInputSerializer
+        )
+        geometry = shape(data=data)
+        geometry.is_valid(raise_exception=True)
+        return geometry.validated_data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
 
 
 class ZonePropertiesInputSerializer(StrictInputSerializer):
@@ -350,7 +394,7 @@ class ZoneFeatureInputSerializer(StrictInputSerializer):
     `updated_at`."""
 
     type = serializers.ChoiceField(choices=["Feature"], help_text='Always "Feature".')
-    geometry = ZonePolygonInputSerializer()
+    geometry = ZoneGeometryField(help_text="A Polygon or a MultiPolygon of [lon, lat] positions.")
     properties = ZonePropertiesInputSerializer()
 
 
@@ -362,5 +406,5 @@ class ZoneFeatureUpdateInputSerializer(ZoneFeatureInputSerializer):
     """Some of a zone: a new `geometry` (whole) or some `properties`; what is not given stays."""
 
     type = serializers.ChoiceField(choices=["Feature"], required=False)
-    geometry = ZonePolygonInputSerializer(required=False)
+    geometry = ZoneGeometryField(required=False, help_text="A whole new Polygon or MultiPolygon.")
     properties = ZonePropertiesUpdateInputSerializer(required=False)

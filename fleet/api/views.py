@@ -182,8 +182,8 @@ class ZoneListApi(FleetAdminApiView):
         operation_id="zones_create",
         summary="Create a zone",
         description="A zone as a GeoJSON Feature, the shape the zone detail answers: its "
-        "`geometry` a Polygon of [lon, lat] positions (closed rings, in range, not "
-        "self-intersecting; a MultiPolygon is refused: give each part as a zone), its "
+        "`geometry` a Polygon or a MultiPolygon of [lon, lat] positions (closed rings, in "
+        "range, not self-intersecting, parts not overlapping), its "
         "`properties` `name` (needed), `kind`, `hub` (yours, or null for the whole "
         "organization) and `color`. 201 with its `Location`; a 400 names the member otherwise.",
         request=ZoneFeatureInputSerializer,

@@ -45,10 +45,23 @@ class Hub(TenantModel):
 
 
 def validate_polygon_geojson(value: object) -> None:
-    """A Zone's geometry: a GeoJSON Polygon with closed rings of [lon, lat] pairs."""
-    if not isinstance(value, dict) or value.get("type") != "Polygon":
-        raise ValidationError('Geometry must be a GeoJSON object with "type": "Polygon".')
-    rings = value.get("coordinates")
+    """A Zone's geometry: a GeoJSON Polygon, or a MultiPolygon of such polygons, with closed
+    rings of [lon, lat] pairs (the first ring the outline, the others its holes)."""
+    if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValidationError(
+            'Geometry must be a GeoJSON object with "type": "Polygon" or "MultiPolygon".'
+        )
+    if value["type"] == "Polygon":
+        _polygon_rings_check(value.get("coordinates"))
+        return
+    polygons = value.get("coordinates")
+    if not isinstance(polygons, list) or not polygons:
+        raise ValidationError("MultiPolygon needs at least one polygon of rings.")
+    for rings in polygons:
+        _polygon_rings_check(rings)
+
+
+def _polygon_rings_check(rings: object) -> None:
     if not isinstance(rings, list) or not rings:
         raise ValidationError("Polygon needs at least one ring of coordinates.")
     for ring in rings:
@@ -79,7 +92,8 @@ class Zone(TenantModel):
     )
     geometry = models.JSONField(
         validators=[validate_polygon_geojson],
-        help_text='GeoJSON Polygon, e.g. {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}',
+        help_text='GeoJSON Polygon, e.g. {"type": "Polygon", "coordinates": [[[lon, lat], ...]]}, '
+        "or MultiPolygon",
     )
     color = models.CharField(max_length=7, default="#6366f1")
     # The API's `updated_since` (its lists filter on it; every writer saves it or bumps it).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shapely import Point, Polygon, prepared
+from shapely import MultiPolygon, Point, Polygon, prepared
 
 from ..trips import Fix
 
@@ -69,16 +69,18 @@ class ZoneVisit:
         return self.end_time - self.start_time
 
 
-def polygon_of(geometry: dict[str, object]) -> Polygon:
-    """A zone's GeoJSON Polygon (validated on save: fleet.models.hubs.validate_polygon_geojson)
-    as a shapely polygon in (lon, lat)."""
-    rings = geometry["coordinates"]
-    assert isinstance(rings, list)
-    return Polygon(rings[0], rings[1:])
+def polygon_of(geometry: dict[str, object]) -> Polygon | MultiPolygon:
+    """A zone's GeoJSON Polygon or MultiPolygon (validated on save:
+    fleet.models.hubs.validate_polygon_geojson) as a shapely geometry in (lon, lat)."""
+    coordinates = geometry["coordinates"]
+    assert isinstance(coordinates, list)
+    if geometry["type"] == "MultiPolygon":
+        return MultiPolygon([Polygon(rings[0], rings[1:]) for rings in coordinates])
+    return Polygon(coordinates[0], coordinates[1:])
 
 
 def zone_visits(
-    fixes: Sequence[Fix], zones: dict[int, Polygon], *, gap_seconds: float
+    fixes: Sequence[Fix], zones: dict[int, Polygon | MultiPolygon], *, gap_seconds: float
 ) -> list[ZoneVisit]:
     """Every visit of every zone, ordered by start time."""
     visits: list[ZoneVisit] = []

@@ -260,11 +260,15 @@ DEVICE_TOKEN_SCHEME = {
 
 def _close_object(schemas: dict[str, Any], ref: str) -> None:
     """The component `ref` names says `additionalProperties: false`, and so do the objects
-    its members are (a zone Feature's `geometry` and `properties`). Not the items of its
+    its members are or may be (a zone Feature's `geometry` and `properties`). Not the items of its
     arrays: a batch judges each item on its own and answers 207, not a 400."""
     name = ref.rsplit("/", 1)[-1]
     schema = schemas.get(name)
-    if schema is None or schema.get("type") != "object" or "additionalProperties" in schema:
+    if schema is None:
+        return
+    for choice in schema.get("oneOf", []):  # one of several shapes (a zone's geometry)
+        _close_object(schemas, choice.get("$ref", ""))
+    if schema.get("type") != "object" or "additionalProperties" in schema:
         return
     schema["additionalProperties"] = False
     for member in schema.get("properties", {}).values():

@@ -36,6 +36,10 @@ def polygon(*rings: list[list[Any]]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": list(rings)}
 
 
+def multi(*outlines: list[list[Any]]) -> dict[str, Any]:
+    return {"type": "MultiPolygon", "coordinates": [[outline] for outline in outlines]}
+
+
 def pointers(response: Any) -> set[str]:
     return {error["pointer"] for error in problem_of(response, 400)["errors"]}
 
@@ -109,10 +113,10 @@ def test_bad_polygons_and_properties_are_refused_by_member(
             feature({"type": "Point", "coordinates": [4.9, 52.3]}),
             {"/geometry/type"},
         ),
-        (
-            feature({"type": "MultiPolygon", "coordinates": [SQUARE["coordinates"]]}),
-            {"/geometry/type"},
-        ),
+        (feature(multi(ring, ring)), {"/geometry"}),  # parts that overlap
+        (feature(multi(ring[:3])), {"/geometry/coordinates/0/0"}),
+        (feature({"type": "MultiPolygon", "coordinates": []}), {"/geometry/coordinates"}),
+        (feature({"type": "GeometryCollection", "geometries": []}), {"/geometry/type"}),
         (feature({**SQUARE, "bbox": [0, 0, 1, 1]}), {"/geometry/bbox"}),
         (feature("POLYGON((0 0, 1 0, 1 1, 0 0))"), {"/geometry"}),
         (feature(name=""), {"/properties/name"}),
@@ -143,6 +147,17 @@ def test_bad_polygons_and_properties_are_refused_by_member(
     assert admin.get(url).json() == before
     with scopes_disabled():
         assert not Zone.objects.filter(name="Centre").exists()
+
+
+def test_a_multipolygon_zone_is_taken(tenant_a: Tenant) -> None:
+    west = square_polygon(52.37, 4.80, 0.5)["coordinates"][0]  # type: ignore[index]
+    east = square_polygon(52.37, 4.95, 0.5)["coordinates"][0]  # type: ignore[index]
+    admin = scoped_client(tenant_a, ["admin"])
+    response = post(admin, ZONES, feature(multi(west, east), name="Two sides"))
+    assert response.status_code == 201, response.content
+    assert response.json()["geometry"] == multi(west, east)
+    back = patch(admin, response["Location"], {"geometry": polygon(west)})
+    assert back.json()["geometry"] == polygon(west)
 
 
 def test_altitudes_are_dropped(tenant_a: Tenant) -> None:
