@@ -19,6 +19,9 @@ from typing import Any
 
 import dj_database_url
 
+# psycopg's prepare_threshold: executions of a statement before psycopg prepares it by itself.
+PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
 # Programs that serve config.asgi:application (Daphne in production, development and tests).
 ASGI_SERVERS = frozenset({"daphne", "uvicorn", "gunicorn", "hypercorn"})
 
@@ -70,6 +73,10 @@ def database_settings(
     options.setdefault(
         "application_name", application_name or ("doorstep-web" if web else "doorstep")
     )
+    # Statements are prepared only where the code asks (tenancy/db/base.py, PreparedCursor):
+    # Django's cursors bind on the client and never prepare, and a threshold this high keeps
+    # psycopg from preparing on its own. Django's default (None) would refuse even the asked.
+    options.setdefault("prepare_threshold", PREPARE_ONLY_WHEN_ASKED)
     if pooled:
         options["pool"] = {
             # Two kept warm; the rest opened on demand and closed after a minute unused.

@@ -85,7 +85,11 @@ class RowReader(Generic[M]):
         if self._built is None:
             self._built = self._build()
         sql, main, parents = self._built
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        connection = connections[DEFAULT_DB_ALIAS]
+        # Prepared on the connection (tenancy/db/base.py): parsed and planned once per pooled
+        # connection instead of on every request.
+        open_cursor = getattr(connection, "prepared_cursor", connection.cursor)
+        with open_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
 
 from deliveries.models import Order
-from deliveries.selectors.orders import order_get
+from deliveries.selectors.orders import _ORDER_WITH_HUB, order_get
 from tenancy.api.models import ApiToken
 from tenancy.api.tokens import api_token_get, api_token_revoke
 from tenancy.context import tenant_context
@@ -53,3 +54,40 @@ def test_the_token_and_its_organization_are_those_of_the_orm(tenant_a: Tenant) -
         # A revoked token is not read on the very next request.
         api_token_revoke(organization_id=organization_id, token_id=expected.pk)
         assert api_token_get(organization_id=organization_id, token_id=expected.pk) is None
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_reads_are_prepared_once_per_connection(tenant_a: Tenant) -> None:
+    assert tenant_a.order is not None
+    organization_id = tenant_a.organization.pk
+    with tenant_context(organization_id):
+        for _ in range(3):
+            order_get(organization_id=organization_id, order_id=tenant_a.order.pk)
+        orders = [sql for sql in prepared_statements() if '"deliveries_order"' in sql]
+        # One statement on the connection, parsed and planned once (not once per call).
+        assert len(orders) == 1 and "$1" in orders[0], orders
+        with CaptureQueriesContext(connection) as queries:
+            order_get(organization_id=organization_id, order_id=tenant_a.order.pk)
+        # Django's log shows what ran, values in place, as for every other query.
+        assert str(tenant_a.order.pk) in queries.captured_queries[-1]["sql"]
+
+
+def test_a_prepared_read_still_sees_only_the_connections_organization(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """Row-level security is applied to a prepared statement when it runs, not when it was
+    planned: the same prepared read, on the same connection, in another organization's
+    context, finds nothing of the first one even when asked for it by its organization."""
+    assert tenant_a.order is not None
+    a = tenant_a.organization.pk
+    with tenant_context(a):
+        for _ in range(6):  # past PostgreSQL's custom plans: the generic plan is in use
+            assert _ORDER_WITH_HUB.get(a, tenant_a.order.pk) is not None
+    with tenant_context(tenant_b.organization.pk):
+        # The condition names organization a, the connection's settings say b: RLS refuses.
+        assert _ORDER_WITH_HUB.get(a, tenant_a.order.pk) is None
