@@ -3,8 +3,8 @@
 - every error is a problem (RFC 9457, `application/problem+json`): Django's HTML 404 of a bad
   path, its 405/403 pages and the 500 page of a bug become problems, and a JSON error that is
   not yet one (`{"detail": ...}`) is rewritten as one;
-- a per-client-address rate limit (429 with Retry-After) in front of everything, so even bad
-  tokens and bad paths count;
+- a per-client-address and a per-token rate limit (429 with Retry-After) in front of
+  everything, so even bad tokens and bad paths count, both in one round trip to Redis;
 - `ETag` on every successful read, and `If-None-Match` answered 304.
 
 It is the outermost middleware (config/settings/base.py): it sees the answer after Django's
@@ -21,8 +21,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
+from ..tokens import token_hash
 from .errors import PROBLEM_CONTENT_TYPE, problem
-from .ratelimit import client_ip, rate_limit_hit
+from .ratelimit import Hit, client_ip, rate_limit_hits
 
 API_PREFIX = "/api/"
 API_V1_PREFIX = "/api/v1/"
@@ -80,6 +81,20 @@ def _conditional(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return answer if answer is not None else response
 
 
+def presented_token(request: HttpRequest) -> str | None:
+    """The token of `Authorization: Token <token>`, valid or not; None without one."""
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(parts) == 2 and parts[0].lower() == "token":
+        return parts[1]
+    return None
+
+
+def _too_many(detail: str, retry_after: int) -> HttpResponse:
+    refused = JsonResponse(problem(429, detail), status=429, content_type=PROBLEM_CONTENT_TYPE)
+    refused["Retry-After"] = str(retry_after)
+    return refused
+
+
 class ApiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -87,19 +102,8 @@ class ApiMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        retry_after = rate_limit_hit(
-            bucket="api-ip",
-            key=client_ip(request) or "unknown",
-            limit=settings.API_RATE_LIMIT_PER_IP,
-            period=settings.API_RATE_LIMIT_PERIOD,
-        )
-        if retry_after:
-            refused = JsonResponse(
-                problem(429, "Too many requests from this address; slow down."),
-                status=429,
-                content_type=PROBLEM_CONTENT_TYPE,
-            )
-            refused["Retry-After"] = str(retry_after)
+        refused = self.rate_limited(request)
+        if refused is not None:
             return refused
         blank = blank_parameters(request)
         if blank:
@@ -123,3 +127,24 @@ class ApiMiddleware:
         if request.method in ("GET", "HEAD") and response.status_code == 200:
             return _conditional(request, response)
         return response
+
+    @staticmethod
+    def rate_limited(request: HttpRequest) -> HttpResponse | None:
+        """The 429 of a client over its allowance: per address, and per token (the token as
+        presented, keyed by its hash: counted before it is checked, so one round trip counts
+        both)."""
+        period = settings.API_RATE_LIMIT_PERIOD
+        hits = [
+            Hit("api-ip", client_ip(request) or "unknown", settings.API_RATE_LIMIT_PER_IP, period)
+        ]
+        token = presented_token(request)
+        if token is not None:
+            hits.append(
+                Hit("api-token", token_hash(token), settings.API_RATE_LIMIT_PER_TOKEN, period)
+            )
+        waits = rate_limit_hits(*hits)
+        if waits[0]:
+            return _too_many("Too many requests from this address; slow down.", waits[0])
+        if len(waits) > 1 and waits[1]:
+            return _too_many("Too many requests with this token; try again later.", waits[1])
+        return None

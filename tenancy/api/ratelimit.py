@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -58,39 +59,77 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _window_count(cache_key: str, period: int) -> int:
-    """Count one hit in the window's counter and return the count: one INCR (plus an EXPIRE
-    on the window's first hit), where the cache API's add-then-incr took three round trips
-    (add, then incr's EXISTS and INCR) on every request after a window's first. A counter
-    left without its expiry (a crash between the two) names a past window: never read again.
-    """
+@dataclass(frozen=True)
+class Hit:
+    """One request to count against one client's allowance: `limit` per `period` seconds."""
+
+    bucket: str
+    key: str
+    limit: int
+    period: int = 60
+
+
+def _window_counts(cache_keys: list[tuple[str, int]]) -> list[int]:
+    """Count one hit in each window's counter (key, period) and return the counts: one INCR
+    each, all sent in one round trip (plus one for the EXPIREs of windows this hit opened).
+    The cache API's add-then-incr took three round trips per counter. A counter left without
+    its expiry (a crash between the two) names a past window: never read again."""
     backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy of it
     if not isinstance(backend, RedisCache):  # another backend: its own atomic add and incr
-        try:
-            return 1 if cache.add(cache_key, 1, timeout=period + 1) else int(cache.incr(cache_key))
-        except ValueError:
-            # The counter expired between add and incr: this request opens the next window.
-            return 1
-    key = backend.make_and_validate_key(cache_key)
-    client = backend._cache.get_client(key, write=True)
-    count = int(client.incr(key))
-    if count == 1:
-        client.expire(key, period + 1)
-    return count
+        return [_window_count_portable(key, period) for key, period in cache_keys]
+    keys = [(backend.make_and_validate_key(key), period) for key, period in cache_keys]
+    client = backend._cache.get_client(keys[0][0], write=True)
+    pipe = client.pipeline(transaction=False)
+    for key, _ in keys:
+        pipe.incr(key)
+    counts = [int(count) for count in pipe.execute()]
+    opened = [
+        (key, period) for (key, period), count in zip(keys, counts, strict=True) if count == 1
+    ]
+    if opened:
+        pipe = client.pipeline(transaction=False)
+        for key, period in opened:
+            pipe.expire(key, period + 1)
+        pipe.execute()
+    return counts
+
+
+def _window_count_portable(cache_key: str, period: int) -> int:
+    try:
+        return 1 if cache.add(cache_key, 1, timeout=period + 1) else int(cache.incr(cache_key))
+    except ValueError:
+        # The counter expired between add and incr: this request opens the next window.
+        return 1
+
+
+def rate_limit_hits(*hits: Hit) -> list[int]:
+    """Count one request against each allowance, in one round trip to the cache; for each,
+    0 when it is allowed, else the seconds until it would be. The limiter failing open: with
+    the cache unreachable every hit is allowed (and logged)."""
+    now = time.time()
+    windows = [int(now // hit.period) for hit in hits]
+    keys = [
+        (f"ratelimit:{hit.bucket}:{hit.key}:{window}", hit.period)
+        for hit, window in zip(hits, windows, strict=True)
+    ]
+    try:
+        counts = _window_counts(keys)
+    except Exception:
+        logger.warning(
+            "rate limiter unavailable; letting %s through",
+            ", ".join(hit.bucket for hit in hits),
+            exc_info=True,
+        )
+        return [0] * len(hits)
+    return [
+        0 if count <= hit.limit else max(1, math.ceil((window + 1) * hit.period - now))
+        for hit, window, count in zip(hits, windows, counts, strict=True)
+    ]
 
 
 def rate_limit_hit(*, bucket: str, key: str, limit: int, period: int = 60) -> int:
     """Count one request of `key`; 0 when it is allowed, else the seconds until it would be."""
-    now = time.time()
-    window = int(now // period)
-    try:
-        count = _window_count(f"ratelimit:{bucket}:{key}:{window}", period)
-    except Exception:
-        logger.warning("rate limiter unavailable; letting %s through", bucket, exc_info=True)
-        return 0
-    if count <= limit:
-        return 0
-    return max(1, math.ceil((window + 1) * period - now))
+    return rate_limit_hits(Hit(bucket, key, limit, period))[0]
 
 
 def rate_limit_enforce(*, bucket: str, key: str, limit: int, period: int = 60) -> None:

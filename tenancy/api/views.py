@@ -7,7 +7,6 @@ import dataclasses
 from contextlib import ExitStack
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -22,7 +21,6 @@ from .feed import event_feed_page
 from .models import ApiToken
 from .pagination import DEFAULT_LIMIT, MAX_LIMIT, strict_int
 from .permissions import HasConsoleRole, HasTokenScope, IsOrganizationClient
-from .ratelimit import rate_limit_enforce
 from .receipts import HEADER, IdempotencyGuard, IdempotentReplay
 
 
@@ -46,14 +44,6 @@ class OrganizationApiView(GenericAPIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if isinstance(request.auth, ApiToken):
-            # Per token, whatever address it comes from (the middleware limits per address).
-            rate_limit_enforce(
-                bucket="api-token",
-                key=str(request.auth.pk),
-                limit=settings.API_RATE_LIMIT_PER_TOKEN,
-                period=settings.API_RATE_LIMIT_PERIOD,
-            )
         self._scope = ExitStack()
         self._scope.enter_context(tenant_context(self.organization_id))
         if request.method == "POST" and request.headers.get(HEADER) is not None:

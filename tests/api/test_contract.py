@@ -16,7 +16,7 @@ from deliveries.models import Order
 from tenancy.models import IdempotencyReceipt
 from tests.conftest import Tenant
 from tests.deliveries.builders import api_token_of
-from tests.support.api_clients import scoped_client
+from tests.support.api_clients import scoped_client, scoped_token
 from tests.support.problems import problem_fields, problem_of
 
 ORDERS = "/api/v1/orders/"
@@ -270,6 +270,23 @@ def test_a_token_over_its_limit_gets_429_with_retry_after(tenant_a: Tenant, sett
     refused = client.get(ORDERS)
     problem_of(refused, 429)
     assert 1 <= int(refused["Retry-After"]) <= settings.API_RATE_LIMIT_PERIOD
+
+
+@pytest.mark.django_db
+def test_a_tokens_limit_holds_whatever_address_it_comes_from(
+    tenant_a: Tenant, settings: Any
+) -> None:
+    """Counted per token, not per connection or address: an integration spreading its calls
+    over many addresses still meets its allowance."""
+    settings.API_RATE_LIMIT_PER_TOKEN = 2
+    _, plain = scoped_token(tenant_a.organization, ["read"])
+    statuses = [
+        Client(HTTP_AUTHORIZATION=f"Token {plain}", REMOTE_ADDR=fresh_ip()).get(ORDERS)
+        for _ in range(3)
+    ]
+    assert [answer.status_code for answer in statuses] == [200, 200, 429]
+    assert "token" in problem_of(statuses[2], 429)["detail"]
+    assert int(statuses[2]["Retry-After"]) >= 1
 
 
 @pytest.mark.django_db
