@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -38,13 +40,64 @@ from django.urls import set_script_prefix
 IDLE_THREADS_KEPT = 32
 
 
+class Admission:
+    """At most `size` requests of the process run at once; the others wait for a turn in the
+    order they came (asyncio's semaphore is first come, first served).
+
+    One process runs Python on one core at a time (the GIL): fifty requests started together
+    take as long in all as fifty one after the other, but each of them waits for all the
+    others at every database and Redis round trip, and the threads' hand-overs cost CPU of
+    their own. A few at once keep the core busy through those round trips; the rest wait
+    in line, in the event loop, without a thread (docs/benchmarks.md, "API load").
+
+    A request still running after `grace` seconds (a report, an export, a streamed proof
+    file, a client reading slowly) gives its turn to the next one and runs on outside the
+    count: a slow request holds the quick ones up by `grace` at most. `size` 0: no limit.
+    """
+
+    def __init__(self, size: int, grace: float) -> None:
+        self.size, self.grace = size, grace
+        self._turns = asyncio.Semaphore(size) if size > 0 else None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        turns = self._turns
+        if turns is None:
+            yield
+            return
+        await turns.acquire()
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                turns.release()
+
+        timer = asyncio.get_running_loop().call_later(self.grace, give_back)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            give_back()
+
+
 class ThreadReusingASGIHandler(ASGIHandler):
     _middleware_chain: Any
 
-    def __init__(self, idle_threads_kept: int = IDLE_THREADS_KEPT) -> None:
+    def __init__(
+        self,
+        idle_threads_kept: int = IDLE_THREADS_KEPT,
+        requests_at_once: int | None = None,
+        slow_after: float | None = None,
+    ) -> None:
         super().__init__()
         self.idle_threads_kept = idle_threads_kept
         self._idle: list[ThreadPoolExecutor] = []
+        self.admission = Admission(
+            settings.WEB_REQUESTS_AT_ONCE if requests_at_once is None else requests_at_once,
+            settings.WEB_SLOW_REQUEST_SECONDS if slow_after is None else slow_after,
+        )
 
     def load_middleware(self, is_async: bool = False) -> None:
         # Every middleware of ours is sync, and so are the views: Django's async chain would
@@ -71,17 +124,19 @@ class ThreadReusingASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        executor = self._idle.pop() if self._idle else self._new_executor()
-        try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
-        finally:
-            # A view still running after a disconnect keeps the thread busy: the next request
-            # that borrows it waits its turn there, which is what one thread per request means.
-            if len(self._idle) < self.idle_threads_kept:
-                self._idle.append(executor)
-            else:
-                executor.shutdown(wait=False)
+        async with self.admission.turn():
+            executor = self._idle.pop() if self._idle else self._new_executor()
+            try:
+                async with ThreadSensitiveContext(executor=executor):
+                    await self.handle(scope, receive, send)
+            finally:
+                # A view still running after a disconnect keeps the thread busy: the next
+                # request that borrows it waits its turn there, which is what one thread per
+                # request means.
+                if len(self._idle) < self.idle_threads_kept:
+                    self._idle.append(executor)
+                else:
+                    executor.shutdown(wait=False)
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Django's ASGIHandler.handle (5.2) but for the two hops (module docstring):

@@ -46,7 +46,27 @@ def fast(request: HttpRequest) -> HttpResponse:
     return HttpResponse("fast")
 
 
-urlpatterns = [path("where/", where), path("slow/", slow), path("fast/", fast)]
+held = {"running": 0, "most": 0}
+release_held = threading.Event()
+held_lock = threading.Lock()
+
+
+def hold(request: HttpRequest) -> HttpResponse:
+    with held_lock:
+        held["running"] += 1
+        held["most"] = max(held["most"], held["running"])
+    release_held.wait(10)
+    with held_lock:
+        held["running"] -= 1
+    return HttpResponse("held")
+
+
+urlpatterns = [
+    path("where/", where),
+    path("slow/", slow),
+    path("fast/", fast),
+    path("hold/", hold),
+]
 
 
 class ThreadOfMiddleware:
@@ -208,3 +228,44 @@ def test_a_streamed_answer_is_closed_after_it_was_sent(
     with pytest.warns(Warning, match="StreamingHttpResponse must consume synchronous"):
         assert asyncio.run(streamed_get()) == b"part one, part two"
     assert [name for name, _ in signal_log.entries] == ["started", "finished"]
+
+
+# --- admission: a few requests at once per process, the others wait their turn ------------
+
+
+def admitting(requests_at_once: int, slow_after: float) -> ThreadReusingASGIHandler:
+    return ThreadReusingASGIHandler(
+        idle_threads_kept=2, requests_at_once=requests_at_once, slow_after=slow_after
+    )
+
+
+def test_no_more_requests_run_at_once_than_the_allowance(app: ThreadReusingASGIHandler) -> None:
+    held.update(running=0, most=0)
+    release_held.clear()
+    limited = admitting(2, slow_after=30)
+
+    async def three() -> list[tuple[int, bytes]]:
+        answers = [asyncio.ensure_future(get(limited, "/hold/")) for _ in range(3)]
+        await asyncio.sleep(0.5)
+        # Two run, the third waits for a turn (in the event loop, without a thread).
+        assert held["running"] == 2
+        release_held.set()
+        return list(await asyncio.gather(*answers))
+
+    assert asyncio.run(three()) == [(200, b"held")] * 3
+    assert held["most"] == 2
+
+
+def test_a_slow_request_gives_its_turn_to_the_next(app: ThreadReusingASGIHandler) -> None:
+    """One request at a time, and the first never ends by itself (it waits for the second):
+    past `slow_after` it stops counting, so the second runs and lets it finish."""
+    one_at_a_time = admitting(1, slow_after=0.1)
+
+    async def slow_then_fast() -> list[tuple[int, bytes]]:
+        slow_answer = asyncio.ensure_future(get(one_at_a_time, "/slow/"))
+        await asyncio.sleep(0.05)
+        return [await get(one_at_a_time, "/fast/"), await slow_answer]
+
+    started = asyncio.run(asyncio.wait_for(slow_then_fast(), 5))
+    assert started == [(200, b"fast"), (200, b"slow")]
+    assert seen[0]["thread"] != seen[1]["thread"]  # side by side, each in its own thread

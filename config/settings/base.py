@@ -112,6 +112,11 @@ DB_AS_OWNER = env_bool("DOORSTEP_DB_AS_OWNER", len(sys.argv) > 1 and sys.argv[1]
 # config/database.py for why, docs/scaling.md for the budget.
 DB_POOL_SIZE = int(env("DOORSTEP_DB_POOL_SIZE", "10"))
 DB_POOL_TIMEOUT = float(env("DOORSTEP_DB_POOL_TIMEOUT", "10"))
+# Requests a web process runs at once (config/asgi_handler.py, Admission; 0: no limit), and
+# after how many seconds a running request stops counting (a slow one does not hold up the
+# quick ones longer than that).
+WEB_REQUESTS_AT_ONCE = int(env("DOORSTEP_WEB_REQUESTS_AT_ONCE", "4"))
+WEB_SLOW_REQUEST_SECONDS = float(env("DOORSTEP_WEB_SLOW_REQUEST_SECONDS", "0.1"))
 
 
 def database_for(*, as_owner: bool) -> dict[str, Any]:
