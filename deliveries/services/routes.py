@@ -97,16 +97,32 @@ def _crew_check(
     driver_id: int | None,
     route_id: int | None = None,
 ) -> None:
-    """The vehicle and the driver are the organization's and have no other route that day."""
+    """The vehicle and the driver are the organization's and have no other route that day.
+
+    Inside the caller's transaction the vehicle's and the driver's rows are locked first, so
+    two plans made at the same moment for one vehicle (two dispatchers, an integration's
+    retries) are checked one after the other: the second sees the first's route and is
+    refused, instead of both passing the check and the vehicle getting two routes that day."""
     others = Route.objects.filter(organization_id=organization_id, date=date).exclude(pk=route_id)
     if vehicle_id is not None:
         owned_check(Vehicle, organization_id=organization_id, pk=vehicle_id, field="vehicle")
+        _lock(Vehicle, organization_id, vehicle_id)
         if others.filter(vehicle_id=vehicle_id).exists():
             raise ValidationError({"vehicle": "This vehicle already has a route that day."})
     if driver_id is not None:
         owned_check(Driver, organization_id=organization_id, pk=driver_id, field="driver")
+        _lock(Driver, organization_id, driver_id)
         if others.filter(driver_id=driver_id).exists():
             raise ValidationError({"driver": "This driver already has a route that day."})
+
+
+def _lock(model: type[Vehicle] | type[Driver], organization_id: int, pk: int) -> None:
+    """Hold the row until the transaction ends (a crew check's turn for that vehicle or driver)."""
+    list(
+        model.objects.select_for_update()
+        .filter(organization_id=organization_id, pk=pk)
+        .values_list("pk", flat=True)
+    )
 
 
 def route_create(

@@ -4,10 +4,12 @@ create, add, move and remove stops, dispatch, the plan-version check, scopes and
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -155,6 +157,33 @@ def test_create_is_idempotent_with_a_key(tenant_a: Tenant) -> None:
     problem_of(other, 422)
     with scopes_disabled():
         assert Route.objects.filter(date=day(3)).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_plans_at_once_for_one_vehicle_make_one_route(tenant_a: Tenant) -> None:
+    """Two creates for the same vehicle and day at the same moment (two dispatchers, or an
+    integration's retry without a key): one route, the other a 400 on `vehicle`."""
+    body = {"hub": tenant_a.hub.pk, "date": day(6).isoformat(), "vehicle": tenant_a.vehicle.pk}
+    answers: list[Any] = []
+    barrier = threading.Barrier(3)
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            answers.append(post(token_client(), ROUTES, body))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [201, 400, 400]
+    for refused in (answer for answer in answers if answer.status_code == 400):
+        assert problem_fields(refused) == {"vehicle"}
+    with scopes_disabled():
+        assert Route.objects.filter(date=day(6), vehicle=tenant_a.vehicle).count() == 1
 
 
 def test_detail_shows_each_stops_eta_and_late_risk(
