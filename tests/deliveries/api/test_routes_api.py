@@ -4,12 +4,10 @@ create, add, move and remove stops, dispatch, the plan-version check, scopes and
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -19,6 +17,7 @@ from tenancy.models import ApiToken, Role
 from tests.conftest import Tenant, login
 from tests.deliveries.builders import api_token_of, order_advance, order_build
 from tests.factories import HubFactory, VehicleFactory
+from tests.support.at_once import at_once
 from tests.support.etas import on_commit_run
 from tests.support.problems import problem_fields, problem_of
 
@@ -164,21 +163,7 @@ def test_two_plans_at_once_for_one_vehicle_make_one_route(tenant_a: Tenant) -> N
     """Two creates for the same vehicle and day at the same moment (two dispatchers, or an
     integration's retry without a key): one route, the other a 400 on `vehicle`."""
     body = {"hub": tenant_a.hub.pk, "date": day(6).isoformat(), "vehicle": tenant_a.vehicle.pk}
-    answers: list[Any] = []
-    barrier = threading.Barrier(3)
-
-    def send() -> None:
-        try:
-            barrier.wait()
-            answers.append(post(token_client(), ROUTES, body))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(lambda: post(token_client(), ROUTES, body), times=3)
     assert sorted(answer.status_code for answer in answers) == [201, 400, 400]
     for refused in (answer for answer in answers if answer.status_code == 400):
         assert problem_fields(refused) == {"vehicle"}
