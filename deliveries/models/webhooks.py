@@ -15,6 +15,7 @@ class WebhookEvent(models.TextChoices):
     ORDER_ETA_CHANGED = "order.eta_changed", "Order ETA changed"
     ORDER_DELIVERED = "order.delivered", "Order delivered"
     ORDER_FAILED = "order.failed", "Order failed"
+    ROUTE_CHANGED = "route.changed", "Route changed"
     # Sent for the alerts app (registered through deliveries.webhooks.webhook_kinds_register).
     ALERT_OPENED = "alert.opened", "Alert opened"
     ALERT_RESOLVED = "alert.resolved", "Alert resolved"

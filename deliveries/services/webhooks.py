@@ -33,7 +33,13 @@ from tenancy.outbox import outbox_subscribe
 from tenancy.outbox.models import OutboxEvent
 
 from ..models import OrderStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from ..outbox import ORDER_CREATED, ORDER_ETA_CHANGED, ORDER_KINDS, ORDER_STATUS_CHANGED
+from ..outbox import (
+    ORDER_CREATED,
+    ORDER_ETA_CHANGED,
+    ORDER_KINDS,
+    ORDER_STATUS_CHANGED,
+    ROUTE_CHANGED,
+)
 from ..resolvers import webhook_organizations_due
 
 logger = logging.getLogger(__name__)
@@ -112,7 +118,7 @@ def webhook_body(delivery: WebhookDelivery) -> bytes:
 # --- The outbox subscriber ------------------------------------------------------------------
 
 # The outbox kinds that become webhooks; one event may become several webhook events.
-WEBHOOK_OUTBOX_KINDS = ORDER_KINDS
+WEBHOOK_OUTBOX_KINDS = (*ORDER_KINDS, ROUTE_CHANGED)
 # Outbox kinds of apps above this one sent as webhooks of the same name (alerts: alert.opened,
 # alert.resolved), registered from their AppConfig.ready with webhook_kinds_register.
 _REGISTERED_KINDS: set[str] = set()
@@ -145,6 +151,8 @@ def webhook_events_for(*, kind: str, payload: dict[str, Any]) -> list[str]:
         return [WebhookEvent.ORDER_CREATED]
     if kind == ORDER_ETA_CHANGED:
         return [WebhookEvent.ORDER_ETA_CHANGED]
+    if kind == ROUTE_CHANGED:
+        return [WebhookEvent.ROUTE_CHANGED]
     if kind == ORDER_STATUS_CHANGED:
         events = [WebhookEvent.ORDER_STATUS_CHANGED.value]
         status = payload.get("order", {}).get("status")

@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 
 from deliveries.models import Stop, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from deliveries.outbox import order_eta_changed_emit
+from deliveries.services.routes import route_create
 from deliveries.services.webhooks import (
     webhook_deliveries_resend_due,
     webhook_delivery_attempt,
@@ -571,3 +572,37 @@ def test_the_post_holds_no_row_lock_and_no_open_transaction(
     order_build(tenant_a.organization, tenant_a.hub, reference="HOOK-NOLOCK")
     celery_worker.wait_for(delivered(endpoint), "the delivery")
     assert seen == [(True, 0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_route_change_is_sent_to_the_endpoints_that_subscribed(
+    tenant_a: Tenant, httpserver: HTTPServer, celery_worker: CeleryWorker
+) -> None:
+    """`route.changed`: a planning system or a driver roster hears of a new route and its crew
+    without polling; an endpoint that did not subscribe hears nothing."""
+    receiver = Receiver(httpserver, "/hooks/routes", [200])
+    routes_endpoint = endpoint_create(tenant_a, receiver.url, events=[WebhookEvent.ROUTE_CHANGED])
+    orders_only = endpoint_create(
+        tenant_a, httpserver.url_for("/hooks/orders"), events=[WebhookEvent.ORDER_CREATED]
+    )
+    organization_id = tenant_a.organization.pk
+    with tenant_context(organization_id):
+        route = route_create(
+            organization_id=organization_id,
+            hub_id=tenant_a.hub.pk,
+            date=timezone.localdate() + dt.timedelta(days=9),
+            vehicle_id=tenant_a.vehicle.pk,
+        )
+    celery_worker.wait_for(delivered(routes_endpoint), "the route's webhook")
+
+    [delivery] = deliveries_of(routes_endpoint)
+    assert delivery.status == Status.SUCCEEDED and delivery.event == "route.changed"
+    [envelope] = receiver.bodies()
+    assert envelope["type"] == "route.changed"
+    sent = envelope["data"]["route"]
+    assert (sent["id"], sent["vehicle_id"], sent["hub_id"]) == (
+        route.pk,
+        tenant_a.vehicle.pk,
+        tenant_a.hub.pk,
+    )
+    assert deliveries_of(orders_only) == []
