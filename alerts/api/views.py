@@ -74,6 +74,7 @@ class AlertListApi(AlertsApiView):
 
     @extend_schema(
         operation_id="alerts_list",
+        summary="List alerts",
         parameters=[AlertListQuerySerializer],
         responses={
             200: AlertOutputSerializer(many=True),
@@ -106,7 +107,9 @@ class AlertListApi(AlertsApiView):
 class AlertDetailApi(AlertsApiView):
     serializer_class = AlertDetailSerializer
 
-    @extend_schema(operation_id="alerts_retrieve", responses=AlertDetailSerializer)
+    @extend_schema(
+        operation_id="alerts_retrieve", summary="Read an alert", responses=AlertDetailSerializer
+    )
     def get(self, request: Request, alert_id: int) -> Response:
         return Response(self.detail(self.alert_or_404(alert_id)))
 
@@ -146,9 +149,10 @@ class AlertActionApi(AlertsApiView):
         return Response(self.detail(self.alert_or_404(alert_id)))
 
 
-def action_schema(operation_id: str, request: type[serializers.Serializer]) -> Any:
+def action_schema(operation_id: str, request: type[serializers.Serializer], summary: str) -> Any:
     return extend_schema(
         operation_id=operation_id,
+        summary=summary,
         request=request,
         responses={
             200: AlertDetailSerializer,
@@ -166,7 +170,7 @@ class AlertAcknowledgeApi(AlertActionApi):
     def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         return actions.alert_acknowledge(note=data["note"], **common)
 
-    @action_schema("alerts_acknowledge", AlertActionInputSerializer)
+    @action_schema("alerts_acknowledge", AlertActionInputSerializer, "Acknowledge an alert")
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)
 
@@ -175,7 +179,7 @@ class AlertResolveApi(AlertActionApi):
     def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         return actions.alert_resolve(note=data["note"], **common)
 
-    @action_schema("alerts_resolve", AlertActionInputSerializer)
+    @action_schema("alerts_resolve", AlertActionInputSerializer, "Resolve an alert")
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)
 
@@ -193,7 +197,7 @@ class AlertAssignApi(AlertActionApi):
                 raise serializers.ValidationError({"assignee_id": [error.message]}) from error
             raise
 
-    @action_schema("alerts_assign", AlertAssignInputSerializer)
+    @action_schema("alerts_assign", AlertAssignInputSerializer, "Assign an alert")
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)
 
@@ -206,7 +210,7 @@ class AlertSnoozeApi(AlertActionApi):
     def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         return actions.alert_snooze(until=data["until"], **common)
 
-    @action_schema("alerts_snooze", AlertSnoozeInputSerializer)
+    @action_schema("alerts_snooze", AlertSnoozeInputSerializer, "Snooze an alert")
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)
 
@@ -219,6 +223,6 @@ class AlertNoteApi(AlertActionApi):
     def perform(self, data: dict[str, Any], **common: Any) -> Alert:
         return actions.alert_note_add(note=data["note"], **common)
 
-    @action_schema("alerts_note", AlertNoteInputSerializer)
+    @action_schema("alerts_note", AlertNoteInputSerializer, "Add a note to an alert")
     def post(self, request: Request, alert_id: int) -> Response:
         return super().post(request, alert_id)

@@ -213,6 +213,7 @@ class OrderDetailApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_partial_update",
+        summary="Change an order",
         description="Change some of an order's data; fields not given keep their values. "
         "Allowed while the order is created, assigned or failed (409 once it is out for "
         "delivery or finished). The hub changes only while the order is on no route. A new "
@@ -248,6 +249,7 @@ class OrderCancelApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_cancel",
+        summary="Cancel an order",
         description="Cancel the order. An order still waiting on a route is taken off it first "
         "(its stop removed, the route renumbered). 409 for an order that is delivered, "
         "returned or already cancelled.",
@@ -279,6 +281,7 @@ class OrderBatchCreateApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_batch_create",
+        summary="Create up to 1,000 orders",
         description="Create up to 1,000 orders in one call. Each item is judged on its own and "
         "one bad item never fails its neighbours: the answer is 207 Multi-Status with one "
         "result per item, in the order sent, each with its own `status` (201 created, 400 "
@@ -355,6 +358,7 @@ class OrderByReferenceApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_by_reference",
+        summary="Find an order by its reference",
         description="The order with exactly this reference (a slash in it is fine). 404 when "
         "the organization has none.",
         responses={200: OrderOutputSerializer, 404: OpenApiResponse(description="No such order")},
@@ -369,6 +373,7 @@ class OrderByTrackingCodeApi(DeliveriesApiView):
 
     @extend_schema(
         operation_id="orders_by_tracking_code",
+        summary="Find an order by its tracking code",
         description="The order with this tracking code (the customer's link). 404 when the "
         "organization has none, also when another organization's order has it.",
         responses={200: OrderOutputSerializer, 404: OpenApiResponse(description="No such order")},

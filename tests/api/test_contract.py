@@ -335,6 +335,7 @@ def test_the_schema_documents_every_plumbing_answer(tenant_a: Tenant) -> None:
             codes = set(operation["responses"])
             assert {"401", "403", "406", "429", "500"} <= codes, (method, path)
             assert "Token scope" in operation["description"], (method, path)
+            assert operation.get("summary"), (method, path)  # a title in the docs' list
             if method == "post":
                 assert {"400", "415", "422"} <= codes, (method, path)
             for code, response in operation["responses"].items():

@@ -46,7 +46,11 @@ class ReportKindListApi(ReportsApiView):
     serializer_class = ReportKindSerializer
     pagination_class = None
 
-    @extend_schema(operation_id="reports_kinds", responses=ReportKindSerializer(many=True))
+    @extend_schema(
+        operation_id="reports_kinds",
+        summary="List the report kinds",
+        responses=ReportKindSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         kinds = [
             {
@@ -67,6 +71,7 @@ class ReportApi(ReportsApiView):
 
     @extend_schema(
         operation_id="reports_retrieve",
+        summary="Read a report for a period",
         parameters=[ReportQuerySerializer],
         responses={
             200: ReportSerializer,
