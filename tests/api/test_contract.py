@@ -3,12 +3,10 @@ pagination, ETag, idempotency, 409 of a duplicate reference, rate limits, token 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_scopes import scopes_disabled
 
@@ -17,6 +15,7 @@ from tenancy.models import IdempotencyReceipt
 from tests.conftest import Tenant
 from tests.deliveries.builders import api_token_of
 from tests.support.api_clients import scoped_client, scoped_token
+from tests.support.at_once import at_once
 from tests.support.problems import problem_fields, problem_of
 
 ORDERS = "/api/v1/orders/"
@@ -218,21 +217,9 @@ def test_same_key_same_body_replays_other_body_is_422(tenant_a: Tenant) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_create_one_order(tenant_a: Tenant) -> None:
     payload = new_order(tenant_a)
-    answers: list[Any] = []
-    barrier = threading.Barrier(4)
-
-    def send() -> None:
-        try:
-            barrier.wait()
-            answers.append(post(token_client(), ORDERS, payload, **{"Idempotency-Key": "race"}))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(
+        lambda: post(token_client(), ORDERS, payload, **{"Idempotency-Key": "race"}), times=4
+    )
     assert [a.status_code for a in answers] == [201] * 4
     assert len({a.json()["id"] for a in answers}) == 1
     assert sum(a.has_header("Idempotent-Replayed") for a in answers) == 3

@@ -4,12 +4,10 @@ timeline, tenancy, and two concurrent identical transitions."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django_scopes import scope, scopes_disabled
 
 from deliveries.models import DeliveryEvent, Order
@@ -21,6 +19,7 @@ from tests.conftest import Tenant
 from tests.deliveries.builders import order_build
 from tests.deliveries.test_transitions import ALLOWED, MATRIX, reason_for
 from tests.factories import HubFactory
+from tests.support.at_once import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -228,12 +227,9 @@ def test_unscoped_order_query_raises() -> None:
 def test_concurrent_double_transition_is_applied_once() -> None:
     organization_hub = HubFactory.create()
     order = order_build(organization_hub.organization, organization_hub, reference="RACE-1")
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def attempt() -> None:
+    def attempt() -> str:
         try:
-            barrier.wait(timeout=5)
             with tenant_context(organization_hub.organization_id):
                 order_transition(
                     organization_id=organization_hub.organization_id,
@@ -242,17 +238,11 @@ def test_concurrent_double_transition_is_applied_once() -> None:
                     actor=None,
                     source=SOURCE,
                 )
-            outcomes.append("applied")
         except InvalidTransition:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "applied"
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    outcomes = at_once(attempt, times=2, timeout=10)
     assert sorted(outcomes) == ["applied", "refused"]
     assert events_of(order) == [("", S.CREATED), (S.CREATED, S.ASSIGNED)]
 
